@@ -1,0 +1,38 @@
+# One command per chore, the same locally and in CI.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed-$(shell cat pyproject.toml requirements.lock | sha256sum | cut -c1-12)
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+export MPLBACKEND := Agg
+
+.PHONY: venv refresh test test-fast bench lint clean
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	rm -f .venv/.installed-*
+	touch $@
+
+refresh: venv
+	.venv/bin/migsys refresh
+
+test: venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m 'not slow'
+
+bench: venv
+	$(PY) -m bench
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+clean:
+	rm -rf var/builds dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""Projections of real places: unit inputs from the warehouse, calibration and backtests."""

@@ -1,0 +1,1 @@
+"""Sensitivity studies: specs, designs, Dask fan-out, analysis, warehouse loading and export."""

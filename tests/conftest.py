@@ -1,0 +1,38 @@
+"""Shared fixtures.
+
+Tests that need the real published files use ``real_sources``: they skip with a reason when the
+files are absent, except under ``CI=true``, where absence is an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def _real_sources_dir() -> Path:
+    return Path(os.environ.get("MIGSYS_SOURCES", DEFAULT_SHARED_DATA))
+
+
+@pytest.fixture(scope="session")
+def real_sources() -> Path:
+    """Folder holding the real CONAPO/INEGI/Banxico/World Bank/UN files."""
+    path = _real_sources_dir()
+    if not (path / "inegi" / "censo_2000.csv").is_file():
+        message = f"real source files not found in {path} (set MIGSYS_SOURCES=../shared/data)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture()
+def migsys_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home

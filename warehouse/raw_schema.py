@@ -1,0 +1,158 @@
+"""The ``raw`` schema: one table per registered source, typed as published, plus lineage.
+
+This is the contract between ingest (which fills these tables) and dbt staging (which reads them
+with ``source('raw', ...)``). Every table exists in every build, empty when its files are absent,
+so the dbt project compiles and runs on the paper's seeds alone.
+
+Column names are the publisher's own, snake-cased; staging renames them to the warehouse's
+vocabulary. Values are typed (thousands separators removed, keys parsed), never re-interpreted,
+except where the publisher's own convention says a value means "missing" (documented per column).
+"""
+
+from __future__ import annotations
+
+LINEAGE_COLUMNS: dict[str, str] = {
+    "source_id": "VARCHAR NOT NULL",
+    "file_name": "VARCHAR NOT NULL",  # path relative to MIGSYS_SOURCES, e.g. inegi/censo_2000.csv
+    "file_sha256": "VARCHAR NOT NULL",
+    "line_number": "INTEGER NOT NULL",  # 1-based physical line in the published file
+    "loaded_at": "TIMESTAMP NOT NULL",
+}
+
+RAW_TABLES: dict[str, dict[str, str]] = {
+    # CONAPO 2000 index, English-relabelled columns (see ../shared/data/README.md).
+    "conapo_iim_2000": {
+        "fe_id": "INTEGER",  # state key
+        "mun_id": "INTEGER",  # 3-digit municipality key within the state
+        "mun_name": "VARCHAR",  # mojibake repaired to proper UTF-8
+        "tot_huo": "BIGINT",  # households
+        "hou_rem": "DOUBLE",  # % households receiving remittances
+        "hou_rem_last_5_years": "DOUBLE",  # % households with emigrants 1995-2000 (mislabelled)
+        "hou_cir": "DOUBLE",  # % households with circular migrants
+        "hou_ret": "DOUBLE",  # % households with return migrants
+        "iim_2000": "DOUBLE",  # index; NULL where the degree is 'Null' (file carries 0.0)
+        "gim_2000": "VARCHAR",  # degree as published: Very high, High, Medium, Low, Very low, Null
+    },
+    # CONAPO 2010 index, original column names.
+    "conapo_iim_2010": {
+        "ent": "INTEGER",
+        "nom_ent": "VARCHAR",
+        "mun": "INTEGER",
+        "nom_mun": "VARCHAR",
+        "tot_viv": "BIGINT",  # occupied dwellings
+        "viv_rem": "DOUBLE",
+        "viv_emig": "DOUBLE",
+        "viv_circ": "DOUBLE",
+        "viv_ret": "DOUBLE",
+        "iim_2010": "DOUBLE",
+        "iim0a100": "DOUBLE",
+        "gim_2010": "VARCHAR",  # as published: '0 Nulo' ... '5 Muy Alto'
+        "lug_edo": "INTEGER",
+        "lug_nal": "INTEGER",
+    },
+    # INEGI census/count totals by municipality and sex: censo_1990/1995/2000/2005/2010.csv.
+    "inegi_census": {
+        "census_year": "SMALLINT",
+        "row_level": "VARCHAR",  # national | state | municipality
+        "cve_ent": "VARCHAR",  # '01'..'32', NULL for the national row
+        "cve_mun": "VARCHAR",  # '001'.., NULL unless row_level = municipality
+        "area_name": "VARCHAR",
+        "total": "BIGINT",
+        "male": "BIGINT",
+        "female": "BIGINT",
+    },
+    # INEGI censo_1990-2010.csv: the same five years side by side, long format here.
+    "inegi_census_series": {
+        "row_level": "VARCHAR",
+        "cve_ent": "VARCHAR",
+        "cve_mun": "VARCHAR",
+        "area_name": "VARCHAR",
+        "sex": "VARCHAR",  # Total | Hombre | Mujer, as published
+        "census_year": "SMALLINT",
+        "population": "BIGINT",  # NULL where the cell is empty (municipality did not exist)
+    },
+    "banxico_remittances_monthly": {
+        "periodo": "DATE",
+        "id_flujo": "INTEGER",  # 1 = income (Ingresos), 2 = outflows (Egresos)
+        "flujo": "VARCHAR",
+        "operaciones": "BIGINT",
+        "valor_usd": "DOUBLE",  # dollars, not millions
+    },
+    "banxico_remittances_state": {
+        "periodo": "DATE",  # first day of the quarter
+        "cve_ent": "INTEGER",
+        "entidad": "VARCHAR",
+        "valor_usd": "DOUBLE",
+    },
+    "banxico_usdmxn_monthly": {
+        "periodo": "DATE",
+        "tipo_cambio": "DOUBLE",  # NULL where the file carries 0 (no data, not a rate)
+    },
+    "worldbank_gdp": {
+        "country_name": "VARCHAR",
+        "country_code": "VARCHAR",
+        "year": "SMALLINT",
+        "value": "DOUBLE",  # current USD
+    },
+    "worldbank_population": {
+        "country_name": "VARCHAR",
+        "country_code": "VARCHAR",
+        "year": "SMALLINT",
+        "value": "DOUBLE",
+    },
+    "un_migrant_stock": {
+        "year": "SMALLINT",
+        "country": "VARCHAR",
+        "category": "VARCHAR",  # Inbound | Outbound
+        "area": "VARCHAR",
+        "count": "DOUBLE",  # NULL where the published cell is empty
+    },
+}
+
+# Rows that broke a rule, with the rule and the original line, so nothing is silently dropped.
+REJECTS_COLUMNS: dict[str, str] = {
+    "source_id": "VARCHAR NOT NULL",
+    "file_name": "VARCHAR NOT NULL",
+    "file_sha256": "VARCHAR",
+    "line_number": "INTEGER",  # NULL only for file-level problems with no line (e.g. stray file)
+    "rule": "VARCHAR NOT NULL",  # stable rule id, e.g. 'value.non_negative'
+    "field": "VARCHAR",
+    "message": "VARCHAR NOT NULL",
+    "original_line": "VARCHAR",
+    "loaded_at": "TIMESTAMP NOT NULL",
+}
+
+# One row per registered file per build: what was read, loaded and rejected.
+SOURCE_FILES_COLUMNS: dict[str, str] = {
+    "source_id": "VARCHAR NOT NULL",
+    "file_name": "VARCHAR NOT NULL",
+    "status": "VARCHAR NOT NULL",  # loaded | absent | failed
+    "file_sha256": "VARCHAR",
+    "file_bytes": "BIGINT",
+    "file_modified_at": "TIMESTAMP",
+    "rows_read": "BIGINT NOT NULL",  # data rows; always rows_loaded + rows_rejected
+    "rows_loaded": "BIGINT NOT NULL",
+    "rows_rejected": "BIGINT NOT NULL",
+    "lines_skipped": "BIGINT NOT NULL",  # title, header, blank and footnote lines
+    "loaded_at": "TIMESTAMP NOT NULL",
+}
+
+
+def create_table_sql(name: str, columns: dict[str, str], schema: str = "raw") -> str:
+    cols = ",\n    ".join(f"{col} {typ}" for col, typ in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {schema}.{name} (\n    {cols}\n)"
+
+
+def raw_schema_ddl() -> list[str]:
+    """Statements that create the whole raw schema, empty."""
+    statements = ["CREATE SCHEMA IF NOT EXISTS raw"]
+    for name, columns in RAW_TABLES.items():
+        statements.append(create_table_sql(name, {**columns, **LINEAGE_COLUMNS}))
+    statements.append(create_table_sql("rejects", REJECTS_COLUMNS))
+    statements.append(create_table_sql("source_files", SOURCE_FILES_COLUMNS))
+    return statements
+
+
+def create_raw_schema(con) -> None:  # con: duckdb.DuckDBPyConnection
+    for statement in raw_schema_ddl():
+        con.execute(statement)
