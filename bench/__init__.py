@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``). Each module's ``collect()`` returns metrics for latest.json."""

@@ -1,0 +1,26 @@
+"""The shape of one metric in ``MIGSYS_HOME/bench/latest.json``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def metric(value: float, unit: str, target: float | None = None, higher_is_better: bool = True) -> dict:
+    """One entry of latest.json: ``{"value", "unit", "target", "higher_is_better"}``."""
+    return {
+        "value": float(value),
+        "unit": unit,
+        "target": None if target is None else float(target),
+        "higher_is_better": bool(higher_is_better),
+    }
+
+
+def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Best wall time in seconds of ``repeats`` calls (the least disturbed by the other core)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
