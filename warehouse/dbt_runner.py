@@ -134,7 +134,11 @@ def run_dbt(command: str, database: Path, work_dir: Path, *extra: str) -> DbtRep
     with patched_environ(dbt_environment(database)):
         outcome = dbtRunner().invoke(args)
     seconds = time.perf_counter() - start
-    error = None if outcome.exception is None else f"{type(outcome.exception).__name__}: {outcome.exception}"
+    error = (
+        None
+        if outcome.exception is None
+        else f"{type(outcome.exception).__name__}: {outcome.exception}"
+    )
     return DbtReport(
         command=command,
         success=bool(outcome.success),

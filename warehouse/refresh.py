@@ -108,7 +108,9 @@ def refresh_lock(paths: MigsysPaths, wait_seconds: float = 0.0) -> Iterator[None
                 time.sleep(0.5)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
+        handle.write(
+            f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
+        )
         handle.flush()
         try:
             yield

@@ -75,7 +75,10 @@ def query_connection(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     statements = check_read_only(con, sql)
     for statement in statements[:-1]:
         con.execute(statement.query).fetchall()
-    return con.execute(statements[-1].query).to_arrow_table()
+    relation = con.sql(statements[-1].query)
+    if relation is None:  # a PRAGMA that returns nothing
+        return pa.table({})
+    return relation.to_arrow_table()
 
 
 def write_table(table: pa.Table, output: Path, fmt: str) -> Path:

@@ -1,0 +1,53 @@
+"""``make bench``: run every benchmark module and write ``MIGSYS_HOME/bench/latest.json``.
+
+Each module's ``collect()`` returns ``{metric name: metric(...)}``. A module that fails is reported
+and the others still run; the file then lists the failure under ``errors``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+from warehouse.paths import MigsysPaths
+
+MODULES = ("bench.warehouse", "bench.kernels", "bench.sweeps", "bench.nightly")
+
+
+def main(argv: list[str]) -> int:
+    selected = argv or list(MODULES)
+    paths = MigsysPaths.from_env()
+    paths.bench.mkdir(parents=True, exist_ok=True)
+    out = paths.bench / "latest.json"
+    results: dict[str, dict] = json.loads(out.read_text()) if out.is_file() and argv else {}
+    errors: dict[str, str] = {}
+    for name in selected:
+        start = time.perf_counter()
+        print(f"== {name}", flush=True)
+        try:
+            metrics = importlib.import_module(name).collect()
+        except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others
+            errors[name] = traceback.format_exc()
+            print(errors[name], file=sys.stderr)
+            continue
+        results.update(metrics)
+        for key, m in metrics.items():
+            target = "" if m["target"] is None else f" (target {m['target']:g})"
+            print(f"   {key} = {m['value']:.4g} {m['unit']}{target}", flush=True)
+        print(f"   [{time.perf_counter() - start:.0f} s]", flush=True)
+    document = dict(sorted(results.items()))
+    if errors:
+        document["errors"] = errors
+    staged = out.with_suffix(".json.tmp")
+    staged.write_text(json.dumps(document, indent=2))
+    os.replace(staged, out)
+    print(f"wrote {out}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
