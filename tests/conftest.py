@@ -36,3 +36,31 @@ def migsys_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
+
+
+@pytest.fixture(scope="session")
+def published_home(real_sources: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A MIGSYS_HOME whose warehouse was refreshed once from the real files (shared, read-only).
+
+    Tests must not write into it; copy it (or refresh into their own tmp home) to change things.
+    """
+    from warehouse.paths import MigsysPaths
+    from warehouse.refresh import RefreshConfig, run_refresh
+
+    home = tmp_path_factory.mktemp("published_home")
+    paths = MigsysPaths(home=home, sources=real_sources)
+    run_refresh(RefreshConfig(paths=paths))
+    return paths
+
+
+@pytest.fixture(scope="session")
+def embedded_home(tmp_path_factory: pytest.TempPathFactory):
+    """A MIGSYS_HOME refreshed with NO source files: the paper's seeds alone."""
+    from warehouse.paths import MigsysPaths
+    from warehouse.refresh import RefreshConfig, run_refresh
+
+    home = tmp_path_factory.mktemp("embedded_home")
+    empty_sources = tmp_path_factory.mktemp("no_sources")
+    paths = MigsysPaths(home=home, sources=empty_sources)
+    run_refresh(RefreshConfig(paths=paths))
+    return paths
