@@ -1,0 +1,189 @@
+"""Read-only queries the report runs on the published warehouse.
+
+Every query returns either a DataFrame with rows or an ``Absent`` saying which source is missing,
+so a warehouse built from the embedded defaults (no source files) still renders a report.
+Marts are found by name in whatever schema dbt wrote them to: the report does not depend on the
+target schema name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+# Order in which degrees are shown, as in Table 1 of the paper (CONTRACTS: degrees everywhere).
+DEGREE_ORDER: tuple[str, ...] = ("very_high", "high", "medium", "low", "very_low", "null")
+
+# Status values of fct_paper_claims_check that mean the data agree with the paper.
+AGREEING_CLAIM_STATUSES: frozenset[str] = frozenset({"agrees", "agree", "ok", "match", "matches"})
+
+# Which raw sources each section needs; used to explain an empty section.
+SECTION_SOURCES: dict[str, tuple[str, ...]] = {
+    "table1": ("conapo_iim_2000", "inegi_census"),
+    "remittances": ("banxico_remittances_monthly",),
+    "depopulation": ("inegi_census", "conapo_iim_2000"),
+    "claims": ("conapo_iim_2000", "inegi_census", "banxico_remittances_monthly"),
+    "freshness": (),
+}
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A section with no data, and why (shown in the report instead of a table or plot)."""
+
+    reason: str
+
+
+def find_relation(
+    con: duckdb.DuckDBPyConnection, name: str, schema: str | None = None
+) -> str | None:
+    """Qualified ``"schema"."name"`` of a table or view, or None when the warehouse lacks it.
+
+    Without ``schema``, any schema but ``raw`` matches (marts' schema is dbt's choice).
+    """
+    if schema is None:
+        condition, params = "table_schema <> 'raw'", [name]
+    else:
+        condition, params = "table_schema = ?", [name, schema]
+    rows = con.execute(
+        "select table_schema from information_schema.tables "
+        f"where table_name = ? and {condition} order by table_schema",
+        params,
+    ).fetchall()
+    if not rows:
+        return None
+    return f'"{rows[0][0]}"."{name}"'
+
+
+def relation_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Column names of a qualified relation, in order."""
+    return [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+
+
+def missing_sources_reason(con: duckdb.DuckDBPyConnection, section: str) -> str:
+    """Human sentence naming the absent sources behind an empty section."""
+    wanted = SECTION_SOURCES.get(section, ())
+    relation = find_relation(con, "source_files", schema="raw")
+    if relation is None or not wanted:
+        return "no data: the warehouse has no rows for this section"
+    loaded = {
+        row[0]
+        for row in con.execute(
+            f"select distinct source_id from {relation} where status = 'loaded'"
+        ).fetchall()
+    }
+    absent = [source for source in wanted if source not in loaded]
+    if not absent:
+        return "no data: the marts for this section are empty although their sources loaded"
+    return "no data: source " + ", ".join(absent) + " absent"
+
+
+def _frame_or_absent(
+    con: duckdb.DuckDBPyConnection, mart: str, sql: str, section: str
+) -> pd.DataFrame | Absent:
+    relation = find_relation(con, mart)
+    if relation is None:
+        return Absent(f"no data: table {mart} is not in the warehouse")
+    frame = con.execute(sql.format(relation=relation)).df()
+    if frame.empty:
+        return Absent(missing_sources_reason(con, section))
+    return frame
+
+
+def table1(con: duckdb.DuckDBPyConnection, index_year: int = 2000) -> pd.DataFrame | Absent:
+    """Table 1 of the paper: municipalities, population and households by intensity degree."""
+    order = ", ".join(f"'{degree}'" for degree in DEGREE_ORDER)
+    sql = f"""
+        select intensity_degree, municipalities, municipalities_pct,
+               population, population_pct, households, households_pct
+        from {{relation}}
+        where index_year = {int(index_year)}
+        order by list_position([{order}], intensity_degree)
+    """
+    return _frame_or_absent(con, "fct_intensity_degree_summary", sql, "table1")
+
+
+def remittances_annual(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Annual remittance income in USD, with its share of GDP where known."""
+    sql = """
+        select year, remittances_usd, remittances_pct_gdp, months_observed
+        from {relation} order by year
+    """
+    return _frame_or_absent(con, "fct_remittances_annual", sql, "remittances")
+
+
+def depopulation_by_degree(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Depopulating municipalities by 2000 intensity degree and census period."""
+    order = ", ".join(f"'{degree}'" for degree in DEGREE_ORDER)
+    sql = f"""
+        select period, intensity_degree_2000, municipalities,
+               depopulating_municipalities, depopulating_pct
+        from {{relation}}
+        order by start_year, list_position([{order}], intensity_degree_2000)
+    """
+    return _frame_or_absent(con, "fct_depopulation_by_degree", sql, "depopulation")
+
+
+def disagreeing_claims(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Claims of the paper the data do not reproduce (every status but an agreeing one)."""
+    agreeing = ", ".join(f"'{status}'" for status in sorted(AGREEING_CLAIM_STATUSES))
+    relation = find_relation(con, "fct_paper_claims_check")
+    if relation is None:
+        return Absent("no data: table fct_paper_claims_check is not in the warehouse")
+    frame = con.execute(
+        f"""
+        select claim_id, claim, paper_value, recomputed_value, unit,
+               relative_difference, status, explanation
+        from {relation}
+        where lower(coalesce(status, '')) not in ({agreeing})
+        order by claim_id
+        """
+    ).df()
+    if frame.empty:
+        total = con.execute(f"select count(*) from {relation}").fetchone()[0]
+        if total == 0:
+            return Absent(missing_sources_reason(con, "claims"))
+        return Absent(f"all {total} checked claims agree with the data")
+    return frame
+
+
+def source_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """One row per registered source file: status, modification time, rows loaded and rejected."""
+    relation = find_relation(con, "source_files", schema="raw")
+    if relation is None:
+        return Absent("no data: raw.source_files is not in the warehouse")
+    frame = con.execute(
+        f"""
+        select source_id, file_name, status, file_modified_at, rows_loaded, rows_rejected, loaded_at
+        from {relation} order by source_id, file_name
+        """
+    ).df()
+    if frame.empty:
+        return Absent("no data: no source file was registered in this build")
+    return frame
+
+
+def series_quantiles(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Projection quantiles of the standing studies (``sweeps.series_quantiles``), as stored."""
+    relation = find_relation(con, "series_quantiles", schema="sweeps")
+    if relation is None:
+        return Absent("no data: no standing study has been loaded (sweeps.series_quantiles absent)")
+    frame = con.execute(f"select * from {relation}").df()
+    if frame.empty:
+        return Absent("no data: sweeps.series_quantiles is empty")
+    return frame
+
+
+def sensitivity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Sobol indices of the standing studies (``sweeps.sensitivity``), as stored."""
+    relation = find_relation(con, "sensitivity", schema="sweeps")
+    if relation is None:
+        return Absent(
+            "no data: no sensitivity analysis has been loaded (sweeps.sensitivity absent)"
+        )
+    frame = con.execute(f"select * from {relation}").df()
+    if frame.empty:
+        return Absent("no data: sweeps.sensitivity is empty")
+    return frame
