@@ -1,0 +1,298 @@
+"""Load the registered source files into the ``raw`` schema, with lineage and rejects.
+
+``ingest_sources`` replaces the content of the raw schema with what the files in the sources
+folder say today: one ``raw.source_files`` row per registered file (loaded, absent or failed),
+typed rows with lineage in ``raw.<source_id>``, and every broken rule in ``raw.rejects``. It never
+raises on bad input: the returned ``IngestReport`` says what went wrong, and the refresh refuses
+to publish when ``not report.ok``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from warehouse.parsers.common import ParseResult, Reject
+from warehouse.raw_schema import RAW_TABLES, REJECTS_COLUMNS, create_raw_schema
+from warehouse.sources import SOURCES, Source, registered_files
+
+# Files the sources folder may hold besides the registered ones (written by ``warehouse.fetch``).
+MANIFEST_NAMES = frozenset({"MANIFEST.sha256", "MANIFEST.json"})
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "SMALLINT": pa.int16(),
+    "DOUBLE": pa.float64(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """What happened to one registered file (mirrors its ``raw.source_files`` row)."""
+
+    source_id: str
+    file_name: str
+    status: str  # loaded | absent | failed
+    file_sha256: str | None = None
+    file_bytes: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    lines_skipped: int = 0
+
+
+@dataclass(frozen=True)
+class IngestReject:
+    """A broken rule located in a file (mirrors a ``raw.rejects`` row)."""
+
+    source_id: str
+    file_name: str
+    rule: str
+    message: str
+    line_number: int | None = None
+    field: str | None = None
+    original_line: str | None = None
+
+    def describe(self) -> str:
+        where = (
+            self.file_name
+            if self.line_number is None
+            else f"{self.file_name} line {self.line_number}"
+        )
+        return f"{where}: {self.rule}: {self.message}"
+
+
+@dataclass
+class IngestReport:
+    files: list[FileStats] = field(default_factory=list)
+    rejects: list[IngestReject] = field(default_factory=list)
+
+    @property
+    def absent_files(self) -> list[str]:
+        return [f.file_name for f in self.files if f.status == "absent"]
+
+    @property
+    def absent_sources(self) -> list[str]:
+        """Sources with at least one registered file missing from the sources folder."""
+        return sorted({f.source_id for f in self.files if f.status == "absent"})
+
+    @property
+    def failed_files(self) -> list[str]:
+        return [f.file_name for f in self.files if f.status == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """No rule was broken (absent files are not a problem: their tables stay empty)."""
+        return not self.rejects
+
+    def stats_for(self, file_name: str) -> FileStats:
+        for stats in self.files:
+            if stats.file_name == file_name:
+                return stats
+        raise KeyError(f"{file_name} is not a registered file")
+
+    def format_problems(self) -> list[str]:
+        """One human-readable line per reject: 'file line N: rule: message'."""
+        return [reject.describe() for reject in self.rejects]
+
+
+def ingest_sources(
+    con,  # duckdb.DuckDBPyConnection
+    sources_dir: Path,
+    *,
+    loaded_at: datetime | None = None,
+    sources: tuple[Source, ...] = SOURCES,
+) -> IngestReport:
+    """Create the raw schema and fill it from ``sources_dir``; see the module docstring."""
+    loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
+    sources_dir = Path(sources_dir)
+    create_raw_schema(con)
+    _clear_raw(con)
+    report = IngestReport()
+    report.rejects.extend(find_stray_files(sources_dir, sources))
+    for source in sources:
+        for file_name in source.files:
+            stats, rejects = _ingest_file(con, source, sources_dir, file_name, loaded_at)
+            report.files.append(stats)
+            report.rejects.extend(rejects)
+    _insert_rejects(con, report.rejects, report.files, loaded_at)
+    return report
+
+
+def find_stray_files(
+    sources_dir: Path, sources: tuple[Source, ...] = SOURCES
+) -> list[IngestReject]:
+    """Files in the root or a registered folder that are not registered (renamed, extra copies)."""
+    registered = registered_files(sources)
+    folders = sorted({Path(name).parts[0] for name in registered if len(Path(name).parts) > 1})
+    candidates = [p for p in sources_dir.iterdir() if p.is_file()] if sources_dir.is_dir() else []
+    for folder in folders:
+        if (sources_dir / folder).is_dir():
+            candidates.extend(p for p in (sources_dir / folder).rglob("*") if p.is_file())
+    rejects = []
+    for path in sorted(candidates):
+        relative = path.relative_to(sources_dir).as_posix()
+        if relative in registered or _is_ignored(path):
+            continue
+        folder = Path(relative).parts[0] if len(Path(relative).parts) > 1 else ""
+        expected = [n for n in registered if folder and n.startswith(folder + "/")]
+        owner = registered[expected[0]].id if expected else "sources"
+        hint = f"expected one of {expected}" if expected else f"registered folders are {folders}"
+        rejects.append(
+            IngestReject(
+                owner,
+                relative,
+                "source.stray_file",
+                f"{relative} is not a registered source file (renamed or extra copy?); {hint}",
+            )
+        )
+    return rejects
+
+
+def _is_ignored(path: Path) -> bool:
+    name = path.name
+    return name.startswith(".") or name.upper().startswith("README") or name in MANIFEST_NAMES
+
+
+def _clear_raw(con) -> None:
+    """Ingest rebuilds raw from the files: stale rows from an earlier run must not survive."""
+    for table in (*RAW_TABLES, "rejects", "source_files"):
+        con.execute(f"DELETE FROM raw.{table}")
+
+
+def _ingest_file(
+    con, source: Source, sources_dir: Path, file_name: str, loaded_at: datetime
+) -> tuple[FileStats, list[IngestReject]]:
+    path = sources_dir / file_name
+    if not path.is_file():
+        stats = FileStats(source.id, file_name, "absent")
+        _insert_source_file(con, stats, None, loaded_at)
+        return stats, []
+    data = path.read_bytes()
+    sha256 = hashlib.sha256(data).hexdigest()
+    result = source.parser(data, file_name)
+    rows_loaded = 0 if result.failed else len(result.rows)
+    stats = FileStats(
+        source.id,
+        file_name,
+        "failed" if result.failed else "loaded",
+        sha256,
+        len(data),
+        result.rows_read,
+        rows_loaded,
+        result.rows_rejected,
+        result.lines_skipped,
+    )
+    _check_row_accounting(stats)
+    if not result.failed:
+        _insert_rows(con, source.id, file_name, sha256, result, loaded_at)
+    _insert_source_file(con, stats, path, loaded_at)
+    return stats, [_locate(source.id, file_name, r) for r in result.rejects]
+
+
+def _check_row_accounting(stats: FileStats) -> None:
+    if stats.rows_read != stats.rows_loaded + stats.rows_rejected:
+        raise RuntimeError(
+            f"{stats.file_name}: rows_read {stats.rows_read} != rows_loaded {stats.rows_loaded} "
+            f"+ rows_rejected {stats.rows_rejected} (parser bookkeeping bug)"
+        )
+
+
+def _locate(source_id: str, file_name: str, reject: Reject) -> IngestReject:
+    return IngestReject(
+        source_id,
+        file_name,
+        reject.rule,
+        reject.message,
+        reject.line_number,
+        reject.field,
+        reject.original_line,
+    )
+
+
+def arrow_schema(columns: dict[str, str]) -> pa.Schema:
+    """Arrow schema for raw-schema column types ("BIGINT", "VARCHAR NOT NULL", ...)."""
+    return pa.schema([(name, _ARROW_TYPES[sql.split()[0]]) for name, sql in columns.items()])
+
+
+def _insert_rows(
+    con, source_id: str, file_name: str, sha256: str, result: ParseResult, loaded_at: datetime
+) -> None:
+    if not result.rows:
+        return
+    columns = {**RAW_TABLES[source_id], "line_number": "INTEGER"}
+    batch = pa.Table.from_pylist(result.rows, schema=arrow_schema(columns))
+    names = ", ".join(columns)
+    _insert_arrow(
+        con,
+        batch,
+        f"INSERT INTO raw.{source_id} ({names}, source_id, file_name, file_sha256, loaded_at) "
+        f"SELECT {names}, $source_id, $file_name, $sha, $loaded_at FROM incoming_batch",
+        {"source_id": source_id, "file_name": file_name, "sha": sha256, "loaded_at": loaded_at},
+    )
+
+
+def _insert_arrow(con, batch: pa.Table, sql: str, parameters: dict | None = None) -> None:
+    """One bulk INSERT ... SELECT from an Arrow table registered as ``incoming_batch``."""
+    con.register("incoming_batch", batch)
+    try:
+        con.execute(sql, parameters or {})
+    finally:
+        con.unregister("incoming_batch")
+
+
+def _insert_source_file(con, stats: FileStats, path: Path | None, loaded_at: datetime) -> None:
+    modified = (
+        datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None) if path else None
+    )
+    con.execute(
+        "INSERT INTO raw.source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            stats.source_id,
+            stats.file_name,
+            stats.status,
+            stats.file_sha256,
+            stats.file_bytes,
+            modified,
+            stats.rows_read,
+            stats.rows_loaded,
+            stats.rows_rejected,
+            stats.lines_skipped,
+            loaded_at,
+        ],
+    )
+
+
+def _insert_rejects(
+    con, rejects: list[IngestReject], files: list[FileStats], loaded_at: datetime
+) -> None:
+    if not rejects:
+        return
+    sha_by_file = {f.file_name: f.file_sha256 for f in files}
+    rows = [
+        {
+            "source_id": r.source_id,
+            "file_name": r.file_name,
+            "file_sha256": sha_by_file.get(r.file_name),
+            "line_number": r.line_number,
+            "rule": r.rule,
+            "field": r.field,
+            "message": r.message,
+            "original_line": r.original_line,
+            "loaded_at": loaded_at,
+        }
+        for r in rejects
+    ]
+    batch = pa.Table.from_pylist(rows, schema=arrow_schema(REJECTS_COLUMNS))
+    names = ", ".join(REJECTS_COLUMNS)
+    _insert_arrow(
+        con, batch, f"INSERT INTO raw.rejects ({names}) SELECT {names} FROM incoming_batch"
+    )

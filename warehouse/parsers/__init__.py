@@ -1,0 +1,5 @@
+"""One parser module per publisher; each exposes ``parse(path_or_bytes, file_name) -> ParseResult``."""
+
+from warehouse.parsers.common import ParseResult, Reject
+
+__all__ = ["ParseResult", "Reject"]

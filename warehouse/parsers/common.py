@@ -1,0 +1,408 @@
+"""Pieces every publisher's parser shares: results, rejects, decoding and CSV records.
+
+Parsers are pure: they take the published bytes and return typed rows plus the rows that broke a
+rule, each with the stable rule id and the original line, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+
+# Rules whose breach makes the whole file unusable: none of its rows is loaded.
+FILE_LEVEL_PREFIX = "file."
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One broken rule: where (line, field), which rule, why, and the original text."""
+
+    rule: str
+    message: str
+    line_number: int | None = None
+    field: str | None = None
+    original_line: str | None = None
+
+    @property
+    def is_file_level(self) -> bool:
+        return self.rule.startswith(FILE_LEVEL_PREFIX)
+
+
+@dataclass
+class ParseResult:
+    """Typed rows of one file plus its rejects.
+
+    ``rows_read`` counts data rows (not title/header/blank/footnote lines, which are
+    ``lines_skipped``). When the file failed as a whole (a ``file.*`` reject), ``rows`` is empty.
+    """
+
+    rows: list[Row] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    lines_skipped: int = 0
+    rows_read: int = 0
+    rows_per_record: int = 1  # table rows per data line (INEGI series: one per census year)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.is_file_level for r in self.rejects)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows not loaded: all of them when the file failed, else those of rejected lines."""
+        if self.failed:
+            return self.rows_read
+        return len(self.rejected_lines) * self.rows_per_record
+
+    @property
+    def rejected_lines(self) -> set[int]:
+        """Data lines that broke at least one row-level rule."""
+        return {
+            r.line_number for r in self.rejects if not r.is_file_level and r.line_number is not None
+        }
+
+
+class RowError(ValueError):
+    """A value broke a rule; raised by converters, turned into a ``Reject`` by the parser."""
+
+    def __init__(self, rule: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.field = field
+        self.message = message
+
+
+def read_bytes(path_or_bytes: Path | str | bytes) -> bytes:
+    if isinstance(path_or_bytes, bytes | bytearray):
+        return bytes(path_or_bytes)
+    return Path(path_or_bytes).read_bytes()
+
+
+def file_failure(rule: str, message: str, **where: Any) -> ParseResult:
+    return ParseResult(rejects=[Reject(rule, message, **where)])
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_published(data: bytes, encoding: str) -> str | Reject:
+    """Decode bytes in the publisher's encoding, or say precisely why they are not in it.
+
+    ``encoding`` is ``"cp1252"`` (INEGI, CONAPO 2010: Latin-1 family) or ``"utf-8"``. A UTF-16 file,
+    a UTF-8 file where cp1252 is expected (a re-saved copy: names would silently become mojibake)
+    and undecodable bytes are all ``file.encoding``.
+    """
+    if not data.strip():
+        return Reject("file.empty", "file is empty (no header, no rows)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        return Reject(
+            "file.encoding",
+            f"file looks UTF-16 (byte-order mark or NUL bytes); the publisher's encoding is {encoding}",
+            line_number=1,
+        )
+    if encoding == "cp1252" and _is_utf8_with_accents(data):
+        return Reject(
+            "file.encoding",
+            "file is UTF-8 but the publisher's encoding is cp1252/Latin-1 "
+            "(a re-saved copy? fetch the original)",
+            line_number=1,
+        )
+    try:
+        return data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = _line_of_offset(data, exc.start)
+        return Reject(
+            "file.encoding",
+            f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid {encoding}",
+            line_number=line,
+        )
+
+
+def _is_utf8_with_accents(data: bytes) -> bool:
+    """True for UTF-8 text with non-ASCII characters, which cp1252 would turn into mojibake."""
+    if not any(b > 0x7F for b in data):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Record:
+    """One logical CSV record: its first physical line, the original text and the cells."""
+
+    line_number: int
+    text: str
+    cells: list[str]
+
+
+def physical_lines(text: str) -> list[str]:
+    """Lines without their CR/LF; a final newline does not make an extra empty line."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def csv_records(text: str) -> Iterator[Record]:
+    """Logical records with their 1-based starting line, joining quoted cells split over lines.
+
+    INEGI's censo_1990-2010.csv has a footnote cell broken over two physical lines; keeping our own
+    line bookkeeping (rather than csv.reader over the file) lets each reject carry its original text.
+    """
+    lines = physical_lines(text)
+    index = 0
+    while index < len(lines):
+        start = index
+        joined = lines[index]
+        # An odd number of quote characters means a quoted cell continues on the next line.
+        while joined.count('"') % 2 == 1 and index + 1 < len(lines):
+            index += 1
+            joined = joined + "\n" + lines[index]
+        index += 1
+        cells = next(csv.reader([joined]), []) if joined else []
+        yield Record(start + 1, joined, cells)
+
+
+def ends_with_newline(text: str) -> bool:
+    return text.endswith("\n")
+
+
+# ---- value converters: each raises RowError naming the field and the rule ------------------
+
+_INT_RE = re.compile(r"^-?\d+$")
+_GROUPED_INT_RE = re.compile(r"^-?\d{1,3}(,\d{3})*$|^-?\d+$")
+
+
+def to_int(value: str, field: str, *, grouped: bool = False, non_negative: bool = False) -> int:
+    """Integer cell; ``grouped`` accepts thousands separators ("97,483,412")."""
+    text = value.strip()
+    pattern = _GROUPED_INT_RE if grouped else _INT_RE
+    if not pattern.match(text):
+        shown = repr(value) if text else "empty"
+        raise RowError("value.not_numeric", field, f"{field} is {shown} (expected a whole number)")
+    number = int(text.replace(",", ""))
+    if non_negative and number < 0:
+        raise RowError("value.negative", field, f"{field} is {number} (counts must be >= 0)")
+    return number
+
+
+def to_float(value: str, field: str, *, non_negative: bool = False) -> float:
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        shown = repr(value) if text else "empty"
+        raise RowError(
+            "value.not_numeric", field, f"{field} is {shown} (expected a number)"
+        ) from None
+    if not math.isfinite(number):
+        raise RowError("value.not_numeric", field, f"{field} is {value!r} (not a finite number)")
+    if non_negative and number < 0:
+        raise RowError("value.negative", field, f"{field} is {number} (must be >= 0)")
+    return number
+
+
+def to_optional_float(value: str, field: str, *, non_negative: bool = False) -> float | None:
+    """Float cell where the publisher leaves the cell empty for "no data"."""
+    return None if not value.strip() else to_float(value, field, non_negative=non_negative)
+
+
+def to_optional_int(value: str, field: str, *, non_negative: bool = False) -> int | None:
+    return None if not value.strip() else to_int(value, field, non_negative=non_negative)
+
+
+def to_pct(value: str, field: str) -> float:
+    """Percentage indicator: a number within [0, 100]."""
+    number = to_float(value, field)
+    if not 0.0 <= number <= 100.0:
+        raise RowError(
+            "value.pct_range", field, f"{field} is {number} (a percentage must be in [0, 100])"
+        )
+    return number
+
+
+def to_state_key(value: str, field: str) -> int:
+    """Mexican state key: an integer 1..32 (INEGI's Marco Geoestadístico)."""
+    key = to_key_int(value, field)
+    if not 1 <= key <= 32:
+        raise RowError("key.unknown_state", field, f"{field} is {key} (state keys are 1..32)")
+    return key
+
+
+def to_key_int(value: str, field: str) -> int:
+    text = value.strip()
+    if not text.isdigit():
+        raise RowError("key.format", field, f"{field} is {value!r} (expected a numeric key)")
+    return int(text)
+
+
+def to_month_start(value: str, field: str) -> date:
+    """ISO date that must be the first day of a month (Banxico SIE periods)."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise RowError("key.format", field, f"{field} is {value!r} (expected YYYY-MM-DD)") from None
+    if day.day != 1:
+        raise RowError("key.format", field, f"{field} is {value} (periods start on day 1)")
+    return day
+
+
+def to_choice(value: str, field: str, allowed: frozenset[str]) -> str:
+    if value not in allowed:
+        raise RowError(
+            "value.category", field, f"{field} is {value!r} (expected one of {sorted(allowed)})"
+        )
+    return value
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 text that was decoded as Latin-1/cp1252 and re-encoded ("CosÃ\\xado" -> "Cosío").
+
+    Only a round trip that yields valid UTF-8 is applied, so correct text is left untouched.
+    """
+    if not any(ch in text for ch in "ÃÂ"):
+        return text
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            return text.encode(encoding).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+    return text
+
+
+# ---- generic table parsing for plain CSV publishers ---------------------------------------
+
+
+def check_header(cells: list[str], expected: tuple[str, ...], line: Record) -> Reject | None:
+    """The published header must carry exactly the expected columns, in order."""
+    found = [c.strip() for c in cells]
+    if found == list(expected):
+        return None
+    missing = [c for c in expected if c not in found]
+    extra = [c for c in found if c not in expected]
+    if missing:
+        detail = f"missing column(s) {missing}"
+        if extra:
+            detail += f", unexpected {extra} (renamed?)"
+    elif extra:
+        detail = f"unexpected column(s) {extra}"
+    else:
+        detail = f"columns out of order: {found}"
+    return Reject(
+        "file.missing_column",
+        f"header {detail}; expected {list(expected)}",
+        line_number=line.line_number,
+        original_line=line.text,
+    )
+
+
+RowConverter = Callable[[dict[str, str]], Row]
+
+
+def parse_csv_table(
+    text: str,
+    expected_columns: tuple[str, ...],
+    convert: RowConverter,
+    *,
+    unique_key: Callable[[Row], tuple[Any, ...]] | None = None,
+) -> ParseResult:
+    """Parse a headed CSV: header check, field counts, typed rows, duplicates, truncation.
+
+    A last line without a newline that breaks a rule is ``file.truncated``: the download was cut.
+    """
+    records = [r for r in csv_records(text)]
+    result = ParseResult()
+    if not records:
+        return file_failure("file.empty", "file has no header")
+    header, body = records[0], records[1:]
+    result.lines_skipped = 1
+    problem = check_header(header.cells, expected_columns, header)
+    if problem:
+        return ParseResult(rejects=[problem], lines_skipped=1)
+    seen: dict[tuple[Any, ...], int] = {}
+    for record in body:
+        if not record.text.strip():
+            result.lines_skipped += 1
+            continue
+        result.rows_read += 1
+        reject = _convert_record(record, expected_columns, convert)
+        if isinstance(reject, Reject):
+            result.rejects.append(reject)
+            continue
+        row = reject
+        if unique_key is not None:
+            key = unique_key(row)
+            if key in seen:
+                result.rejects.append(
+                    Reject(
+                        "key.duplicate",
+                        f"key {key} already on line {seen[key]}",
+                        line_number=record.line_number,
+                        original_line=record.text,
+                    )
+                )
+                continue
+            seen[key] = record.line_number
+        result.rows.append(row)
+    last_line = body[-1] if body else header
+    if not ends_with_newline(text) and last_line.line_number in result.rejected_lines:
+        return _truncated(result, last_line)
+    if not body:
+        result.rejects.append(
+            Reject(
+                "file.truncated",
+                "file has a header but no data rows",
+                line_number=header.line_number,
+            )
+        )
+    if result.failed:
+        result.rows = []
+    return result
+
+
+def _convert_record(
+    record: Record, columns: tuple[str, ...], convert: RowConverter
+) -> Row | Reject:
+    if len(record.cells) != len(columns):
+        return Reject(
+            "row.field_count",
+            f"{len(record.cells)} fields, expected {len(columns)}",
+            line_number=record.line_number,
+            original_line=record.text,
+        )
+    try:
+        row = convert(dict(zip(columns, record.cells, strict=True)))
+    except RowError as error:
+        return Reject(
+            error.rule,
+            error.message,
+            line_number=record.line_number,
+            field=error.field,
+            original_line=record.text,
+        )
+    row["line_number"] = record.line_number
+    return row
+
+
+def _truncated(result: ParseResult, last: Record) -> ParseResult:
+    """Replace a broken final line's rejects by one file-level ``file.truncated``."""
+    reject = Reject(
+        "file.truncated",
+        "last line is incomplete and has no line ending (file cut during download?)",
+        line_number=last.line_number,
+        original_line=last.text,
+    )
+    return ParseResult(
+        rows=[], rejects=[reject], lines_skipped=result.lines_skipped, rows_read=result.rows_read
+    )
