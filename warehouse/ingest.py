@@ -99,9 +99,13 @@ class IngestReport:
                 return stats
         raise KeyError(f"{file_name} is not a registered file")
 
-    def format_problems(self) -> list[str]:
+    def problem_lines(self) -> list[str]:
         """One human-readable line per reject: 'file line N: rule: message'."""
         return [reject.describe() for reject in self.rejects]
+
+    def format_problems(self) -> str:
+        """All rejects, one per line (empty when ``ok``)."""
+        return "\n".join(self.problem_lines())
 
 
 def ingest_sources(
