@@ -1,0 +1,148 @@
+"""The on-disk layout of one study and its bookkeeping.
+
+``<sweeps_root>/<study>/``
+- ``study.json``: spec, fingerprint, code version, data fingerprint, timing, state;
+- ``chunks.jsonl``: the manifest, one line per finished chunk (appended by the client only);
+- ``parts/chunk=<first scenario id>/part.parquet``: one part per chunk, written atomically
+  (hive layout: ``read_parquet('parts/*/*.parquet', hive_partitioning = true)``);
+- ``analysis/*.parquet``: sensitivity, series quantiles, PRIM boxes.
+
+A chunk is named by its first scenario id, so parts never collide even if a study is resumed
+with another chunk size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STUDY_FILE = "study.json"
+MANIFEST_FILE = "chunks.jsonl"
+PARTS_DIR = "parts"
+ANALYSIS_DIR = "analysis"
+PART_NAME = "part.parquet"
+
+
+@dataclass(frozen=True)
+class StudyDir:
+    """Paths of one study's files."""
+
+    path: Path
+
+    @property
+    def study_file(self) -> Path:
+        return self.path / STUDY_FILE
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / MANIFEST_FILE
+
+    @property
+    def parts(self) -> Path:
+        return self.path / PARTS_DIR
+
+    @property
+    def analysis(self) -> Path:
+        return self.path / ANALYSIS_DIR
+
+    def part(self, start: int) -> Path:
+        return self.parts / f"chunk={start:012d}" / PART_NAME
+
+    def parts_glob(self) -> str:
+        return str(self.parts / "*" / PART_NAME)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so readers see either the old or the whole new content."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, payload: dict) -> None:
+    atomic_write_bytes(path, json.dumps(payload, indent=2, sort_keys=True).encode("utf-8"))
+
+
+def atomic_write_parquet(path: Path, table: pa.Table) -> None:
+    """Write a Parquet file via a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+
+
+def append_manifest(study: StudyDir, record: dict) -> None:
+    """Append one finished chunk to the manifest (one short line, flushed to disk)."""
+    with open(study.manifest, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_manifest(study: StudyDir) -> list[dict]:
+    """Finished chunks; a torn last line (client killed mid-write) is ignored."""
+    if not study.manifest.exists():
+        return []
+    records = []
+    for line in study.manifest.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def done_ranges(study: StudyDir) -> list[tuple[int, int]]:
+    """Scenario ranges [start, stop) whose parts are on disk, from the manifest and the parts.
+
+    A part written by a worker whose client died before recording it is complete (parts are
+    written atomically), so it counts as done too; its row count comes from the Parquet footer.
+    """
+    ranges: dict[int, int] = {}
+    for record in read_manifest(study):
+        if study.part(record["start"]).exists():
+            ranges[record["start"]] = record["stop"]
+    if study.parts.exists():
+        for directory in study.parts.iterdir():
+            start = int(directory.name.removeprefix("chunk="))
+            part = directory / PART_NAME
+            if start not in ranges and part.exists():
+                ranges[start] = start + pq.ParquetFile(part).metadata.num_rows
+    return sorted(ranges.items())
+
+
+def missing_ranges(
+    done: list[tuple[int, int]], n_scenarios: int, chunk_size: int
+) -> list[tuple[int, int]]:
+    """The scenario ranges still to run, cut into chunks of at most ``chunk_size``."""
+    chunks = []
+    cursor = 0
+    for start, stop in [*done, (n_scenarios, n_scenarios)]:
+        for begin in range(cursor, start, chunk_size):
+            chunks.append((begin, min(begin + chunk_size, start)))
+        cursor = max(cursor, stop)
+    return chunks
+
+
+def remove_temporaries(study: StudyDir) -> None:
+    """Delete half-written temporary parts left by killed workers."""
+    if study.parts.exists():
+        for tmp in study.parts.glob("*/.*.tmp-*"):
+            tmp.unlink(missing_ok=True)
