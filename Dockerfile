@@ -1,0 +1,39 @@
+# One image for every service of docker-compose.yml: the migsys CLI, the Prefect server and the
+# Dask scheduler/workers all run from the same pinned working set (requirements.lock), so a flow,
+# its tasks and the Dask workers always agree on library versions.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DO_NOT_TRACK=1 \
+    PREFECT_SERVER_ANALYTICS_ENABLED=false \
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=90 \
+    MPLBACKEND=Agg \
+    MIGSYS_HOME=/var/migsys \
+    MIGSYS_SOURCES=/data/sources \
+    PREFECT_HOME=/var/prefect
+
+WORKDIR /app
+
+# Dependencies first, from the lock, so code edits do not reinstall them.
+COPY pyproject.toml requirements.lock README.md ./
+RUN mkdir -p flows kernels warehouse sweeps projections bench reports \
+    && for pkg in flows kernels warehouse sweeps projections bench reports; do touch "$pkg/__init__.py"; done \
+    && pip install -c requirements.lock -e . \
+    && rm -rf flows kernels warehouse sweeps projections bench reports
+
+# The code, the dbt project and the standing studies. Editable install: the dbt project is found
+# beside the packages (warehouse.paths.DBT_PROJECT_DIR), not inside site-packages.
+COPY . .
+RUN pip install -c requirements.lock --no-deps -e . \
+    && useradd --create-home --uid 10001 migsys \
+    && mkdir -p "$MIGSYS_HOME" "$MIGSYS_SOURCES" "$PREFECT_HOME" \
+    && chown -R migsys:migsys "$MIGSYS_HOME" "$PREFECT_HOME" /app/dbt_project
+
+USER migsys
+VOLUME ["/var/migsys", "/data/sources"]
+
+ENTRYPOINT []
+CMD ["migsys", "--help"]
