@@ -145,6 +145,10 @@ class Record:
     text: str
     cells: list[str]
 
+    @property
+    def physical_lines(self) -> int:
+        return self.text.count("\n") + 1
+
 
 def physical_lines(text: str) -> list[str]:
     """Lines without their CR/LF; a final newline does not make an extra empty line."""

@@ -101,16 +101,16 @@ def _split_layout(records: list[Record], min_header_cells: int) -> _Layout | Rej
             f"no header line with at least {min_header_cells} columns (title lines only?)",
             line_number=1,
         )
-    skipped = header_index + 1
+    skipped = sum(r.physical_lines for r in records[: header_index + 1])
     data: list[Record] = []
     has_footer = False
     for record in records[header_index + 1 :]:
         first = record.cells[0] if record.cells else ""
         if has_footer or FOOTNOTE_RE.match(first):
             has_footer = True  # every line after "Fuente:" is footnote text
-            skipped += 1
+            skipped += record.physical_lines
         elif not any(cell.strip() for cell in record.cells):
-            skipped += 1
+            skipped += record.physical_lines
         else:
             data.append(record)
     return _Layout(records[header_index], data, skipped, has_footer)

@@ -1,0 +1,264 @@
+"""Parsers on the real published files reproduce the known facts, and on small inputs their rules."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from warehouse.parsers import banxico, conapo, inegi, un, worldbank
+from warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
+from warehouse.raw_schema import RAW_TABLES
+from warehouse.sources import SOURCES, registered_files, source_by_id
+
+pytestmark = pytest.mark.real_data
+
+
+def _parse(real_sources: Path, file_name: str):
+    source = registered_files()[file_name]
+    return source.parser(real_sources / file_name, file_name)
+
+
+# ---- registry ----------------------------------------------------------------------------
+
+
+def test_registry_has_one_source_per_raw_table() -> None:
+    assert [s.id for s in SOURCES] == list(RAW_TABLES)
+    for source in SOURCES:
+        assert {name for name, _ in source.mirror_files} == set(source.files)
+        assert source.url.startswith("https://")
+
+
+def test_source_by_id_names_the_registered_ids_when_unknown() -> None:
+    assert source_by_id("inegi_census").files[0] == "inegi/censo_1990.csv"
+    with pytest.raises(KeyError, match="unknown source id 'inegi'.*inegi_census"):
+        source_by_id("inegi")
+
+
+# ---- every real file ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file_name", sorted(registered_files()))
+def test_real_file_parses_without_rejects(real_sources: Path, file_name: str) -> None:
+    result = _parse(real_sources, file_name)
+    assert result.rejects == []
+    assert result.rows_read == len(result.rows) > 0
+    expected_columns = set(RAW_TABLES[registered_files()[file_name].id]) | {"line_number"}
+    assert set(result.rows[0]) == expected_columns
+
+
+# ---- INEGI -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("year", "national"), [(2000, 97_483_412), (2005, 103_263_388), (2010, 112_336_538)]
+)
+def test_inegi_national_population(real_sources: Path, year: int, national: int) -> None:
+    rows = _parse(real_sources, f"inegi/censo_{year}.csv").rows
+    (nation,) = [r for r in rows if r["row_level"] == "national"]
+    assert nation["total"] == national
+    assert nation["total"] == nation["male"] + nation["female"]
+    municipal = [r for r in rows if r["row_level"] == "municipality"]
+    assert sum(r["total"] for r in municipal) == national
+    assert len({r["cve_ent"] for r in rows if r["row_level"] == "state"}) == 32
+
+
+def test_inegi_keys_are_zero_padded_and_lines_physical(real_sources: Path) -> None:
+    rows = _parse(real_sources, "inegi/censo_2000.csv").rows
+    first_municipality = next(r for r in rows if r["row_level"] == "municipality")
+    assert (first_municipality["cve_ent"], first_municipality["cve_mun"]) == ("01", "001")
+    # Line 7 of censo_2000.csv is Aguascalientes' =CONCATENAR(0,01) row (after 4 title lines).
+    state = next(r for r in rows if r["row_level"] == "state")
+    assert (state["line_number"], state["cve_ent"], state["total"]) == (7, "01", 944_285)
+    guanajuato = next(r for r in rows if r["row_level"] == "state" and r["cve_ent"] == "11")
+    assert guanajuato["area_name"] == "Guanajuato"  # key published as =CONCATENAR( ,11)
+
+
+def test_inegi_series_matches_the_single_year_files(real_sources: Path) -> None:
+    series = _parse(real_sources, "inegi/censo_1990-2010.csv")
+    assert series.rows_per_record == 5
+    national = {
+        (r["sex"], r["census_year"]): r["population"]
+        for r in series.rows
+        if r["row_level"] == "national"
+    }
+    for year in (1990, 1995, 2000, 2005, 2010):
+        single = _parse(real_sources, f"inegi/censo_{year}.csv").rows
+        (nation,) = [r for r in single if r["row_level"] == "national"]
+        assert national[("Total", year)] == nation["total"]
+        assert national[("Hombre", year)] == nation["male"]
+        assert national[("Mujer", year)] == nation["female"]
+    # Municipalities created after 1990 have an empty 1990 cell: NULL, not 0.
+    llano_1990 = [
+        r["population"]
+        for r in series.rows
+        if (r["cve_ent"], r["cve_mun"], r["census_year"]) == ("01", "010", 1990)
+    ]
+    assert llano_1990 == [None, None, None]
+
+
+def test_inegi_series_footnote_split_over_two_lines_is_skipped(real_sources: Path) -> None:
+    result = _parse(real_sources, "inegi/censo_1990-2010.csv")
+    physical = (real_sources / "inegi/censo_1990-2010.csv").read_bytes().count(b"\n")
+    data_lines = result.rows_read // result.rows_per_record
+    assert data_lines + result.lines_skipped == physical
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (" ", ("national", None, None)),
+        ("", ("national", None, None)),
+        ("=CONCATENAR(0,01) ", ("state", "01", None)),
+        ("=CONCATENAR( ,32)", ("state", "32", None)),
+        (" 07 123 ", ("municipality", "07", "123")),
+    ],
+)
+def test_inegi_key_cells(cell: str, expected: tuple) -> None:
+    key = inegi.classify_key(cell)
+    assert (key.row_level, key.cve_ent, key.cve_mun) == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "rule"),
+    [
+        (" 33 001 ", "key.unknown_state"),
+        ("=CONCATENAR(0,00) ", "key.unknown_state"),
+        ("01001", "key.format"),
+    ],
+)
+def test_inegi_bad_key_cells(cell: str, rule: str) -> None:
+    with pytest.raises(RowError) as caught:
+        inegi.classify_key(cell)
+    assert caught.value.rule == rule
+
+
+# ---- CONAPO ------------------------------------------------------------------------------
+
+
+def test_conapo_2000_table_1_degrees_and_households(real_sources: Path) -> None:
+    rows = _parse(real_sources, "conapo/iim_2000_municipal.csv").rows
+    degrees = Counter(r["gim_2000"] for r in rows)
+    assert degrees == {
+        "Very high": 162,
+        "High": 330,
+        "Medium": 392,
+        "Low": 593,
+        "Very low": 873,
+        "Null": 93,
+    }
+    assert sum(r["tot_huo"] for r in rows) == 22_639_808
+    assert all(r["iim_2000"] is None for r in rows if r["gim_2000"] == "Null")
+    assert all(r["iim_2000"] is not None for r in rows if r["gim_2000"] != "Null")
+    assert {"Cosío", "Jesús María", "Llano, El"} <= {r["mun_name"] for r in rows}
+
+
+def test_conapo_2010_latin1_names_and_null_ranks(real_sources: Path) -> None:
+    rows = _parse(real_sources, "conapo/IIM2010_BASEMUN.csv").rows
+    assert len(rows) == 2456
+    assert rows[3]["nom_mun"] == "Cosío"
+    nulo = [r for r in rows if r["gim_2010"] == "0 Nulo"]
+    assert nulo and all(r["lug_nal"] is None for r in nulo)
+    ranked = sorted(r["lug_nal"] for r in rows if r["lug_nal"] is not None)
+    assert ranked == list(range(1, len(ranked) + 1))
+
+
+@pytest.mark.parametrize(
+    ("mojibake", "repaired"),
+    [
+        ("CosÃ\xado", "Cosío"),
+        ("JesÃºs MarÃ\xada", "Jesús María"),
+        ("Cosío", "Cosío"),
+        ("Oaxaca", "Oaxaca"),
+    ],
+)
+def test_repair_mojibake(mojibake: str, repaired: str) -> None:
+    assert repair_mojibake(mojibake) == repaired
+
+
+def test_conapo_2000_double_encoded_name_is_repaired() -> None:
+    header = ",".join(conapo.IIM_2000_COLUMNS)
+    line = "1,4,CosÃ\xado,2668,8.69,8.50,3.78,1.01,0.45,Medium"
+    result = conapo.parse_iim_2000(f"{header}\n{line}\n".encode(), "conapo/iim_2000_municipal.csv")
+    assert result.rejects == []
+    assert result.rows[0]["mun_name"] == "Cosío"
+
+
+# ---- Banxico, World Bank, UN -------------------------------------------------------------
+
+
+def test_banxico_remittance_income_2005(real_sources: Path) -> None:
+    rows = _parse(real_sources, "banxico/remesas_mensuales.csv").rows
+    income_2005 = sum(
+        r["valor_usd"] for r in rows if r["id_flujo"] == 1 and r["periodo"].year == 2005
+    )
+    assert 21.0e9 < income_2005 < 22.5e9  # "about USD 21.7 bn", in dollars not millions
+
+
+def test_banxico_state_quarters_and_usdmxn_zero_is_null(real_sources: Path) -> None:
+    states = _parse(real_sources, "banxico/remesas_entidad.csv").rows
+    assert {r["periodo"].month for r in states} == {1, 4, 7, 10}
+    assert {r["cve_ent"] for r in states} == set(range(1, 33))
+    rates = _parse(real_sources, "banxico/usdmxn_mensual.csv").rows
+    first_rate = next(r for r in rates if r["tipo_cambio"] is not None)
+    assert first_rate["periodo"] == date(1991, 11, 1)
+    assert all(r["tipo_cambio"] is None for r in rates if r["periodo"] < date(1991, 11, 1))
+
+
+def test_worldbank_keeps_aggregates_and_mexico(real_sources: Path) -> None:
+    rows = _parse(real_sources, "worldbank/population.csv").rows
+    codes = {r["country_code"] for r in rows}
+    assert {"MEX", "USA", "WLD"} <= codes  # WLD (World) is an aggregate: staging filters it
+
+
+def test_un_empty_counts_are_null(real_sources: Path) -> None:
+    rows = _parse(real_sources, "un/usa_migration.csv").rows
+    assert any(r["count"] is None for r in rows)
+    mexico = {
+        r["year"]: r["count"] for r in rows if r["area"] == "Mexico" and r["category"] == "Inbound"
+    }
+    assert mexico[2000] > 9e6
+
+
+# ---- building blocks ---------------------------------------------------------------------
+
+
+def test_decode_rejects_utf16_and_utf8_where_cp1252_is_expected() -> None:
+    assert decode_published("Año".encode("utf-16"), "cp1252").rule == "file.encoding"
+    assert decode_published("Año".encode(), "cp1252").rule == "file.encoding"
+    assert decode_published("Año".encode("cp1252"), "cp1252") == "Año"
+    bad = decode_published(b"ok\nA\x81o\n", "cp1252")
+    assert (bad.rule, bad.line_number) == ("file.encoding", 2)
+
+
+def test_csv_records_join_a_quoted_cell_split_over_two_lines() -> None:
+    records = list(csv_records('"a","b"\r\n"split \r\ncell"\r\n"c"\r\n'))
+    assert [(r.line_number, r.cells) for r in records] == [
+        (1, ["a", "b"]),
+        (2, ["split \ncell"]),
+        (4, ["c"]),
+    ]
+
+
+def test_field_count_and_non_numeric_rows_are_rejected_with_their_line() -> None:
+    text = "PERIODO,TIPO_CAMBIO\n2001-01-01,9.7\n2001-02-01\n2001-03-01,n/a\n"
+    result = banxico.parse_usdmxn_monthly(text.encode(), "banxico/usdmxn_mensual.csv")
+    assert [(r.rule, r.line_number, r.original_line) for r in result.rejects] == [
+        ("row.field_count", 3, "2001-02-01"),
+        ("value.not_numeric", 4, "2001-03-01,n/a"),
+    ]
+    assert len(result.rows) == 1 and result.rows_read == 3
+
+
+def test_worldbank_duplicate_country_year() -> None:
+    text = "Country Name,Country Code,Year,Value\nMexico,MEX,2000,1\nMexico,MEX,2000,2\n"
+    result = worldbank.parse(text.encode(), "worldbank/gdp.csv")
+    assert [(r.rule, r.line_number) for r in result.rejects] == [("key.duplicate", 3)]
+
+
+def test_un_category_must_be_inbound_or_outbound() -> None:
+    text = "year,country,category,area,count\n2000,USA,Sideways,Mexico,1.0\n"
+    result = un.parse(text.encode(), "un/usa_migration.csv")
+    assert [(r.rule, r.field) for r in result.rejects] == [("value.category", "category")]
