@@ -1,0 +1,596 @@
+"""Depopulation kernel: cohort-component projection of many units under many scenarios.
+
+A *unit* is a municipality (or an intensity degree when only the paper's Table 1 is available).
+State: population by sex (0 = male, 1 = female) and 18 five-year age groups 0–4 … 80–84, 85+.
+Five-year groups and five-year steps because (i) the census and the quinquennial INEGI counts
+(1990, 1995, 2000, 2005, 2010) are five years apart, so a step lands on every observation the
+calibration and backtests compare with; (ii) CONAPO's and the UN's projections and most published
+schedules (fertility, Rogers–Castro fits) are quinquennial; and (iii) speed: 36 cells per unit
+make 10,000 scenarios × 2,456 municipalities × 10 steps about 9·10⁹ cell updates, minutes on
+two cores, where single years would be 25 times more.
+
+One step from t to t+5, per unit, sex and age group a (all probabilities are over five years):
+
+* emigrants      E_a = P_a · (1 − exp(−5 m_a)),  m_a = intensity_u · scale · exp(trend·τ)
+  · sex factor · RC(a), RC the Rogers–Castro schedule normalised to mean 1 (``_schedules``);
+* returns        R_a = ρ_u · E_a with ρ_u = min(1, return_scale · return_intensity_u): emigrants
+  who come back within the step (circular and return migration, CONAPO indicators);
+* stayers        S_a = P_a − E_a + R_a, who age: P_{a+1}(t+5) = S_a · s_a (open group 85+ gets
+  S_16 s_16 + S_17 s_17) and deaths are S_a (1 − s_a); s from the life table whose life
+  expectancy follows the path e0(τ) = min(95, e0_base + gain τ) (Siler shape, ``_schedules``);
+* births         B = TFR(τ) · Σ_a w_a · ½ (S^f_a + S^f_{a−1} s^f_{a−1}) over ages 15–49, with
+  TFR(τ) = target + (base − target) exp(−speed τ) and w the fertility age weights; births split
+  by the sex ratio at birth and survive to 0–4 with 5L0/5, the rest are deaths.
+
+τ is the step's midpoint in years since the base year. Hence, per unit and exactly up to
+rounding, P(t+5) = P(t) + births − deaths − emigrants + returns (see ``DepopulationResult``'s
+components). The scale enters only through E (monotone) and zero intensity gives the closed
+population.
+
+Units without an age structure: :meth:`DepopulationUnits.from_totals` spreads each total over
+ages as the *stable population* implied by the unit's own base rates (Lotka): the growth rate r
+solving Σ_a e^{−r x_a} L*_a (TFR w_a / 5) / (1 + SRB) = 1 for women, where L*_a is life-table
+person-years times the probability of not having emigrated (net of returns) by the group's
+midpoint; then c_a ∝ e^{−r x_a} L*_a for each sex, scaled to the observed male and female totals.
+High-emigration units so get fewer young adults and, through r, fewer children — the shape
+those municipalities show in the census.
+
+Threads: the kernel loops over scenarios with ``prange``; set the thread count with
+:func:`kernels.set_threads` (``numba.set_num_threads``). Memory per call is the outputs plus
+O(units × ages) per thread unless ``keep_trajectories`` or ``report_years`` ask for more.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from kernels._schedules import (
+    FEMALE,
+    FIRST_AGE_65,
+    FIRST_FERTILE,
+    LAST_FERTILE,
+    LIFE_TABLE_TOP_AGE,
+    MALE,
+    N_AGES,
+    N_SEXES,
+    STEP_YEARS,
+    fertility_weights,
+    person_years_by_group,
+    rogers_castro_schedule,
+    standard_cumulative_hazard,
+    survival_ratios,
+)
+from kernels._validate import as_float_array, check_params, check_range, check_years
+from kernels.defaults import DEPOPULATION_PARAMETERS, default_params
+
+N_DEGREES = 6
+DEGREE_NAMES = ("very_high", "high", "medium", "low", "very_low", "null")
+AGE_GROUP_LABELS = tuple(f"{5 * a}-{5 * a + 4}" for a in range(N_AGES - 1)) + ("85+",)
+
+# Column order of ``params`` (kernels.defaults.DEPOPULATION_PARAMETERS); a test pins it.
+(
+    E0_FEMALE, E0_MALE, E0_GAIN, TFR_BASE, TFR_TARGET, TFR_SPEED, MEAN_AGE_CHILDBEARING,
+    SEX_RATIO_BIRTH, EMIGRATION_SCALE, EMIGRATION_TREND, EMIGRATION_FEMALE_RATIO, RC_PEAK_AGE,
+    RC_RISE, RC_FALL, RC_CHILD_LEVEL, RC_BASELINE_LEVEL, RETURN_SCALE,
+) = range(17)
+
+
+@dataclass(frozen=True)
+class DepopulationUnits:
+    """Base-year inputs of the projected units (arrays are copied to float64/int64 and checked).
+
+    population: ``[n_units, 2, 18]`` persons by sex (0 male, 1 female) and five-year age group.
+    emigration_intensity: ``[n_units]`` crude annual emigration rate in [0, 1] at the base year
+        (see :func:`emigration_intensity_from_indicators`).
+    return_intensity: ``[n_units]`` share of emigrants returning within five years, in [0, 1]
+        (see :func:`return_intensity_from_indicators`).
+    degree_code: ``[n_units]`` int 0..5 = very_high, high, medium, low, very_low, null.
+    households, remittance_household_share: optional ``[n_units]``; needed only by the coupled
+        run (households ≥ 0, share in [0, 1]).
+    """
+
+    population: np.ndarray
+    emigration_intensity: np.ndarray
+    return_intensity: np.ndarray
+    degree_code: np.ndarray
+    households: np.ndarray | None = None
+    remittance_household_share: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        population = as_float_array(self.population, "units.population", 3)
+        if population.shape[1:] != (N_SEXES, N_AGES) or population.shape[0] < 1:
+            raise ValueError(
+                f"units.population: expected shape (n_units >= 1, {N_SEXES}, {N_AGES}), "
+                f"got {population.shape}"
+            )
+        check_range(population, "units.population", 0.0, np.inf)
+        n_units = population.shape[0]
+        emigration = _unit_vector(self.emigration_intensity, "units.emigration_intensity", n_units)
+        check_range(emigration, "units.emigration_intensity", 0.0, 1.0)
+        returns = _unit_vector(self.return_intensity, "units.return_intensity", n_units)
+        check_range(returns, "units.return_intensity", 0.0, 1.0)
+        degree = _unit_vector(self.degree_code, "units.degree_code", n_units)
+        check_range(degree, "units.degree_code", 0, N_DEGREES - 1)
+        if (degree != np.round(degree)).any():
+            raise ValueError("units.degree_code: must be whole numbers 0..5")
+        object.__setattr__(self, "population", population)
+        object.__setattr__(self, "emigration_intensity", emigration)
+        object.__setattr__(self, "return_intensity", returns)
+        object.__setattr__(self, "degree_code", degree.astype(np.int64))
+        if self.households is not None:
+            households = _unit_vector(self.households, "units.households", n_units)
+            check_range(households, "units.households", 0.0, np.inf)
+            object.__setattr__(self, "households", households)
+        if self.remittance_household_share is not None:
+            share = _unit_vector(
+                self.remittance_household_share, "units.remittance_household_share", n_units
+            )
+            check_range(share, "units.remittance_household_share", 0.0, 1.0)
+            object.__setattr__(self, "remittance_household_share", share)
+
+    @property
+    def n_units(self) -> int:
+        return int(self.population.shape[0])
+
+    @classmethod
+    def from_totals(
+        cls,
+        total: np.ndarray,
+        male: np.ndarray,
+        female: np.ndarray,
+        emigration_intensity: np.ndarray,
+        return_intensity: np.ndarray,
+        degree_code: np.ndarray,
+        *,
+        params: np.ndarray | None = None,
+        households: np.ndarray | None = None,
+        remittance_household_share: np.ndarray | None = None,
+    ) -> DepopulationUnits:
+        """Units whose age structure is the stable population implied by their base rates.
+
+        ``total`` is authoritative; ``male``/``female`` give the sex split (their sum must be within
+        1 % of ``total``). ``params`` is one row of DEPOPULATION_PARAMETERS (defaults if None).
+        """
+        total = as_float_array(total, "total", 1)
+        n_units = total.shape[0]
+        male = _unit_vector(male, "male", n_units)
+        female = _unit_vector(female, "female", n_units)
+        for name, values in (("total", total), ("male", male), ("female", female)):
+            check_range(values, name, 0.0, np.inf)
+        both = male + female
+        mismatch = np.abs(both - total) > 0.01 * np.maximum(total, 1.0)
+        if mismatch.any():
+            row = int(np.argmax(mismatch))
+            raise ValueError(
+                f"male + female must be within 1 % of total: unit {row} has "
+                f"{male[row]} + {female[row]} vs total {total[row]}"
+            )
+        emigration = _unit_vector(emigration_intensity, "emigration_intensity", n_units)
+        check_range(emigration, "emigration_intensity", 0.0, 1.0)
+        returns = _unit_vector(return_intensity, "return_intensity", n_units)
+        check_range(returns, "return_intensity", 0.0, 1.0)
+        row = default_params(DEPOPULATION_PARAMETERS)[0] if params is None else (
+            check_params(np.atleast_2d(params), DEPOPULATION_PARAMETERS)[0]
+        )
+        shares = stable_age_shares(row, emigration, returns)
+        male_share = np.divide(male, both, out=np.full(n_units, 0.5), where=both > 0)
+        population = np.empty((n_units, N_SEXES, N_AGES))
+        population[:, MALE, :] = shares[:, MALE, :] * (total * male_share)[:, None]
+        population[:, FEMALE, :] = shares[:, FEMALE, :] * (total * (1.0 - male_share))[:, None]
+        return cls(
+            population, emigration, returns, degree_code, households, remittance_household_share
+        )
+
+
+def _unit_vector(values: object, name: str, n_units: int) -> np.ndarray:
+    array = as_float_array(values, name, 1)
+    if array.shape[0] != n_units:
+        raise ValueError(f"{name}: expected {n_units} entries (one per unit), got {array.shape[0]}")
+    return array
+
+
+def emigration_intensity_from_indicators(
+    pct_households_emigrants: np.ndarray,
+    households: np.ndarray,
+    population: np.ndarray,
+    period_years: float = 5.0,
+) -> np.ndarray:
+    """Crude annual emigration rate from CONAPO's share of households with emigrants.
+
+    CONAPO counts households with at least one member who left for the US in the five years
+    before the census; at one emigrant per such household this is
+    pct/100 · households / population / period_years — a lower bound CONAPO itself uses as the
+    emigration indicator; ``emigration_scale`` absorbs the level. Zero-population units get 0.
+    """
+    pct = as_float_array(pct_households_emigrants, "pct_households_emigrants", 1)
+    check_range(pct, "pct_households_emigrants", 0.0, 100.0)
+    households = _unit_vector(households, "households", pct.shape[0])
+    check_range(households, "households", 0.0, np.inf)
+    population = _unit_vector(population, "population", pct.shape[0])
+    check_range(population, "population", 0.0, np.inf)
+    if not period_years > 0:
+        raise ValueError(f"period_years: must be > 0, got {period_years}")
+    emigrants = pct / 100.0 * households
+    rate = np.divide(
+        emigrants, population * period_years, out=np.zeros_like(pct), where=population > 0
+    )
+    return np.minimum(rate, 1.0)
+
+
+def return_intensity_from_indicators(
+    pct_households_return: np.ndarray, pct_households_emigrants: np.ndarray
+) -> np.ndarray:
+    """Share of emigrants who return within five years: households with return migrants over
+    households with emigrants (CONAPO indicators, same period), capped at 1; 0 without emigrants."""
+    returns = as_float_array(pct_households_return, "pct_households_return", 1)
+    check_range(returns, "pct_households_return", 0.0, 100.0)
+    emigrants = _unit_vector(pct_households_emigrants, "pct_households_emigrants", returns.shape[0])
+    check_range(emigrants, "pct_households_emigrants", 0.0, 100.0)
+    ratio = np.divide(returns, emigrants, out=np.zeros_like(returns), where=emigrants > 0)
+    return np.minimum(ratio, 1.0)
+
+
+def stable_age_shares(
+    params_row: np.ndarray, emigration_intensity: np.ndarray, return_intensity: np.ndarray
+) -> np.ndarray:
+    """Age shares ``[n_units, 2, 18]`` (each sex sums to 1) of the stable population implied by
+    the base-year rates in ``params_row`` and each unit's net emigration (module docstring)."""
+    hazard = standard_cumulative_hazard()
+    n_groups = LIFE_TABLE_TOP_AGE // STEP_YEARS
+    person_years = np.empty((N_SEXES, n_groups))
+    person_years_by_group(params_row[E0_MALE], hazard, person_years[MALE])
+    person_years_by_group(params_row[E0_FEMALE], hazard, person_years[FEMALE])
+    closed = np.empty((N_SEXES, N_AGES))
+    closed[:, : N_AGES - 1] = person_years[:, : N_AGES - 1]
+    closed[:, N_AGES - 1] = person_years[:, N_AGES - 1 :].sum(axis=1)
+    schedule = np.empty(N_AGES)
+    rogers_castro_schedule(
+        params_row[RC_PEAK_AGE], params_row[RC_RISE], params_row[RC_FALL],
+        params_row[RC_CHILD_LEVEL], params_row[RC_BASELINE_LEVEL], schedule,
+    )
+    sex_factor = _sex_factors(params_row[EMIGRATION_FEMALE_RATIO])
+    net = emigration_intensity * params_row[EMIGRATION_SCALE] * (
+        1.0 - np.minimum(1.0, params_row[RETURN_SCALE] * return_intensity)
+    )
+    hazard_by_age = net[:, None, None] * sex_factor[None, :, None] * schedule[None, None, :]
+    before = np.cumsum(hazard_by_age, axis=2) - hazard_by_age
+    not_emigrated = np.exp(-STEP_YEARS * (before + 0.5 * hazard_by_age))
+    exposure = closed[None, :, :] * not_emigrated
+    midpoints = STEP_YEARS * np.arange(N_AGES) + 2.5
+    weights = np.empty(N_AGES)
+    fertility_weights(params_row[MEAN_AGE_CHILDBEARING], weights)
+    daughters = params_row[TFR_BASE] * weights / STEP_YEARS / (1.0 + params_row[SEX_RATIO_BIRTH])
+    growth = _lotka_growth_rate(exposure[:, FEMALE, :] * daughters[None, :], midpoints)
+    shares = exposure * np.exp(-growth[:, None, None] * midpoints[None, None, :])
+    return shares / shares.sum(axis=2, keepdims=True)
+
+
+def _lotka_growth_rate(net_maternity: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    """Root r of Σ_a exp(-r x_a) φ_a = 1 per row, by bisection in [-0.3, 0.3] (decreasing in r).
+    Rows with no fertility (φ = 0) get the lower bound: a population dying out as fast as allowed."""
+    low = np.full(net_maternity.shape[0], -0.3)
+    high = np.full(net_maternity.shape[0], 0.3)
+    for _ in range(80):
+        middle = 0.5 * (low + high)
+        value = (np.exp(-middle[:, None] * ages[None, :]) * net_maternity).sum(axis=1)
+        too_low = value > 1.0
+        low = np.where(too_low, middle, low)
+        high = np.where(too_low, high, middle)
+    return 0.5 * (low + high)
+
+
+def _sex_factors(female_ratio: float) -> np.ndarray:
+    """Multipliers (male, female) with mean 1 and female/male = ``female_ratio``."""
+    return np.array([2.0 / (1.0 + female_ratio), 2.0 * female_ratio / (1.0 + female_ratio)])
+
+
+@dataclass(frozen=True)
+class DepopulationResult:
+    """Outputs of :func:`project_depopulation`; the first axis of every array is the scenario.
+
+    years: ``[n_steps + 1]`` base year, base+5, …, horizon.
+    national_population, share_65plus: ``[n_scen, n_steps + 1]`` (share in [0, 1]).
+    depopulating_units: ``[n_scen, n_steps]`` units whose population fell during each period.
+    depopulating_by_degree: ``[n_scen, n_steps, 6]`` the same by degree code.
+    units_below_75pct, units_below_50pct: ``[n_scen]`` units whose horizon population is below
+        75 % / 50 % of their base population.
+    report_years, unit_population: ``[n_report]`` and ``[n_scen, n_report, n_units]`` when asked.
+    births, deaths, emigrants, returns: ``[n_scen, n_steps, n_units]`` accounting components per
+        period, only with ``keep_trajectories=True``.
+    """
+
+    years: np.ndarray
+    national_population: np.ndarray
+    share_65plus: np.ndarray
+    depopulating_units: np.ndarray
+    depopulating_by_degree: np.ndarray
+    units_below_75pct: np.ndarray
+    units_below_50pct: np.ndarray
+    report_years: np.ndarray
+    unit_population: np.ndarray | None = None
+    births: np.ndarray | None = None
+    deaths: np.ndarray | None = None
+    emigrants: np.ndarray | None = None
+    returns: np.ndarray | None = None
+
+
+def project_depopulation(
+    params: np.ndarray,
+    units: DepopulationUnits,
+    base_year: int,
+    horizon_year: int,
+    *,
+    report_years: np.ndarray | list[int] | None = None,
+    keep_trajectories: bool = False,
+) -> DepopulationResult:
+    """Project every unit under every row of ``params`` (columns: DEPOPULATION_PARAMETERS).
+
+    ``horizon_year - base_year`` must be a positive multiple of 5. ``report_years`` (years on the
+    5-year grid) adds ``unit_population``; ``keep_trajectories`` adds the accounting components
+    and, when ``report_years`` is None, reports every year of the grid.
+    """
+    plan = prepare_depopulation(params, units, base_year, horizon_year, report_years,
+                                keep_trajectories)
+    _depopulation_kernel(*plan.kernel_arguments())
+    return plan.result()
+
+
+@dataclass
+class _DepopulationPlan:
+    """Validated inputs and allocated outputs of one call (shared by the twin for equal inputs)."""
+
+    params: np.ndarray
+    units: DepopulationUnits
+    years: np.ndarray
+    report_years: np.ndarray
+    report_index: np.ndarray
+    keep: bool
+    national: np.ndarray
+    share_65plus: np.ndarray
+    depopulating: np.ndarray
+    by_degree: np.ndarray
+    below_75: np.ndarray
+    below_50: np.ndarray
+    unit_population: np.ndarray
+    components: np.ndarray
+
+    def kernel_arguments(self) -> tuple:
+        return (
+            self.params, self.units.population, self.units.emigration_intensity,
+            self.units.return_intensity, self.units.degree_code, standard_cumulative_hazard(),
+            self.report_index, self.keep, self.national, self.share_65plus, self.depopulating,
+            self.by_degree, self.below_75, self.below_50, self.unit_population, self.components,
+        )
+
+    def result(self) -> DepopulationResult:
+        components = dict.fromkeys(("births", "deaths", "emigrants", "returns"))
+        if self.keep:
+            components = {
+                name: self.components[:, :, index, :]
+                for index, name in enumerate(("births", "deaths", "emigrants", "returns"))
+            }
+        return DepopulationResult(
+            years=self.years,
+            national_population=self.national,
+            share_65plus=self.share_65plus,
+            depopulating_units=self.depopulating,
+            depopulating_by_degree=self.by_degree,
+            units_below_75pct=self.below_75,
+            units_below_50pct=self.below_50,
+            report_years=self.report_years,
+            unit_population=self.unit_population if self.report_years.size else None,
+            **components,
+        )
+
+
+def prepare_depopulation(
+    params: np.ndarray,
+    units: DepopulationUnits,
+    base_year: int,
+    horizon_year: int,
+    report_years: np.ndarray | list[int] | None = None,
+    keep_trajectories: bool = False,
+) -> _DepopulationPlan:
+    """Validate the inputs of :func:`project_depopulation` and allocate its outputs."""
+    params = check_params(params, DEPOPULATION_PARAMETERS)
+    if not isinstance(units, DepopulationUnits):
+        raise ValueError(f"units: expected DepopulationUnits, got {type(units).__name__}")
+    n_steps = check_years(base_year, horizon_year, STEP_YEARS)
+    years = base_year + STEP_YEARS * np.arange(n_steps + 1, dtype=np.int64)
+    if report_years is None:
+        report = years.copy() if keep_trajectories else np.zeros(0, dtype=np.int64)
+    else:
+        report = np.asarray(report_years, dtype=np.int64).ravel()
+        off_grid = ~np.isin(report, years)
+        if off_grid.any():
+            raise ValueError(
+                f"report_years: {int(report[np.argmax(off_grid)])} is not on the projection grid "
+                f"{int(years[0])}, {int(years[0]) + STEP_YEARS}, …, {int(years[-1])}"
+            )
+    report_index = np.full(n_steps + 1, -1, dtype=np.int64)
+    for position, year in enumerate(report):
+        report_index[(year - base_year) // STEP_YEARS] = position
+    n_scen, n_units = params.shape[0], units.n_units
+    keep = bool(keep_trajectories)
+    return _DepopulationPlan(
+        params=params,
+        units=units,
+        years=years,
+        report_years=report,
+        report_index=report_index,
+        keep=keep,
+        national=np.zeros((n_scen, n_steps + 1)),
+        share_65plus=np.zeros((n_scen, n_steps + 1)),
+        depopulating=np.zeros((n_scen, n_steps), dtype=np.int64),
+        by_degree=np.zeros((n_scen, n_steps, N_DEGREES), dtype=np.int64),
+        below_75=np.zeros(n_scen, dtype=np.int64),
+        below_50=np.zeros(n_scen, dtype=np.int64),
+        unit_population=np.zeros((n_scen, report.size, n_units)),
+        components=np.zeros((n_scen, n_steps, 4, n_units) if keep else (n_scen, 0, 4, 0)),
+    )
+
+
+@njit(cache=True)
+def _scenario_schedules(
+    row: np.ndarray, hazard: np.ndarray, n_steps: int,
+    survival: np.ndarray, birth_survival: np.ndarray, tfr: np.ndarray, emigration: np.ndarray,
+    weights: np.ndarray,
+) -> None:
+    """Per-step schedules of one scenario (no unit dependence) into the given arrays."""
+    schedule = np.empty(N_AGES)
+    rogers_castro_schedule(
+        row[RC_PEAK_AGE], row[RC_RISE], row[RC_FALL], row[RC_CHILD_LEVEL],
+        row[RC_BASELINE_LEVEL], schedule,
+    )
+    fertility_weights(row[MEAN_AGE_CHILDBEARING], weights)
+    ratio = row[EMIGRATION_FEMALE_RATIO]
+    male_factor = 2.0 / (1.0 + ratio)
+    female_factor = 2.0 * ratio / (1.0 + ratio)
+    for step in range(n_steps):
+        midpoint = STEP_YEARS * step + 0.5 * STEP_YEARS
+        gain = row[E0_GAIN] * midpoint
+        e0_male = min(95.0, max(20.0, row[E0_MALE] + gain))
+        e0_female = min(95.0, max(20.0, row[E0_FEMALE] + gain))
+        birth_survival[step, MALE] = survival_ratios(e0_male, hazard, survival[step, MALE])
+        birth_survival[step, FEMALE] = survival_ratios(e0_female, hazard, survival[step, FEMALE])
+        tfr[step] = row[TFR_TARGET] + (row[TFR_BASE] - row[TFR_TARGET]) * math.exp(
+            -row[TFR_SPEED] * midpoint
+        )
+        level = row[EMIGRATION_SCALE] * math.exp(row[EMIGRATION_TREND] * midpoint)
+        for group in range(N_AGES):
+            emigration[step, MALE, group] = level * male_factor * schedule[group]
+            emigration[step, FEMALE, group] = level * female_factor * schedule[group]
+
+
+@njit(cache=True)
+def _project_unit_step(
+    population: np.ndarray, intensity: float, return_share: float,
+    survival: np.ndarray, birth_survival: np.ndarray, tfr: float, emigration: np.ndarray,
+    weights: np.ndarray, male_birth_share: float, stayers: np.ndarray, out: np.ndarray,
+    components: np.ndarray,
+) -> None:
+    """One five-year step of one unit on flat ``[2 * 18]`` arrays (index sex * 18 + group).
+
+    ``population`` → ``out``; (births, deaths, emigrants, returns) of the step go to
+    ``components[0:4]``; ``stayers`` is scratch space. Flat arrays and no slicing keep the inner
+    loop free of view construction, which dominated the cost of the 2-d version.
+    """
+    emigrants = 0.0
+    returns = 0.0
+    deaths = 0.0
+    rate = -STEP_YEARS * intensity
+    for cell in range(N_SEXES * N_AGES):
+        leaving = population[cell] * (1.0 - math.exp(rate * emigration[cell]))
+        coming_back = return_share * leaving
+        stayers[cell] = population[cell] - leaving + coming_back
+        emigrants += leaving
+        returns += coming_back
+    for sex in range(N_SEXES):
+        first = sex * N_AGES
+        for cell in range(first, first + N_AGES - 1):
+            out[cell + 1] = stayers[cell] * survival[cell]
+            deaths += stayers[cell] * (1.0 - survival[cell])
+        last = first + N_AGES - 1
+        out[last] += stayers[last] * survival[last]
+        deaths += stayers[last] * (1.0 - survival[last])
+    exposure = 0.0
+    for cell in range(FEMALE * N_AGES + FIRST_FERTILE, FEMALE * N_AGES + LAST_FERTILE + 1):
+        exposure += weights[cell - FEMALE * N_AGES] * 0.5 * (
+            stayers[cell] + stayers[cell - 1] * survival[cell - 1]
+        )
+    births = tfr * exposure
+    male_births = births * male_birth_share
+    female_births = births - male_births
+    out[MALE * N_AGES] = male_births * birth_survival[MALE]
+    out[FEMALE * N_AGES] = female_births * birth_survival[FEMALE]
+    deaths += male_births * (1.0 - birth_survival[MALE]) + female_births * (
+        1.0 - birth_survival[FEMALE]
+    )
+    components[0] = births
+    components[1] = deaths
+    components[2] = emigrants
+    components[3] = returns
+
+
+@njit(cache=True)
+def _total_and_over_65(population: np.ndarray) -> tuple[float, float]:
+    """Total and aged-65+ population of a flat ``[2 * 18]`` unit state."""
+    total = 0.0
+    old = 0.0
+    for sex in range(N_SEXES):
+        for group in range(N_AGES):
+            total += population[sex * N_AGES + group]
+            if group >= FIRST_AGE_65:
+                old += population[sex * N_AGES + group]
+    return total, old
+
+
+@njit(cache=True, parallel=True)
+def _depopulation_kernel(
+    params, population, emigration_intensity, return_intensity, degree_code, hazard,
+    report_index, keep, national, share_65plus, depopulating, by_degree, below_75, below_50,
+    unit_population, components,
+):
+    """All scenarios × units × steps; each scenario writes only its own output rows."""
+    n_scen = params.shape[0]
+    n_units = population.shape[0]
+    n_steps = national.shape[1] - 1
+    n_cells = N_SEXES * N_AGES
+    flat_population = population.reshape((n_units, n_cells))
+    for scenario in prange(n_scen):
+        row = params[scenario]
+        survival = np.empty((n_steps, N_SEXES, N_AGES))
+        birth_survival = np.empty((n_steps, N_SEXES))
+        tfr = np.empty(n_steps)
+        emigration = np.empty((n_steps, N_SEXES, N_AGES))
+        weights = np.empty(N_AGES)
+        _scenario_schedules(row, hazard, n_steps, survival, birth_survival, tfr, emigration,
+                            weights)
+        flat_survival = survival.reshape((n_steps, n_cells))
+        flat_emigration = emigration.reshape((n_steps, n_cells))
+        male_birth_share = row[SEX_RATIO_BIRTH] / (1.0 + row[SEX_RATIO_BIRTH])
+        current = np.empty(n_cells)
+        following = np.empty(n_cells)
+        stayers = np.empty(n_cells)
+        step_components = np.empty(4)
+        over_65 = np.zeros(n_steps + 1)
+        for unit in range(n_units):
+            for cell in range(n_cells):
+                current[cell] = flat_population[unit, cell]
+            return_share = min(1.0, row[RETURN_SCALE] * return_intensity[unit])
+            start_total, start_old = _total_and_over_65(current)
+            previous_total = start_total
+            national[scenario, 0] += start_total
+            over_65[0] += start_old
+            if report_index[0] >= 0:
+                unit_population[scenario, report_index[0], unit] = start_total
+            for step in range(n_steps):
+                _project_unit_step(
+                    current, emigration_intensity[unit], return_share, flat_survival[step],
+                    birth_survival[step], tfr[step], flat_emigration[step], weights,
+                    male_birth_share, stayers, following, step_components,
+                )
+                current, following = following, current
+                total, old = _total_and_over_65(current)
+                national[scenario, step + 1] += total
+                over_65[step + 1] += old
+                if total < previous_total:
+                    depopulating[scenario, step] += 1
+                    by_degree[scenario, step, degree_code[unit]] += 1
+                previous_total = total
+                if report_index[step + 1] >= 0:
+                    unit_population[scenario, report_index[step + 1], unit] = total
+                if keep:
+                    for component in range(4):
+                        components[scenario, step, component, unit] = step_components[component]
+            if previous_total < 0.75 * start_total:
+                below_75[scenario] += 1
+            if previous_total < 0.5 * start_total:
+                below_50[scenario] += 1
+        for step in range(n_steps + 1):
+            if national[scenario, step] > 0.0:
+                share_65plus[scenario, step] = over_65[step] / national[scenario, step]
