@@ -273,7 +273,14 @@ def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
         "fixed_parameters": prepared.fixed,
         "swept_parameters": list(spec.swept_names),
         "outputs": [
-            {"name": o.name, "kind": o.kind, "unit": o.unit}
+            {
+                "name": o.name,
+                "kind": o.kind,
+                "unit": o.unit,
+                "variable": o.variable or o.name,
+                "region": o.region,
+                "description": o.description,
+            }
             for o in kept_outputs(spec, prepared.model)
         ],
         "years": list(prepared.model.years),

@@ -38,6 +38,8 @@ class ModelOutput:
     kind: Literal["scalar", "series"]
     unit: str = "1"
     description: str = ""
+    variable: str = ""  # IAMC variable name (e.g. "Population"); defaults to ``name``
+    region: str = "Mexico"
 
 
 @runtime_checkable
