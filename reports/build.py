@@ -192,9 +192,12 @@ def _render_sections(
     sensitivity = queries.sensitivity(con)
     if note_absent("sensitivity", sensitivity):
         body = _absent_html(sensitivity)
+    elif not (groups := sobol_groups(sensitivity)):
+        absent["sensitivity"] = "no data: the standing studies have no Sobol indices"
+        body = _absent_html(Absent(absent["sensitivity"]))
     else:
         parts = []
-        for index, (title, frame) in enumerate(sobol_groups(sensitivity)):
+        for index, (title, frame) in enumerate(groups):
             image = figures.plot_sobol(frame, out_dir / f"sobol_{index}.png", title=title)
             images.append(image)
             parts.append(f"<h3>{html.escape(title)}</h3>")
@@ -220,43 +223,55 @@ def _render_sections(
 def remittance_fan(quantiles: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
     """The remittance projection of the standing studies as (label, year × quantile-level frame).
 
-    ``sweeps.series_quantiles`` is long: one row per study, output, year and quantile. The first
-    output whose name mentions remittances is shown, in USD.
+    ``sweeps.series_quantiles`` is long: one row per study, series, year and quantile. The first
+    series whose name mentions remittances is shown, in USD.
     """
     frame = quantiles.rename(columns=str.lower)
-    required = {"output", "year", "quantile", "value"}
+    required = {"study", "series", "year", "quantile", "value"}
     if not required <= set(frame.columns):
-        return None
-    remittance_rows = frame[frame["output"].astype(str).str.contains("remit", case=False)]
+        raise ReportError(
+            f"sweeps.series_quantiles: columns {sorted(required - set(frame.columns))} missing "
+            f"(has {list(quantiles.columns)})"
+        )
+    remittance_rows = frame[frame["series"].astype(str).str.contains("remit", case=False)]
     if remittance_rows.empty:
         return None
-    group_keys = [key for key in ("study", "output") if key in frame.columns]
-    first_key, rows = next(iter(remittance_rows.groupby(group_keys, sort=True)))
-    label = " / ".join(
-        str(part) for part in (first_key if isinstance(first_key, tuple) else (first_key,))
-    )
+    (study, series), rows = next(iter(remittance_rows.groupby(["study", "series"], sort=True)))
     fan = rows.pivot_table(index="year", columns="quantile", values="value").sort_index()
-    return label, fan
+    return f"{study} / {series}", fan
+
+
+SOBOL_COLUMNS = ["parameter", "s1", "s1_conf", "st", "st_conf"]
 
 
 def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One (title, frame) per study and output, frames with parameter, s1, s1_conf, st, st_conf."""
-    frame = sensitivity.rename(columns=str.lower)
-    required = ["parameter", "s1", "s1_conf", "st", "st_conf"]
-    missing = [column for column in required if column not in frame.columns]
+    """One (title, frame) per study and outcome with Sobol indices.
+
+    ``sweeps.sensitivity`` is long (study, outcome, method, index, parameter, value, conf); the
+    frames are wide: parameter, s1, s1_conf, st, st_conf.
+    """
+    required = {"study", "outcome", "method", "index", "parameter", "value", "conf"}
+    missing = sorted(required - set(sensitivity.columns))
     if missing:
         raise ReportError(
             f"sweeps.sensitivity: columns {missing} missing (has {list(sensitivity.columns)})"
         )
-    group_keys = [key for key in ("study", "output") if key in frame.columns]
-    if not group_keys:
-        return [("Sobol indices", frame[required])]
+    sobol = sensitivity[
+        (sensitivity["method"] == "sobol") & sensitivity["index"].isin(["S1", "ST"])
+    ]
     groups = []
-    for key, rows in frame.groupby(group_keys, sort=True):
-        parts = key if isinstance(key, tuple) else (key,)
-        groups.append(
-            ("Sobol indices — " + " / ".join(str(part) for part in parts), rows[required])
+    for (study, outcome), rows in sobol.groupby(["study", "outcome"], sort=True):
+        wide = rows.pivot_table(index="parameter", columns="index", values=["value", "conf"])
+        frame = pd.DataFrame(
+            {
+                "parameter": wide.index,
+                "s1": wide[("value", "S1")].to_numpy(),
+                "s1_conf": wide[("conf", "S1")].to_numpy(),
+                "st": wide[("value", "ST")].to_numpy(),
+                "st_conf": wide[("conf", "ST")].to_numpy(),
+            }
         )
+        groups.append((f"Sobol indices — {study}: {outcome}", frame))
     return groups
 
 

@@ -118,19 +118,37 @@ def small_warehouse(path: Path) -> Path:
             for year, value in [(2003, 10e9), (2004, 11e9)]
             for level, scale in [(0.05, 0.9), (0.5, 1.0), (0.95, 1.1)]
         ],
-        columns=["study", "output", "year", "quantile", "value"],
+        columns=["study", "series", "year", "quantile", "value"],
     )
     store(con, "sweeps.series_quantiles", quantiles)
     sensitivity = pd.DataFrame(
-        {
-            "study": ["remit_study"] * 2,
-            "output": ["remittances_usd"] * 2,
-            "parameter": ["growth", "elasticity"],
-            "S1": [0.6, 0.3],
-            "S1_conf": [0.05, 0.04],
-            "ST": [0.65, 0.35],
-            "ST_conf": [0.06, 0.05],
-        }
+        [
+            ("remit_study", "remittances_usd_2030", "sobol", index, parameter, None, value, conf)
+            for parameter, s1, st in [("growth", 0.6, 0.65), ("elasticity", 0.3, 0.35)]
+            for index, value, conf in [("S1", s1, 0.05), ("ST", st, 0.06)]
+        ]
+        + [
+            (
+                "remit_study",
+                "remittances_usd_2030",
+                "sobol",
+                "S2",
+                "growth",
+                "elasticity",
+                0.01,
+                0.02,
+            )
+        ],
+        columns=[
+            "study",
+            "outcome",
+            "method",
+            "index",
+            "parameter",
+            "parameter_2",
+            "value",
+            "conf",
+        ],
     )
     store(con, "sweeps.sensitivity", sensitivity)
     con.execute(
@@ -206,17 +224,42 @@ def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
         build_report(tmp_path / "warehouse.duckdb", tmp_path / "reports")
 
 
-def test_sensitivity_without_conf_columns_is_named(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"parameter": ["a"], "S1": [0.1], "ST": [0.2]})
-    with pytest.raises(ReportError, match=r"sweeps\.sensitivity: columns \['s1_conf', 'st_conf'\]"):
+def test_sensitivity_without_conf_column_is_named() -> None:
+    frame = pd.DataFrame(
+        {
+            "study": ["s"],
+            "outcome": ["y"],
+            "method": ["sobol"],
+            "index": ["S1"],
+            "parameter": ["a"],
+            "value": [0.1],
+        }
+    )
+    with pytest.raises(ReportError, match=r"sweeps\.sensitivity: columns \['conf'\] missing"):
         sobol_groups(frame)
+
+
+def test_sobol_groups_pivot_first_order_and_total() -> None:
+    frame = pd.DataFrame(
+        [
+            ("s", "y", "sobol", "S1", "a", 0.5, 0.1),
+            ("s", "y", "sobol", "ST", "a", 0.6, 0.2),
+            ("s", "y", "morris", "mu_star", "a", 3.0, 0.3),
+        ],
+        columns=["study", "outcome", "method", "index", "parameter", "value", "conf"],
+    )
+    [(title, wide)] = sobol_groups(frame)
+    assert title == "Sobol indices — s: y"
+    assert wide.to_dict("records") == [
+        {"parameter": "a", "s1": 0.5, "s1_conf": 0.1, "st": 0.6, "st_conf": 0.2}
+    ]
 
 
 def test_remittance_fan_pivots_quantiles_by_year() -> None:
     frame = pd.DataFrame(
         {
             "study": ["s"] * 4 + ["t"] * 2,
-            "output": ["remittances_usd"] * 4 + ["population"] * 2,
+            "series": ["remittances_usd"] * 4 + ["population"] * 2,
             "year": [2001, 2001, 2000, 2000, 2000, 2000],
             "quantile": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9],
             "value": [2.0, 4.0, 1.0, 3.0, 7.0, 8.0],
@@ -226,4 +269,4 @@ def test_remittance_fan_pivots_quantiles_by_year() -> None:
     assert label == "s / remittances_usd"
     assert list(fan.index) == [2000, 2001]
     assert fan.loc[2001, 0.9] == 4.0
-    assert remittance_fan(frame[frame["output"] == "population"]) is None
+    assert remittance_fan(frame[frame["series"] == "population"]) is None
