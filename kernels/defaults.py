@@ -227,6 +227,11 @@ REMITTANCE_PARAMETERS: tuple[Parameter, ...] = (
         "growth of Mexican GDP in USD beyond its data", -0.5, 0.5,
     ),
     Parameter(
+        "households_growth", 0.02, 0.005, 0.03, "per year",
+        "INEGI censuses 2000–2010 (households grew about 2 % a year)",
+        "growth of the number of Mexican households beyond its data", -0.5, 0.5,
+    ),
+    Parameter(
         "fx_growth", 0.03, -0.02, 0.08, "per year",
         "Banxico FIX 1995–2015 (average depreciation of the peso)",
         "growth of the USD/MXN rate beyond its data", -0.5, 0.5,

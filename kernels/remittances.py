@@ -1,0 +1,322 @@
+"""Remittance-dependence kernel: the Mexican-born population in the US by years since arrival and
+the remittances it sends, under many scenarios.
+
+State: ``stock[d]``, Mexican-born residents of the US who arrived d years ago, d = 0 … D−1 (the
+last duration is open). Annual steps. For year index i (year = base_year + i):
+
+* remitters      ρ_i = Σ_d stock_i[d] · share(d),  share(d) = share₀ · exp(−decay_s · d)
+  (settlement: the longer in the US, the fewer send money);
+* amount         a_i = amount_base · (W^US_i / W^US_0)^ε_a (amounts follow US wages);
+* remittances    USD_i = ρ_i · a_i;  MXN_i = USD_i · FX_i;  pct_gdp_i = 100 · USD_i / GDP_i;
+* households     H_i = min(households_i, households_per_remitter · ρ_i);
+* transition     returns r(d) = r₀ exp(−decay_r d), then deaths m(d) = min(1, m₀ exp(g d)) of
+  those staying; survivors age one year (the open group keeps its own); arrivals during year i
+  enter at duration 0: A_i = inflow_base · (gap_i / gap_0)^ε_gap · (L_i / L_0)^ε_L with
+  gap = W^US / W^MX and L the US labour-demand index — or, in the coupled run, arrivals
+  supplied by the depopulation kernel's municipal emigrants.
+
+So stock_{i+1} = stock_i + A_i − returns_i − deaths_i exactly (up to rounding).
+
+Paths (US and Mexican wage indices, labour demand, GDP in USD, USD/MXN, households) are data
+from ``RemittanceInputs`` up to their last year and grow at the scenario's growth-rate
+parameters after it; the base year must lie inside the data.
+
+Summaries: ``peak_year``/``peak_value`` of USD remittances over the projection (first maximum);
+``year_below_start`` is the first year after the base whose remittances/GDP fall below the
+base-year ratio, or −1 when that never happens within the horizon.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from kernels._validate import as_float_array, check_params, check_range, check_years
+from kernels.defaults import REMITTANCE_PARAMETERS, default_params
+
+# Column order of ``params`` (kernels.defaults.REMITTANCE_PARAMETERS); a test pins it.
+(
+    INFLOW_BASE, INFLOW_GAP_ELASTICITY, INFLOW_DEMAND_ELASTICITY, RETURN_RATE_INITIAL,
+    RETURN_RATE_DECAY, MORTALITY_RATE, MORTALITY_DURATION_GROWTH, REMITTER_SHARE_INITIAL,
+    REMITTER_SHARE_DECAY, AMOUNT_BASE, AMOUNT_WAGE_ELASTICITY, HOUSEHOLDS_PER_REMITTER,
+    US_WAGE_GROWTH, MX_WAGE_GROWTH, LABOUR_DEMAND_GROWTH, GDP_GROWTH, HOUSEHOLDS_GROWTH, FX_GROWTH,
+) = range(18)
+
+PATH_NAMES = ("us_wage_index", "mx_wage_index", "us_labour_demand_index", "gdp_usd", "usdmxn",
+              "households")
+# Growth parameter extrapolating each path, in PATH_NAMES order.
+PATH_GROWTH_COLUMNS = (US_WAGE_GROWTH, MX_WAGE_GROWTH, LABOUR_DEMAND_GROWTH, GDP_GROWTH,
+                       FX_GROWTH, HOUSEHOLDS_GROWTH)
+
+
+@dataclass(frozen=True)
+class RemittanceInputs:
+    """Yearly paths (one value per entry of ``years``, consecutive years) and the initial stock.
+
+    us_wage_index, mx_wage_index, us_labour_demand_index: positive indices (any base).
+    gdp_usd: Mexican GDP in current USD; usdmxn: pesos per dollar; households: Mexican households.
+    initial_stock: ``[n_durations]`` Mexican-born in the US at the base year by years since
+        arrival (last entry open-ended); see :func:`initial_stock_from_total`.
+    """
+
+    years: np.ndarray
+    us_wage_index: np.ndarray
+    mx_wage_index: np.ndarray
+    us_labour_demand_index: np.ndarray
+    gdp_usd: np.ndarray
+    usdmxn: np.ndarray
+    households: np.ndarray
+    initial_stock: np.ndarray
+
+    def __post_init__(self) -> None:
+        years = np.asarray(self.years)
+        if years.ndim != 1 or years.size < 1:
+            raise ValueError(f"inputs.years: expected a non-empty 1-d array, got shape {years.shape}")
+        if not np.all(np.isfinite(years.astype(np.float64))) or (years != np.round(years)).any():
+            raise ValueError("inputs.years: must be whole years")
+        years = years.astype(np.int64)
+        if years.size > 1 and (np.diff(years) != 1).any():
+            gap = int(np.argmax(np.diff(years) != 1))
+            raise ValueError(
+                f"inputs.years: must be consecutive, found {years[gap]} followed by {years[gap + 1]}"
+            )
+        object.__setattr__(self, "years", years)
+        for name in PATH_NAMES:
+            path = as_float_array(getattr(self, name), f"inputs.{name}", 1)
+            if path.shape[0] != years.size:
+                raise ValueError(
+                    f"inputs.{name}: expected {years.size} values (one per year), got {path.shape[0]}"
+                )
+            if (path <= 0).any():
+                row = int(np.argmax(path <= 0))
+                raise ValueError(
+                    f"inputs.{name}: must be > 0, found {path[row]} for year {years[row]}"
+                )
+            object.__setattr__(self, name, path)
+        stock = as_float_array(self.initial_stock, "inputs.initial_stock", 1)
+        if stock.size < 2:
+            raise ValueError(f"inputs.initial_stock: need >= 2 durations, got {stock.size}")
+        check_range(stock, "inputs.initial_stock", 0.0, np.inf)
+        object.__setattr__(self, "initial_stock", stock)
+
+    def paths(self) -> np.ndarray:
+        """The six paths stacked as ``[6, n_data_years]`` in PATH_NAMES order."""
+        return np.stack([getattr(self, name) for name in PATH_NAMES])
+
+
+def initial_stock_from_total(
+    total: float, params_row: np.ndarray | None = None, inflow_growth: float = 0.05,
+    n_durations: int = 50,
+) -> np.ndarray:
+    """Split a total Mexican-born stock (UN DESA, census) by years since arrival.
+
+    Cohorts that arrived d years ago are (1 + inflow_growth)^−d times smaller at arrival (flows
+    grew about 5 % a year in 1970–2000) and have since been thinned by the returns and deaths of
+    ``params_row`` (defaults if None). The open last duration holds all earlier arrivals.
+    """
+    if not (np.isfinite(total) and total >= 0):
+        raise ValueError(f"total: must be a finite number >= 0, got {total}")
+    if not (np.isfinite(inflow_growth) and inflow_growth > -1):
+        raise ValueError(f"inflow_growth: must be > -1, got {inflow_growth}")
+    if int(n_durations) != n_durations or n_durations < 2:
+        raise ValueError(f"n_durations: must be a whole number >= 2, got {n_durations}")
+    row = default_params(REMITTANCE_PARAMETERS)[0] if params_row is None else (
+        check_params(np.atleast_2d(params_row), REMITTANCE_PARAMETERS)[0]
+    )
+    durations = np.arange(n_durations + 200, dtype=np.float64)
+    keep = (1.0 - row[RETURN_RATE_INITIAL] * np.exp(-row[RETURN_RATE_DECAY] * durations)) * (
+        1.0 - np.minimum(1.0, row[MORTALITY_RATE] * np.exp(row[MORTALITY_DURATION_GROWTH] * durations))
+    )
+    surviving = np.concatenate(([1.0], np.cumprod(keep)[:-1]))
+    shape = surviving * (1.0 + inflow_growth) ** (-durations)
+    stock = shape[:n_durations].copy()
+    stock[-1] = shape[n_durations - 1 :].sum()
+    return total * stock / stock.sum()
+
+
+@dataclass(frozen=True)
+class RemittanceResult:
+    """Outputs of :func:`project_remittances`; first axis = scenario, ``n_years = horizon − base + 1``.
+
+    remittances_usd, remittances_mxn: yearly flows; remittances_pct_gdp: percent of GDP (0–100);
+    receiving_households, migrant_stock, remitters: counts per year.
+    arrivals, returns, deaths: ``[n_scen, n_years − 1]`` flows from year i to i + 1.
+    peak_year (int), peak_value (USD), year_below_start (int, −1 = never): ``[n_scen]``.
+    """
+
+    years: np.ndarray
+    remittances_usd: np.ndarray
+    remittances_mxn: np.ndarray
+    remittances_pct_gdp: np.ndarray
+    receiving_households: np.ndarray
+    migrant_stock: np.ndarray
+    remitters: np.ndarray
+    arrivals: np.ndarray
+    returns: np.ndarray
+    deaths: np.ndarray
+    peak_year: np.ndarray
+    peak_value: np.ndarray
+    year_below_start: np.ndarray
+
+
+def project_remittances(
+    params: np.ndarray,
+    inputs: RemittanceInputs,
+    base_year: int,
+    horizon_year: int,
+    *,
+    arrivals: np.ndarray | None = None,
+) -> RemittanceResult:
+    """Project the US stock and remittances under every row of ``params`` (REMITTANCE_PARAMETERS).
+
+    ``arrivals`` (``[n_scen, n_years − 1]``, persons, ≥ 0) replaces the wage-gap inflow model —
+    the coupled run passes municipal emigrants here.
+    """
+    params, observed, external, n_years = prepare_remittances(
+        params, inputs, base_year, horizon_year, arrivals
+    )
+    outputs = _allocate_outputs(params.shape[0], n_years)
+    _remittance_kernel(params, observed, inputs.initial_stock, external, arrivals is not None,
+                       *outputs)
+    return _result(base_year, n_years, outputs)
+
+
+def prepare_remittances(
+    params: np.ndarray, inputs: RemittanceInputs, base_year: int, horizon_year: int,
+    arrivals: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Validated params, the observed part of the paths from the base year ``[6, n_observed]``,
+    the external arrivals (or an empty array) and the number of projected years."""
+    params = check_params(params, REMITTANCE_PARAMETERS)
+    if not isinstance(inputs, RemittanceInputs):
+        raise ValueError(f"inputs: expected RemittanceInputs, got {type(inputs).__name__}")
+    n_years = check_years(base_year, horizon_year, 1) + 1
+    first, last = int(inputs.years[0]), int(inputs.years[-1])
+    if not first <= base_year <= last:
+        raise ValueError(
+            f"base_year: must lie within the years of the input paths [{first}, {last}], "
+            f"got {base_year}"
+        )
+    start = base_year - first
+    observed = np.ascontiguousarray(inputs.paths()[:, start : start + n_years])
+    if arrivals is None:
+        external = np.zeros((params.shape[0], 0))
+    else:
+        external = as_float_array(arrivals, "arrivals", 2)
+        if external.shape != (params.shape[0], n_years - 1):
+            raise ValueError(
+                f"arrivals: expected shape {(params.shape[0], n_years - 1)} "
+                f"(scenarios, projected years - 1), got {external.shape}"
+            )
+        check_range(external, "arrivals", 0.0, np.inf)
+    return params, observed, external, n_years
+
+
+def _allocate_outputs(n_scen: int, n_years: int) -> tuple[np.ndarray, ...]:
+    yearly = [np.zeros((n_scen, n_years)) for _ in range(6)]
+    flows = [np.zeros((n_scen, n_years - 1)) for _ in range(3)]
+    summaries = [np.zeros(n_scen, dtype=np.int64), np.zeros(n_scen), np.zeros(n_scen, np.int64)]
+    return (*yearly, *flows, *summaries)
+
+
+def _result(base_year: int, n_years: int, outputs: tuple[np.ndarray, ...]) -> RemittanceResult:
+    (usd, mxn, pct, households, stock, remitters, arrivals, returns, deaths, peak_index,
+     peak_value, below_index) = outputs
+    years = base_year + np.arange(n_years, dtype=np.int64)
+    return RemittanceResult(
+        years=years, remittances_usd=usd, remittances_mxn=mxn, remittances_pct_gdp=pct,
+        receiving_households=households, migrant_stock=stock, remitters=remitters,
+        arrivals=arrivals, returns=returns, deaths=deaths,
+        peak_year=base_year + peak_index, peak_value=peak_value,
+        year_below_start=np.where(below_index >= 0, base_year + below_index, -1),
+    )
+
+
+@njit(cache=True)
+def _path_value(observed: np.ndarray, path: int, year_index: int, growth: float) -> float:
+    """Observed value, or the last observation grown at ``growth`` per year beyond the data."""
+    n_observed = observed.shape[1]
+    if year_index < n_observed:
+        return observed[path, year_index]
+    return observed[path, n_observed - 1] * (1.0 + growth) ** (year_index - n_observed + 1)
+
+
+@njit(cache=True, parallel=True)
+def _remittance_kernel(
+    params, observed, initial_stock, external_arrivals, use_external,
+    usd, mxn, pct, households, stock_total, remitters_out, arrivals_out, returns_out, deaths_out,
+    peak_index, peak_value, below_index,
+):
+    """All scenarios × years × durations; each scenario writes only its own output rows."""
+    n_scen = params.shape[0]
+    n_years = usd.shape[1]
+    n_durations = initial_stock.shape[0]
+    for scenario in prange(n_scen):
+        row = params[scenario]
+        keep = np.empty(n_durations)
+        return_rate = np.empty(n_durations)
+        death_rate = np.empty(n_durations)
+        share = np.empty(n_durations)
+        for d in range(n_durations):
+            return_rate[d] = row[RETURN_RATE_INITIAL] * math.exp(-row[RETURN_RATE_DECAY] * d)
+            death_rate[d] = min(1.0, row[MORTALITY_RATE] * math.exp(row[MORTALITY_DURATION_GROWTH] * d))
+            keep[d] = (1.0 - return_rate[d]) * (1.0 - death_rate[d])
+            share[d] = row[REMITTER_SHARE_INITIAL] * math.exp(-row[REMITTER_SHARE_DECAY] * d)
+        stock = initial_stock.copy()
+        us_wage_0 = observed[0, 0]
+        gap_0 = observed[0, 0] / observed[1, 0]
+        demand_0 = observed[2, 0]
+        best = -1.0
+        below_index[scenario] = -1
+        for year in range(n_years):
+            us_wage = _path_value(observed, 0, year, row[US_WAGE_GROWTH])
+            remitters = 0.0
+            total = 0.0
+            for d in range(n_durations):
+                remitters += stock[d] * share[d]
+                total += stock[d]
+            amount = row[AMOUNT_BASE] * (us_wage / us_wage_0) ** row[AMOUNT_WAGE_ELASTICITY]
+            flow = remitters * amount
+            usd[scenario, year] = flow
+            mxn[scenario, year] = flow * _path_value(observed, 4, year, row[FX_GROWTH])
+            pct[scenario, year] = 100.0 * flow / _path_value(observed, 3, year, row[GDP_GROWTH])
+            households[scenario, year] = min(
+                _path_value(observed, 5, year, row[HOUSEHOLDS_GROWTH]),
+                row[HOUSEHOLDS_PER_REMITTER] * remitters,
+            )
+            stock_total[scenario, year] = total
+            remitters_out[scenario, year] = remitters
+            if flow > best:
+                best = flow
+                peak_index[scenario] = year
+            if below_index[scenario] < 0 and pct[scenario, year] < pct[scenario, 0]:
+                below_index[scenario] = year
+            if year == n_years - 1:
+                break
+            if use_external:
+                arriving = external_arrivals[scenario, year]
+            else:
+                gap = us_wage / _path_value(observed, 1, year, row[MX_WAGE_GROWTH])
+                demand = _path_value(observed, 2, year, row[LABOUR_DEMAND_GROWTH])
+                arriving = (
+                    row[INFLOW_BASE]
+                    * (gap / gap_0) ** row[INFLOW_GAP_ELASTICITY]
+                    * (demand / demand_0) ** row[INFLOW_DEMAND_ELASTICITY]
+                )
+            leaving = 0.0
+            dying = 0.0
+            open_group = stock[n_durations - 1] * keep[n_durations - 1]
+            for d in range(n_durations):
+                leaving += stock[d] * return_rate[d]
+                dying += stock[d] * (1.0 - return_rate[d]) * death_rate[d]
+            for d in range(n_durations - 1, 0, -1):
+                stock[d] = stock[d - 1] * keep[d - 1]
+            stock[n_durations - 1] += open_group
+            stock[0] = arriving
+            arrivals_out[scenario, year] = arriving
+            returns_out[scenario, year] = leaving
+            deaths_out[scenario, year] = dying
+        peak_value[scenario] = best
