@@ -69,8 +69,14 @@ def _sobol_unit_rows(spec: StudySpec, start: int, stop: int) -> np.ndarray:
     return block[start - offset : stop - offset]
 
 
-@functools.lru_cache(maxsize=4)
 def _whole_unit_design(spec: StudySpec) -> np.ndarray:
+    """Whole LHS/Morris/grid design, cached per process (a worker runs many chunks of one study)."""
+    return _cached_whole_design(spec.model_dump_json(by_alias=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_whole_design(spec_json: str) -> np.ndarray:
+    spec = StudySpec.model_validate_json(spec_json)
     k = len(spec.swept_names)
     method = spec.design.method
     if method == "lhs":

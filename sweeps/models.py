@@ -125,9 +125,9 @@ def check_spec_against_model(spec: StudySpec, model: SweepModel) -> None:
                 f"study {spec.name}: outputs: kernel {spec.kernel} has no output {name!r} "
                 f"(it has: {', '.join(sorted(outputs))})"
             )
+    kept_scalars = {o.name for o in kept_outputs(spec, model) if o.kind == "scalar"}
     for rule in spec.discovery:
-        scalar = {o.name for o in model.outputs if o.kind == "scalar"}
-        if rule.outcome not in scalar or rule.outcome not in kept_outputs(spec, model):
+        if rule.outcome not in kept_scalars:
             raise SpecError(
                 f"study {spec.name}: discovery.outcome: {rule.outcome!r} is not a kept scalar output"
             )
