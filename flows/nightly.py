@@ -1,0 +1,642 @@
+"""The nightly refresh as a Prefect flow: fetch → ingest → dbt build → standing studies → analysis →
+publish → report, under the one-refresh-at-a-time lock.
+
+The flow only puts tasks in order. Every task calls a plain function (here or in
+``warehouse.refresh``, ``sweeps``, ``reports``) that tests call directly. dbt runs through
+``prefect_dbt.PrefectDbtRunner`` so that each model, seed and test is its own Prefect task.
+
+Nothing is published until every step before ``publish`` has succeeded; ``publish`` is one
+``os.replace`` (see ``warehouse.refresh``), so a failure or a SIGKILL at any point leaves
+``MIGSYS_HOME/warehouse.duckdb`` byte-for-byte as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+import tomllib
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import duckdb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from warehouse.paths import REPO_ROOT, MigsysPaths
+from warehouse.refresh import (
+    Build,
+    RefreshFailed,
+    RefreshResult,
+    absent_sources,
+    data_fingerprint,
+    docs_step,
+    ingest_step,
+    load_extras_step,
+    prepare_build,
+    publish_step,
+    refresh_lock,
+    write_last_refresh,
+)
+
+DEFAULT_NIGHTLY_CONFIG = REPO_ROOT / "studies" / "nightly.toml"
+SUMMARY_ARTIFACT_KEY = "nightly-refresh-summary"
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class NightlyConfigError(ValueError):
+    """``studies/nightly.toml`` breaks a rule; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScheduleConfig(_Strict):
+    """When the served deployment runs: a cron expression in a named time zone."""
+
+    cron: str = "0 2 * * *"
+    timezone: str = "America/Mexico_City"
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(
+                f"{value!r}: a cron expression has 5 fields (minute hour day month weekday)"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (e.g. America/Mexico_City)"
+            ) from None
+        return value
+
+
+class FetchConfig(_Strict):
+    """Whether to download new releases first, and how hard to retry a flaky publisher."""
+
+    enabled: bool = False
+    retries: int = Field(default=3, ge=0, le=10)
+    retry_delay_seconds: tuple[float, ...] = (30.0, 120.0, 600.0)
+
+
+class StandingStudy(_Strict):
+    """One study the nightly refresh keeps up to date (spec path relative to the config file)."""
+
+    spec: Path
+    workers: int | None = Field(default=None, ge=1)
+
+
+class NightlyConfig(_Strict):
+    """The parsed ``studies/nightly.toml``."""
+
+    schedule: ScheduleConfig = ScheduleConfig()
+    fetch: FetchConfig = FetchConfig()
+    studies: tuple[StandingStudy, ...] = ()
+
+
+def load_nightly_config(path: Path) -> NightlyConfig:
+    """Read and validate the nightly config; study spec paths come back absolute and existing."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise NightlyConfigError(f"{path}: cannot read nightly config ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise NightlyConfigError(f"{path}: not valid TOML: {error}") from None
+    try:
+        config = NightlyConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            f"  {'.'.join(str(part) for part in item['loc']) or '(top level)'}: "
+            + (
+                "unknown key"
+                if item["type"] == "extra_forbidden"
+                else item["msg"].removeprefix("Value error, ")
+            )
+            for item in error.errors()
+        ]
+        raise NightlyConfigError(
+            f"{path}: invalid nightly config\n" + "\n".join(problems)
+        ) from None
+    studies = []
+    for index, study in enumerate(config.studies):
+        spec = study.spec if study.spec.is_absolute() else (path.parent / study.spec).resolve()
+        if not spec.is_file():
+            raise NightlyConfigError(f"{path}: studies[{index}].spec: {spec} does not exist")
+        studies.append(study.model_copy(update={"spec": spec}))
+    names = [study.spec.name for study in studies]
+    if len(set(names)) != len(names):
+        raise NightlyConfigError(f"{path}: studies: the same spec file is listed twice")
+    return config.model_copy(update={"studies": tuple(studies)})
+
+
+class NightlySettings(BaseModel):
+    """Typed parameters of one nightly run (JSON-ready: they travel with the deployment)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path
+    sources: Path
+    config_file: Path = DEFAULT_NIGHTLY_CONFIG
+    rerun_studies: bool = False
+    fetch: bool | None = None  # None: as the config file says
+    lock_wait_seconds: float = Field(default=0.0, ge=0.0)
+    workers: int | None = Field(default=None, ge=1)
+    scheduler: str | None = None  # tcp://host:8786 of an existing Dask cluster
+    report_date: dt.date | None = None
+
+    @classmethod
+    def from_paths(cls, paths: MigsysPaths, **overrides: Any) -> NightlySettings:
+        return cls(home=paths.home, sources=paths.sources, **overrides)
+
+    @property
+    def paths(self) -> MigsysPaths:
+        return MigsysPaths(home=self.home, sources=self.sources)
+
+
+# --------------------------------------------------------------------------- plain steps
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """Whether a standing study must run, and why (said in the log and the summary)."""
+
+    name: str
+    spec_path: Path
+    fingerprint: str
+    action: Literal["run", "skip"]
+    reason: str
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    name: str
+    action: Literal["run", "skip"]
+    reason: str
+    scenarios_run: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class NightlyResult:
+    """What a successful nightly run produced."""
+
+    refresh: RefreshResult
+    report: Path
+    studies: list[StudyOutcome]
+    summary_markdown: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def fetch_step(paths: MigsysPaths) -> str:
+    """Download the registered source files into ``paths.sources``; returns the fetch report."""
+    from warehouse.fetch import fetch_sources
+
+    return str(fetch_sources(paths.sources))
+
+
+def previous_study_record(sweeps_root: Path, name: str) -> dict | None:
+    """``study.json`` of the last run of a study, or None if it never finished one."""
+    from sweeps import store
+
+    directory = store.StudyDir(sweeps_root / name)
+    if not directory.study_file.exists():
+        return None
+    return store.read_json(directory.study_file)
+
+
+def plan_standing_study(
+    spec_path: Path, sweeps_root: Path, warehouse: Path, *, rerun: bool, workers: int | None = None
+) -> StudyPlan:
+    """Run a study only when its spec, kernel code version or input-data fingerprint changed.
+
+    ``warehouse`` is the new build: the model's data fingerprint is computed on the inputs the
+    study would use tonight.
+    """
+    from sweeps.engine import code_version, model_data_fingerprint, study_fingerprint
+    from sweeps.models import ModelContext, build_model
+    from sweeps.spec import load_spec
+
+    spec = load_spec(spec_path)
+    model = build_model(spec, ModelContext(warehouse=warehouse))
+    fingerprint = study_fingerprint(spec, code_version(), model_data_fingerprint(model))
+    previous = previous_study_record(sweeps_root, spec.name)
+
+    def plan(action: Literal["run", "skip"], reason: str) -> StudyPlan:
+        return StudyPlan(spec.name, spec_path, fingerprint, action, reason, workers)
+
+    if rerun:
+        return plan("run", "forced with --rerun-studies")
+    if previous is None:
+        return plan("run", "never run before")
+    if previous.get("state") != "finished":
+        return plan("run", f"last run did not finish (state {previous.get('state')!r})")
+    if not analysis_present(sweeps_root / spec.name):
+        return plan("run", "last run has no analysis")
+    if previous.get("fingerprint") == fingerprint:
+        return plan("skip", "spec, kernel code and input data unchanged since the last run")
+    changed = [
+        label
+        for label, key, now in (
+            ("kernel code", "code_version", code_version()),
+            ("input data", "data_fingerprint", model_data_fingerprint(model)),
+        )
+        if previous.get(key) != now
+    ]
+    return plan("run", ("changed: " + ", ".join(changed)) if changed else "spec changed")
+
+
+def analysis_present(study_dir: Path) -> bool:
+    """Whether the study's analysis was written for its current results."""
+    from sweeps import store
+    from sweeps.analysis import read_analysis_meta
+
+    study = store.StudyDir(study_dir)
+    meta = read_analysis_meta(study)
+    if meta is None or not study.study_file.exists():
+        return False
+    return meta.get("fingerprint") == store.read_json(study.study_file).get("fingerprint")
+
+
+def run_standing_study(
+    plan: StudyPlan, sweeps_root: Path, warehouse: Path, *, scheduler: str | None = None
+) -> StudyOutcome:
+    """Run and analyse a study in a staging folder, then swap it in place of the old results.
+
+    Staging is keyed by fingerprint: a run killed half-way resumes there next night, and the old
+    results stay whole (and loadable) until the new ones are complete and analysed.
+    """
+    from sweeps.analysis import analyze_study
+    from sweeps.engine import run_study
+    from sweeps.models import ModelContext
+    from sweeps.spec import load_spec
+
+    spec = load_spec(plan.spec_path)
+    staging_root = sweeps_root.parent / "sweeps-staging" / plan.fingerprint[:16]
+    if plan.reason.startswith("forced"):
+        shutil.rmtree(staging_root / spec.name, ignore_errors=True)
+    context = ModelContext(warehouse=warehouse)
+    run = run_study(
+        spec,
+        staging_root,
+        workers=plan.workers,
+        scheduler=scheduler,
+        progress=False,
+        context=context,
+    )
+    analyze_study(staging_root, spec)
+    swap_directory(staging_root / spec.name, sweeps_root / spec.name)
+    shutil.rmtree(staging_root, ignore_errors=True)
+    return StudyOutcome(plan.name, "run", plan.reason, run.scenarios_run, round(run.seconds, 3))
+
+
+def swap_directory(new: Path, target: Path) -> None:
+    """Put ``new`` at ``target``; the old folder is moved aside first and removed after."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(new, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def source_freshness(database: Path) -> list[dict[str, Any]]:
+    """Per source: status, newest file date, rows loaded and rejected (from raw.source_files)."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select source_id,
+                   min(status) filter (where status <> 'loaded') as problem,
+                   count(*) as files,
+                   max(file_modified_at) as newest_file,
+                   sum(rows_loaded) as rows_loaded,
+                   sum(rows_rejected) as rows_rejected
+            from raw.source_files group by source_id order by source_id
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        {
+            "source": source,
+            "status": problem or "loaded",
+            "files": files,
+            "newest_file": newest.date().isoformat() if newest else "—",
+            "rows_loaded": int(loaded or 0),
+            "rows_rejected": int(rejected or 0),
+        }
+        for source, problem, files, newest, loaded, rejected in rows
+    ]
+
+
+def dbt_build_with_prefect(build: Build):
+    """``dbt build`` on the build file via PrefectDbtRunner: inside a flow each node is a task.
+
+    Returns ``warehouse.dbt_runner.DbtReport``; raises ``RefreshFailed`` when a model or test fails.
+    """
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    from warehouse.dbt_runner import (
+        DbtReport,
+        _node_results,
+        dbt_command_args,
+        dbt_environment,
+        patched_environ,
+    )
+    from warehouse.paths import DBT_PROJECT_DIR
+
+    settings = PrefectDbtSettings(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target_path=build.dir / "target",
+    )
+    runner = PrefectDbtRunner(settings=settings, raise_on_failure=False, disable_assets=True)
+    start = time.perf_counter()
+    with patched_environ(dbt_environment(build.database)):
+        outcome = runner.invoke(dbt_command_args("build", build.dir))
+    error = (
+        None
+        if outcome.exception is None
+        else f"{type(outcome.exception).__name__}: {outcome.exception}"
+    )
+    report = DbtReport(
+        command="build",
+        success=bool(outcome.success),
+        seconds=time.perf_counter() - start,
+        nodes=_node_results(outcome.result),
+        error=error,
+    )
+    if not report.success:
+        raise RefreshFailed("dbt build", report.describe_failures())
+    return report
+
+
+def summary_markdown(
+    *,
+    freshness: list[dict[str, Any]],
+    dbt,
+    studies: list[StudyOutcome],
+    seconds: dict[str, float],
+    build_id: str,
+) -> str:
+    """The run summary posted as a Prefect artifact and shown in the report."""
+    lines = [f"# Nightly refresh {build_id}", "", "## Sources", ""]
+    lines += ["| source | status | files | newest file | rows loaded | rows rejected |"]
+    lines += ["|---|---|---:|---|---:|---:|"]
+    for row in freshness:
+        lines.append(
+            f"| {row['source']} | {row['status']} | {row['files']} | {row['newest_file']} "
+            f"| {row['rows_loaded']:,} | {row['rows_rejected']:,} |"
+        )
+    lines += [
+        "",
+        "## dbt",
+        "",
+        "| resource | passed | failed | warned | skipped |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for resource in ("seed", "model", "test", "unit_test"):
+        total = dbt.count(resource)
+        if not total:
+            continue
+        passed = dbt.count(resource, "success") + dbt.count(resource, "pass")
+        failed = sum(dbt.count(resource, status) for status in ("error", "fail", "runtime error"))
+        lines.append(
+            f"| {resource} | {passed} | {failed} | {dbt.count(resource, 'warn')} "
+            f"| {dbt.count(resource, 'skipped')} |"
+        )
+    lines += ["", "## Standing studies", "", "| study | action | why | scenarios run | seconds |"]
+    lines += ["|---|---|---|---:|---:|"]
+    for study in studies:
+        lines.append(
+            f"| {study.name} | {study.action} | {study.reason} | {study.scenarios_run:,} "
+            f"| {study.seconds:.1f} |"
+        )
+    if not studies:
+        lines.append("| (none configured) | | | | |")
+    lines += ["", "## Timings (seconds)", "", "| step | seconds |", "|---|---:|"]
+    lines += [f"| {step} | {value:.1f} |" for step, value in seconds.items()]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- tasks (thin)
+
+
+@task(name="fetch sources", cache_policy=NO_CACHE)
+def fetch_task(paths: MigsysPaths) -> list[str]:
+    """Download new releases (retries set from the config)."""
+    return fetch_step(paths)
+
+
+@task(name="prepare build", cache_policy=NO_CACHE)
+def prepare_task(paths: MigsysPaths) -> Build:
+    """Clean leftovers of dead runs and open a fresh build folder."""
+    return prepare_build(paths)
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_task(build: Build, paths: MigsysPaths):
+    """Load the source files into the build's raw schema."""
+    return ingest_step(build, paths)
+
+
+@task(name="load sweeps and projections", cache_policy=NO_CACHE)
+def load_extras_task(build: Build, paths: MigsysPaths) -> list[str]:
+    """Copy study results and calibrations from MIGSYS_HOME into the build."""
+    return load_extras_step(build, paths)
+
+
+@task(name="plan study", cache_policy=NO_CACHE)
+def plan_study_task(
+    spec: Path, paths: MigsysPaths, build: Build, rerun: bool, workers: int | None
+) -> StudyPlan:
+    """Decide whether a standing study must run tonight."""
+    return plan_standing_study(spec, paths.sweeps, build.database, rerun=rerun, workers=workers)
+
+
+@task(name="run and analyse study", cache_policy=NO_CACHE)
+def run_study_task(
+    plan: StudyPlan, paths: MigsysPaths, build: Build, scheduler: str | None
+) -> StudyOutcome:
+    """Run a standing study on the build's data and analyse it."""
+    return run_standing_study(plan, paths.sweeps, build.database, scheduler=scheduler)
+
+
+@task(name="dbt docs", cache_policy=NO_CACHE)
+def docs_task(build: Build) -> Path:
+    """Static dbt docs for the build."""
+    return docs_step(build)
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(build: Build, paths: MigsysPaths) -> Path:
+    """Swap the tested build in as the published warehouse."""
+    return publish_step(build, paths)
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report_task(paths: MigsysPaths, summary: str, report_date: dt.date | None) -> Path:
+    """Write the static report of the published warehouse."""
+    from reports.build import build_report
+
+    result = build_report(
+        paths.warehouse,
+        paths.reports,
+        docs_index=paths.docs / "index.html",
+        report_date=report_date,
+        run_summary_markdown=summary,
+    )
+    return result.index_html
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+def _timed(
+    seconds: dict[str, float], step: str, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run one step, record its wall time, and name the step in any failure."""
+    start = time.perf_counter()
+    try:
+        return fn(*args, **kwargs)
+    except RefreshFailed:
+        raise
+    except Exception as error:
+        raise RefreshFailed(step, f"{type(error).__name__}: {error}") from error
+    finally:
+        seconds[step] = round(time.perf_counter() - start, 3)
+
+
+@flow(name="nightly-refresh", log_prints=True)
+def nightly_refresh(settings: NightlySettings) -> NightlyResult:
+    """Fetch, ingest, build and test, refresh the standing studies, publish, report."""
+    logger = get_run_logger()
+    config = load_nightly_config(settings.config_file)
+    paths = settings.paths
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+
+    if config.fetch.enabled if settings.fetch is None else settings.fetch:
+        fetch = fetch_task.with_options(
+            retries=config.fetch.retries,
+            retry_delay_seconds=list(config.fetch.retry_delay_seconds),
+        )
+        _timed(seconds, "fetch", fetch, paths)
+    else:
+        logger.info("fetch skipped (offline run: enable with --fetch or [fetch] enabled = true)")
+
+    with refresh_lock(paths, settings.lock_wait_seconds):
+        build = _timed(seconds, "prepare", prepare_task, paths)
+        _timed(seconds, "ingest", ingest_task, build, paths)
+        _timed(seconds, "load_extras", load_extras_task, build, paths)
+        dbt = _timed(seconds, "dbt_build", dbt_build_with_prefect, build)
+        seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
+
+        outcomes: list[StudyOutcome] = []
+        for study in config.studies:
+            plan = _timed(
+                seconds,
+                f"plan {study.spec.stem}",
+                plan_study_task,
+                study.spec,
+                paths,
+                build,
+                settings.rerun_studies,
+                study.workers or settings.workers,
+            )
+            if plan.action == "skip":
+                logger.info("study %s skipped: %s", plan.name, plan.reason)
+                outcomes.append(StudyOutcome(plan.name, "skip", plan.reason))
+                continue
+            logger.info("study %s runs: %s", plan.name, plan.reason)
+            outcomes.append(
+                _timed(
+                    seconds,
+                    f"study {plan.name}",
+                    run_study_task,
+                    plan,
+                    paths,
+                    build,
+                    settings.scheduler,
+                )
+            )
+        if any(outcome.action == "run" for outcome in outcomes):
+            # Fresh results replace the ones loaded before dbt ran.
+            _timed(seconds, "load_studies", load_extras_task, build, paths)
+
+        _timed(seconds, "docs", docs_task, build)
+        freshness = source_freshness(build.database)
+        fingerprint = data_fingerprint(build.database)
+        absent = absent_sources(build.database)
+        _timed(seconds, "publish", publish_task, build, paths)
+        refresh = RefreshResult(
+            build_id=build.id,
+            warehouse=paths.warehouse,
+            docs=paths.docs / "index.html",
+            absent_sources=absent,
+            data_fingerprint=fingerprint,
+            seconds=seconds,
+            dbt=dbt,
+        )
+        seconds["total_before_report"] = round(time.perf_counter() - start, 3)
+        summary = summary_markdown(
+            freshness=freshness, dbt=dbt, studies=outcomes, seconds=seconds, build_id=build.id
+        )
+        report = _timed(seconds, "report", report_task, paths, summary, settings.report_date)
+        seconds["total"] = round(time.perf_counter() - start, 3)
+        write_last_refresh(paths, refresh)
+
+    create_markdown_artifact(
+        markdown=summary, key=SUMMARY_ARTIFACT_KEY, description="Nightly refresh summary"
+    )
+    return NightlyResult(refresh, report, outcomes, summary, seconds)
+
+
+def run_nightly(settings: NightlySettings) -> NightlyResult:
+    """Run the nightly flow in this process (ephemeral Prefect API when no server is configured).
+
+    Raises ``RefreshFailed`` (step and reason), ``RefreshInProgress`` or ``NightlyConfigError``.
+    """
+    return nightly_refresh(settings)
+
+
+def nightly_deployment(
+    settings: NightlySettings, *, cron: str, timezone: str, name: str = "nightly"
+):
+    """The served deployment of ``nightly_refresh`` on a cron schedule (one run at a time)."""
+    from prefect.schedules import Cron
+
+    try:
+        schedule = ScheduleConfig(cron=cron, timezone=timezone)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{item['loc'][0]}: {item['msg'].removeprefix('Value error, ')}"
+            for item in error.errors()
+        )
+        raise NightlyConfigError(f"invalid schedule: {problems}") from None
+    return nightly_refresh.to_deployment(
+        name=name,
+        schedule=Cron(schedule.cron, timezone=schedule.timezone),
+        parameters={"settings": settings.model_dump(mode="json")},
+        concurrency_limit=1,
+        description="Fetch, rebuild and test the warehouse, refresh standing studies, publish, report.",
+        tags=["migsys", "nightly"],
+    )
