@@ -91,14 +91,13 @@ class _Layout:
     has_footer: bool
 
 
-def _split_layout(records: list[Record], min_header_cells: int) -> _Layout | Reject:
-    header_index = next(
-        (i for i, r in enumerate(records) if len(r.cells) >= min_header_cells), None
-    )
+def _split_layout(records: list[Record]) -> _Layout | Reject:
+    # Title lines are single quoted cells; the header is the first line with several cells.
+    header_index = next((i for i, r in enumerate(records) if len(r.cells) > 1), None)
     if header_index is None:
         return Reject(
             "file.missing_column",
-            f"no header line with at least {min_header_cells} columns (title lines only?)",
+            "no header line (only title lines: not an INEGI tabulated export?)",
             line_number=1,
         )
     skipped = sum(r.physical_lines for r in records[: header_index + 1])
@@ -253,7 +252,7 @@ def parse_census(path_or_bytes: Path | str | bytes, file_name: str) -> ParseResu
     if isinstance(decoded, Reject):
         return ParseResult(rejects=[decoded])
     records, text = decoded
-    layout = _split_layout(records, min_header_cells=5)
+    layout = _split_layout(records)
     if isinstance(layout, Reject):
         return ParseResult(rejects=[layout], lines_skipped=len(records))
     result = ParseResult(lines_skipped=layout.lines_skipped, rows_read=len(layout.data))
@@ -335,7 +334,7 @@ def parse_census_series(path_or_bytes: Path | str | bytes, file_name: str) -> Pa
     if isinstance(decoded, Reject):
         return ParseResult(rejects=[decoded])
     records, text = decoded
-    layout = _split_layout(records, min_header_cells=6)
+    layout = _split_layout(records)
     if isinstance(layout, Reject):
         return ParseResult(rejects=[layout], lines_skipped=len(records))
     years = _series_years(layout.header)
