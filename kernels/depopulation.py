@@ -11,7 +11,7 @@ two cores, where single years would be 25 times more.
 
 One step from t to t+5, per unit, sex and age group a (all probabilities are over five years):
 
-* emigrants      E_a = P_a · (1 − exp(−5 m_a)),  m_a = intensity_u · scale · exp(trend·τ)
+* emigrants      E_a = P_a · (1 − exp(−5 m_a)) (computed with expm1),  m_a = intensity_u · scale · exp(trend·τ)
   · sex factor · RC(a), RC the Rogers–Castro schedule normalised to mean 1 (``_schedules``);
 * returns        R_a = ρ_u · E_a with ρ_u = min(1, return_scale · return_intensity_u): emigrants
   who come back within the step (circular and return migration, CONAPO indicators);
@@ -484,7 +484,7 @@ def _project_unit_step(
     deaths = 0.0
     rate = -STEP_YEARS * intensity
     for cell in range(N_SEXES * N_AGES):
-        leaving = population[cell] * (1.0 - math.exp(rate * emigration[cell]))
+        leaving = population[cell] * -math.expm1(rate * emigration[cell])
         coming_back = return_share * leaving
         stayers[cell] = population[cell] - leaving + coming_back
         emigrants += leaving
