@@ -103,7 +103,11 @@ def survival_ratios(e0: float, hazard: np.ndarray, out: np.ndarray) -> float:
 
 @njit(cache=True)
 def rogers_castro_schedule(
-    peak_age: float, rise: float, fall: float, child_level: float, baseline_level: float,
+    peak_age: float,
+    rise: float,
+    fall: float,
+    child_level: float,
+    baseline_level: float,
     out: np.ndarray,
 ) -> None:
     """Rogers–Castro (1981) schedule by five-year group into ``out``, normalised to mean 1.

@@ -28,10 +28,14 @@ def check_range(array: np.ndarray, name: str, low: float, high: float) -> None:
     bad = (array < low) | (array > high)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: must lie in [{low}, {high}], found {array[where]} at index {where}")
+        raise ValueError(
+            f"{name}: must lie in [{low}, {high}], found {array[where]} at index {where}"
+        )
 
 
-def check_params(params: object, parameters: tuple[Parameter, ...], name: str = "params") -> np.ndarray:
+def check_params(
+    params: object, parameters: tuple[Parameter, ...], name: str = "params"
+) -> np.ndarray:
     """``params`` as a ``(n_scenarios, n_params)`` float64 array inside each column's valid bounds."""
     array = np.asarray(params, dtype=np.float64) if not isinstance(params, np.ndarray) else params
     if array.ndim == 1:
@@ -63,9 +67,7 @@ def check_years(base_year: int, horizon_year: int, step: int) -> int:
         if int(year) != year:
             raise ValueError(f"{name}: must be a whole year, got {year!r}")
     if horizon_year <= base_year:
-        raise ValueError(
-            f"horizon_year: must be after base_year ({base_year}), got {horizon_year}"
-        )
+        raise ValueError(f"horizon_year: must be after base_year ({base_year}), got {horizon_year}")
     span = int(horizon_year) - int(base_year)
     if span % step:
         raise ValueError(

@@ -82,8 +82,9 @@ def project_coupled(
         remittances.remittances_usd[:, grid],
         remittances.receiving_households[:, grid],
     )
-    return CoupledResult(depopulation.years, depopulation, remittances, depopulation.unit_population,
-                         *allocation)
+    return CoupledResult(
+        depopulation.years, depopulation, remittances, depopulation.unit_population, *allocation
+    )
 
 
 def yearly_arrivals(depopulation: DepopulationResult) -> np.ndarray:

@@ -73,9 +73,23 @@ AGE_GROUP_LABELS = tuple(f"{5 * a}-{5 * a + 4}" for a in range(N_AGES - 1)) + ("
 
 # Column order of ``params`` (kernels.defaults.DEPOPULATION_PARAMETERS); a test pins it.
 (
-    E0_FEMALE, E0_MALE, E0_GAIN, TFR_BASE, TFR_TARGET, TFR_SPEED, MEAN_AGE_CHILDBEARING,
-    SEX_RATIO_BIRTH, EMIGRATION_SCALE, EMIGRATION_TREND, EMIGRATION_FEMALE_RATIO, RC_PEAK_AGE,
-    RC_RISE, RC_FALL, RC_CHILD_LEVEL, RC_BASELINE_LEVEL, RETURN_SCALE,
+    E0_FEMALE,
+    E0_MALE,
+    E0_GAIN,
+    TFR_BASE,
+    TFR_TARGET,
+    TFR_SPEED,
+    MEAN_AGE_CHILDBEARING,
+    SEX_RATIO_BIRTH,
+    EMIGRATION_SCALE,
+    EMIGRATION_TREND,
+    EMIGRATION_FEMALE_RATIO,
+    RC_PEAK_AGE,
+    RC_RISE,
+    RC_FALL,
+    RC_CHILD_LEVEL,
+    RC_BASELINE_LEVEL,
+    RETURN_SCALE,
 ) = range(17)
 
 
@@ -173,8 +187,10 @@ class DepopulationUnits:
         check_range(emigration, "emigration_intensity", 0.0, 1.0)
         returns = _unit_vector(return_intensity, "return_intensity", n_units)
         check_range(returns, "return_intensity", 0.0, 1.0)
-        row = default_params(DEPOPULATION_PARAMETERS)[0] if params is None else (
-            check_params(np.atleast_2d(params), DEPOPULATION_PARAMETERS)[0]
+        row = (
+            default_params(DEPOPULATION_PARAMETERS)[0]
+            if params is None
+            else (check_params(np.atleast_2d(params), DEPOPULATION_PARAMETERS)[0])
         )
         shares = stable_age_shares(row, emigration, returns)
         male_share = np.divide(male, both, out=np.full(n_units, 0.5), where=both > 0)
@@ -249,12 +265,18 @@ def stable_age_shares(
     closed[:, N_AGES - 1] = person_years[:, N_AGES - 1 :].sum(axis=1)
     schedule = np.empty(N_AGES)
     rogers_castro_schedule(
-        params_row[RC_PEAK_AGE], params_row[RC_RISE], params_row[RC_FALL],
-        params_row[RC_CHILD_LEVEL], params_row[RC_BASELINE_LEVEL], schedule,
+        params_row[RC_PEAK_AGE],
+        params_row[RC_RISE],
+        params_row[RC_FALL],
+        params_row[RC_CHILD_LEVEL],
+        params_row[RC_BASELINE_LEVEL],
+        schedule,
     )
     sex_factor = _sex_factors(params_row[EMIGRATION_FEMALE_RATIO])
-    net = emigration_intensity * params_row[EMIGRATION_SCALE] * (
-        1.0 - np.minimum(1.0, params_row[RETURN_SCALE] * return_intensity)
+    net = (
+        emigration_intensity
+        * params_row[EMIGRATION_SCALE]
+        * (1.0 - np.minimum(1.0, params_row[RETURN_SCALE] * return_intensity))
     )
     hazard_by_age = net[:, None, None] * sex_factor[None, :, None] * schedule[None, None, :]
     before = np.cumsum(hazard_by_age, axis=2) - hazard_by_age
@@ -333,8 +355,9 @@ def project_depopulation(
     5-year grid) adds ``unit_population``; ``keep_trajectories`` adds the accounting components
     and, when ``report_years`` is None, reports every year of the grid.
     """
-    plan = prepare_depopulation(params, units, base_year, horizon_year, report_years,
-                                keep_trajectories)
+    plan = prepare_depopulation(
+        params, units, base_year, horizon_year, report_years, keep_trajectories
+    )
     _depopulation_kernel(*plan.kernel_arguments())
     return plan.result()
 
@@ -360,10 +383,22 @@ class _DepopulationPlan:
 
     def kernel_arguments(self) -> tuple:
         return (
-            self.params, self.units.population, self.units.emigration_intensity,
-            self.units.return_intensity, self.units.degree_code, standard_cumulative_hazard(),
-            self.report_index, self.keep, self.national, self.share_65plus, self.depopulating,
-            self.by_degree, self.below_75, self.below_50, self.unit_population, self.components,
+            self.params,
+            self.units.population,
+            self.units.emigration_intensity,
+            self.units.return_intensity,
+            self.units.degree_code,
+            standard_cumulative_hazard(),
+            self.report_index,
+            self.keep,
+            self.national,
+            self.share_65plus,
+            self.depopulating,
+            self.by_degree,
+            self.below_75,
+            self.below_50,
+            self.unit_population,
+            self.components,
         )
 
     def result(self) -> DepopulationResult:
@@ -436,15 +471,24 @@ def prepare_depopulation(
 
 @njit(cache=True)
 def _scenario_schedules(
-    row: np.ndarray, hazard: np.ndarray, n_steps: int,
-    survival: np.ndarray, birth_survival: np.ndarray, tfr: np.ndarray, emigration: np.ndarray,
+    row: np.ndarray,
+    hazard: np.ndarray,
+    n_steps: int,
+    survival: np.ndarray,
+    birth_survival: np.ndarray,
+    tfr: np.ndarray,
+    emigration: np.ndarray,
     weights: np.ndarray,
 ) -> None:
     """Per-step schedules of one scenario (no unit dependence) into the given arrays."""
     schedule = np.empty(N_AGES)
     rogers_castro_schedule(
-        row[RC_PEAK_AGE], row[RC_RISE], row[RC_FALL], row[RC_CHILD_LEVEL],
-        row[RC_BASELINE_LEVEL], schedule,
+        row[RC_PEAK_AGE],
+        row[RC_RISE],
+        row[RC_FALL],
+        row[RC_CHILD_LEVEL],
+        row[RC_BASELINE_LEVEL],
+        schedule,
     )
     fertility_weights(row[MEAN_AGE_CHILDBEARING], weights)
     ratio = row[EMIGRATION_FEMALE_RATIO]
@@ -468,9 +512,17 @@ def _scenario_schedules(
 
 @njit(cache=True)
 def _project_unit_step(
-    population: np.ndarray, intensity: float, return_share: float,
-    survival: np.ndarray, birth_survival: np.ndarray, tfr: float, emigration: np.ndarray,
-    weights: np.ndarray, male_birth_share: float, stayers: np.ndarray, out: np.ndarray,
+    population: np.ndarray,
+    intensity: float,
+    return_share: float,
+    survival: np.ndarray,
+    birth_survival: np.ndarray,
+    tfr: float,
+    emigration: np.ndarray,
+    weights: np.ndarray,
+    male_birth_share: float,
+    stayers: np.ndarray,
+    out: np.ndarray,
     components: np.ndarray,
 ) -> None:
     """One five-year step of one unit on flat ``[2 * 18]`` arrays (index sex * 18 + group).
@@ -499,8 +551,10 @@ def _project_unit_step(
         deaths += stayers[last] * (1.0 - survival[last])
     exposure = 0.0
     for cell in range(FEMALE * N_AGES + FIRST_FERTILE, FEMALE * N_AGES + LAST_FERTILE + 1):
-        exposure += weights[cell - FEMALE * N_AGES] * 0.5 * (
-            stayers[cell] + stayers[cell - 1] * survival[cell - 1]
+        exposure += (
+            weights[cell - FEMALE * N_AGES]
+            * 0.5
+            * (stayers[cell] + stayers[cell - 1] * survival[cell - 1])
         )
     births = tfr * exposure
     male_births = births * male_birth_share
@@ -531,9 +585,22 @@ def _total_and_over_65(population: np.ndarray) -> tuple[float, float]:
 
 @njit(cache=True, parallel=True)
 def _depopulation_kernel(
-    params, population, emigration_intensity, return_intensity, degree_code, hazard,
-    report_index, keep, national, share_65plus, depopulating, by_degree, below_75, below_50,
-    unit_population, components,
+    params,
+    population,
+    emigration_intensity,
+    return_intensity,
+    degree_code,
+    hazard,
+    report_index,
+    keep,
+    national,
+    share_65plus,
+    depopulating,
+    by_degree,
+    below_75,
+    below_50,
+    unit_population,
+    components,
 ):
     """All scenarios × units × steps; each scenario writes only its own output rows."""
     n_scen = params.shape[0]
@@ -548,8 +615,9 @@ def _depopulation_kernel(
         tfr = np.empty(n_steps)
         emigration = np.empty((n_steps, N_SEXES, N_AGES))
         weights = np.empty(N_AGES)
-        _scenario_schedules(row, hazard, n_steps, survival, birth_survival, tfr, emigration,
-                            weights)
+        _scenario_schedules(
+            row, hazard, n_steps, survival, birth_survival, tfr, emigration, weights
+        )
         flat_survival = survival.reshape((n_steps, n_cells))
         flat_emigration = emigration.reshape((n_steps, n_cells))
         male_birth_share = row[SEX_RATIO_BIRTH] / (1.0 + row[SEX_RATIO_BIRTH])
@@ -570,9 +638,18 @@ def _depopulation_kernel(
                 unit_population[scenario, report_index[0], unit] = start_total
             for step in range(n_steps):
                 _project_unit_step(
-                    current, emigration_intensity[unit], return_share, flat_survival[step],
-                    birth_survival[step], tfr[step], flat_emigration[step], weights,
-                    male_birth_share, stayers, following, step_components,
+                    current,
+                    emigration_intensity[unit],
+                    return_share,
+                    flat_survival[step],
+                    birth_survival[step],
+                    tfr[step],
+                    flat_emigration[step],
+                    weights,
+                    male_birth_share,
+                    stayers,
+                    following,
+                    step_components,
                 )
                 current, following = following, current
                 total, old = _total_and_over_65(current)

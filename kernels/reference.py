@@ -40,9 +40,9 @@ def hazard_level_for_e0_numpy(e0: np.ndarray, hazard: np.ndarray) -> np.ndarray:
         k = np.exp(log_k)
         survivors = np.exp(-k[:, None] * hazard[None, :])
         expectancy = 0.5 * (survivors[:, :-1] + survivors[:, 1:]).sum(axis=1)
-        slope = 0.5 * (hazard[None, :-1] * survivors[:, :-1] + hazard[None, 1:] * survivors[:, 1:]).sum(
-            axis=1
-        )
+        slope = 0.5 * (
+            hazard[None, :-1] * survivors[:, :-1] + hazard[None, 1:] * survivors[:, 1:]
+        ).sum(axis=1)
         step = np.clip((expectancy - e0) / (k * slope), -2.0, 2.0)
         log_k = np.where(done, log_k, log_k + step)
         done |= np.abs(step) < 1e-14
@@ -106,7 +106,10 @@ def depopulation_schedules_numpy(row: np.ndarray, n_steps: int) -> dict[str, np.
         -row[dep.TFR_SPEED] * midpoints
     )
     schedule = rogers_castro_numpy(
-        row[dep.RC_PEAK_AGE], row[dep.RC_RISE], row[dep.RC_FALL], row[dep.RC_CHILD_LEVEL],
+        row[dep.RC_PEAK_AGE],
+        row[dep.RC_RISE],
+        row[dep.RC_FALL],
+        row[dep.RC_CHILD_LEVEL],
         row[dep.RC_BASELINE_LEVEL],
     )
     ratio = row[dep.EMIGRATION_FEMALE_RATIO]
@@ -114,15 +117,24 @@ def depopulation_schedules_numpy(row: np.ndarray, n_steps: int) -> dict[str, np.
     level = row[dep.EMIGRATION_SCALE] * np.exp(row[dep.EMIGRATION_TREND] * midpoints)
     emigration = level[:, None, None] * sex_factor[None, :, None] * schedule[None, None, :]
     return {
-        "survival": survival, "birth_survival": birth_survival, "tfr": tfr,
-        "emigration": emigration, "weights": fertility_weights_numpy(row[dep.MEAN_AGE_CHILDBEARING]),
+        "survival": survival,
+        "birth_survival": birth_survival,
+        "tfr": tfr,
+        "emigration": emigration,
+        "weights": fertility_weights_numpy(row[dep.MEAN_AGE_CHILDBEARING]),
     }
 
 
 def depopulation_step_numpy(
-    population: np.ndarray, intensity: np.ndarray, return_share: np.ndarray,
-    survival: np.ndarray, birth_survival: np.ndarray, tfr: float, emigration: np.ndarray,
-    weights: np.ndarray, male_birth_share: float,
+    population: np.ndarray,
+    intensity: np.ndarray,
+    return_share: np.ndarray,
+    survival: np.ndarray,
+    birth_survival: np.ndarray,
+    tfr: float,
+    emigration: np.ndarray,
+    weights: np.ndarray,
+    male_birth_share: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One step for all units: ``population[n_units, 2, 18]`` → (next population, components
     ``[4, n_units]`` = births, deaths, emigrants, returns)."""
@@ -141,7 +153,9 @@ def depopulation_step_numpy(
     female_births = births - male_births
     following[:, MALE, 0] = male_births * birth_survival[MALE]
     following[:, FEMALE, 0] = female_births * birth_survival[FEMALE]
-    deaths += male_births * (1.0 - birth_survival[MALE]) + female_births * (1.0 - birth_survival[FEMALE])
+    deaths += male_births * (1.0 - birth_survival[MALE]) + female_births * (
+        1.0 - birth_survival[FEMALE]
+    )
     components = np.stack([births, deaths, leaving.sum(axis=(1, 2)), coming_back.sum(axis=(1, 2))])
     return following, components
 
@@ -171,9 +185,14 @@ def project_depopulation_numpy(
         _record_depopulation_state(plan, scenario, 0, population, totals)
         for step in range(n_steps):
             population, components = depopulation_step_numpy(
-                population, units.emigration_intensity, return_share,
-                schedules["survival"][step], schedules["birth_survival"][step],
-                schedules["tfr"][step], schedules["emigration"][step], schedules["weights"],
+                population,
+                units.emigration_intensity,
+                return_share,
+                schedules["survival"][step],
+                schedules["birth_survival"][step],
+                schedules["tfr"][step],
+                schedules["emigration"][step],
+                schedules["weights"],
                 male_birth_share,
             )
             following_totals = population.sum(axis=(1, 2))
@@ -190,7 +209,10 @@ def project_depopulation_numpy(
 
 
 def _record_depopulation_state(
-    plan: dep._DepopulationPlan, scenario: int, step: int, population: np.ndarray,
+    plan: dep._DepopulationPlan,
+    scenario: int,
+    step: int,
+    population: np.ndarray,
     totals: np.ndarray,
 ) -> None:
     national = totals.sum()
@@ -229,8 +251,20 @@ def project_remittances_numpy(
         params, inputs, base_year, horizon_year, arrivals
     )
     outputs = rem._allocate_outputs(params.shape[0], n_years)
-    (usd, mxn, pct, households, stock_total, remitters_out, arrivals_out, returns_out, deaths_out,
-     peak_index, peak_value, below_index) = outputs
+    (
+        usd,
+        mxn,
+        pct,
+        households,
+        stock_total,
+        remitters_out,
+        arrivals_out,
+        returns_out,
+        deaths_out,
+        peak_index,
+        peak_value,
+        below_index,
+    ) = outputs
     us_wage, mx_wage, demand, gdp, fx, all_households = _paths_numpy(observed, params, n_years)
     durations = np.arange(inputs.initial_stock.size, dtype=np.float64)
     column = params.T
@@ -250,9 +284,10 @@ def project_remittances_numpy(
     gap = us_wage / mx_wage
     for year in range(n_years):
         remitters = (stock * share).sum(axis=1)
-        amount = column[rem.AMOUNT_BASE] * (us_wage[:, year] / us_wage[:, 0]) ** column[
-            rem.AMOUNT_WAGE_ELASTICITY
-        ]
+        amount = (
+            column[rem.AMOUNT_BASE]
+            * (us_wage[:, year] / us_wage[:, 0]) ** column[rem.AMOUNT_WAGE_ELASTICITY]
+        )
         usd[:, year] = remitters * amount
         remitters_out[:, year] = remitters
         stock_total[:, year] = stock.sum(axis=1)
@@ -305,8 +340,12 @@ def project_coupled_numpy(
     )
     grid = (depopulation.years - base_year).astype(np.int64)
     allocation = allocate_to_units(
-        depopulation.unit_population, units.households, units.remittance_household_share,
-        remittances.remittances_usd[:, grid], remittances.receiving_households[:, grid],
+        depopulation.unit_population,
+        units.households,
+        units.remittance_household_share,
+        remittances.remittances_usd[:, grid],
+        remittances.receiving_households[:, grid],
     )
-    return CoupledResult(depopulation.years, depopulation, remittances,
-                         depopulation.unit_population, *allocation)
+    return CoupledResult(
+        depopulation.years, depopulation, remittances, depopulation.unit_population, *allocation
+    )

@@ -39,17 +39,43 @@ from kernels.defaults import REMITTANCE_PARAMETERS, default_params
 
 # Column order of ``params`` (kernels.defaults.REMITTANCE_PARAMETERS); a test pins it.
 (
-    INFLOW_BASE, INFLOW_GAP_ELASTICITY, INFLOW_DEMAND_ELASTICITY, RETURN_RATE_INITIAL,
-    RETURN_RATE_DECAY, MORTALITY_RATE, MORTALITY_DURATION_GROWTH, REMITTER_SHARE_INITIAL,
-    REMITTER_SHARE_DECAY, AMOUNT_BASE, AMOUNT_WAGE_ELASTICITY, HOUSEHOLDS_PER_REMITTER,
-    US_WAGE_GROWTH, MX_WAGE_GROWTH, LABOUR_DEMAND_GROWTH, GDP_GROWTH, HOUSEHOLDS_GROWTH, FX_GROWTH,
+    INFLOW_BASE,
+    INFLOW_GAP_ELASTICITY,
+    INFLOW_DEMAND_ELASTICITY,
+    RETURN_RATE_INITIAL,
+    RETURN_RATE_DECAY,
+    MORTALITY_RATE,
+    MORTALITY_DURATION_GROWTH,
+    REMITTER_SHARE_INITIAL,
+    REMITTER_SHARE_DECAY,
+    AMOUNT_BASE,
+    AMOUNT_WAGE_ELASTICITY,
+    HOUSEHOLDS_PER_REMITTER,
+    US_WAGE_GROWTH,
+    MX_WAGE_GROWTH,
+    LABOUR_DEMAND_GROWTH,
+    GDP_GROWTH,
+    HOUSEHOLDS_GROWTH,
+    FX_GROWTH,
 ) = range(18)
 
-PATH_NAMES = ("us_wage_index", "mx_wage_index", "us_labour_demand_index", "gdp_usd", "usdmxn",
-              "households")
+PATH_NAMES = (
+    "us_wage_index",
+    "mx_wage_index",
+    "us_labour_demand_index",
+    "gdp_usd",
+    "usdmxn",
+    "households",
+)
 # Growth parameter extrapolating each path, in PATH_NAMES order.
-PATH_GROWTH_COLUMNS = (US_WAGE_GROWTH, MX_WAGE_GROWTH, LABOUR_DEMAND_GROWTH, GDP_GROWTH,
-                       FX_GROWTH, HOUSEHOLDS_GROWTH)
+PATH_GROWTH_COLUMNS = (
+    US_WAGE_GROWTH,
+    MX_WAGE_GROWTH,
+    LABOUR_DEMAND_GROWTH,
+    GDP_GROWTH,
+    FX_GROWTH,
+    HOUSEHOLDS_GROWTH,
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +100,9 @@ class RemittanceInputs:
     def __post_init__(self) -> None:
         years = np.asarray(self.years)
         if years.ndim != 1 or years.size < 1:
-            raise ValueError(f"inputs.years: expected a non-empty 1-d array, got shape {years.shape}")
+            raise ValueError(
+                f"inputs.years: expected a non-empty 1-d array, got shape {years.shape}"
+            )
         if not np.all(np.isfinite(years.astype(np.float64))) or (years != np.round(years)).any():
             raise ValueError("inputs.years: must be whole years")
         years = years.astype(np.int64)
@@ -108,7 +136,9 @@ class RemittanceInputs:
 
 
 def initial_stock_from_total(
-    total: float, params_row: np.ndarray | None = None, inflow_growth: float = 0.05,
+    total: float,
+    params_row: np.ndarray | None = None,
+    inflow_growth: float = 0.05,
     n_durations: int = 50,
 ) -> np.ndarray:
     """Split a total Mexican-born stock (UN DESA, census) by years since arrival.
@@ -123,12 +153,15 @@ def initial_stock_from_total(
         raise ValueError(f"inflow_growth: must be > -1, got {inflow_growth}")
     if int(n_durations) != n_durations or n_durations < 2:
         raise ValueError(f"n_durations: must be a whole number >= 2, got {n_durations}")
-    row = default_params(REMITTANCE_PARAMETERS)[0] if params_row is None else (
-        check_params(np.atleast_2d(params_row), REMITTANCE_PARAMETERS)[0]
+    row = (
+        default_params(REMITTANCE_PARAMETERS)[0]
+        if params_row is None
+        else (check_params(np.atleast_2d(params_row), REMITTANCE_PARAMETERS)[0])
     )
     durations = np.arange(n_durations + 200, dtype=np.float64)
     keep = (1.0 - row[RETURN_RATE_INITIAL] * np.exp(-row[RETURN_RATE_DECAY] * durations)) * (
-        1.0 - np.minimum(1.0, row[MORTALITY_RATE] * np.exp(row[MORTALITY_DURATION_GROWTH] * durations))
+        1.0
+        - np.minimum(1.0, row[MORTALITY_RATE] * np.exp(row[MORTALITY_DURATION_GROWTH] * durations))
     )
     surviving = np.concatenate(([1.0], np.cumprod(keep)[:-1]))
     shape = surviving * (1.0 + inflow_growth) ** (-durations)
@@ -179,13 +212,17 @@ def project_remittances(
         params, inputs, base_year, horizon_year, arrivals
     )
     outputs = _allocate_outputs(params.shape[0], n_years)
-    _remittance_kernel(params, observed, inputs.initial_stock, external, arrivals is not None,
-                       *outputs)
+    _remittance_kernel(
+        params, observed, inputs.initial_stock, external, arrivals is not None, *outputs
+    )
     return _result(base_year, n_years, outputs)
 
 
 def prepare_remittances(
-    params: np.ndarray, inputs: RemittanceInputs, base_year: int, horizon_year: int,
+    params: np.ndarray,
+    inputs: RemittanceInputs,
+    base_year: int,
+    horizon_year: int,
     arrivals: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Validated params, the observed part of the paths from the base year ``[6, n_observed]``,
@@ -223,14 +260,34 @@ def _allocate_outputs(n_scen: int, n_years: int) -> tuple[np.ndarray, ...]:
 
 
 def _result(base_year: int, n_years: int, outputs: tuple[np.ndarray, ...]) -> RemittanceResult:
-    (usd, mxn, pct, households, stock, remitters, arrivals, returns, deaths, peak_index,
-     peak_value, below_index) = outputs
+    (
+        usd,
+        mxn,
+        pct,
+        households,
+        stock,
+        remitters,
+        arrivals,
+        returns,
+        deaths,
+        peak_index,
+        peak_value,
+        below_index,
+    ) = outputs
     years = base_year + np.arange(n_years, dtype=np.int64)
     return RemittanceResult(
-        years=years, remittances_usd=usd, remittances_mxn=mxn, remittances_pct_gdp=pct,
-        receiving_households=households, migrant_stock=stock, remitters=remitters,
-        arrivals=arrivals, returns=returns, deaths=deaths,
-        peak_year=base_year + peak_index, peak_value=peak_value,
+        years=years,
+        remittances_usd=usd,
+        remittances_mxn=mxn,
+        remittances_pct_gdp=pct,
+        receiving_households=households,
+        migrant_stock=stock,
+        remitters=remitters,
+        arrivals=arrivals,
+        returns=returns,
+        deaths=deaths,
+        peak_year=base_year + peak_index,
+        peak_value=peak_value,
         year_below_start=np.where(below_index >= 0, base_year + below_index, -1),
     )
 
@@ -246,9 +303,23 @@ def _path_value(observed: np.ndarray, path: int, year_index: int, growth: float)
 
 @njit(cache=True, parallel=True)
 def _remittance_kernel(
-    params, observed, initial_stock, external_arrivals, use_external,
-    usd, mxn, pct, households, stock_total, remitters_out, arrivals_out, returns_out, deaths_out,
-    peak_index, peak_value, below_index,
+    params,
+    observed,
+    initial_stock,
+    external_arrivals,
+    use_external,
+    usd,
+    mxn,
+    pct,
+    households,
+    stock_total,
+    remitters_out,
+    arrivals_out,
+    returns_out,
+    deaths_out,
+    peak_index,
+    peak_value,
+    below_index,
 ):
     """All scenarios × years × durations; each scenario writes only its own output rows."""
     n_scen = params.shape[0]
@@ -262,7 +333,9 @@ def _remittance_kernel(
         share = np.empty(n_durations)
         for d in range(n_durations):
             return_rate[d] = row[RETURN_RATE_INITIAL] * math.exp(-row[RETURN_RATE_DECAY] * d)
-            death_rate[d] = min(1.0, row[MORTALITY_RATE] * math.exp(row[MORTALITY_DURATION_GROWTH] * d))
+            death_rate[d] = min(
+                1.0, row[MORTALITY_RATE] * math.exp(row[MORTALITY_DURATION_GROWTH] * d)
+            )
             keep[d] = (1.0 - return_rate[d]) * (1.0 - death_rate[d])
             share[d] = row[REMITTER_SHARE_INITIAL] * math.exp(-row[REMITTER_SHARE_DECAY] * d)
         stock = initial_stock.copy()
