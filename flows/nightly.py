@@ -12,6 +12,7 @@ Nothing is published until every step before ``publish`` has succeeded; ``publis
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -212,6 +213,11 @@ def fetch_step(paths: MigsysPaths) -> str:
     return str(fetch_sources(paths.sources))
 
 
+def _staging_root(sweeps_root: Path, key: str) -> Path:
+    """Where a study runs before it replaces its published results (outside ``sweeps_root``)."""
+    return sweeps_root.parent / "sweeps-staging" / key
+
+
 def previous_study_record(sweeps_root: Path, name: str) -> dict | None:
     """``study.json`` of the last run of a study, or None if it never finished one."""
     from sweeps import store
@@ -230,13 +236,15 @@ def plan_standing_study(
     ``warehouse`` is the new build: the model's data fingerprint is computed on the inputs the
     study would use tonight.
     """
-    from sweeps.engine import code_version, model_data_fingerprint, study_fingerprint
-    from sweeps.models import ModelContext, build_model
+    from sweeps.engine import prepare_study
+    from sweeps.models import ModelContext
     from sweeps.spec import load_spec
 
     spec = load_spec(spec_path)
-    model = build_model(spec, ModelContext(warehouse=warehouse))
-    fingerprint = study_fingerprint(spec, code_version(), model_data_fingerprint(model))
+    # The engine's own fingerprint (spec, kernel code, model input data), computed against an
+    # empty root so that a changed study is reported here rather than refused as a conflict.
+    prepared = prepare_study(spec, _staging_root(sweeps_root, "plan"), ModelContext(warehouse))
+    fingerprint = prepared.fingerprint
     previous = previous_study_record(sweeps_root, spec.name)
 
     def plan(action: Literal["run", "skip"], reason: str) -> StudyPlan:
@@ -255,8 +263,8 @@ def plan_standing_study(
     changed = [
         label
         for label, key, now in (
-            ("kernel code", "code_version", code_version()),
-            ("input data", "data_fingerprint", model_data_fingerprint(model)),
+            ("kernel code", "code_version", prepared.code),
+            ("input data", "data_fingerprint", prepared.data),
         )
         if previous.get(key) != now
     ]
@@ -289,7 +297,7 @@ def run_standing_study(
     from sweeps.spec import load_spec
 
     spec = load_spec(plan.spec_path)
-    staging_root = sweeps_root.parent / "sweeps-staging" / plan.fingerprint[:16]
+    staging_root = _staging_root(sweeps_root, plan.fingerprint[:16])
     if plan.reason.startswith("forced"):
         shutil.rmtree(staging_root / spec.name, ignore_errors=True)
     context = ModelContext(warehouse=warehouse)
@@ -304,6 +312,8 @@ def run_standing_study(
     analyze_study(staging_root, spec)
     swap_directory(staging_root / spec.name, sweeps_root / spec.name)
     shutil.rmtree(staging_root, ignore_errors=True)
+    with contextlib.suppress(OSError):  # other studies may still be staged there
+        staging_root.parent.rmdir()
     return StudyOutcome(plan.name, "run", plan.reason, run.scenarios_run, round(run.seconds, 3))
 
 

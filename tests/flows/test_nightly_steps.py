@@ -1,0 +1,187 @@
+"""The plain functions behind the nightly flow's tasks: config, study planning, summary, deployment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.nightly import (
+    DEFAULT_NIGHTLY_CONFIG,
+    NightlyConfigError,
+    NightlySettings,
+    StudyOutcome,
+    load_nightly_config,
+    nightly_deployment,
+    plan_standing_study,
+    run_standing_study,
+    summary_markdown,
+    swap_directory,
+)
+from sweeps.spec import load_spec
+from warehouse.dbt_runner import DbtNodeResult, DbtReport
+from warehouse.paths import MigsysPaths
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ISHIGAMI_SPEC = """
+[study]
+name = "ishigami-nightly"
+kernel = "ishigami"
+seed = {seed}
+chunk_size = 40
+
+[design]
+method = "sobol"
+n = 16
+
+[parameters]
+x1 = {{ low = -3.14159, high = 3.14159 }}
+x2 = {{ low = -3.14159, high = 3.14159 }}
+x3 = {{ low = -3.14159, high = 3.14159 }}
+
+[analysis]
+bootstrap = 20
+max_conf = 5.0
+"""
+
+
+def write_config(folder: Path, body: str) -> Path:
+    path = folder / "nightly.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_repository_config_loads_and_its_studies_validate() -> None:
+    config = load_nightly_config(DEFAULT_NIGHTLY_CONFIG)
+    assert config.schedule.cron == "0 2 * * *"
+    assert config.schedule.timezone == "America/Mexico_City"
+    assert config.fetch.enabled is False, "make refresh must work offline by default"
+    assert config.studies, "the nightly refresh has at least one standing study"
+    for study in config.studies:
+        spec = load_spec(study.spec)
+        # Keep the nightly small: the whole refresh must stay within a few minutes on 2 cores.
+        assert spec.n_scenarios <= 5_000, f"{spec.name}: {spec.n_scenarios} scenarios"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[schedule]\ncron = '0 2 * *'\n", r"schedule\.cron: .*5 fields"),
+        (
+            "[schedule]\ntimezone = 'Mexico/Nowhere'\n",
+            r"schedule\.timezone: .*not an IANA time zone",
+        ),
+        ("[fetch]\nenabled = true\nretrys = 2\n", r"fetch\.retrys: unknown key"),
+        (
+            "[[studies]]\nspec = 'missing.toml'\n",
+            r"studies\[0\]\.spec: .*missing\.toml does not exist",
+        ),
+        ("[schedule\n", r"not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_and_field(tmp_path: Path, body: str, message: str) -> None:
+    path = write_config(tmp_path, body)
+    with pytest.raises(NightlyConfigError, match=message) as raised:
+        load_nightly_config(path)
+    assert str(path) in str(raised.value)
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(NightlyConfigError, match=r"absent\.toml: cannot read nightly config"):
+        load_nightly_config(tmp_path / "absent.toml")
+
+
+def test_spec_paths_are_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.toml").write_text(ISHIGAMI_SPEC.format(seed=1), encoding="utf-8")
+    config = load_nightly_config(write_config(tmp_path, "[[studies]]\nspec = 'specs/a.toml'\n"))
+    assert config.studies[0].spec == (tmp_path / "specs" / "a.toml").resolve()
+
+
+def test_swap_directory_replaces_whole_folders(tmp_path: Path) -> None:
+    old, new = tmp_path / "study", tmp_path / "staging" / "study"
+    old.mkdir()
+    (old / "old.txt").write_text("old")
+    new.mkdir(parents=True)
+    (new / "new.txt").write_text("new")
+    swap_directory(new, old)
+    assert sorted(p.name for p in old.iterdir()) == ["new.txt"]
+    assert not new.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_standing_study_runs_then_skips_until_its_spec_changes(tmp_path: Path) -> None:
+    spec_path = tmp_path / "ishigami.toml"
+    spec_path.write_text(ISHIGAMI_SPEC.format(seed=1), encoding="utf-8")
+    sweeps_root = tmp_path / "home" / "sweeps"
+    warehouse = tmp_path / "home" / "warehouse.duckdb"  # analytic kernels read no data
+
+    first = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
+    assert (first.action, first.reason) == ("run", "never run before")
+    outcome = run_standing_study(first, sweeps_root, warehouse)
+    assert outcome.scenarios_run == 16 * 5
+    assert (sweeps_root / "ishigami-nightly" / "analysis" / "sensitivity.parquet").is_file()
+    assert not (tmp_path / "home" / "sweeps-staging").exists()
+
+    second = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
+    assert second.action == "skip"
+    assert "unchanged" in second.reason
+    forced = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=True, workers=1)
+    assert (forced.action, forced.reason) == ("run", "forced with --rerun-studies")
+
+    spec_path.write_text(ISHIGAMI_SPEC.format(seed=2), encoding="utf-8")
+    changed = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
+    assert (changed.action, changed.reason) == ("run", "spec changed")
+    run_standing_study(changed, sweeps_root, warehouse)  # replaces the old results, no conflict
+    again = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
+    assert again.action == "skip"
+
+
+def test_summary_lists_sources_tests_studies_and_timings() -> None:
+    dbt = DbtReport(
+        command="build",
+        success=True,
+        seconds=3.0,
+        nodes=[
+            DbtNodeResult("model.migsys.fct_a", "model", "success", 1.0, None, None),
+            DbtNodeResult("test.migsys.unique_a", "test", "pass", 0.1, None, 0),
+            DbtNodeResult("test.migsys.not_null_a", "test", "pass", 0.1, None, 0),
+        ],
+    )
+    text = summary_markdown(
+        freshness=[
+            {
+                "source": "inegi_census",
+                "status": "loaded",
+                "files": 5,
+                "newest_file": "2020-01-01",
+                "rows_loaded": 12345,
+                "rows_rejected": 0,
+            }
+        ],
+        dbt=dbt,
+        studies=[StudyOutcome("remit", "skip", "unchanged")],
+        seconds={"ingest": 1.25},
+        build_id="b1",
+    )
+    assert "| inegi_census | loaded | 5 | 2020-01-01 | 12,345 | 0 |" in text
+    assert "| test | 2 | 0 | 0 | 0 |" in text
+    assert "| remit | skip | unchanged | 0 | 0.0 |" in text
+    assert "| ingest | 1.2 |" in text or "| ingest | 1.3 |" in text
+
+
+def test_deployment_runs_nightly_in_mexico_city(tmp_path: Path) -> None:
+    settings = NightlySettings.from_paths(MigsysPaths(home=tmp_path, sources=tmp_path / "src"))
+    deployment = nightly_deployment(settings, cron="0 2 * * *", timezone="America/Mexico_City")
+    [schedule] = deployment.schedules
+    assert schedule.schedule.cron == "0 2 * * *"
+    assert schedule.schedule.timezone == "America/Mexico_City"
+    assert NightlySettings.model_validate(deployment.parameters["settings"]) == settings
+    assert deployment.concurrency_limit == 1
+
+
+def test_deployment_refuses_a_bad_schedule(tmp_path: Path) -> None:
+    settings = NightlySettings.from_paths(MigsysPaths(home=tmp_path, sources=tmp_path))
+    with pytest.raises(NightlyConfigError, match=r"invalid schedule: timezone: 'UTC\+25'"):
+        nightly_deployment(settings, cron="0 2 * * *", timezone="UTC+25")
