@@ -28,12 +28,15 @@ components). The scale enters only through E (monotone) and zero intensity gives
 population.
 
 Units without an age structure: :meth:`DepopulationUnits.from_totals` spreads each total over
-ages as the *stable population* implied by the unit's own base rates (Lotka): the growth rate r
-solving Σ_a e^{−r x_a} L*_a (TFR w_a / 5) / (1 + SRB) = 1 for women, where L*_a is life-table
-person-years times the probability of not having emigrated (net of returns) by the group's
-midpoint; then c_a ∝ e^{−r x_a} L*_a for each sex, scaled to the observed male and female totals.
-High-emigration units so get fewer young adults and, through r, fewer children — the shape
-those municipalities show in the census.
+ages as the *stable population* implied by the unit's own base rates: the dominant eigenvector of
+one projection step with the base-year fertility, mortality, emigration and returns held
+constant (power iteration with the kernel's own step, :func:`stable_age_shares`) — the discrete
+counterpart of Lotka's stable population, exact for this model. Each sex's age profile is then
+scaled to the observed male and female totals (the census sex ratio wins over the model's).
+High-emigration units so get fewer young adults and, through fewer births, fewer children — the
+shape those municipalities show in the census. Mexico in 2000 was not stable (fertility had
+halved since 1970), so stable structures are older than the census's; use census age
+structures through ``population`` when the calibration has them.
 
 Threads: the kernel loops over scenarios with ``prange``; set the thread count with
 :func:`kernels.set_threads` (``numba.set_num_threads``). Memory per call is the outputs plus
@@ -53,13 +56,11 @@ from kernels._schedules import (
     FIRST_AGE_65,
     FIRST_FERTILE,
     LAST_FERTILE,
-    LIFE_TABLE_TOP_AGE,
     MALE,
     N_AGES,
     N_SEXES,
     STEP_YEARS,
     fertility_weights,
-    person_years_by_group,
     rogers_castro_schedule,
     standard_cumulative_hazard,
     survival_ratios,
@@ -195,8 +196,9 @@ class DepopulationUnits:
         shares = stable_age_shares(row, emigration, returns)
         male_share = np.divide(male, both, out=np.full(n_units, 0.5), where=both > 0)
         population = np.empty((n_units, N_SEXES, N_AGES))
-        population[:, MALE, :] = shares[:, MALE, :] * (total * male_share)[:, None]
-        population[:, FEMALE, :] = shares[:, FEMALE, :] * (total * (1.0 - male_share))[:, None]
+        for sex, sex_total in ((MALE, total * male_share), (FEMALE, total * (1.0 - male_share))):
+            by_age = shares[:, sex, :]
+            population[:, sex, :] = by_age / by_age.sum(axis=1, keepdims=True) * sex_total[:, None]
         return cls(
             population, emigration, returns, degree_code, households, remittance_household_share
         )
@@ -253,61 +255,45 @@ def return_intensity_from_indicators(
 def stable_age_shares(
     params_row: np.ndarray, emigration_intensity: np.ndarray, return_intensity: np.ndarray
 ) -> np.ndarray:
-    """Age shares ``[n_units, 2, 18]`` (each sex sums to 1) of the stable population implied by
-    the base-year rates in ``params_row`` and each unit's net emigration (module docstring)."""
-    hazard = standard_cumulative_hazard()
-    n_groups = LIFE_TABLE_TOP_AGE // STEP_YEARS
-    person_years = np.empty((N_SEXES, n_groups))
-    person_years_by_group(params_row[E0_MALE], hazard, person_years[MALE])
-    person_years_by_group(params_row[E0_FEMALE], hazard, person_years[FEMALE])
-    closed = np.empty((N_SEXES, N_AGES))
-    closed[:, : N_AGES - 1] = person_years[:, : N_AGES - 1]
-    closed[:, N_AGES - 1] = person_years[:, N_AGES - 1 :].sum(axis=1)
-    schedule = np.empty(N_AGES)
-    rogers_castro_schedule(
-        params_row[RC_PEAK_AGE],
-        params_row[RC_RISE],
-        params_row[RC_FALL],
-        params_row[RC_CHILD_LEVEL],
-        params_row[RC_BASELINE_LEVEL],
-        schedule,
-    )
-    sex_factor = _sex_factors(params_row[EMIGRATION_FEMALE_RATIO])
-    net = (
-        emigration_intensity
-        * params_row[EMIGRATION_SCALE]
-        * (1.0 - np.minimum(1.0, params_row[RETURN_SCALE] * return_intensity))
-    )
-    hazard_by_age = net[:, None, None] * sex_factor[None, :, None] * schedule[None, None, :]
-    before = np.cumsum(hazard_by_age, axis=2) - hazard_by_age
-    not_emigrated = np.exp(-STEP_YEARS * (before + 0.5 * hazard_by_age))
-    exposure = closed[None, :, :] * not_emigrated
-    midpoints = STEP_YEARS * np.arange(N_AGES) + 2.5
+    """Age-sex shares ``[n_units, 2, 18]`` (summing to 1 per unit) of each unit's stable population.
+
+    The stable population of a unit is the dominant eigenvector of one projection step under its
+    base-year rates held constant (no life-expectancy gain, fertility at ``tfr_base``, no
+    emigration trend): the age structure that the unit's own fertility, mortality and net
+    emigration reproduce exactly, growing or shrinking by the same factor every five years. It
+    is found by power iteration with the very step function of the kernel, so a stable unit
+    projected under constant rates keeps its shares to rounding.
+    """
+    row = np.array(params_row, dtype=np.float64)
+    if not row[TFR_BASE] > 0:
+        raise ValueError(
+            f"params: tfr_base must be > 0 to derive a stable age structure, got {row[TFR_BASE]}"
+        )
+    row[E0_GAIN] = 0.0
+    row[TFR_TARGET] = row[TFR_BASE]
+    row[EMIGRATION_TREND] = 0.0
+    survival = np.empty((1, N_SEXES, N_AGES))
+    birth_survival = np.empty((1, N_SEXES))
+    tfr = np.empty(1)
+    emigration = np.empty((1, N_SEXES, N_AGES))
     weights = np.empty(N_AGES)
-    fertility_weights(params_row[MEAN_AGE_CHILDBEARING], weights)
-    daughters = params_row[TFR_BASE] * weights / STEP_YEARS / (1.0 + params_row[SEX_RATIO_BIRTH])
-    growth = _lotka_growth_rate(exposure[:, FEMALE, :] * daughters[None, :], midpoints)
-    shares = exposure * np.exp(-growth[:, None, None] * midpoints[None, None, :])
-    return shares / shares.sum(axis=2, keepdims=True)
-
-
-def _lotka_growth_rate(net_maternity: np.ndarray, ages: np.ndarray) -> np.ndarray:
-    """Root r of Σ_a exp(-r x_a) φ_a = 1 per row, by bisection in [-0.3, 0.3] (decreasing in r).
-    Rows with no fertility (φ = 0) get the lower bound: a population dying out as fast as allowed."""
-    low = np.full(net_maternity.shape[0], -0.3)
-    high = np.full(net_maternity.shape[0], 0.3)
-    for _ in range(80):
-        middle = 0.5 * (low + high)
-        value = (np.exp(-middle[:, None] * ages[None, :]) * net_maternity).sum(axis=1)
-        too_low = value > 1.0
-        low = np.where(too_low, middle, low)
-        high = np.where(too_low, high, middle)
-    return 0.5 * (low + high)
-
-
-def _sex_factors(female_ratio: float) -> np.ndarray:
-    """Multipliers (male, female) with mean 1 and female/male = ``female_ratio``."""
-    return np.array([2.0 / (1.0 + female_ratio), 2.0 * female_ratio / (1.0 + female_ratio)])
+    _scenario_schedules(
+        row, standard_cumulative_hazard(), 1, survival, birth_survival, tfr, emigration, weights
+    )
+    return_share = np.minimum(1.0, row[RETURN_SCALE] * return_intensity)
+    shares = np.empty((emigration_intensity.shape[0], N_SEXES * N_AGES))
+    _stable_shares(
+        np.ascontiguousarray(emigration_intensity, dtype=np.float64),
+        np.ascontiguousarray(return_share, dtype=np.float64),
+        survival[0].reshape(N_SEXES * N_AGES),
+        birth_survival[0],
+        tfr[0],
+        emigration[0].reshape(N_SEXES * N_AGES),
+        weights,
+        row[SEX_RATIO_BIRTH] / (1.0 + row[SEX_RATIO_BIRTH]),
+        shares,
+    )
+    return shares.reshape(-1, N_SEXES, N_AGES)
 
 
 @dataclass(frozen=True)
@@ -568,6 +554,54 @@ def _project_unit_step(
     components[1] = deaths
     components[2] = emigrants
     components[3] = returns
+
+
+@njit(cache=True)
+def _stable_shares(
+    intensity: np.ndarray,
+    return_share: np.ndarray,
+    survival: np.ndarray,
+    birth_survival: np.ndarray,
+    tfr: float,
+    emigration: np.ndarray,
+    weights: np.ndarray,
+    male_birth_share: float,
+    out: np.ndarray,
+) -> None:
+    """Power iteration per unit: repeat the step and renormalise until the shares stop moving
+    (1e-14), at most 20,000 steps (the subdominant root of a five-year Leslie matrix is about
+    0.8-0.9 of the dominant one, so a few hundred steps suffice)."""
+    n_cells = N_SEXES * N_AGES
+    current = np.empty(n_cells)
+    following = np.empty(n_cells)
+    stayers = np.empty(n_cells)
+    components = np.empty(4)
+    for unit in range(intensity.shape[0]):
+        current[:] = 1.0 / n_cells
+        for _ in range(20_000):
+            _project_unit_step(
+                current,
+                intensity[unit],
+                return_share[unit],
+                survival,
+                birth_survival,
+                tfr,
+                emigration,
+                weights,
+                male_birth_share,
+                stayers,
+                following,
+                components,
+            )
+            total = following.sum()
+            change = 0.0
+            for cell in range(n_cells):
+                following[cell] /= total
+                change = max(change, abs(following[cell] - current[cell]))
+            current, following = following, current
+            if change < 1e-14:
+                break
+        out[unit, :] = current
 
 
 @njit(cache=True)
