@@ -74,8 +74,8 @@ AGE_GROUP_LABELS = tuple(f"{5 * a}-{5 * a + 4}" for a in range(N_AGES - 1)) + ("
 
 # Column order of ``params`` (kernels.defaults.DEPOPULATION_PARAMETERS); a test pins it.
 (
-    E0_FEMALE,
-    E0_MALE,
+    E0_FEMALE_BASE,
+    E0_MALE_BASE,
     E0_GAIN,
     TFR_BASE,
     TFR_TARGET,
@@ -483,8 +483,8 @@ def _scenario_schedules(
     for step in range(n_steps):
         midpoint = STEP_YEARS * step + 0.5 * STEP_YEARS
         gain = row[E0_GAIN] * midpoint
-        e0_male = min(95.0, max(20.0, row[E0_MALE] + gain))
-        e0_female = min(95.0, max(20.0, row[E0_FEMALE] + gain))
+        e0_male = min(95.0, max(20.0, row[E0_MALE_BASE] + gain))
+        e0_female = min(95.0, max(20.0, row[E0_FEMALE_BASE] + gain))
         birth_survival[step, MALE] = survival_ratios(e0_male, hazard, survival[step, MALE])
         birth_survival[step, FEMALE] = survival_ratios(e0_female, hazard, survival[step, FEMALE])
         tfr[step] = row[TFR_TARGET] + (row[TFR_BASE] - row[TFR_TARGET]) * math.exp(

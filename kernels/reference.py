@@ -99,7 +99,7 @@ def depopulation_schedules_numpy(row: np.ndarray, n_steps: int) -> dict[str, np.
     gain = row[dep.E0_GAIN] * midpoints
     survival = np.empty((n_steps, 2, N_AGES))
     birth_survival = np.empty((n_steps, 2))
-    for sex, column in ((MALE, dep.E0_MALE), (FEMALE, dep.E0_FEMALE)):
+    for sex, column in ((MALE, dep.E0_MALE_BASE), (FEMALE, dep.E0_FEMALE_BASE)):
         e0 = np.clip(row[column] + gain, 20.0, E0_CAP)
         survival[:, sex, :], birth_survival[:, sex] = survival_ratios_numpy(e0, hazard)
     tfr = row[dep.TFR_TARGET] + (row[dep.TFR_BASE] - row[dep.TFR_TARGET]) * np.exp(
