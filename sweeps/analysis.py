@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from SALib.analyze import morris as morris_analyze
 from SALib.analyze import sobol as sobol_analyze
-from scipy import stats
 
 from sweeps import design, prim, store
 from sweeps.engine import load_study_record
@@ -172,15 +171,32 @@ def morris_rows(
     return rows, warnings
 
 
-def rank_correlation_rows(
-    name: str, outcome: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]
-) -> list[dict]:
-    """Spearman rank correlation of each parameter with the outcome (LHS and grid designs)."""
-    rows = []
-    for j, parameter in enumerate(names):
-        rho = stats.spearmanr(x[:, j], y).statistic
-        rows.append(_row(name, outcome, "spearman", "rho", parameter, None, float(rho), None))
-    return rows
+def rbd_fast_rows(
+    name: str, outcome: str, problem: dict, x: np.ndarray, y: np.ndarray, spec: StudySpec
+) -> tuple[list[dict], list[str]]:
+    """First-order indices by RBD-FAST, which works on any sample (LHS and grid designs)."""
+    from SALib.analyze import rbd_fast
+
+    result = rbd_fast.analyze(
+        problem,
+        x,
+        y,
+        num_resamples=spec.analysis.bootstrap,
+        conf_level=spec.analysis.conf_level,
+        seed=spec.seed,
+    )
+    rows, warnings = [], []
+    n = spec.n_scenarios
+    for j, parameter in enumerate(problem["names"]):
+        value, conf = float(result["S1"][j]), float(result["S1_conf"][j])
+        rows.append(_row(name, outcome, "rbd_fast", "S1", parameter, None, value, conf))
+        if conf > spec.analysis.max_conf:
+            needed = math.ceil(n * (conf / spec.analysis.max_conf) ** 2)
+            warnings.append(
+                f"{outcome}: S1[{parameter}] = {value:.3f} ± {conf:.3f} is wider than "
+                f"± {spec.analysis.max_conf}; about {needed:,} scenarios (now {n:,}) would narrow it"
+            )
+    return rows, warnings
 
 
 def _row(study, outcome, method, index, parameter, parameter_2, value, conf) -> dict:
@@ -305,10 +321,7 @@ def analyze_study(
         else:
             if x is None:
                 x = np.column_stack([read_column(study, p, n) for p in spec.swept_names])
-            new_rows, new_warnings = (
-                rank_correlation_rows(spec.name, outcome, x, y, spec.swept_names),
-                [],
-            )
+            new_rows, new_warnings = rbd_fast_rows(spec.name, outcome, problem, x, y, spec)
         rows.extend(new_rows)
         warnings.extend(new_warnings)
     analysis = Analysis(

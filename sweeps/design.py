@@ -14,7 +14,6 @@ import itertools
 import warnings
 
 import numpy as np
-from SALib.sample import morris as morris_sample
 from scipy import stats
 from scipy.stats import qmc
 
@@ -82,6 +81,8 @@ def _cached_whole_design(spec_json: str) -> np.ndarray:
     if method == "lhs":
         return qmc.LatinHypercube(d=k, seed=spec.seed).random(spec.design.n)
     if method == "morris":
+        from SALib.sample import morris as morris_sample  # pandas-heavy: only where needed
+
         levels = spec.design.levels or 4
         return morris_sample.sample(
             unit_problem(spec), spec.design.n, num_levels=levels, seed=spec.seed

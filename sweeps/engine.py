@@ -29,7 +29,7 @@ from sweeps.models import ModelContext, SweepModel, build_model, kept_outputs, s
 from sweeps.spec import SpecError, StudySpec, spec_to_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-_CODE_DIRS = ("kernels", "sweeps", "projections")
+_ANALYTIC_KERNELS = ("ishigami", "sobol_g")
 
 
 class StudyConflict(RuntimeError):
@@ -87,10 +87,15 @@ class StudyStatus:
     seconds: float | None
 
 
-def code_version(root: Path = REPO_ROOT) -> str:
-    """Hash of the code that determines results (kernels, sweeps, projections sources)."""
+def code_version(kernel: str, root: Path = REPO_ROOT) -> str:
+    """Hash of the code that determines a kernel's results.
+
+    Analytic test functions live in ``sweeps/``; the projection kernels also depend on
+    ``kernels/`` and on the unit inputs built in ``projections/``.
+    """
+    folders = ("sweeps",) if kernel in _ANALYTIC_KERNELS else ("sweeps", "kernels", "projections")
     digest = hashlib.sha256()
-    for folder in _CODE_DIRS:
+    for folder in folders:
         for path in sorted((root / folder).rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
@@ -243,7 +248,7 @@ def prepare_study(
     context = context or ModelContext()
     model = build_model(spec, context)
     fixed = fixed_parameter_values(spec, model, context.warehouse)
-    code = code_version()
+    code = code_version(spec.kernel)
     data = model_data_fingerprint(model)
     fingerprint = study_fingerprint(spec, code, data)
     directory = store.StudyDir(Path(root) / spec.name)
