@@ -45,11 +45,16 @@ def fit_batch_least_squares(
     upper: np.ndarray,
     *,
     max_evaluations: int = 60,
+    loss: str = "linear",
+    loss_scale: float = 1.0,
 ) -> LeastSquaresFit:
     """Bounded nonlinear least squares (trust region reflective) with batched evaluations.
 
     ``residuals`` receives candidate rows and returns one residual vector per row; the Jacobian is
     a forward difference whose ``n_free + 1`` rows are evaluated in a single batch call.
+    ``loss``/``loss_scale`` are SciPy's robust losses (e.g. ``"soft_l1"`` with the residual size
+    beyond which a point counts as an outlier); the standard errors then use the same Gauss–Newton
+    formula on the raw residuals, an approximation.
     """
     start_a, lower_a, upper_a = (np.asarray(v, dtype=float) for v in (start, lower, upper))
     if not (start_a.shape == lower_a.shape == upper_a.shape) or start_a.ndim != 1:
@@ -88,7 +93,14 @@ def fit_batch_least_squares(
         return ((out[1:] - out[0]) / steps[:, None]).T
 
     result = least_squares(
-        fun, start_a, jac=jac, bounds=(lower_a, upper_a), method="trf", max_nfev=max_evaluations
+        fun,
+        start_a,
+        jac=jac,
+        bounds=(lower_a, upper_a),
+        method="trf",
+        max_nfev=max_evaluations,
+        loss=loss,
+        f_scale=loss_scale,
     )
     n_obs, n_free = result.fun.size, start_a.size
     jacobian = jac(result.x)
@@ -139,9 +151,11 @@ class Shrinkage:
     """Per-unit estimates pulled towards their group's mean, with posterior spread."""
 
     estimates: np.ndarray  # [n_units]
-    standard_errors: np.ndarray  # [n_units]
+    standard_errors: np.ndarray  # [n_units] posterior sd of the persistent unit effect
+    predictive_sd: np.ndarray  # [n_units] sd of a new observation: posterior plus fresh noise
     weights: np.ndarray  # [n_units] share of the unit's own value kept (0 = group mean)
     group_means: dict[str, float]
+    group_spreads: dict[str, float]  # τ_g: spread of the persistent unit effects in the group
 
 
 def shrink_towards_group_means(
@@ -184,18 +198,80 @@ def shrink_towards_group_means(
     pooled = moments(known)
     estimates = np.empty_like(values_a)
     errors = np.empty_like(values_a)
+    predictive = np.empty_like(values_a)
     weights = np.zeros_like(values_a)
     group_means: dict[str, float] = {}
-    for group in np.unique(groups_a):
+    group_spreads: dict[str, float] = {}
+    for group in map(str, np.unique(groups_a)):
         in_group = groups_a == group
         usable = in_group & known
         centre, tau2, k = moments(usable) if usable.sum() >= min_group else pooled
         group_means[group] = centre
+        group_spreads[group] = float(np.sqrt(tau2))
         noise = k / sizes_a[in_group]
         weight = np.where(known[in_group], tau2 / (tau2 + noise), 0.0)
         own = np.where(known[in_group], values_a[in_group], centre)
         estimates[in_group] = centre + weight * (own - centre)
         # posterior variance of the unit effect; a unit without data keeps the full spread τ²
         errors[in_group] = np.sqrt(np.where(known[in_group], weight * noise, tau2))
+        predictive[in_group] = np.sqrt(errors[in_group] ** 2 + noise)
         weights[in_group] = weight
-    return Shrinkage(estimates, errors, weights, group_means)
+    return Shrinkage(estimates, errors, predictive, weights, group_means, group_spreads)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Parameter draws approximating the posterior of a least-squares fit."""
+
+    draws: np.ndarray  # [n_draws, n_free]
+    effective_size: float  # Kish effective sample size of the importance weights
+    candidates: int  # proposals evaluated
+
+
+def posterior_ensemble(
+    residuals: BatchResiduals,
+    fit: LeastSquaresFit,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    n_draws: int,
+    rng: np.random.Generator,
+    *,
+    candidates_per_draw: int = 4,
+) -> Ensemble:
+    """Sampling-importance-resampling from the Gaussian-likelihood posterior of a fit.
+
+    Proposals come from the fit's Gauss–Newton normal (covariance inflated ×2 to cover skewed
+    posteriors), truncated to the bounds; all are evaluated in one batch call of ``residuals``.
+    Weights are likelihood ``exp(−Σr² / 2s²)`` (``s²`` the residual variance at the fit) over the
+    proposal density; ``n_draws`` are resampled in proportion. Unlike clipping normal draws, this
+    keeps the ensemble on parameters the data allow when the fit is nonlinear or near a bound.
+    """
+    if n_draws < 1:
+        raise ValueError(f"draws: must be >= 1, got {n_draws}")
+    centre = fit.values
+    if n_draws == 1:
+        return Ensemble(centre[None, :].copy(), 1.0, 0)
+    n_free = centre.size
+    dof = max(fit.residuals.size - n_free, 1)
+    variance = max(float(fit.residuals @ fit.residuals) / dof, 1e-300)
+    spread = np.diag(np.maximum(np.diag(fit.covariance), 0.0))
+    covariance = 2.0 * fit.covariance + 1e-12 * (spread + np.eye(n_free))
+    wanted = n_draws * candidates_per_draw
+    proposals = np.empty((0, n_free))
+    for _ in range(50):  # truncation: draw until enough proposals fall inside the bounds
+        batch = rng.multivariate_normal(centre, covariance, size=wanted, method="eigh")
+        inside = np.all((batch >= lower) & (batch <= upper), axis=1)
+        proposals = np.vstack([proposals, batch[inside]])
+        if proposals.shape[0] >= wanted:
+            break
+    proposals = np.vstack([centre[None, :], proposals[: wanted - 1]])
+    out = np.asarray(residuals(proposals), dtype=float)
+    log_likelihood = -0.5 * np.sum(out**2, axis=1) / variance
+    deviation = proposals - centre
+    precision = np.linalg.pinv(covariance)
+    log_proposal = -0.5 * np.einsum("ij,jk,ik->i", deviation, precision, deviation)
+    log_weight = np.where(np.isfinite(log_likelihood), log_likelihood - log_proposal, -np.inf)
+    weight = np.exp(log_weight - np.max(log_weight))
+    weight /= weight.sum()
+    chosen = rng.choice(proposals.shape[0], size=n_draws, replace=True, p=weight)
+    return Ensemble(proposals[chosen], float(1.0 / np.sum(weight**2)), proposals.shape[0])

@@ -58,6 +58,7 @@ BACKTESTS_COLUMNS: dict[str, str] = {
     "median_ape": "DOUBLE",  # fractions
     "mean_ape": "DOUBLE",
     "sign_share": "DOUBLE",  # share of units whose growth sign is right
+    "interval_coverage": "DOUBLE",  # share of units observed within p05-p95 (model rows only)
     "calibration_id": "VARCHAR",
     "created_at": "TIMESTAMP NOT NULL",
     "code_version": "VARCHAR NOT NULL",
@@ -74,6 +75,7 @@ _BACKTEST_ARROW_SCHEMA = pa.schema(
         ("median_ape", pa.float64()),
         ("mean_ape", pa.float64()),
         ("sign_share", pa.float64()),
+        ("interval_coverage", pa.float64()),
         ("calibration_id", pa.string()),
         ("created_at", pa.timestamp("us")),
         ("code_version", pa.string()),

@@ -1,0 +1,49 @@
+"""Calibrate the kernels on the warehouse: the entry point behind ``migsys calibrate``.
+
+The methods live with each kernel's projection code (:mod:`projections.depopulation`,
+:mod:`projections.remittances`); every result is a :class:`projections.store.Calibration` with its
+parameters, fit statistics, data years used, method, creation time and code version.
+"""
+
+from __future__ import annotations
+
+from projections import depopulation, remittances
+from projections.inputs import census_years
+from projections.store import Calibration
+
+KERNELS = ("depopulation", "remittances")
+
+
+def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
+    """Refuse an unknown kernel name, naming the known ones."""
+    known = (*KERNELS, "all") if allow_all else KERNELS
+    if kernel not in known:
+        raise ValueError(f"kernel: unknown kernel {kernel!r}; choose one of {', '.join(known)}")
+
+
+def default_train_until(con, kernel: str) -> int:
+    """The last year of data the kernel can be trained on: the last census (depopulation) or
+    the last complete year of remittances."""
+    check_kernel(kernel)
+    if kernel == "depopulation":
+        years = census_years(con)
+        if not years:
+            raise ValueError("fct_municipal_population: the warehouse holds no census year")
+        return max(years)
+    return int(remittances.observed_remittances(con).index.max())
+
+
+def calibrate_kernel(con, kernel: str, train_until: int | None = None) -> Calibration:
+    """Calibrate one kernel on the data up to ``train_until`` (default: all the data)."""
+    check_kernel(kernel)
+    until = default_train_until(con, kernel) if train_until is None else int(train_until)
+    if kernel == "depopulation":
+        return depopulation.calibrate_depopulation(con, until).calibration
+    return remittances.calibrate_remittances(con, until).calibration
+
+
+def calibrate(con, kernel: str = "all", train_until: int | None = None) -> list[Calibration]:
+    """Calibrate ``kernel`` ('depopulation', 'remittances' or 'all')."""
+    check_kernel(kernel, allow_all=True)
+    kernels = KERNELS if kernel == "all" else (kernel,)
+    return [calibrate_kernel(con, name, train_until) for name in kernels]
