@@ -1,0 +1,169 @@
+-- Every checkable claim of the paper recomputed from the warehouse (or from the paper's own
+-- figures, for its arithmetic). A claim absent here is not checkable with the data we hold.
+{%- set wb = ['worldbank_gdp', 'worldbank_population'] %}
+{%- set wb_pop = ['worldbank_population'] %}
+
+with migrant_stock as (
+    select * from {{ ref('fct_migrant_stock') }}
+),
+
+remittances_annual as (
+    select * from {{ ref('fct_remittances_annual') }}
+),
+
+intensity as (
+    select * from {{ ref('fct_migration_intensity') }}
+),
+
+growth_2000_2005 as (
+    select * from {{ ref('fct_municipal_growth') }}
+    where period = '2000-2005'
+),
+
+worldbank as (
+    select * from {{ ref('fct_binational_asymmetry') }}
+    where source like 'World Bank%'
+),
+
+worldbank_countries as (
+    select * from {{ ref('int_worldbank_indicators_joined_to_country_year') }}
+    where not is_aggregate
+),
+
+table_2 as (
+    select * from {{ ref('paper_table_2_asymmetries') }}
+),
+
+table_3 as (
+    select * from {{ ref('paper_table_3_programs') }}
+),
+
+table_4 as (
+    select * from {{ ref('paper_table_4_social_characteristics') }}
+),
+
+recomputed as (
+    -- UN stock is five-yearly: interpolate linearly to 2004
+    {{ claim_recomputation('nafta_mexican_born_in_us_2004',
+        "(select 0.2 * max(mexican_born_in_us) filter (where year = 2000)
+                + 0.8 * max(mexican_born_in_us) filter (where year = 2005) from migrant_stock)",
+        ['un_migrant_stock']) }}
+    union all
+    {{ claim_recomputation('nafta_annual_emigration_1990_1995',
+        "(select (max(mexican_born_in_us) filter (where year = 1995)
+                - max(mexican_born_in_us) filter (where year = 1990)) / 5.0 from migrant_stock)",
+        ['un_migrant_stock']) }}
+    union all
+    {{ claim_recomputation('nafta_remittances_2005_usd',
+        "(select remittances_usd from remittances_annual where year = 2005 and months_observed = 12)",
+        ['banxico_remittances_monthly']) }}
+    union all
+    {{ claim_recomputation('nafta_municipalities_with_migration_pct',
+        "(select 100.0 * count(*) filter (where intensity_degree <> 'null') / nullif(count(*), 0)
+            from intensity where index_year = 2000)",
+        ['conapo_iim_2000']) }}
+    union all
+    {{ claim_recomputation('nafta_municipalities_2000_2005',
+        "(select nullif(count(*), 0) from growth_2000_2005)",
+        ['inegi_census']) }}
+    union all
+    {{ claim_recomputation('nafta_depopulating_municipalities_2000_2005',
+        "(select case when count(*) > 0 then count(*) filter (where is_depopulating) end from growth_2000_2005)",
+        ['inegi_census']) }}
+    union all
+    {{ claim_recomputation('nafta_depopulating_share_2000_2005',
+        "(select 100.0 * count(*) filter (where is_depopulating) / nullif(count(*), 0) from growth_2000_2005)",
+        ['inegi_census']) }}
+    {%- for year in [1994, 2004] %}
+    union all
+    {{ claim_recomputation('nafta_gdp_per_capita_ratio_' ~ year,
+        "(select us_to_mexico_ratio from worldbank where indicator = 'gdp_per_capita' and year = " ~ year ~ ")",
+        wb) }}
+    union all
+    {{ claim_recomputation('nafta_gdp_per_capita_ratio_' ~ year ~ '_table_2',
+        "(select max(value) filter (where country = 'USA') / max(value) filter (where country = 'MEX')
+            from table_2 where indicator = 'gdp_per_capita' and column_year = " ~ year ~ ")") }}
+    union all
+    {{ claim_recomputation('nafta_wage_ratio_' ~ year,
+        "(select max(value) filter (where country = 'USA') / max(value) filter (where country = 'MEX')
+            from table_2 where indicator = 'manufacturing_wage' and column_year = " ~ year ~ ")") }}
+    union all
+    {{ claim_recomputation('nafta_mexico_population_' ~ year,
+        "(select mexico_value from worldbank where indicator = 'population' and year = " ~ year ~ ")",
+        wb_pop) }}
+    union all
+    {{ claim_recomputation('nafta_us_population_' ~ year,
+        "(select us_value from worldbank where indicator = 'population' and year = " ~ year ~ ")",
+        wb_pop) }}
+    {%- endfor %}
+    {%- for year in [1995, 2004] %}
+    union all
+    {{ claim_recomputation('nafta_mexico_population_growth_' ~ year,
+        "(select mexico_value from worldbank where indicator = 'population_growth_pct' and year = " ~ year ~ ")",
+        wb_pop) }}
+    union all
+    {{ claim_recomputation('nafta_us_population_growth_' ~ year,
+        "(select us_value from worldbank where indicator = 'population_growth_pct' and year = " ~ year ~ ")",
+        wb_pop) }}
+    {%- endfor %}
+    union all
+    {{ claim_recomputation('nafta_mexico_economy_rank',
+        "(select rank_2005 from (
+            select country_code, rank() over (order by gdp_usd desc) as rank_2005
+            from worldbank_countries where year = 2005 and gdp_usd is not null
+          ) where country_code = 'MEX')",
+        ['worldbank_gdp']) }}
+    union all
+    {{ claim_recomputation('impact_manufacturing_employment_fall_pct',
+        "100 * (" ~ paper_claim_value('impact_us_manufacturing_jobs_2005') ~ " / "
+            ~ paper_claim_value('impact_us_manufacturing_jobs_1995') ~ " - 1)") }}
+    union all
+    {{ claim_recomputation('impact_mexican_based_manufacturing_workers_2005',
+        paper_claim_value('impact_disguised_maquila_workers_2005') ~ " + "
+            ~ paper_claim_value('impact_maquiladora_workers_2005')) }}
+    union all
+    {{ claim_recomputation('impact_amplified_manufacturing_workers',
+        paper_claim_value('impact_us_manufacturing_jobs_2005') ~ " + "
+            ~ paper_claim_value('impact_mexican_based_manufacturing_workers_2005')) }}
+    union all
+    {{ claim_recomputation('impact_labor_export_share_pct',
+        "100 * (" ~ paper_claim_value('impact_mexicans_in_us_manufacturing_2005') ~ " + "
+            ~ paper_claim_value('impact_disguised_maquila_workers_2005') ~ " + "
+            ~ paper_claim_value('impact_maquiladora_workers_2005') ~ ") / "
+            ~ paper_claim_value('impact_amplified_manufacturing_workers')) }}
+    union all
+    {{ claim_recomputation('impact_households_receiving_remittances',
+        "(select sum(households * pct_households_remittances / 100) from intensity where index_year = 2000)",
+        ['conapo_iim_2000']) }}
+    union all
+    {{ claim_recomputation('impact_households_receiving_remittances_pct',
+        "(select 100 * sum(households * pct_households_remittances / 100) / nullif(sum(households), 0)
+            from intensity where index_year = 2000)",
+        ['conapo_iim_2000']) }}
+    union all
+    {{ claim_recomputation('programs_tres_por_uno_share_of_remittances_2004',
+        "(select 100 * (select value from table_3 where program = 'Programa Tres por Uno' and unit = 'usd' and year = 2004)
+            / remittances_usd from remittances_annual where year = 2004 and months_observed = 12)",
+        ['banxico_remittances_monthly']) }}
+    union all
+    {{ claim_recomputation('social_hispanic_share_us_population',
+        "(select 100 * " ~ paper_claim_value('social_hispanic_population') ~ " / (1000 * us_value)
+            from worldbank where indicator = 'population' and year = 2004)",
+        wb_pop) }}
+    union all
+    {{ claim_recomputation('social_born_in_mexico_share_mexican_origin',
+        "100 * " ~ paper_claim_value('nafta_mexican_born_in_us_2004') ~ " / "
+            ~ paper_claim_value('nafta_mexican_origin_population_2004')) }}
+    union all
+    {{ claim_recomputation('social_no_health_coverage_pct',
+        "(select value_pct from table_4 where characteristic = 'no_health_coverage' and population_group = 'mexican_emigrants')") }}
+    union all
+    {{ claim_recomputation('social_university_pct',
+        "(select value_pct from table_4 where characteristic = 'university_and_postgraduate' and population_group = 'mexican_emigrants')") }}
+),
+
+final as (
+    select * from recomputed
+)
+
+select * from final
