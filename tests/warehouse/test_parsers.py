@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from warehouse.parsers import banxico, conapo, inegi, un, worldbank
+from warehouse.parsers import RULES, banxico, conapo, inegi, un, worldbank
 from warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
 from warehouse.raw_schema import RAW_TABLES
 from warehouse.sources import SOURCES, registered_files, source_by_id
@@ -220,6 +221,14 @@ def test_un_empty_counts_are_null(real_sources: Path) -> None:
         r["year"]: r["count"] for r in rows if r["area"] == "Mexico" and r["category"] == "Inbound"
     }
     assert mexico[2000] > 9e6
+
+
+def test_every_rule_used_in_the_code_is_documented() -> None:
+    parsers = Path(inegi.__file__).parent
+    files = [*parsers.glob("*.py"), parsers.parent / "ingest.py"]
+    code = "".join(path.read_text() for path in files)
+    used = set(re.findall(r'"((?:file|row|value|key|total|source)\.[a-z_]+)"', code))
+    assert used and used <= set(RULES), used - set(RULES)
 
 
 # ---- building blocks ---------------------------------------------------------------------

@@ -20,6 +20,25 @@ Row = dict[str, Any]
 # Rules whose breach makes the whole file unusable: none of its rows is loaded.
 FILE_LEVEL_PREFIX = "file."
 
+# The stable rule ids a reject can carry (``raw.rejects.rule``), with what each one means.
+RULES: dict[str, str] = {
+    "file.empty": "the file has no content",
+    "file.encoding": "the bytes are not in the publisher's encoding (UTF-16, re-saved, undecodable)",
+    "file.missing_column": "the header lacks an expected column (missing or renamed)",
+    "file.truncated": "the file stops before its end (cut line, no footnote, no rows)",
+    "row.field_count": "a data line has more or fewer fields than the header",
+    "value.not_numeric": "a count or rate is not a number",
+    "value.negative": "a count or amount is below zero",
+    "value.pct_range": "a percentage indicator is outside [0, 100]",
+    "value.category": "a coded value is not one of the published codes",
+    "value.sex_sum": "total population differs from male + female",
+    "key.format": "a key cell does not have the published form",
+    "key.unknown_state": "a state key is not in 1..32",
+    "key.duplicate": "the same key appears twice in one file",
+    "total.mismatch": "rows do not add up to their total row (INEGI municipalities, states)",
+    "source.stray_file": "a file in the sources folder is not a registered file name",
+}
+
 
 @dataclass(frozen=True)
 class Reject:
