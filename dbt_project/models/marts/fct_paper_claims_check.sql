@@ -75,7 +75,9 @@ final as (
             when recomputed_value is null
                 then 'Not checked: the loaded data do not cover it; method: ' || check_method || '.'
             when status = 'consistent'
-                then 'Consistent within ' || {{ tolerance * 100 }} || ' %: ' || check_method || '.'
+                then 'Consistent within ' || {{ tolerance * 100 }} || ' % (difference '
+                    || printf('%+.1f', 100 * relative_difference) || ' %): ' || check_method || '.'
+                    || coalesce(' ' || nullif(discrepancy_note, '') || '.', '')
             else 'Differs by ' || printf('%+.1f', 100 * relative_difference) || ' % (tolerance '
                 || {{ tolerance * 100 }} || ' %): ' || check_method || '. '
                 || coalesce(nullif(discrepancy_note, ''), 'No explanation recorded yet') || '.'
