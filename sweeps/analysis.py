@@ -220,7 +220,7 @@ def series_quantile_rows(
     for output in record["outputs"]:
         if output["kind"] != "series":
             continue
-        for year in record["years"]:
+        for year in output["years"]:
             values = read_column(study, series_column(output["name"], year), record["n_scenarios"])
             for q, value in zip(quantiles, np.quantile(values, quantiles), strict=True):
                 rows.append(

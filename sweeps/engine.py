@@ -25,7 +25,14 @@ import pyarrow as pa
 
 from sweeps import design, store
 from sweeps.calibration import calibrated_values
-from sweeps.models import ModelContext, SweepModel, build_model, kept_outputs, series_column
+from sweeps.models import (
+    ModelContext,
+    SweepModel,
+    build_model,
+    kept_outputs,
+    output_years,
+    series_column,
+)
 from sweeps.spec import SpecError, StudySpec, spec_to_dict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -169,12 +176,13 @@ def chunk_table(task: ChunkTask, swept: np.ndarray, results: dict[str, np.ndarra
                 )
             columns[output.name] = values
         else:
-            if values.shape != (n, len(task.model.years)):
+            years = output_years(task.model, output)
+            if values.shape != (n, len(years)):
                 raise ValueError(
-                    f"{task.model.name}.{output.name}: expected shape ({n}, {len(task.model.years)}),"
+                    f"{task.model.name}.{output.name}: expected shape ({n}, {len(years)}),"
                     f" got {values.shape}"
                 )
-            for t, year in enumerate(task.model.years):
+            for t, year in enumerate(years):
                 columns[series_column(output.name, year)] = values[:, t]
     return pa.table(columns)
 
@@ -285,6 +293,7 @@ def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
                 "variable": o.variable or o.name,
                 "region": o.region,
                 "description": o.description,
+                "years": list(output_years(prepared.model, o)) if o.kind == "series" else [],
             }
             for o in kept_outputs(spec, prepared.model)
         ],

@@ -77,13 +77,14 @@ def _write_all_scenarios(
     writer, directory: store.StudyDir, record: dict, series: list[dict], model: str
 ) -> None:
     """One part at a time, so memory stays one chunk whatever the study size."""
-    years = record["years"]
     for part in sorted(directory.parts.glob(f"*/{store.PART_NAME}")):
-        columns = ["scenario_id"] + [series_column(o["name"], y) for o in series for y in years]
+        columns = ["scenario_id"] + [
+            series_column(o["name"], y) for o in series for y in o["years"]
+        ]
         table = pq.read_table(part, columns=columns)
         ids = table.column("scenario_id").to_pylist()
         for out in series:
-            for year in years:
+            for year in out["years"]:
                 values = table.column(series_column(out["name"], year)).to_pylist()
                 for scenario_id, value in zip(ids, values, strict=True):
                     writer.writerow(

@@ -28,6 +28,8 @@ class ModelParameter:
     high: float
     unit: str = "1"
     description: str = ""
+    valid_low: float = -np.inf
+    valid_high: float = np.inf
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class ModelOutput:
     description: str = ""
     variable: str = ""  # IAMC variable name (e.g. "Population"); defaults to ``name``
     region: str = "Mexico"
+    years: tuple[int, ...] = ()  # years of a series when they differ from the model's years
 
 
 @runtime_checkable
@@ -131,6 +134,15 @@ def check_spec_against_model(spec: StudySpec, model: SweepModel) -> None:
             raise SpecError(
                 f"study {spec.name}: discovery.outcome: {rule.outcome!r} is not a kept scalar output"
             )
+    for name, given in spec.parameters.items():
+        parameter = next(p for p in model.parameters if p.name == name)
+        low = given.low if given.is_swept and given.kind != "normal" else given.value
+        high = given.high if given.is_swept and given.kind != "normal" else given.value
+        if low is not None and not parameter.valid_low <= low <= high <= parameter.valid_high:
+            raise SpecError(
+                f"study {spec.name}: parameters.{name}: [{low}, {high}] leaves the range the "
+                f"kernel accepts [{parameter.valid_low}, {parameter.valid_high}]"
+            )
     if spec.years is not None and not model.years and spec.kernel in ("ishigami", "sobol_g"):
         raise SpecError(f"study {spec.name}: years: kernel {spec.kernel} has no years")
     clash = known & outputs
@@ -142,6 +154,11 @@ def kept_outputs(spec: StudySpec, model: SweepModel) -> tuple[ModelOutput, ...]:
     """The outputs the study keeps (all by default), in model order."""
     wanted = set(spec.outputs) if spec.outputs is not None else None
     return tuple(o for o in model.outputs if wanted is None or o.name in wanted)
+
+
+def output_years(model: SweepModel, output: ModelOutput) -> tuple[int, ...]:
+    """Years of a series output (its own, else the model's)."""
+    return output.years or tuple(model.years)
 
 
 def series_column(series: str, year: int) -> str:
