@@ -380,8 +380,11 @@ def dbt_build_with_prefect(build: Build):
     )
     runner = PrefectDbtRunner(settings=settings, raise_on_failure=False, disable_assets=True)
     start = time.perf_counter()
-    with patched_environ(dbt_environment(build.database)):
-        outcome = runner.invoke(dbt_command_args("build", build.dir))
+    try:
+        with patched_environ(dbt_environment(build.database)):
+            outcome = runner.invoke(dbt_command_args("build", build.dir))
+    except Exception as error:  # the runner raises when dbt cannot even start (parse errors)
+        raise RefreshFailed("dbt build", str(error)) from error
     error = (
         None
         if outcome.exception is None
@@ -530,7 +533,7 @@ def _timed(
     except RefreshFailed:
         raise
     except Exception as error:
-        raise RefreshFailed(step, f"{type(error).__name__}: {error}") from error
+        raise RefreshFailed(step.replace("_", " "), f"{type(error).__name__}: {error}") from error
     finally:
         seconds[step] = round(time.perf_counter() - start, 3)
 
