@@ -11,8 +11,9 @@ Method (all of it uses only data up to ``train_until``):
    steer the national parameters) of the kernel's municipal growth rates ``start → census year``
    on the observed ones, every candidate and its finite-difference neighbours evaluated in one
    batch call of the kernel. The initial age structure is the stable population of the unit's
-   rates, so it depends on the parameters: the fit is repeated once with units rebuilt at the
-   first estimate (a fixed point in two rounds).
+   rates, so it depends on the parameters: every evaluated point gets its own structure (exact
+   residuals) while its finite-difference neighbours share it (the Jacobian holds the structure
+   fixed) — the fit still converges to where the exact residuals are least.
 3. **Municipal component.** What the kernel leaves unexplained in each municipality's growth
    over the fit period, ``u_i = ln(P_obs / P_kernel) / years``, is internal migration, suburban
    growth and local fertility differences — it persists. It is shrunk towards its CONAPO-degree
@@ -175,29 +176,40 @@ def calibrate_depopulation(con, train_until: int) -> DepopulationCalibration:
     lower = np.array([p.lower for p in FREE_PARAMETERS])
     upper = np.array([p.upper for p in FREE_PARAMETERS])
     params_row = default_params(DEPOPULATION_PARAMETERS)[0]
-    fit = residuals = None
-    for _ in range(2):  # fixed point: the stable age structure depends on the fitted rates
-        units = units_from_inputs(inputs, params_row)
-        template = params_row.copy()
+    structures: dict[bytes, object] = {}
 
-        def batch_residuals(candidates: np.ndarray, units=units, template=template) -> np.ndarray:
-            rows = np.tile(template, (candidates.shape[0], 1))
-            rows[:, free] = candidates
-            result = project_depopulation(rows, units, start, base, report_years=grid)
-            modelled = np.log(result.unit_population / start_population) / spans[:, None]
-            return (modelled - observed_rates[None])[:, usable]
+    def units_at(candidate: np.ndarray):
+        """Units whose stable age structure follows ``candidate`` (the last few are cached)."""
+        key = candidate.tobytes()
+        if key not in structures:
+            row = params_row.copy()
+            row[free] = candidate
+            if len(structures) > 4:
+                structures.pop(next(iter(structures)))
+            structures[key] = units_from_inputs(inputs, row)
+        return structures[key]
 
-        residuals = batch_residuals
-        fit = fit_batch_least_squares(
-            residuals,
-            np.clip(params_row[free], lower, upper),
-            lower,
-            upper,
-            loss="soft_l1",
-            loss_scale=GROWTH_LOSS_SCALE,
-        )
-        params_row = params_row.copy()
-        params_row[free] = fit.values
+    def residuals(candidates: np.ndarray) -> np.ndarray:
+        # the age structure is built at the batch's first row, the point being evaluated; its
+        # finite-difference neighbours (or ensemble proposals) share it, which keeps one
+        # kernel call per batch and leaves the residual at every evaluated point exact
+        units = units_at(candidates[0])
+        rows = np.tile(params_row, (candidates.shape[0], 1))
+        rows[:, free] = candidates
+        result = project_depopulation(rows, units, start, base, report_years=grid)
+        modelled = np.log(result.unit_population / start_population) / spans[:, None]
+        return (modelled - observed_rates[None])[:, usable]
+
+    fit = fit_batch_least_squares(
+        residuals,
+        np.clip(params_row[free], lower, upper),
+        lower,
+        upper,
+        loss="soft_l1",
+        loss_scale=GROWTH_LOSS_SCALE,
+    )
+    params_row = params_row.copy()
+    params_row[free] = fit.values
 
     units = units_from_inputs(inputs, params_row)
     at_fit = project_depopulation(params_row[None, :], units, start, base, report_years=[base])

@@ -1,0 +1,90 @@
+"""Calibration recovers the parameters of data the kernels generated themselves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from projection_warehouses import (
+    REMITTANCE_TRUTH,
+    depopulation_truth,
+    depopulation_warehouse,
+    remittance_warehouse,
+)
+
+from kernels.defaults import DEPOPULATION_PARAMETERS, parameter_index
+from projections.calibration import calibrate, default_train_until
+from projections.depopulation import calibrate_depopulation, rebase_parameters
+from projections.remittances import calibrate_remittances
+
+
+@pytest.fixture(scope="module")
+def depopulation_con():
+    con = depopulation_warehouse(depopulation_truth())
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def remittance_con():
+    con = remittance_warehouse(REMITTANCE_TRUTH)
+    yield con
+    con.close()
+
+
+def test_depopulation_calibration_recovers_known_parameters(depopulation_con):
+    fitted = calibrate_depopulation(depopulation_con, 2000)
+    assert (fitted.start_year, fitted.base_year, fitted.index_year) == (1990, 2000, 2000)
+    truth_at_base = rebase_parameters(depopulation_truth(), 10.0)[0]
+    for name in ("tfr_base", "emigration_scale"):
+        column = parameter_index(DEPOPULATION_PARAMETERS, name)
+        assert fitted.calibration.parameters[name] == pytest.approx(truth_at_base[column], rel=0.01)
+    # the kernel explains the data, so nothing is left for the municipal component
+    assert np.nanmax(np.abs(fitted.unit_components["observed_residual_rate"])) < 1e-3
+    assert fitted.calibration.fit.r2 > 0.99
+    assert fitted.calibration.data_years == (1990, 1995, 2000)
+
+
+def test_remittance_calibration_recovers_known_parameters(remittance_con):
+    fitted = calibrate_remittances(remittance_con, 2012)
+    for name, value in REMITTANCE_TRUTH.items():
+        assert fitted.calibration.parameters[name] == pytest.approx(value, rel=0.03), name
+    assert fitted.calibration.fit.mape < 1e-3
+    assert fitted.start_year == 1995
+
+
+def test_train_until_limits_the_data_used(remittance_con):
+    fitted = calibrate_remittances(remittance_con, 2005)
+    assert max(fitted.calibration.data_years) == 2005
+    assert int(fitted.inputs.years[-1]) == 2005  # paths after train_until are not read
+
+
+def test_calibrate_all_defaults_to_all_the_data(remittance_con):
+    assert default_train_until(remittance_con, "remittances") == 2012
+    (only,) = calibrate(remittance_con, "remittances")
+    assert only.train_until == 2012 and only.kernel == "remittances"
+
+
+@pytest.mark.parametrize(
+    ("kernel", "train_until", "message"),
+    [
+        ("depopulation", 2005, "train_until: 2005 is after the last census"),
+        ("depopulation", 1990, "leaves only census 1990"),
+        ("depopulation", 1985, "before the first census"),
+        ("volcanoes", 2000, "kernel: unknown kernel 'volcanoes'"),
+    ],
+)
+def test_bad_calibration_requests_are_named(depopulation_con, kernel, train_until, message):
+    with pytest.raises(ValueError, match=message):
+        calibrate(depopulation_con, kernel, train_until)
+
+
+def test_remittances_after_the_data_is_refused(remittance_con):
+    with pytest.raises(ValueError, match="train_until: 2013 is after the last complete year"):
+        calibrate_remittances(remittance_con, 2013)
+
+
+def test_missing_mart_is_named():
+    import duckdb
+
+    with pytest.raises(ValueError, match="a mart this projection reads is missing"):
+        calibrate(duckdb.connect(), "depopulation", 2000)
