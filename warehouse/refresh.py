@@ -123,8 +123,15 @@ def refresh_lock(paths: MigsysPaths, wait_seconds: float = 0.0) -> Iterator[None
 # --------------------------------------------------------------------------- steps
 
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
 def prepare_build(paths: MigsysPaths, now: dt.datetime | None = None) -> Build:
-    """Remove leftovers of earlier runs and create a fresh build folder. Call under the lock."""
+    """Remove leftovers of earlier runs and create a fresh build folder. Call under the lock.
+
+    The folder name is constant (``builds/current``): only one build runs at a time, and a
+    constant DuckDB path keeps the dbt profile unchanged, so dbt can reuse its parse cache.
+    """
     paths.builds.mkdir(parents=True, exist_ok=True)
     for leftover in paths.builds.iterdir():
         if leftover.is_dir():
@@ -132,9 +139,21 @@ def prepare_build(paths: MigsysPaths, now: dt.datetime | None = None) -> Build:
         else:
             leftover.unlink(missing_ok=True)
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%S")
-    build = Build(id=f"{stamp}-{os.getpid()}", dir=paths.builds / f"{stamp}-{os.getpid()}")
-    build.dir.mkdir(parents=True)
+    build = Build(id=f"{stamp}-{os.getpid()}", dir=paths.builds / "current")
+    (build.dir / "target").mkdir(parents=True)
+    cached_parse = paths.state / PARTIAL_PARSE_FILE
+    if cached_parse.is_file():
+        shutil.copyfile(cached_parse, build.dir / "target" / PARTIAL_PARSE_FILE)
     return build
+
+
+def _keep_parse_cache(build: Build, paths: MigsysPaths) -> None:
+    parsed = build.dir / "target" / PARTIAL_PARSE_FILE
+    if parsed.is_file():
+        paths.state.mkdir(parents=True, exist_ok=True)
+        staged = paths.state / f".{PARTIAL_PARSE_FILE}.tmp"
+        shutil.copyfile(parsed, staged)
+        os.replace(staged, paths.state / PARTIAL_PARSE_FILE)
 
 
 def ingest_step(build: Build, paths: MigsysPaths):
@@ -175,15 +194,22 @@ def dbt_build_step(build: Build) -> DbtReport:
 
 def docs_step(build: Build) -> Path:
     """Static, self-contained dbt docs (one HTML file) for the build."""
-    report = run_dbt("docs generate", build.database, build.dir, "--static")
+    # --no-compile: the build just compiled every node; the manifest in target/ is current.
+    report = run_dbt("docs generate", build.database, build.dir, "--static", "--no-compile")
     if not report.success or not build.static_docs.is_file():
         raise RefreshFailed("docs", report.describe_failures())
     return build.static_docs
 
 
+def _build_connection(database: Path) -> duckdb.DuckDBPyConnection:
+    # Not read_only: dbt-duckdb keeps its own connection to the build file open in this process,
+    # and DuckDB refuses a second connection to one file with a different configuration.
+    return duckdb.connect(str(database))
+
+
 def data_fingerprint(database: Path) -> str:
     """Hash of the source files that went into a build (their ids, names and sha256)."""
-    con = duckdb.connect(str(database), read_only=True)
+    con = _build_connection(database)
     try:
         rows = con.execute(
             "select source_id, file_name, coalesce(file_sha256, status) from raw.source_files "
@@ -195,7 +221,7 @@ def data_fingerprint(database: Path) -> str:
 
 
 def absent_sources(database: Path) -> list[str]:
-    con = duckdb.connect(str(database), read_only=True)
+    con = _build_connection(database)
     try:
         rows = con.execute(
             "select distinct source_id from raw.source_files where status = 'absent' order by 1"
@@ -221,6 +247,7 @@ def publish_step(build: Build, paths: MigsysPaths) -> Path:
     with open(build.database, "rb") as handle:
         os.fsync(handle.fileno())
     paths.home.mkdir(parents=True, exist_ok=True)
+    _keep_parse_cache(build, paths)
     if build.static_docs.is_file():
         paths.docs.mkdir(parents=True, exist_ok=True)
         staged_docs = paths.docs / f".index.html.{build.id}"
@@ -269,8 +296,7 @@ def run_refresh(config: RefreshConfig) -> RefreshResult:
         dbt = timed("dbt_build", dbt_build_step, build)
         seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
         timed("docs", docs_step, build)
-        fingerprint = data_fingerprint(build.database)
-        absent = absent_sources(build.database)
+        fingerprint, absent = data_fingerprint(build.database), absent_sources(build.database)
         timed("publish", publish_step, build, paths)
         seconds["total"] = round(time.perf_counter() - start, 3)
         result = RefreshResult(

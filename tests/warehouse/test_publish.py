@@ -76,7 +76,7 @@ def test_prepare_build_removes_leftovers_of_dead_runs(tmp_path: Path) -> None:
     (dead / "warehouse.duckdb").write_bytes(b"half written")
     (paths.builds / "stray.tmp").write_bytes(b"x")
     build = prepare_build(paths)
-    assert [p.name for p in paths.builds.iterdir()] == [build.id]
+    assert [p.name for p in paths.builds.iterdir()] == [build.dir.name]
     assert build.dir.is_dir()
 
 
