@@ -138,7 +138,8 @@ def depopulation_step_numpy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One step for all units: ``population[n_units, 2, 18]`` → (next population, components
     ``[4, n_units]`` = births, deaths, emigrants, returns)."""
-    leaving = population * -np.expm1(-STEP_YEARS * intensity[:, None, None] * emigration[None])
+    five_year_rate = STEP_YEARS * intensity[:, None, None] * emigration[None]
+    leaving = population * np.minimum(1.0, five_year_rate / (1.0 + 0.5 * five_year_rate))
     coming_back = return_share[:, None, None] * leaving
     stayers = population - leaving + coming_back
     following = np.zeros_like(population)

@@ -292,13 +292,39 @@ def _result(base_year: int, n_years: int, outputs: tuple[np.ndarray, ...]) -> Re
     )
 
 
-@njit(cache=True)
-def _path_value(observed: np.ndarray, path: int, year_index: int, growth: float) -> float:
-    """Observed value, or the last observation grown at ``growth`` per year beyond the data."""
+@njit(cache=True, inline="always")
+def _advance_paths(observed, log_observed, year, growth, log_growth, values, logs) -> None:
+    """Set ``values``/``logs`` of the six paths to ``year``: the observation while there is one,
+    else last year's value times (1 + growth) — called for consecutive years."""
     n_observed = observed.shape[1]
-    if year_index < n_observed:
-        return observed[path, year_index]
-    return observed[path, n_observed - 1] * (1.0 + growth) ** (year_index - n_observed + 1)
+    for path in range(observed.shape[0]):
+        if year < n_observed:
+            values[path] = observed[path, year]
+            logs[path] = log_observed[path, year]
+        else:
+            values[path] = values[path] * growth[path]
+            logs[path] = logs[path] + log_growth[path]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"}, inline="always")
+def _sweep_cohorts(cohorts, first, share, return_rate, dying_rate, keep, sums) -> None:
+    """One pass over the closed durations stored from ``cohorts[first]`` (oldest) onwards:
+    accumulate remitters, stock, returns and deaths into ``sums`` and age each cohort in place."""
+    remitters = 0.0
+    total = 0.0
+    leaving = 0.0
+    dying = 0.0
+    for k in range(share.shape[0]):
+        people = cohorts[first + k]
+        remitters += people * share[k]
+        total += people
+        leaving += people * return_rate[k]
+        dying += people * dying_rate[k]
+        cohorts[first + k] = people * keep[k]
+    sums[0] += remitters
+    sums[1] += total
+    sums[2] += leaving
+    sums[3] += dying
 
 
 @njit(cache=True, parallel=True)
@@ -321,46 +347,74 @@ def _remittance_kernel(
     peak_value,
     below_index,
 ):
-    """All scenarios × years × durations; each scenario writes only its own output rows."""
+    """All scenarios × years × durations; each scenario writes only its own output rows.
+
+    Cohorts are stored by arrival year (``cohorts[year + D − 1 − d]`` holds duration d < D − 1
+    in year ``year``; the open duration is a scalar), so ageing is an in-place multiply with no
+    shifting, and one fused pass per year gives the outputs and the transition. Elastic terms
+    use exp(ε · log ratio) with logs of the observations computed once.
+    """
     n_scen = params.shape[0]
     n_years = usd.shape[1]
     n_durations = initial_stock.shape[0]
+    n_closed = n_durations - 1
+    n_paths = observed.shape[0]
+    log_observed = np.log(observed)
     for scenario in prange(n_scen):
         row = params[scenario]
-        keep = np.empty(n_durations)
-        return_rate = np.empty(n_durations)
-        death_rate = np.empty(n_durations)
-        share = np.empty(n_durations)
+        # Rates of closed duration d stored at k = D − 2 − d (oldest first, as in ``cohorts``).
+        share = np.empty(n_closed)
+        return_rate = np.empty(n_closed)
+        dying_rate = np.empty(n_closed)
+        keep = np.empty(n_closed)
         for d in range(n_durations):
-            return_rate[d] = row[RETURN_RATE_INITIAL] * math.exp(-row[RETURN_RATE_DECAY] * d)
-            death_rate[d] = min(
-                1.0, row[MORTALITY_RATE] * math.exp(row[MORTALITY_DURATION_GROWTH] * d)
-            )
-            keep[d] = (1.0 - return_rate[d]) * (1.0 - death_rate[d])
-            share[d] = row[REMITTER_SHARE_INITIAL] * math.exp(-row[REMITTER_SHARE_DECAY] * d)
-        stock = initial_stock.copy()
-        us_wage_0 = observed[0, 0]
-        gap_0 = observed[0, 0] / observed[1, 0]
-        demand_0 = observed[2, 0]
+            returning = row[RETURN_RATE_INITIAL] * math.exp(-row[RETURN_RATE_DECAY] * d)
+            death = min(1.0, row[MORTALITY_RATE] * math.exp(row[MORTALITY_DURATION_GROWTH] * d))
+            remitting = row[REMITTER_SHARE_INITIAL] * math.exp(-row[REMITTER_SHARE_DECAY] * d)
+            if d < n_closed:
+                k = n_closed - 1 - d
+                share[k] = remitting
+                return_rate[k] = returning
+                dying_rate[k] = (1.0 - returning) * death
+                keep[k] = (1.0 - returning) * (1.0 - death)
+            else:
+                open_share = remitting
+                open_return = returning
+                open_dying = (1.0 - returning) * death
+                open_keep = (1.0 - returning) * (1.0 - death)
+        cohorts = np.zeros(n_years + n_closed)
+        for d in range(n_closed):
+            cohorts[n_closed - 1 - d + 1] = initial_stock[d]
+        open_stock = initial_stock[n_closed]
+        growth = np.empty(n_paths)
+        log_growth = np.empty(n_paths)
+        for path in range(n_paths):
+            rate = row[PATH_GROWTH_COLUMNS[path]]
+            growth[path] = 1.0 + rate
+            log_growth[path] = math.log1p(rate)
+        values = np.empty(n_paths)
+        logs = np.empty(n_paths)
+        sums = np.empty(4)
         best = -1.0
         below_index[scenario] = -1
         for year in range(n_years):
-            us_wage = _path_value(observed, 0, year, row[US_WAGE_GROWTH])
-            remitters = 0.0
-            total = 0.0
-            for d in range(n_durations):
-                remitters += stock[d] * share[d]
-                total += stock[d]
-            amount = row[AMOUNT_BASE] * (us_wage / us_wage_0) ** row[AMOUNT_WAGE_ELASTICITY]
+            _advance_paths(observed, log_observed, year, growth, log_growth, values, logs)
+            sums[0] = open_stock * open_share
+            sums[1] = open_stock
+            sums[2] = open_stock * open_return
+            sums[3] = open_stock * open_dying
+            first = year + 1
+            _sweep_cohorts(cohorts, first, share, return_rate, dying_rate, keep, sums)
+            remitters = sums[0]
+            amount = row[AMOUNT_BASE] * math.exp(
+                row[AMOUNT_WAGE_ELASTICITY] * (logs[0] - log_observed[0, 0])
+            )
             flow = remitters * amount
             usd[scenario, year] = flow
-            mxn[scenario, year] = flow * _path_value(observed, 4, year, row[FX_GROWTH])
-            pct[scenario, year] = 100.0 * flow / _path_value(observed, 3, year, row[GDP_GROWTH])
-            households[scenario, year] = min(
-                _path_value(observed, 5, year, row[HOUSEHOLDS_GROWTH]),
-                row[HOUSEHOLDS_PER_REMITTER] * remitters,
-            )
-            stock_total[scenario, year] = total
+            mxn[scenario, year] = flow * values[4]
+            pct[scenario, year] = 100.0 * flow / values[3]
+            households[scenario, year] = min(values[5], row[HOUSEHOLDS_PER_REMITTER] * remitters)
+            stock_total[scenario, year] = sums[1]
             remitters_out[scenario, year] = remitters
             if flow > best:
                 best = flow
@@ -372,24 +426,16 @@ def _remittance_kernel(
             if use_external:
                 arriving = external_arrivals[scenario, year]
             else:
-                gap = us_wage / _path_value(observed, 1, year, row[MX_WAGE_GROWTH])
-                demand = _path_value(observed, 2, year, row[LABOUR_DEMAND_GROWTH])
-                arriving = (
-                    row[INFLOW_BASE]
-                    * (gap / gap_0) ** row[INFLOW_GAP_ELASTICITY]
-                    * (demand / demand_0) ** row[INFLOW_DEMAND_ELASTICITY]
+                log_gap = (logs[0] - logs[1]) - (log_observed[0, 0] - log_observed[1, 0])
+                log_demand = logs[2] - log_observed[2, 0]
+                arriving = row[INFLOW_BASE] * math.exp(
+                    row[INFLOW_GAP_ELASTICITY] * log_gap
+                    + row[INFLOW_DEMAND_ELASTICITY] * log_demand
                 )
-            leaving = 0.0
-            dying = 0.0
-            open_group = stock[n_durations - 1] * keep[n_durations - 1]
-            for d in range(n_durations):
-                leaving += stock[d] * return_rate[d]
-                dying += stock[d] * (1.0 - return_rate[d]) * death_rate[d]
-            for d in range(n_durations - 1, 0, -1):
-                stock[d] = stock[d - 1] * keep[d - 1]
-            stock[n_durations - 1] += open_group
-            stock[0] = arriving
+            # The oldest closed cohort (already aged in place) joins the open duration.
+            open_stock = open_stock * open_keep + cohorts[first]
+            cohorts[first + n_closed] = arriving
             arrivals_out[scenario, year] = arriving
-            returns_out[scenario, year] = leaving
-            deaths_out[scenario, year] = dying
+            returns_out[scenario, year] = sums[2]
+            deaths_out[scenario, year] = sums[3]
         peak_value[scenario] = best

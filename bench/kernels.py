@@ -1,0 +1,138 @@
+"""Kernel speed: Numba vs the NumPy twins on the same inputs, thread scaling, ns per cohort cell.
+
+Sizes are those of the real runs: 2,456 municipalities (CONAPO 2010) projected 2000–2050 in
+five-year steps; the remittance kernel with 50 durations over 2000–2060. Inputs are seeded
+synthetic units with municipal-like sizes (lognormal, median about 12,000 people) and emigration
+intensities up to 1 % a year, so the benchmark needs no data files. Every timing is the best of
+a few calls after a warm-up call that compiles (or loads the cache).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.common import best_of, metric
+from kernels import get_threads, set_threads
+from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_bounds
+from kernels.depopulation import N_AGES, N_SEXES, DepopulationUnits, project_depopulation
+from kernels.reference import project_depopulation_numpy, project_remittances_numpy
+from kernels.remittances import RemittanceInputs, initial_stock_from_total, project_remittances
+
+N_UNITS = 2456
+BASE_YEAR, HORIZON_YEAR = 2000, 2050
+N_DEPOPULATION_STEPS = (HORIZON_YEAR - BASE_YEAR) // 5
+TWIN_SCENARIOS = 8  # the NumPy twin is slow; a few scenarios give a stable per-scenario time
+SCALING_SCENARIOS = 64
+REMITTANCE_SCENARIOS = 2000
+REMITTANCE_HORIZON = 2060
+
+
+def _sample(parameters: tuple, n: int, rng: np.random.Generator) -> np.ndarray:
+    bounds = parameter_bounds(parameters)
+    return bounds[:, 0] + rng.random((n, len(parameters))) * (bounds[:, 1] - bounds[:, 0])
+
+
+def municipal_units(rng: np.random.Generator, n_units: int = N_UNITS) -> DepopulationUnits:
+    """Synthetic municipalities of realistic size and emigration (seeded)."""
+    total = rng.lognormal(np.log(12_000), 1.4, n_units)
+    male = total * rng.uniform(0.46, 0.50, n_units)
+    return DepopulationUnits.from_totals(
+        total,
+        male,
+        total - male,
+        rng.uniform(0.0, 0.01, n_units),
+        rng.uniform(0.0, 0.6, n_units),
+        rng.integers(0, 6, n_units),
+    )
+
+
+def remittance_inputs(rng: np.random.Generator) -> RemittanceInputs:
+    """Paths 1995–2015 growing like the observed series, with noise."""
+    years = np.arange(1995, 2016)
+    steps = np.arange(years.size)
+
+    def path(level: float, growth: float) -> np.ndarray:
+        return level * np.exp(growth * steps + rng.normal(0.0, 0.02, years.size).cumsum())
+
+    return RemittanceInputs(
+        years=years,
+        us_wage_index=path(100.0, 0.03),
+        mx_wage_index=path(100.0, 0.02),
+        us_labour_demand_index=path(100.0, 0.01),
+        gdp_usd=path(3.6e11, 0.05),
+        usdmxn=path(6.4, 0.04),
+        households=path(2.0e7, 0.02),
+        initial_stock=initial_stock_from_total(8.0e6),
+    )
+
+
+def _with_threads(n: int, fn):
+    def run():
+        previous = get_threads()
+        set_threads(n)
+        try:
+            return fn()
+        finally:
+            set_threads(previous)
+
+    return run
+
+
+def collect(repeats: int = 3) -> dict[str, dict]:
+    rng = np.random.default_rng(2006)
+    units = municipal_units(rng)
+    twin_params = _sample(DEPOPULATION_PARAMETERS, TWIN_SCENARIOS, rng)
+    scaling_params = _sample(DEPOPULATION_PARAMETERS, SCALING_SCENARIOS, rng)
+
+    def kernel_twin_inputs():
+        return project_depopulation(twin_params, units, BASE_YEAR, HORIZON_YEAR)
+
+    def twin():
+        return project_depopulation_numpy(twin_params, units, BASE_YEAR, HORIZON_YEAR)
+
+    def scaling_run():
+        return project_depopulation(scaling_params, units, BASE_YEAR, HORIZON_YEAR)
+
+    one_thread_small = _with_threads(1, kernel_twin_inputs)
+    one_thread_small()  # compile or load the cache
+    kernel_seconds = best_of(one_thread_small, repeats)
+    twin_seconds = best_of(twin, max(1, repeats - 1))
+    one_thread = best_of(_with_threads(1, scaling_run), repeats)
+    two_threads = best_of(_with_threads(min(2, _max_threads()), scaling_run), repeats)
+    cells = SCALING_SCENARIOS * N_UNITS * N_DEPOPULATION_STEPS * N_SEXES * N_AGES
+
+    inputs = remittance_inputs(rng)
+    remittance_params = _sample(REMITTANCE_PARAMETERS, REMITTANCE_SCENARIOS, rng)
+
+    def remittance_kernel():
+        return project_remittances(remittance_params, inputs, BASE_YEAR, REMITTANCE_HORIZON)
+
+    def remittance_twin():
+        return project_remittances_numpy(remittance_params, inputs, BASE_YEAR, REMITTANCE_HORIZON)
+
+    remittance_one_thread = _with_threads(1, remittance_kernel)
+    remittance_one_thread()
+    remittance_seconds = best_of(remittance_one_thread, repeats)
+    remittance_twin_seconds = best_of(remittance_twin, repeats)
+
+    return {
+        "kernel.depopulation.speedup_vs_numpy": metric(twin_seconds / kernel_seconds, "x", 5),
+        "kernel.remittances.speedup_vs_numpy": metric(
+            remittance_twin_seconds / remittance_seconds, "x", 5
+        ),
+        "kernel.depopulation.thread_scaling": metric(one_thread / two_threads, "x", 1.8),
+        "kernel.depopulation.ns_per_cell": metric(
+            one_thread / cells * 1e9, "ns", None, higher_is_better=False
+        ),
+    }
+
+
+def _max_threads() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+if __name__ == "__main__":
+    for name, value in collect().items():
+        print(name, value)
