@@ -103,6 +103,8 @@ def fetch_sources(
     timeout: float = 60.0,
 ) -> FetchReport:
     """Bring ``dest`` up to date with the mirror; see the module docstring."""
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url {base_url!r} must start with http:// or https://")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     previous = read_json_manifest(dest)
@@ -143,6 +145,8 @@ def fetch_file(
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
         return _failed(file_name, url, f"cannot download: {reason}")
+    except ValueError as error:  # a malformed registered URL
+        return _failed(file_name, url, f"invalid URL: {error}")
     if declared is not None and declared.isdigit() and int(declared) != len(body):
         return _failed(file_name, url, f"got {len(body)} of {declared} bytes (connection cut)")
     sha = hashlib.sha256(body).hexdigest()

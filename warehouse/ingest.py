@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
@@ -110,7 +111,7 @@ class IngestReport:
 
 
 def ingest_sources(
-    con,  # duckdb.DuckDBPyConnection
+    con: duckdb.DuckDBPyConnection,
     sources_dir: Path,
     *,
     loaded_at: datetime | None = None,
@@ -167,14 +168,18 @@ def _is_ignored(path: Path) -> bool:
     return name.startswith(".") or name.upper().startswith("README") or name in MANIFEST_NAMES
 
 
-def _clear_raw(con) -> None:
+def _clear_raw(con: duckdb.DuckDBPyConnection) -> None:
     """Ingest rebuilds raw from the files: stale rows from an earlier run must not survive."""
     for table in (*RAW_TABLES, "rejects", "source_files"):
         con.execute(f"DELETE FROM raw.{table}")
 
 
 def _ingest_file(
-    con, source: Source, sources_dir: Path, file_name: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    sources_dir: Path,
+    file_name: str,
+    loaded_at: datetime,
 ) -> tuple[FileStats, list[IngestReject]]:
     path = sources_dir / file_name
     if not path.is_file():
@@ -229,7 +234,12 @@ def arrow_schema(columns: dict[str, str]) -> pa.Schema:
 
 
 def _insert_rows(
-    con, source_id: str, file_name: str, sha256: str, result: ParseResult, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    source_id: str,
+    file_name: str,
+    sha256: str,
+    result: ParseResult,
+    loaded_at: datetime,
 ) -> None:
     if not result.rows:
         return
@@ -245,7 +255,9 @@ def _insert_rows(
     )
 
 
-def _insert_arrow(con, batch: pa.Table, sql: str, parameters: dict | None = None) -> None:
+def _insert_arrow(
+    con: duckdb.DuckDBPyConnection, batch: pa.Table, sql: str, parameters: dict | None = None
+) -> None:
     """One bulk INSERT ... SELECT from an Arrow table registered as ``incoming_batch``."""
     con.register("incoming_batch", batch)
     try:
@@ -254,7 +266,9 @@ def _insert_arrow(con, batch: pa.Table, sql: str, parameters: dict | None = None
         con.unregister("incoming_batch")
 
 
-def _insert_source_file(con, stats: FileStats, path: Path | None, loaded_at: datetime) -> None:
+def _insert_source_file(
+    con: duckdb.DuckDBPyConnection, stats: FileStats, path: Path | None, loaded_at: datetime
+) -> None:
     modified = (
         datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None) if path else None
     )
@@ -277,7 +291,10 @@ def _insert_source_file(con, stats: FileStats, path: Path | None, loaded_at: dat
 
 
 def _insert_rejects(
-    con, rejects: list[IngestReject], files: list[FileStats], loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    rejects: list[IngestReject],
+    files: list[FileStats],
+    loaded_at: datetime,
 ) -> None:
     if not rejects:
         return

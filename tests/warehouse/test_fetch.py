@@ -159,3 +159,9 @@ def test_default_urls_come_from_the_registry(served, tmp_path: Path) -> None:
     )
     registered = [url for s in SOURCES for _, url in s.mirror_files]
     assert all(url.startswith("https://") for url in registered)
+
+
+def test_base_url_without_scheme_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"base_url '127\.0\.0\.1:9' must start with http"):
+        fetch_sources(tmp_path / "sources", "127.0.0.1:9", timeout=5)
+    assert not (tmp_path / "sources").exists()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from warehouse.parsers.common import (
     ParseResult,
     Row,
+    RowConverter,
     RowError,
     decode_published,
     parse_csv_table,
@@ -61,7 +64,12 @@ def convert_usdmxn(cells: dict[str, str]) -> Row:
     }
 
 
-def _parse(path_or_bytes, columns, convert, unique_key) -> ParseResult:
+def _parse(
+    path_or_bytes: Path | str | bytes,
+    columns: tuple[str, ...],
+    convert: RowConverter,
+    unique_key: Callable[[Row], tuple[Any, ...]],
+) -> ParseResult:
     text = decode_published(read_bytes(path_or_bytes), "utf-8")
     if not isinstance(text, str):
         return ParseResult(rejects=[text])
