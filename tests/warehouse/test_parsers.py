@@ -107,6 +107,16 @@ def test_inegi_series_footnote_split_over_two_lines_is_skipped(real_sources: Pat
     assert data_lines + result.lines_skipped == physical
 
 
+def test_inegi_missing_national_row_is_reported(real_sources: Path) -> None:
+    lines = (real_sources / "inegi/censo_2000.csv").read_bytes().split(b"\r\n")
+    assert b"97,483,412" in lines[5]
+    damaged = b"\r\n".join(lines[:5] + lines[6:])
+    result = inegi.parse_census(damaged, "inegi/censo_2000.csv")
+    assert [(r.rule, r.line_number) for r in result.rejects] == [("total.mismatch", None)]
+    assert "no national total row" in result.rejects[0].message
+    assert result.rows_read == len(result.rows) + result.rows_rejected
+
+
 @pytest.mark.parametrize(
     ("cell", "expected"),
     [

@@ -179,6 +179,11 @@ def check_totals(
         ):
             rejects.append(mismatch)
             bad_states.add(cve_ent)
+    if not national and entries:
+        # No line to point at: the file-level reject keeps rows_read = loaded + rejected.
+        rejects.append(
+            Reject("total.mismatch", "no national total row (key ' ' or ''): cannot check states")
+        )
     for nation in national:
         if not bad_states and nation.record.line_number not in rejected:
             mismatch = _sum_mismatch(nation, list(states.values()), measures, "state rows")
