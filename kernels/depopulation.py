@@ -35,8 +35,10 @@ counterpart of Lotka's stable population, exact for this model. Each sex's age p
 scaled to the observed male and female totals (the census sex ratio wins over the model's).
 High-emigration units so get fewer young adults and, through fewer births, fewer children — the
 shape those municipalities show in the census. Mexico in 2000 was not stable (fertility had
-halved since 1970), so stable structures are older than the census's; use census age
-structures through ``population`` when the calibration has them.
+more than halved since 1970), so the intrinsic stable structure is far older than the census's;
+passing the unit's observed intercensal ``growth_rate`` gives the quasi-stable structure at that
+growth instead (:func:`quasi_stable_age_shares`, Coale's remedy), which is the recommended
+choice for real municipalities — or pass census age structures through ``population``.
 
 Threads: the kernel loops over scenarios with ``prange``; set the thread count with
 :func:`kernels.set_threads` (``numba.set_num_threads``). Memory per call is the outputs plus
@@ -162,6 +164,7 @@ class DepopulationUnits:
         degree_code: np.ndarray,
         *,
         params: np.ndarray | None = None,
+        growth_rate: np.ndarray | None = None,
         households: np.ndarray | None = None,
         remittance_household_share: np.ndarray | None = None,
     ) -> DepopulationUnits:
@@ -169,6 +172,9 @@ class DepopulationUnits:
 
         ``total`` is authoritative; ``male``/``female`` give the sex split (their sum must be within
         1 % of ``total``). ``params`` is one row of DEPOPULATION_PARAMETERS (defaults if None).
+        With ``growth_rate`` (annual, per unit, in [-0.1, 0.1]) the structure is quasi-stable
+        at that observed growth (:func:`quasi_stable_age_shares`), else stable at the unit's
+        intrinsic growth (:func:`stable_age_shares`).
         """
         total = as_float_array(total, "total", 1)
         n_units = total.shape[0]
@@ -193,7 +199,12 @@ class DepopulationUnits:
             if params is None
             else (check_params(np.atleast_2d(params), DEPOPULATION_PARAMETERS)[0])
         )
-        shares = stable_age_shares(row, emigration, returns)
+        if growth_rate is None:
+            shares = stable_age_shares(row, emigration, returns)
+        else:
+            growth = _unit_vector(growth_rate, "growth_rate", n_units)
+            check_range(growth, "growth_rate", -0.1, 0.1)
+            shares = quasi_stable_age_shares(row, emigration, returns, growth)
         male_share = np.divide(male, both, out=np.full(n_units, 0.5), where=both > 0)
         population = np.empty((n_units, N_SEXES, N_AGES))
         for sex, sex_total in ((MALE, total * male_share), (FEMALE, total * (1.0 - male_share))):
@@ -252,6 +263,33 @@ def return_intensity_from_indicators(
     return np.minimum(ratio, 1.0)
 
 
+def _base_rate_schedules(params_row: np.ndarray) -> tuple:
+    """Schedules of the base-year rates held constant (no life-expectancy gain, fertility at
+    ``tfr_base``, no emigration trend): survival ``[36]``, birth survival ``[2]``, TFR,
+    emigration ``[36]``, fertility weights ``[18]``, male share of births."""
+    row = np.array(params_row, dtype=np.float64)
+    row[E0_GAIN] = 0.0
+    row[TFR_TARGET] = row[TFR_BASE]
+    row[EMIGRATION_TREND] = 0.0
+    survival = np.empty((1, N_SEXES, N_AGES))
+    birth_survival = np.empty((1, N_SEXES))
+    tfr = np.empty(1)
+    emigration = np.empty((1, N_SEXES, N_AGES))
+    weights = np.empty(N_AGES)
+    _scenario_schedules(
+        row, standard_cumulative_hazard(), 1, survival, birth_survival, tfr, emigration, weights
+    )
+    male_birth_share = row[SEX_RATIO_BIRTH] / (1.0 + row[SEX_RATIO_BIRTH])
+    return (
+        survival[0].reshape(N_SEXES * N_AGES),
+        birth_survival[0],
+        float(tfr[0]),
+        emigration[0].reshape(N_SEXES * N_AGES),
+        weights,
+        male_birth_share,
+    )
+
+
 def stable_age_shares(
     params_row: np.ndarray, emigration_intensity: np.ndarray, return_intensity: np.ndarray
 ) -> np.ndarray:
@@ -264,36 +302,69 @@ def stable_age_shares(
     is found by power iteration with the very step function of the kernel, so a stable unit
     projected under constant rates keeps its shares to rounding.
     """
-    row = np.array(params_row, dtype=np.float64)
-    if not row[TFR_BASE] > 0:
+    if not params_row[TFR_BASE] > 0:
         raise ValueError(
-            f"params: tfr_base must be > 0 to derive a stable age structure, got {row[TFR_BASE]}"
+            "params: tfr_base must be > 0 to derive a stable age structure, "
+            f"got {params_row[TFR_BASE]}"
         )
-    row[E0_GAIN] = 0.0
-    row[TFR_TARGET] = row[TFR_BASE]
-    row[EMIGRATION_TREND] = 0.0
-    survival = np.empty((1, N_SEXES, N_AGES))
-    birth_survival = np.empty((1, N_SEXES))
-    tfr = np.empty(1)
-    emigration = np.empty((1, N_SEXES, N_AGES))
-    weights = np.empty(N_AGES)
-    _scenario_schedules(
-        row, standard_cumulative_hazard(), 1, survival, birth_survival, tfr, emigration, weights
+    survival, birth_survival, tfr, emigration, weights, male_births = _base_rate_schedules(
+        params_row
     )
-    return_share = np.minimum(1.0, row[RETURN_SCALE] * return_intensity)
+    return_share = np.minimum(1.0, params_row[RETURN_SCALE] * return_intensity)
     shares = np.empty((emigration_intensity.shape[0], N_SEXES * N_AGES))
     _stable_shares(
         np.ascontiguousarray(emigration_intensity, dtype=np.float64),
         np.ascontiguousarray(return_share, dtype=np.float64),
-        survival[0].reshape(N_SEXES * N_AGES),
-        birth_survival[0],
-        tfr[0],
-        emigration[0].reshape(N_SEXES * N_AGES),
+        survival,
+        birth_survival,
+        tfr,
+        emigration,
         weights,
-        row[SEX_RATIO_BIRTH] / (1.0 + row[SEX_RATIO_BIRTH]),
+        male_births,
         shares,
     )
     return shares.reshape(-1, N_SEXES, N_AGES)
+
+
+def quasi_stable_age_shares(
+    params_row: np.ndarray,
+    emigration_intensity: np.ndarray,
+    return_intensity: np.ndarray,
+    growth_rate: np.ndarray,
+) -> np.ndarray:
+    """Age-sex shares ``[n_units, 2, 18]`` of the population that has grown at the observed
+    annual ``growth_rate`` under the base-year mortality and net emigration (quasi-stable).
+
+    Where fertility has fallen fast, as in Mexico (TFR about 6 in 1970, 2.4 in 2000), the stable
+    structure of current rates is far older than the real one; the classic remedy (Coale's
+    quasi-stable populations) replaces the intrinsic growth rate by the observed one. In the
+    kernel's discrete terms, with λ = exp(5 r), stayer fraction g_a = 1 − q_a (1 − ρ) and survival
+    s_a: P_{a+1} = P_a g_a s_a / λ, the open group P_85+ = P_80 g_80 s_80 / (λ − g_85 s_85), and
+    boys/girls at 0–4 in the ratio of births surviving. Use the unit's intercensal growth
+    (e.g. 1990–2000 from ``fct_municipal_growth``) as ``growth_rate``.
+    """
+    survival, birth_survival, _, emigration, _, male_births = _base_rate_schedules(params_row)
+    survival = survival.reshape(N_SEXES, N_AGES)
+    emigration = emigration.reshape(N_SEXES, N_AGES)
+    return_share = np.minimum(1.0, params_row[RETURN_SCALE] * return_intensity)
+    five_year_rate = STEP_YEARS * emigration_intensity[:, None, None] * emigration[None]
+    leaving = np.minimum(1.0, five_year_rate / (1.0 + 0.5 * five_year_rate))
+    carried = (1.0 - leaving * (1.0 - return_share[:, None, None])) * survival[None]
+    factor = np.exp(STEP_YEARS * growth_rate)[:, None, None]
+    denominator = factor[:, :, 0] - carried[:, :, N_AGES - 1]
+    if (denominator <= 0).any():
+        unit = int(np.argwhere(denominator <= 0)[0, 0])
+        raise ValueError(
+            f"growth_rate: {growth_rate[unit]} at unit {unit} is too low for a quasi-stable "
+            "structure (the open age group would have to grow)"
+        )
+    shares = np.empty((emigration_intensity.shape[0], N_SEXES, N_AGES))
+    shares[:, MALE, 0] = male_births * birth_survival[MALE]
+    shares[:, FEMALE, 0] = (1.0 - male_births) * birth_survival[FEMALE]
+    ratios = carried[:, :, : N_AGES - 2] / factor
+    shares[:, :, 1 : N_AGES - 1] = shares[:, :, :1] * np.cumprod(ratios, axis=2)
+    shares[:, :, N_AGES - 1] = shares[:, :, N_AGES - 2] * carried[:, :, N_AGES - 2] / denominator
+    return shares / shares.sum(axis=(1, 2), keepdims=True)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from kernels.depopulation import (
     DepopulationUnits,
     emigration_intensity_from_indicators,
     project_depopulation,
+    quasi_stable_age_shares,
     return_intensity_from_indicators,
     stable_age_shares,
 )
@@ -195,6 +196,33 @@ def test_stable_structure_is_reproduced_under_constant_rates(rng) -> None:
     )
     growth = result.unit_population[0, 1] / result.unit_population[0, 0]
     np.testing.assert_allclose(stepped.unit_population[0, 0], 1e4 * growth**2, rtol=1e-9)
+
+
+def test_quasi_stable_at_the_intrinsic_rate_is_the_stable_structure(rng) -> None:
+    params = random_depopulation_params(rng, 1)
+    intensity, returns = rng.uniform(0, 0.02, 12), rng.uniform(0, 0.5, 12)
+    shares = stable_age_shares(params[0], intensity, returns)
+    constant = params.copy()
+    constant[0, E0_GAIN] = 0.0
+    constant[0, TFR_TARGET] = constant[0, TFR_BASE]
+    constant[0, EMIGRATION_TREND] = 0.0
+    units = DepopulationUnits(shares, intensity, returns, np.zeros(12))
+    step = project_depopulation(constant, units, 2000, 2005, keep_trajectories=True)
+    intrinsic = np.log(step.unit_population[0, 1] / step.unit_population[0, 0]) / 5.0
+    quasi = quasi_stable_age_shares(params[0], intensity, returns, intrinsic)
+    np.testing.assert_allclose(quasi, shares, rtol=1e-8, atol=1e-12)
+    younger = quasi_stable_age_shares(params[0], intensity, returns, intrinsic + 0.01)
+    assert (younger[:, :, :4].sum(axis=(1, 2)) > quasi[:, :, :4].sum(axis=(1, 2))).all()
+
+
+def test_from_totals_checks_growth_rate() -> None:
+    arguments = ([100.0], [50.0], [50.0], [0.01], [0.1], [0])
+    with pytest.raises(ValueError, match=r"growth_rate: must lie in \[-0.1, 0.1\]"):
+        DepopulationUnits.from_totals(*arguments, growth_rate=[0.5])
+    with pytest.raises(ValueError, match="growth_rate: expected 1 entries"):
+        DepopulationUnits.from_totals(*arguments, growth_rate=[0.01, 0.02])
+    units = DepopulationUnits.from_totals(*arguments, growth_rate=[0.02])
+    np.testing.assert_allclose(units.population.sum(), 100.0, rtol=1e-12)
 
 
 def test_male_emigration_thins_young_men_in_the_stable_structure() -> None:
