@@ -8,6 +8,7 @@ countries (``fct_binational_asymmetry``) and CONAPO households (``fct_migration_
 Paths (the warehouse has no wage or employment series, so proxies, documented here):
 - US wage index: US GDP per capita in current USD; Mexican wage index: Mexico's;
 - US labour-demand index: US GDP in current USD (the size of the economy that hires);
+  (World Bank rows of ``fct_binational_asymmetry``; the paper's Table 2 rows are not a series)
 - Mexican households: CONAPO households of the latest index year, moved with Mexico's population
   (constant persons per household).
 Only data up to ``train_until`` enter the paths; after it each path grows at its own average
@@ -26,7 +27,9 @@ electronic transfers, and a level fit would read that break as wage elasticity. 
 Projection: an ensemble of parameter draws from the fit's posterior (importance resampling through
 one batch, :func:`projections.fitting.posterior_ensemble`); each draw's path is started from the
 observed ``train_until`` level (intercept correction), so the model supplies the growth after the
-last observation, as the depopulation projection starts from the last census.
+last observation, as the depopulation projection starts from the last census; and each draw
+carries yearly log shocks as large as the fit's misfit of yearly changes (robust sd: 1.4826 MAD),
+because parameter uncertainty alone ignores everything the model leaves out.
 """
 
 from __future__ import annotations
@@ -112,12 +115,14 @@ def _asymmetry(con, indicator: str) -> pd.DataFrame:
     frame = _fetch(
         con,
         "SELECT year, avg(mexico_value) AS mexico, avg(us_value) AS us "
-        "FROM fct_binational_asymmetry WHERE indicator = ? "
+        "FROM fct_binational_asymmetry WHERE indicator = ? AND source LIKE 'World Bank%' "
         "AND mexico_value > 0 AND us_value > 0 GROUP BY year ORDER BY year",
         [indicator],
     )
     if frame.empty:
-        raise ValueError(f"fct_binational_asymmetry: no yearly values of indicator {indicator!r}")
+        raise ValueError(
+            f"fct_binational_asymmetry: no World Bank values of indicator {indicator!r}"
+        )
     return frame.set_index("year")
 
 
@@ -213,6 +218,7 @@ class RemittanceCalibration:
     fit: LeastSquaresFit
     residuals: BatchResiduals  # the fit's batch residuals (for the ensemble)
     last_observed: float  # remittances in train_until, the level projections start from
+    growth_noise_sd: float  # robust sd of the yearly log-change misfit at the fit
 
 
 def _fit_span(con, train_until: int) -> tuple[int, pd.Series, pd.Series]:
@@ -302,8 +308,11 @@ def calibrate_remittances(con, train_until: int) -> RemittanceCalibration:
             f"{PATH_TREND_YEARS}-year trend; parameters refer to the start year {start}"
         ),
     )
+    growth_misfit = fit.residuals[: int(has_growth.sum())]
+    noise_sd = 1.4826 * float(np.median(np.abs(growth_misfit - np.median(growth_misfit))))
     return RemittanceCalibration(
-        calibration, start, params_row, free, inputs, fit, residuals, float(observed[-1])
+        calibration, start, params_row, free, inputs, fit, residuals, float(observed[-1]),
+        noise_sd,
     )
 
 
@@ -340,6 +349,10 @@ def project_national(
     anchor = calibration.last_observed / result.remittances_usd[:, last - calibration.start_year]
     positions = np.array(years) - calibration.start_year
     projected = result.remittances_usd[:, positions] * anchor[:, None]
+    # year-to-year shocks the model does not explain, as large as its misfit in the training
+    # years: a random walk in logs on top of each draw
+    shocks = rng.normal(0.0, calibration.growth_noise_sd, size=(draws, horizon - last))
+    projected *= np.exp(np.cumsum(shocks, axis=1)[:, np.array(years) - last - 1])
     quantiles = np.quantile(projected, [0.05, 0.5, 0.95], axis=0)
     return pd.DataFrame(
         {

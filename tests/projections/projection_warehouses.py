@@ -195,7 +195,7 @@ def remittance_warehouse(truth: dict[str, float], seed: int = 2) -> duckdb.DuckD
                     "mexico_value": mexico,
                     "us_value": us,
                     "us_to_mexico_ratio": us / mexico,
-                    "source": "synthetic",
+                    "source": "World Bank WDI (synthetic)",
                 }
             )
         )
