@@ -848,11 +848,16 @@ def _depopulation_kernel(
                 )
                 current, following = following, current
                 old = _unit_totals(current, totals)
+                # Count locally, write once: neighbouring scenarios' rows share cache lines.
+                falling = 0
+                falling_by_degree = np.zeros(by_degree.shape[2], dtype=np.int64)
                 for unit in range(n_units):
                     if totals[unit] < previous[unit]:
-                        depopulating[scenario, step - 1] += 1
-                        by_degree[scenario, step - 1, degree_code[unit]] += 1
+                        falling += 1
+                        falling_by_degree[degree_code[unit]] += 1
                     previous[unit] = totals[unit]
+                depopulating[scenario, step - 1] = falling
+                by_degree[scenario, step - 1, :] = falling_by_degree
                 if keep:
                     for unit in range(n_units):
                         components[scenario, step - 1, 0, unit] = births[unit]
@@ -868,8 +873,12 @@ def _depopulation_kernel(
             if report_index[step] >= 0:
                 for unit in range(n_units):
                     unit_population[scenario, report_index[step], unit] = previous[unit]
+        under_75 = 0
+        under_50 = 0
         for unit in range(n_units):
             if previous[unit] < 0.75 * start[unit]:
-                below_75[scenario] += 1
+                under_75 += 1
             if previous[unit] < 0.5 * start[unit]:
-                below_50[scenario] += 1
+                under_50 += 1
+        below_75[scenario] = under_75
+        below_50[scenario] = under_50
