@@ -311,7 +311,14 @@ def calibrate_remittances(con, train_until: int) -> RemittanceCalibration:
     growth_misfit = fit.residuals[: int(has_growth.sum())]
     noise_sd = 1.4826 * float(np.median(np.abs(growth_misfit - np.median(growth_misfit))))
     return RemittanceCalibration(
-        calibration, start, params_row, free, inputs, fit, residuals, float(observed[-1]),
+        calibration,
+        start,
+        params_row,
+        free,
+        inputs,
+        fit,
+        residuals,
+        float(observed[-1]),
         noise_sd,
     )
 
