@@ -220,7 +220,7 @@ def degree_units_from_table1(
     (``TABLE1_DEGREE_INDICATORS_2000``); sexes split by the 2000 national ratio.
     Returns the units and the degree names (the row key).
     """
-    table = _fetch(con, "SELECT * FROM paper_table_1_intensity_2000")
+    table = _fetch(con, "SELECT * FROM seeds.paper_table_1_intensity_2000")
     columns = {column.lower() for column in table.columns}
     needed = {"intensity_degree", "population", "households"}
     if not needed <= columns:

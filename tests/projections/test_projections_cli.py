@@ -1,0 +1,155 @@
+"""``migsys calibrate`` and ``migsys backtest`` on a warehouse refreshed from the real files.
+
+The depopulation backtest trained on censuses up to 2000 must beat every naive baseline on the
+2010 census, in mean absolute percentage error and in the share of municipalities whose growth
+sign is right (the issue's done-when).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.cli_projections import parse_years
+
+pytestmark = [pytest.mark.real_data, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def home(published_home, tmp_path_factory):
+    """A MIGSYS_HOME of our own holding a copy of the shared published warehouse."""
+    home = tmp_path_factory.mktemp("projections_home")
+    shutil.copy(published_home.warehouse, home / "warehouse.duckdb")
+    return home
+
+
+def _run(home, *args: str):
+    result = CliRunner().invoke(app, list(args), env={"MIGSYS_HOME": str(home), "COLUMNS": "120"})
+    return result
+
+
+def _stored_rows(home, kernel: str) -> pd.DataFrame:
+    frames = [pd.read_parquet(path) for path in sorted((home / "backtests").glob("*.parquet"))]
+    rows = pd.concat(frames, ignore_index=True)
+    return rows[rows["kernel"] == kernel]
+
+
+def test_depopulation_backtest_beats_every_baseline_on_2010(home, tmp_path):
+    out = tmp_path / "depopulation.parquet"
+    result = _run(
+        home,
+        "backtest",
+        "--kernel",
+        "depopulation",
+        "--train-until",
+        "2000",
+        "--target-years",
+        "2010,2020",
+        "--out",
+        str(out),
+        "--draws",
+        "60",
+    )
+    assert result.exit_code == 0, result.output
+    assert "last_period_growth" in result.output
+    rows = _stored_rows(home, "depopulation").set_index(["target_year", "method"])
+    model = rows.loc[(2010, "model")]
+    assert model["n_units"] > 2300
+    for baseline in ("zero_growth", "last_period_growth", "national_growth"):
+        assert model["mean_ape"] < rows.loc[(2010, baseline), "mean_ape"], baseline
+        assert model["sign_share"] > rows.loc[(2010, baseline), "sign_share"], baseline
+    assert rows.loc[(2020, "model"), "n_units"] == 0  # no 2020 census in the warehouse
+    projections = pd.read_parquet(out)
+    assert set(projections["year"]) == {2010, 2020}  # written even without an observation
+    assert projections["population_p50"].gt(0).all()
+    assert len(list((home / "calibrations").glob("*.json"))) >= 1
+
+
+def test_remittance_backtest_is_reported_for_2011_to_2015(home):
+    result = _run(
+        home,
+        "backtest",
+        "--kernel",
+        "remittances",
+        "--train-until",
+        "2010",
+        "--target-years",
+        "2011-2015",
+        "--draws",
+        "60",
+    )
+    assert result.exit_code == 0, result.output
+    rows = _stored_rows(home, "remittances")
+    model = rows[rows["method"] == "model"]
+    assert sorted(model["target_year"]) == [2011, 2012, 2013, 2014, 2015]
+    assert model["n_units"].eq(1).all() and model["mean_ape"].notna().all()
+
+
+def test_calibrate_prints_parameters_and_fit(home):
+    result = _run(home, "calibrate", "--kernel", "remittances", "--train-until", "2010")
+    assert result.exit_code == 0, result.output
+    assert "amount_wage_elasticity" in result.output and "fit: RMSE" in result.output
+    assert "data years: 1995" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--kernel", "depopulation", "--train-until", "2015", "--target-years", "2020"],
+            "train_until: 2015 is after the last census",
+        ),
+        (
+            ["--kernel", "depopulation", "--train-until", "2000", "--target-years", "1995"],
+            "target_years: 1995 is not after train_until 2000",
+        ),
+        (
+            ["--kernel", "tides", "--train-until", "2000", "--target-years", "2010"],
+            "kernel: unknown kernel 'tides'",
+        ),
+        (
+            ["--kernel", "remittances", "--train-until", "2016", "--target-years", "2017"],
+            "train_until: 2016 is after the last complete year",
+        ),
+        (
+            ["--kernel", "depopulation", "--train-until", "2000", "--target-years", "20x0"],
+            "--target-years: '20x0' is not a year",
+        ),
+    ],
+)
+def test_bad_backtest_requests_fail_with_a_clear_message(home, args, message):
+    result = _run(home, "backtest", *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_year_lists_and_ranges_parse():
+    assert parse_years("2011-2013, 2015,2011") == [2011, 2012, 2013, 2015]
+    with pytest.raises(ValueError, match="runs backwards"):
+        parse_years("2015-2011")
+
+
+def test_unit_inputs_from_the_real_warehouse(home):
+    import duckdb
+    import numpy as np
+
+    from projections.inputs import degree_units_from_table1, depopulation_units
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        units, cve_mun = depopulation_units(con, 2000, index_year=2000)
+        table1, degrees = degree_units_from_table1(con)
+    finally:
+        con.close()
+    assert units.n_units == len(cve_mun) == 2443
+    assert units.population.sum() == pytest.approx(97_483_412, rel=1e-9)
+    assert (units.degree_code == 5).sum() == 93  # CONAPO's 'null' municipalities
+    assert units.emigration_intensity[units.degree_code == 5].max() == 0.0
+    assert list(degrees) == ["very_high", "high", "medium", "low", "very_low", "null"]
+    assert table1.population.sum() == pytest.approx(97_483_412, rel=1e-9)
+    # more intense degrees emigrate more
+    assert np.all(np.diff(table1.emigration_intensity) <= 0)
