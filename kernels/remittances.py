@@ -359,42 +359,64 @@ def _remittance_kernel(
     n_durations = initial_stock.shape[0]
     n_closed = n_durations - 1
     n_paths = observed.shape[0]
+    n_observed = observed.shape[1]
     log_observed = np.log(observed)
     for scenario in prange(n_scen):
         row = params[scenario]
+        # One allocation per scenario for all scratch arrays (allocations showed in profiles).
+        scratch = np.empty(4 * n_closed + n_years + n_closed + 4 * n_paths + 4)
         # Rates of closed duration d stored at k = D − 2 − d (oldest first, as in ``cohorts``).
-        share = np.empty(n_closed)
-        return_rate = np.empty(n_closed)
-        dying_rate = np.empty(n_closed)
-        keep = np.empty(n_closed)
-        for d in range(n_durations):
-            returning = row[RETURN_RATE_INITIAL] * math.exp(-row[RETURN_RATE_DECAY] * d)
-            death = min(1.0, row[MORTALITY_RATE] * math.exp(row[MORTALITY_DURATION_GROWTH] * d))
-            remitting = row[REMITTER_SHARE_INITIAL] * math.exp(-row[REMITTER_SHARE_DECAY] * d)
-            if d < n_closed:
-                k = n_closed - 1 - d
-                share[k] = remitting
-                return_rate[k] = returning
-                dying_rate[k] = (1.0 - returning) * death
-                keep[k] = (1.0 - returning) * (1.0 - death)
-            else:
-                open_share = remitting
-                open_return = returning
-                open_dying = (1.0 - returning) * death
-                open_keep = (1.0 - returning) * (1.0 - death)
-        cohorts = np.zeros(n_years + n_closed)
+        share = scratch[0:n_closed]
+        return_rate = scratch[n_closed : 2 * n_closed]
+        dying_rate = scratch[2 * n_closed : 3 * n_closed]
+        keep = scratch[3 * n_closed : 4 * n_closed]
+        cohorts = scratch[4 * n_closed : 5 * n_closed + n_years]
+        growth = scratch[5 * n_closed + n_years : 5 * n_closed + n_years + n_paths]
+        log_growth = scratch[
+            5 * n_closed + n_years + n_paths : 5 * n_closed + n_years + 2 * n_paths
+        ]
+        values = scratch[
+            5 * n_closed + n_years + 2 * n_paths : 5 * n_closed + n_years + 3 * n_paths
+        ]
+        logs = scratch[5 * n_closed + n_years + 3 * n_paths : 5 * n_closed + n_years + 4 * n_paths]
+        sums = scratch[5 * n_closed + n_years + 4 * n_paths :]
+        # Geometric sequences by repeated multiplication: three exp calls per scenario, not 3 D.
+        return_step = math.exp(-row[RETURN_RATE_DECAY])
+        death_step = math.exp(row[MORTALITY_DURATION_GROWTH])
+        share_step = math.exp(-row[REMITTER_SHARE_DECAY])
+        returning = row[RETURN_RATE_INITIAL]
+        death_level = row[MORTALITY_RATE]
+        remitting = row[REMITTER_SHARE_INITIAL]
         for d in range(n_closed):
-            cohorts[n_closed - 1 - d + 1] = initial_stock[d]
+            death = min(1.0, death_level)
+            k = n_closed - 1 - d
+            share[k] = remitting
+            return_rate[k] = returning
+            dying_rate[k] = (1.0 - returning) * death
+            keep[k] = (1.0 - returning) * (1.0 - death)
+            returning *= return_step
+            death_level *= death_step
+            remitting *= share_step
+        death = min(1.0, death_level)
+        open_share = remitting
+        open_return = returning
+        open_dying = (1.0 - returning) * death
+        open_keep = (1.0 - returning) * (1.0 - death)
+        cohorts[:] = 0.0
+        for d in range(n_closed):
+            cohorts[n_closed - d] = initial_stock[d]
         open_stock = initial_stock[n_closed]
-        growth = np.empty(n_paths)
-        log_growth = np.empty(n_paths)
         for path in range(n_paths):
             rate = row[PATH_GROWTH_COLUMNS[path]]
             growth[path] = 1.0 + rate
             log_growth[path] = math.log1p(rate)
-        values = np.empty(n_paths)
-        logs = np.empty(n_paths)
-        sums = np.empty(4)
+        amount_step = math.exp(row[AMOUNT_WAGE_ELASTICITY] * log_growth[0])
+        inflow_step = math.exp(
+            row[INFLOW_GAP_ELASTICITY] * (log_growth[0] - log_growth[1])
+            + row[INFLOW_DEMAND_ELASTICITY] * log_growth[2]
+        )
+        amount = 0.0
+        arriving = 0.0
         best = -1.0
         below_index[scenario] = -1
         for year in range(n_years):
@@ -406,9 +428,15 @@ def _remittance_kernel(
             first = year + 1
             _sweep_cohorts(cohorts, first, share, return_rate, dying_rate, keep, sums)
             remitters = sums[0]
-            amount = row[AMOUNT_BASE] * math.exp(
-                row[AMOUNT_WAGE_ELASTICITY] * (logs[0] - log_observed[0, 0])
-            )
+            # Beyond the data every path grows at a constant rate, so the elastic terms grow by
+            # a constant factor a year: one multiply instead of an exp.
+            observed_year = year < n_observed
+            if observed_year:
+                amount = row[AMOUNT_BASE] * math.exp(
+                    row[AMOUNT_WAGE_ELASTICITY] * (logs[0] - log_observed[0, 0])
+                )
+            else:
+                amount *= amount_step
             flow = remitters * amount
             usd[scenario, year] = flow
             mxn[scenario, year] = flow * values[4]
@@ -425,13 +453,15 @@ def _remittance_kernel(
                 break
             if use_external:
                 arriving = external_arrivals[scenario, year]
-            else:
+            elif observed_year:
                 log_gap = (logs[0] - logs[1]) - (log_observed[0, 0] - log_observed[1, 0])
                 log_demand = logs[2] - log_observed[2, 0]
                 arriving = row[INFLOW_BASE] * math.exp(
                     row[INFLOW_GAP_ELASTICITY] * log_gap
                     + row[INFLOW_DEMAND_ELASTICITY] * log_demand
                 )
+            else:
+                arriving *= inflow_step
             # The oldest closed cohort (already aged in place) joins the open duration.
             open_stock = open_stock * open_keep + cohorts[first]
             cohorts[first + n_closed] = arriving
