@@ -150,6 +150,12 @@ def backtest_remittances(
     observed_series = remittances.observed_remittances(con)
     backtest_id = new_backtest_id()
     rows = []
+    missing = [year for year in (train_until - 1, train_until) if year not in observed_series]
+    if missing:
+        raise ValueError(
+            f"fct_remittances_annual: no complete year {missing[0]}, which the last-period "
+            f"baseline for train_until {train_until} needs"
+        )
     base_level = float(observed_series[train_until])
     previous_level = float(observed_series[train_until - 1])
     for year in targets:

@@ -20,8 +20,9 @@ the UN stock split by duration (:func:`kernels.remittances.initial_stock_from_to
 least squares (batched kernel calls) of log remittances for every training year and log migrant
 stock at the UN years after the start (weighted ``STOCK_WEIGHT`` times, being 5-yearly) on
 ``FREE_PARAMETERS``. The fit is on year-on-year log changes with a soft-L1 loss because the series
-has a level break: remittances jumped 54 % in 2003, in good part from Banxico's better recording of
-electronic transfers, and a level fit would read that break as wage elasticity. ``amount_base``
+has a level break: remittances jumped 54 % in 2003, a jump commonly attributed in part to better
+recording of electronic transfers rather than to migrants, and a level fit would read that break
+as wage elasticity. ``amount_base``
 (remittances are proportional to it) is then set to match the log levels.
 
 Projection: an ensemble of parameter draws from the fit's posterior (importance resampling through
