@@ -32,7 +32,12 @@ def run_refresh_command(*, rerun_studies: bool = False, fetch: bool | None = Non
         result = run_nightly(settings)
     except RefreshFailed as error:
         err_console.print(f"[red]refresh failed at step '{error.step}':[/red] {error.reason}")
-        err_console.print(f"The published warehouse {paths.warehouse} was left unchanged.")
+        if error.step == "report":
+            err_console.print(
+                f"The new warehouse {paths.warehouse} was published; only the report failed."
+            )
+        else:
+            err_console.print(f"The published warehouse {paths.warehouse} was left unchanged.")
         raise typer.Exit(1) from error
     except (RefreshInProgress, NightlyConfigError) as error:
         err_console.print(f"[red]refresh refused:[/red] {error}")

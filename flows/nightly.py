@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import os
 import shutil
 import time
@@ -385,6 +386,8 @@ def dbt_build_with_prefect(build: Build):
             outcome = runner.invoke(dbt_command_args("build", build.dir))
     except Exception as error:  # the runner raises when dbt cannot even start (parse errors)
         raise RefreshFailed("dbt build", str(error)) from error
+    finally:
+        release_dbt_duckdb()
     error = (
         None
         if outcome.exception is None
@@ -400,6 +403,23 @@ def dbt_build_with_prefect(build: Build):
     if not report.success:
         raise RefreshFailed("dbt build", report.describe_failures())
     return report
+
+
+def release_dbt_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a dbt command.
+
+    PrefectDbtRunner keeps references that hold dbt-duckdb's cached environment alive; while it
+    lives, opening the same file read-only (studies, freshness) fails with "different
+    configuration than existing connections".
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            environment.close()
+        DuckDBConnectionManager.close_all_connections()
+    gc.collect()
 
 
 def summary_markdown(
@@ -496,7 +516,10 @@ def run_study_task(
 @task(name="dbt docs", cache_policy=NO_CACHE)
 def docs_task(build: Build) -> Path:
     """Static dbt docs for the build."""
-    return docs_step(build)
+    try:
+        return docs_step(build)
+    finally:
+        release_dbt_duckdb()
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -596,7 +619,7 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
             _timed(seconds, "load_studies", load_extras_task, build, paths)
 
         _timed(seconds, "docs", docs_task, build)
-        freshness = source_freshness(build.database)
+        freshness = _timed(seconds, "freshness", source_freshness, build.database)
         fingerprint = data_fingerprint(build.database)
         absent = absent_sources(build.database)
         _timed(seconds, "publish", publish_task, build, paths)
@@ -609,17 +632,17 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
             seconds=seconds,
             dbt=dbt,
         )
+        write_last_refresh(paths, refresh)
         seconds["total_before_report"] = round(time.perf_counter() - start, 3)
         summary = summary_markdown(
             freshness=freshness, dbt=dbt, studies=outcomes, seconds=seconds, build_id=build.id
         )
+        # Posted before the report so that a failing report still leaves the run's summary.
+        create_markdown_artifact(
+            markdown=summary, key=SUMMARY_ARTIFACT_KEY, description="Nightly refresh summary"
+        )
         report = _timed(seconds, "report", report_task, paths, summary, settings.report_date)
         seconds["total"] = round(time.perf_counter() - start, 3)
-        write_last_refresh(paths, refresh)
-
-    create_markdown_artifact(
-        markdown=summary, key=SUMMARY_ARTIFACT_KEY, description="Nightly refresh summary"
-    )
     return NightlyResult(refresh, report, outcomes, summary, seconds)
 
 

@@ -236,7 +236,15 @@ def remittance_fan(quantiles: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
     remittance_rows = frame[frame["series"].astype(str).str.contains("remit", case=False)]
     if remittance_rows.empty:
         return None
-    (study, series), rows = next(iter(remittance_rows.groupby(["study", "series"], sort=True)))
+    # Remittances in USD (comparable with the observed history) before other remittance series.
+    preference = (remittance_rows["series"] != "remittances_usd").astype(int)
+    first = (
+        remittance_rows.assign(_rank=preference).sort_values(["_rank", "study", "series"]).iloc[0]
+    )
+    study, series = first["study"], first["series"]
+    rows = remittance_rows[
+        (remittance_rows["study"] == study) & (remittance_rows["series"] == series)
+    ]
     fan = rows.pivot_table(index="year", columns="quantile", values="value").sort_index()
     return f"{study} / {series}", fan
 

@@ -259,7 +259,7 @@ def test_remittance_fan_pivots_quantiles_by_year() -> None:
     frame = pd.DataFrame(
         {
             "study": ["s"] * 4 + ["t"] * 2,
-            "series": ["remittances_usd"] * 4 + ["population"] * 2,
+            "series": ["remittances_usd"] * 4 + ["remittances_pct_gdp"] * 2,
             "year": [2001, 2001, 2000, 2000, 2000, 2000],
             "quantile": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9],
             "value": [2.0, 4.0, 1.0, 3.0, 7.0, 8.0],
@@ -269,4 +269,4 @@ def test_remittance_fan_pivots_quantiles_by_year() -> None:
     assert label == "s / remittances_usd"
     assert list(fan.index) == [2000, 2001]
     assert fan.loc[2001, 0.9] == 4.0
-    assert remittance_fan(frame[frame["series"] == "population"]) is None
+    assert remittance_fan(frame.assign(series="population")) is None
