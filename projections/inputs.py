@@ -38,7 +38,7 @@ TABLE1_DEGREE_INDICATORS_2000: dict[str, tuple[float, float, float]] = {
 MALE_SHARE_2000 = 47_592_253 / 97_483_412
 
 
-def _fetch(con, sql: str, params: list | None = None) -> pd.DataFrame:
+def fetch_frame(con, sql: str, params: list | None = None) -> pd.DataFrame:
     """Run a query on the warehouse; a missing mart becomes an error naming it."""
     import duckdb
 
@@ -53,14 +53,14 @@ def _fetch(con, sql: str, params: list | None = None) -> pd.DataFrame:
 
 def census_years(con) -> list[int]:
     """Census/count years present in ``fct_municipal_population``."""
-    frame = _fetch(con, "SELECT DISTINCT census_year FROM fct_municipal_population ORDER BY 1")
+    frame = fetch_frame(con, "SELECT DISTINCT census_year FROM fct_municipal_population ORDER BY 1")
     return [int(year) for year in frame["census_year"]]
 
 
 def census_population(con, years: list[int]) -> pd.DataFrame:
     """Wide frame indexed by ``cve_mun`` with one ``population_total`` column per census year
     (NaN where the municipality was not enumerated that year)."""
-    frame = _fetch(
+    frame = fetch_frame(
         con,
         "SELECT cve_mun, census_year, population_total FROM fct_municipal_population "
         "WHERE census_year IN (SELECT unnest(?)) AND population_total > 0",
@@ -72,7 +72,7 @@ def census_population(con, years: list[int]) -> pd.DataFrame:
 
 def intensity_index_years(con) -> list[int]:
     """Index years present in ``fct_migration_intensity``."""
-    frame = _fetch(con, "SELECT DISTINCT index_year FROM fct_migration_intensity ORDER BY 1")
+    frame = fetch_frame(con, "SELECT DISTINCT index_year FROM fct_migration_intensity ORDER BY 1")
     return [int(year) for year in frame["index_year"]]
 
 
@@ -110,7 +110,7 @@ def municipal_inputs(con, base_year: int, *, index_year: int) -> MunicipalInputs
     no index for the municipality, indicators then 0), index_population (census population of the
     index year, the denominator of the emigration rate; the base population when not enumerated).
     """
-    frame = _fetch(
+    frame = fetch_frame(
         con,
         """
         SELECT p.cve_mun, p.population_total, p.population_male, p.population_female,
@@ -220,7 +220,7 @@ def degree_units_from_table1(
     (``TABLE1_DEGREE_INDICATORS_2000``); sexes split by the 2000 national ratio.
     Returns the units and the degree names (the row key).
     """
-    table = _fetch(con, "SELECT * FROM seeds.paper_table_1_intensity_2000")
+    table = fetch_frame(con, "SELECT * FROM seeds.paper_table_1_intensity_2000")
     columns = {column.lower() for column in table.columns}
     needed = {"intensity_degree", "population", "households"}
     if not needed <= columns:

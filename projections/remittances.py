@@ -50,7 +50,7 @@ from projections.fitting import (
     fit_summary,
     posterior_ensemble,
 )
-from projections.inputs import _fetch, latest_index_year
+from projections.inputs import fetch_frame, latest_index_year
 from projections.store import Calibration, FitStatistics
 
 KERNEL = "remittances"
@@ -90,7 +90,7 @@ PATH_GROWTH_PARAMETERS = {
 
 def observed_remittances(con) -> pd.Series:
     """Banxico remittance income in USD by year, complete years (12 months) only."""
-    frame = _fetch(
+    frame = fetch_frame(
         con,
         "SELECT year, remittances_usd FROM fct_remittances_annual "
         "WHERE months_observed = 12 AND remittances_usd > 0 ORDER BY year",
@@ -102,7 +102,7 @@ def observed_remittances(con) -> pd.Series:
 
 def observed_migrant_stock(con) -> pd.Series:
     """UN DESA Mexican-born population in the US by year."""
-    frame = _fetch(
+    frame = fetch_frame(
         con,
         "SELECT year, mexican_born_in_us FROM fct_migrant_stock "
         "WHERE mexican_born_in_us > 0 ORDER BY year",
@@ -113,7 +113,7 @@ def observed_migrant_stock(con) -> pd.Series:
 
 
 def _asymmetry(con, indicator: str) -> pd.DataFrame:
-    frame = _fetch(
+    frame = fetch_frame(
         con,
         "SELECT year, avg(mexico_value) AS mexico, avg(us_value) AS us "
         "FROM fct_binational_asymmetry WHERE indicator = ? AND source LIKE 'World Bank%' "
@@ -128,7 +128,7 @@ def _asymmetry(con, indicator: str) -> pd.DataFrame:
 
 
 def _yearly_exchange_rate(con) -> pd.Series:
-    frame = _fetch(
+    frame = fetch_frame(
         con,
         "SELECT year(month) AS year, avg(usdmxn_rate) AS rate FROM fct_remittances_monthly "
         "WHERE usdmxn_rate > 0 GROUP BY 1 ORDER BY 1",
@@ -138,7 +138,7 @@ def _yearly_exchange_rate(con) -> pd.Series:
 
 def _households_path(con, years: np.ndarray, until: int, mx_population: pd.Series) -> np.ndarray:
     index_year = latest_index_year(con, until)
-    total = _fetch(
+    total = fetch_frame(
         con,
         "SELECT sum(households) AS households FROM fct_migration_intensity WHERE index_year = ?",
         [index_year],

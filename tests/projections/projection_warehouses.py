@@ -100,7 +100,9 @@ REMITTANCE_TRUTH = {
 }
 
 
-def remittance_warehouse(truth: dict[str, float], seed: int = 2) -> duckdb.DuckDBPyConnection:
+def remittance_warehouse(
+    truth: dict[str, float], seed: int = 2, database: str = ":memory:"
+) -> duckdb.DuckDBPyConnection:
     """Remittances 1995–2012 and the migrant stock every five years, from the kernel under
     ``truth`` (other parameters at their defaults), with smooth random paths."""
     rng = np.random.default_rng(seed)
@@ -131,7 +133,7 @@ def remittance_warehouse(truth: dict[str, float], seed: int = 2) -> duckdb.DuckD
     for name, value in truth.items():
         row[parameter_index(REMITTANCE_PARAMETERS, name)] = value
     result = project_remittances(row[None, :], inputs, 1995, int(years[-1]))
-    con = duckdb.connect()
+    con = duckdb.connect(database)
     usd = result.remittances_usd[0]
     _table(
         con,

@@ -1,0 +1,71 @@
+"""The CLI on a small kernel-generated warehouse (no real files needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from projection_warehouses import REMITTANCE_TRUTH, remittance_warehouse
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+
+@pytest.fixture()
+def home(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    remittance_warehouse(REMITTANCE_TRUTH, database=str(home / "warehouse.duckdb")).close()
+    return home
+
+
+def test_calibrate_stores_and_publishes(home, monkeypatch):
+    published = []
+    import warehouse.refresh
+
+    class Result:
+        warehouse = home / "warehouse.duckdb"
+        build_id = "test-build"
+
+    monkeypatch.setattr(
+        warehouse.refresh, "run_refresh", lambda config: published.append(config) or Result()
+    )
+    result = CliRunner().invoke(
+        app,
+        ["calibrate", "--kernel", "remittances", "--train-until", "2010", "--publish"],
+        env={"MIGSYS_HOME": str(home)},
+    )
+    assert result.exit_code == 0, result.output
+    (stored,) = (home / "calibrations").glob("*.json")
+    record = json.loads(stored.read_text())
+    assert record["kernel"] == "remittances" and record["train_until"] == 2010
+    assert record["parameters"]["remitter_share_decay"] == pytest.approx(0.06, rel=0.03)
+    assert [config.paths.home for config in published] == [home]
+
+
+def test_missing_warehouse_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(
+        app, ["calibrate", "--kernel", "remittances"], env={"MIGSYS_HOME": str(tmp_path)}
+    )
+    assert result.exit_code == 2
+    assert "no published warehouse" in " ".join(result.output.split())
+
+
+def test_out_must_be_parquet(home, tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--kernel",
+            "remittances",
+            "--train-until",
+            "2008",
+            "--target-years",
+            "2009",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        env={"MIGSYS_HOME": str(home)},
+    )
+    assert result.exit_code == 2
+    assert "must end in .parquet" in " ".join(result.output.split())
