@@ -1,0 +1,196 @@
+"""Kernel adapters on the real warehouse: engine results equal direct kernel calls; fallbacks."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.dataset as ds
+import pytest
+
+from kernels.depopulation import project_depopulation
+from kernels.remittances import project_remittances
+from projections.store import Calibration, FitStatistics, load_projection_tables, save_calibration
+from sweeps.analysis import analyze_study
+from sweeps.engine import ChunkTask, parameter_matrix, prepare_study, run_study
+from sweeps.models import ModelContext, build_model
+from sweeps.spec import SpecError, parse_spec
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
+
+
+def _remittance_spec(**study: object):
+    base = {
+        "name": "rem",
+        "kernel": "remittances",
+        "seed": 4,
+        "chunk_size": 100,
+        "years": [2005, 2020],
+    }
+    return parse_spec(
+        {
+            "study": base | study,
+            "design": {"method": "sobol", "n": 64},
+            "parameters": {
+                "inflow_base": {"low": 150000.0, "high": 600000.0},
+                "amount_base": {"low": 2500.0, "high": 8000.0},
+                "us_wage_growth": {"low": 0.0, "high": 0.03},
+                "return_rate_initial": {"value": 0.1},
+            },
+        }
+    )
+
+
+def _table(directory: Path):
+    return (
+        ds.dataset(directory / "parts", format="parquet", partitioning="hive")
+        .to_table()
+        .sort_by("scenario_id")
+    )
+
+
+def test_remittance_study_equals_direct_kernel_calls(
+    published_home, sweeps_root: Path, dask_scheduler: str
+) -> None:
+    context = ModelContext(warehouse=published_home.warehouse)
+    spec = _remittance_spec()
+    run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
+    assert run.n_scenarios == 64 * 5
+    table = _table(run.directory)
+    prepared = prepare_study(spec, sweeps_root, context)
+    task = ChunkTask(
+        "", spec, prepared.model, tuple(sorted(prepared.fixed.items())), 0, spec.n_scenarios
+    )
+    _, params = parameter_matrix(task)
+    assert np.all(params[:, 3] == 0.1)  # the fixed value, not the default
+    direct = project_remittances(params, prepared.model.inputs, 2005, 2020)
+    assert np.array_equal(
+        table.column("remittances_usd__2020").to_numpy(), direct.remittances_usd[:, -1]
+    )
+    assert np.array_equal(table.column("peak_year").to_numpy(), direct.peak_year.astype(float))
+    analysis = analyze_study(sweeps_root, spec)
+    bands = analysis.series_quantiles
+    usd = bands[bands["series"] == "remittances_usd"].pivot(
+        index="year", columns="quantile", values="value"
+    )
+    assert list(usd.index) == list(range(2005, 2021))
+    assert (np.diff(usd.to_numpy(), axis=1) >= 0).all()  # p05 <= p25 <= ... <= p95 every year
+    sobol = analysis.sensitivity[analysis.sensitivity["outcome"] == "remittances_usd_horizon"]
+    assert set(sobol["parameter"]) == {"inflow_base", "amount_base", "us_wage_growth"}
+    # Remittances are proportional to amount_base: it must dominate the first-order indices.
+    s1 = sobol[sobol["index"] == "S1"].set_index("parameter")["value"]
+    assert s1.idxmax() == "amount_base"
+
+
+def test_depopulation_runs_over_every_municipality(
+    published_home, sweeps_root: Path, dask_scheduler: str
+) -> None:
+    context = ModelContext(warehouse=published_home.warehouse)
+    spec = parse_spec(
+        {
+            "study": {
+                "name": "dep",
+                "kernel": "depopulation",
+                "seed": 2,
+                "chunk_size": 3,
+                "years": [2000, 2010],
+            },
+            "design": {"method": "lhs", "n": 6},
+            "parameters": {"emigration_scale": {"low": 0.0, "high": 2.5}},
+        }
+    )
+    run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
+    prepared = prepare_study(spec, sweeps_root, context)
+    model = prepared.model
+    assert model.units.n_units == 2443 and model.data_fingerprint.startswith("municipalities2000")
+    task = ChunkTask("", spec, model, tuple(sorted(prepared.fixed.items())), 0, 6)
+    swept, params = parameter_matrix(task)
+    direct = project_depopulation(params, model.units, 2000, 2010)
+    table = _table(run.directory)
+    assert np.array_equal(
+        table.column("depopulating_units").to_numpy(),
+        direct.depopulating_units[:, -1].astype(float),
+    )
+    assert np.array_equal(
+        table.column("national_population__2010").to_numpy(), direct.national_population[:, -1]
+    )
+    # More emigration, more depopulating municipalities.
+    order = np.argsort(swept[:, 0])
+    assert (
+        table.column("depopulating_units").to_numpy()[order][-1]
+        > table.column("depopulating_units").to_numpy()[order][0]
+    )
+
+
+def test_depopulation_falls_back_to_table_1_degrees(embedded_home) -> None:
+    spec = parse_spec(
+        {
+            "study": {"name": "deg", "kernel": "depopulation", "seed": 2},
+            "design": {"method": "lhs", "n": 4},
+            "parameters": {"tfr_target": {"low": 1.4, "high": 2.1}},
+        }
+    )
+    model = build_model(spec, ModelContext(warehouse=embedded_home.warehouse))
+    assert model.data_fingerprint.startswith("table1_degrees") and model.units.n_units == 6
+
+
+def test_kernel_without_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    spec = _remittance_spec()
+    with pytest.raises(SpecError, match=r"kernel remittances: needs the published warehouse"):
+        build_model(spec, ModelContext(warehouse=tmp_path / "warehouse.duckdb"))
+
+
+def test_out_of_range_bounds_are_rejected(published_home) -> None:
+    spec = parse_spec(
+        {
+            "study": {"name": "bad", "kernel": "depopulation", "seed": 1},
+            "design": {"method": "lhs", "n": 4},
+            "parameters": {"tfr_base": {"low": -1.0, "high": 2.0}},
+        }
+    )
+    with pytest.raises(SpecError, match=r"parameters.tfr_base: \[-1.0, 2.0\] leaves the range"):
+        build_model(spec, ModelContext(warehouse=published_home.warehouse))
+
+
+def _spec_from_calibration():
+    return parse_spec(
+        {
+            "study": {"name": "cal", "kernel": "remittances", "seed": 1, "years": [2005, 2010]},
+            "design": {"method": "lhs", "n": 4},
+            "parameters": {
+                "gdp_growth": {"low": 0.0, "high": 0.07},
+                "amount_base": {"from": "calibration"},
+            },
+        }
+    )
+
+
+def test_from_calibration_takes_the_latest_calibration(published_home, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(published_home.warehouse, warehouse)
+    with pytest.raises(
+        SpecError, match=r"has no calibration of kernel 'remittances'|no main.calibrations"
+    ):
+        prepare_study(_spec_from_calibration(), tmp_path / "sweeps", ModelContext(warehouse))
+    fit = FitStatistics("log remittances", 0.1, 0.05, 0.9, 20)
+    for amount, stamp in ((4100.0, datetime(2026, 1, 1)), (4321.0, datetime(2026, 6, 1))):
+        save_calibration(
+            Calibration(
+                "remittances",
+                {"amount_base": amount},
+                {"amount_base": 10.0},
+                fit,
+                (1995, 2015),
+                2015,
+                "test fit",
+                created_at=stamp,
+            ),
+            tmp_path / "home",
+        )
+    with duckdb.connect(str(warehouse)) as con:
+        load_projection_tables(con, tmp_path / "home")
+    prepared = prepare_study(_spec_from_calibration(), tmp_path / "sweeps", ModelContext(warehouse))
+    assert prepared.fixed["amount_base"] == 4321.0
