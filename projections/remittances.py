@@ -207,6 +207,35 @@ def trend_growth(inputs: RemittanceInputs, years: int = PATH_TREND_YEARS) -> dic
     }
 
 
+def rebase_parameters(params_row: np.ndarray, inputs: RemittanceInputs, to_year: int) -> np.ndarray:
+    """The parameter row describing the same run from ``to_year`` instead of the first input year.
+
+    Arrivals and amounts are levels set in the base year and moved by path ratios, so
+    ``inflow_base`` and ``amount_base`` become their values in ``to_year``; elasticities, shares
+    and rates do not depend on the start. (The stock by duration is not a parameter: a run from
+    ``to_year`` starts from that year's observed stock.)
+    """
+    years = inputs.years
+    if not years[0] <= to_year <= years[-1]:
+        raise ValueError(f"to_year: {to_year} is outside the input paths {years[0]}-{years[-1]}")
+    at = int(to_year - years[0])
+    row = np.array(params_row, dtype=float, copy=True)
+
+    def ratio(path: np.ndarray) -> float:
+        return float(path[at] / path[0])
+
+    column = {p.name: parameter_index(REMITTANCE_PARAMETERS, p.name) for p in REMITTANCE_PARAMETERS}
+    gap = ratio(inputs.us_wage_index) / ratio(inputs.mx_wage_index)
+    row[column["inflow_base"]] *= (
+        gap ** row[column["inflow_gap_elasticity"]]
+        * ratio(inputs.us_labour_demand_index) ** row[column["inflow_demand_elasticity"]]
+    )
+    row[column["amount_base"]] *= (
+        ratio(inputs.us_wage_index) ** row[column["amount_wage_elasticity"]]
+    )
+    return row
+
+
 @dataclass(frozen=True)
 class RemittanceCalibration:
     """A calibration plus what projecting from it needs."""
@@ -290,7 +319,12 @@ def calibrate_remittances(con, train_until: int) -> RemittanceCalibration:
     data_years = sorted({*years[has_remittances].tolist(), *stock_years, start})
     calibration = Calibration(
         kernel=KERNEL,
-        parameters={name: float(value) for name, value in zip(names, params_row, strict=True)},
+        parameters={
+            name: float(value)
+            for name, value in zip(
+                names, rebase_parameters(params_row, inputs, train_until), strict=True
+            )
+        },
         parameter_sd={names[c]: float(se) for c, se in zip(free, fit.standard_errors, strict=True)},
         fit=FitStatistics(
             target=f"national remittances (USD) {start}-{train_until}",
@@ -306,7 +340,8 @@ def calibrate_remittances(con, train_until: int) -> RemittanceCalibration:
             f"{train_until} and log UN migrant stock on "
             f"{', '.join(p.name for p in FREE_PARAMETERS)} (batched kernel, Gauss-Newton "
             f"covariance); {LEVEL_PARAMETER} profiled on log levels; path growth = last "
-            f"{PATH_TREND_YEARS}-year trend; parameters refer to the start year {start}"
+            f"{PATH_TREND_YEARS}-year trend; fitted from {start}, inflow_base and amount_base "
+            f"carried along the paths to {train_until} (std. errors at {start})"
         ),
     )
     growth_misfit = fit.residuals[: int(has_growth.sum())]

@@ -11,10 +11,12 @@ from projection_warehouses import (
     remittance_warehouse,
 )
 
-from kernels.defaults import DEPOPULATION_PARAMETERS, parameter_index
+from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_index
+from kernels.remittances import project_remittances
 from projections.calibration import calibrate, default_train_until
 from projections.depopulation import calibrate_depopulation, rebase_parameters
 from projections.remittances import calibrate_remittances
+from projections.remittances import rebase_parameters as rebase_remittance_parameters
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +48,27 @@ def test_depopulation_calibration_recovers_known_parameters(depopulation_con):
 
 def test_remittance_calibration_recovers_known_parameters(remittance_con):
     fitted = calibrate_remittances(remittance_con, 2012)
-    for name, value in REMITTANCE_TRUTH.items():
-        assert fitted.calibration.parameters[name] == pytest.approx(value, rel=0.03), name
-    assert fitted.calibration.fit.mape < 1e-3
     assert fitted.start_year == 1995
+    for name, value in REMITTANCE_TRUTH.items():
+        column = parameter_index(REMITTANCE_PARAMETERS, name)
+        assert fitted.params_row[column] == pytest.approx(value, rel=0.03), name
+    assert fitted.calibration.fit.mape < 1e-3
+
+
+def test_stored_remittance_levels_refer_to_train_until(remittance_con):
+    fitted = calibrate_remittances(remittance_con, 2012)
+    run = project_remittances(fitted.params_row[None, :], fitted.inputs, 1995, 2012)
+    stored = fitted.calibration.parameters
+    # a run from 1995 has, in 2012, exactly the amount per remitter and the arrivals stored
+    amount_2012 = run.remittances_usd[0, -1] / run.remitters[0, -1]
+    assert stored["amount_base"] == pytest.approx(amount_2012, rel=1e-9)
+    rebased = rebase_remittance_parameters(fitted.params_row, fitted.inputs, 2011)
+    assert rebased[parameter_index(REMITTANCE_PARAMETERS, "inflow_base")] == pytest.approx(
+        run.arrivals[0, -1], rel=1e-9
+    )
+    assert stored["remitter_share_decay"] == pytest.approx(
+        fitted.params_row[parameter_index(REMITTANCE_PARAMETERS, "remitter_share_decay")]
+    )
 
 
 def test_train_until_limits_the_data_used(remittance_con):
