@@ -1,0 +1,188 @@
+"""The dbt project built end to end: on the real published files, and on no files at all.
+
+Each build ingests the sources into a fresh DuckDB file (``warehouse.ingest.ingest_sources``) and
+runs ``dbt build`` in-process with target/ and logs/ inside the test's temporary folder, so tests
+never share dbt state with a developer's build. The sweeps staging models are excluded: their
+``sweeps`` schema is created by the refresh, not by ingest, and they are tested in tests/sweeps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse.dbt_runner import DbtReport, run_dbt
+from warehouse.ingest import ingest_sources
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+]
+
+EXCLUDE_SWEEPS = ("--exclude", "path:models/staging/sweeps")
+TABLE_1_TOTALS = {"municipalities": 2443, "population": 97_483_412, "households": 22_639_808}
+INEGI_NATIONAL_TOTALS = {2000: 97_483_412, 2005: 103_263_388, 2010: 112_336_538}
+
+
+def ingest_into(database: Path, sources: Path) -> None:
+    con = duckdb.connect(str(database))
+    try:
+        ingest_sources(con, sources)
+    finally:
+        con.close()
+
+
+def build(database: Path, work_dir: Path, *extra: str) -> DbtReport:
+    report = run_dbt("build", database, work_dir, *EXCLUDE_SWEEPS, *extra)
+    assert report.success, report.describe_failures()
+    return report
+
+
+def query(database: Path, sql: str) -> list[tuple]:
+    # dbt-duckdb keeps its in-process connection open (read-write); a second connection to
+    # the same file must use the same configuration
+    con = duckdb.connect(str(database))
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def real_build(real_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse built by dbt on the real published files."""
+    work_dir = tmp_path_factory.mktemp("dbt_real")
+    database = work_dir / "warehouse.duckdb"
+    ingest_into(database, real_sources)
+    build(database, work_dir)
+    return database
+
+
+def test_real_build_reproduces_paper_table_1(real_build: Path) -> None:
+    rows = query(
+        real_build,
+        "select sum(municipalities), sum(population), sum(households) "
+        "from fct_intensity_degree_summary where index_year = 2000",
+    )
+    assert rows == [tuple(TABLE_1_TOTALS.values())]
+    by_degree = dict(
+        query(
+            real_build,
+            "select intensity_degree, municipalities from fct_intensity_degree_summary "
+            "where index_year = 2000",
+        )
+    )
+    assert by_degree == {
+        "very_high": 162,
+        "high": 330,
+        "medium": 392,
+        "low": 593,
+        "very_low": 873,
+        "null": 93,
+    }
+
+
+def test_real_build_national_totals_match_inegi(real_build: Path) -> None:
+    totals = dict(
+        query(
+            real_build,
+            "select census_year, sum(population_total) from fct_municipal_population group by 1",
+        )
+    )
+    for year, expected in INEGI_NATIONAL_TOTALS.items():
+        assert totals[year] == expected, year
+
+
+def test_real_build_keeps_municipalities_created_after_1990(real_build: Path) -> None:
+    created_later, growth_periods = query(
+        real_build,
+        "select (select count(*) from dim_municipality where first_census_year > 1990), "
+        "(select count(distinct period) from fct_municipal_growth)",
+    )[0]
+    assert created_later > 0
+    assert growth_periods == 6
+
+
+def test_real_build_flags_where_paper_and_data_disagree(real_build: Path) -> None:
+    checks = {
+        claim_id: (status, recomputed, explanation)
+        for claim_id, status, recomputed, explanation in query(
+            real_build,
+            "select claim_id, status, recomputed_value, explanation from fct_paper_claims_check",
+        )
+    }
+    assert len(checks) >= 30
+    status, recomputed, explanation = checks["nafta_remittances_2005_usd"]
+    # the revised Banxico series (about USD 21.7 bn) is above the paper's first-release USD 20 bn
+    assert status == "inconsistent"
+    assert 21.5e9 < recomputed < 22e9
+    assert "first release" in explanation
+    assert checks["nafta_municipalities_with_migration_pct"][0] == "consistent"
+    statuses = {status for status, _, _ in checks.values()}
+    assert statuses == {"consistent", "inconsistent", "not_checkable"}
+
+
+@pytest.mark.parametrize(
+    ("tampering", "expected_failures"),
+    [
+        pytest.param(
+            # one more person in Aguascalientes (01001) in 2000, in the per-year file only
+            "update raw.inegi_census set total = total + 1 where census_year = 2000 "
+            "and row_level = 'municipality' and cve_ent = '01' and cve_mun = '001'",
+            {"assert_national_totals_match_inegi", "assert_census_series_agrees_with_census_files"},
+            id="inegi-2000-population",
+        ),
+        pytest.param(
+            # Calvillo (01003) moved from 'Very high' to 'High'
+            "update raw.conapo_iim_2000 set gim_2000 = 'High' where fe_id = 1 and mun_id = 3",
+            {"assert_table_1_reproduced_from_raw"},
+            id="conapo-2000-degree",
+        ),
+    ],
+)
+def test_singular_tests_fail_when_raw_data_disagree(
+    real_sources: Path, tmp_path: Path, tampering: str, expected_failures: set[str]
+) -> None:
+    """Tamper with one raw value: exactly the tests guarding that value must fail."""
+    database = tmp_path / "warehouse.duckdb"
+    ingest_into(database, real_sources)
+    con = duckdb.connect(str(database))
+    con.execute(tampering)
+    con.close()
+    report = run_dbt("build", database, tmp_path, *EXCLUDE_SWEEPS)
+    failed = {node.unique_id.split(".")[2] for node in report.failed}
+    assert failed == expected_failures
+
+
+def test_build_without_source_files_gives_paper_marts_and_empty_data_marts(
+    tmp_path: Path,
+) -> None:
+    """The embedded default: nothing to ingest, yet every model builds and every test passes."""
+    empty_sources = tmp_path / "sources"
+    empty_sources.mkdir()
+    database = tmp_path / "warehouse.duckdb"
+    ingest_into(database, empty_sources)
+    build(database, tmp_path)
+
+    counts = dict(
+        query(
+            database,
+            "select 'population', count(*) from fct_municipal_population "
+            "union all select 'remittances', count(*) from fct_remittances_monthly "
+            "union all select 'table_1', count(*) from seeds.paper_table_1_intensity_2000 "
+            "union all select 'paper_asymmetry', count(*) from fct_binational_asymmetry "
+            "where source like 'paper%'",
+        )
+    )
+    assert counts == {"population": 0, "remittances": 0, "table_1": 7, "paper_asymmetry": 14}
+
+    checks = dict(
+        query(database, "select claim_id, status from fct_paper_claims_check"),
+    )
+    assert checks["nafta_remittances_2005_usd"] == "not_checkable"
+    # checks within the paper's own figures need no source file
+    assert checks["impact_amplified_manufacturing_workers"] == "consistent"
+    assert checks["social_university_pct"] == "inconsistent"
