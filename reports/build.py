@@ -291,10 +291,15 @@ def _with_degree_labels(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return labelled
 
 
+def format_number(value: float) -> str:
+    """Counts and money in full with thousands separators; shares and rates to 4 digits."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
 def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(
-        index=False, na_rep="—", float_format=lambda value: f"{value:,.4g}", border=0
-    )
+    return frame.to_html(index=False, na_rep="—", float_format=format_number, border=0)
 
 
 def _absent_html(absent: Absent) -> str:

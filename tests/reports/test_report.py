@@ -100,15 +100,15 @@ def small_warehouse(path: Path) -> Path:
     store(con, "marts.fct_depopulation_by_degree", depopulation)
     claims = pd.DataFrame(
         {
-            "claim_id": ["households_2000", "remittances_2005"],
-            "claim": ["22.6 m households", "USD 20 bn in 2005"],
-            "paper_value": [22_639_808.0, 20e9],
-            "unit": ["households", "USD"],
-            "location": ["Table 1", "p. 7"],
-            "recomputed_value": [22_639_808.0, 21.7e9],
-            "relative_difference": [0.0, 0.085],
-            "status": ["agrees", "disagrees"],
-            "explanation": ["", "revised series"],
+            "claim_id": ["households_2000", "remittances_2005", "irca_1987"],
+            "claim": ["22.6 m households", "USD 20 bn in 2005", "2.3 m legalized"],
+            "paper_value": [22_639_808.0, 20e9, 2.3e6],
+            "unit": ["households", "USD", "persons"],
+            "location": ["Table 1", "p. 7", "p. 3"],
+            "recomputed_value": [22_639_808.0, 21.7e9, None],
+            "relative_difference": [0.0, 0.085, None],
+            "status": ["consistent", "inconsistent", "not_checkable"],
+            "explanation": ["", "revised series", "no legalization records"],
         }
     )
     store(con, "marts.fct_paper_claims_check", claims)
@@ -205,7 +205,9 @@ def test_full_warehouse_has_images_tables_and_resolving_links(tmp_path: Path) ->
     text = result.index_html.read_text(encoding="utf-8")
     # Table 1 rows come in the paper's degree order, claims show only the disagreeing one.
     assert text.index("Very high") < text.index("Low") < text.index("Null")
-    assert "remittances_2005" in text and "households_2000" not in text
+    assert "remittances_2005" in text
+    assert "households_2000" not in text and "irca_1987" not in text
+    assert "21,700,000,000" in text  # money in full, not 2.17e+10
     assert result.absent_sections == {}
     assert any(link.endswith("docs/index.html") for link in page_links(result.index_html))
     assert_links_resolve(result.index_html)
