@@ -60,7 +60,7 @@ def test_remittance_study_equals_direct_kernel_calls(
     run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
     assert run.n_scenarios == 64 * 5
     table = _table(run.directory)
-    prepared = prepare_study(spec, sweeps_root, context)
+    prepared = prepare_study(spec, sweeps_root / "direct", context)
     task = ChunkTask(
         "", spec, prepared.model, tuple(sorted(prepared.fixed.items())), 0, spec.n_scenarios
     )
@@ -103,7 +103,7 @@ def test_depopulation_runs_over_every_municipality(
         }
     )
     run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
-    prepared = prepare_study(spec, sweeps_root, context)
+    prepared = prepare_study(spec, sweeps_root / "direct", context)
     model = prepared.model
     assert model.units.n_units == 2443 and model.data_fingerprint.startswith("municipalities2000")
     task = ChunkTask("", spec, model, tuple(sorted(prepared.fixed.items())), 0, 6)
@@ -194,3 +194,38 @@ def test_from_calibration_takes_the_latest_calibration(published_home, tmp_path:
         load_projection_tables(con, tmp_path / "home")
     prepared = prepare_study(_spec_from_calibration(), tmp_path / "sweeps", ModelContext(warehouse))
     assert prepared.fixed["amount_base"] == 4321.0
+
+
+def test_iamc_export_of_a_kernel_study(
+    published_home, sweeps_root: Path, dask_scheduler: str
+) -> None:
+    import pandas as pd
+
+    from sweeps.export import IAMC_COLUMNS, export_iamc
+
+    context = ModelContext(warehouse=published_home.warehouse)
+    spec = parse_spec(
+        {
+            "study": {
+                "name": "dep-iamc",
+                "kernel": "depopulation",
+                "seed": 2,
+                "chunk_size": 2,
+                "years": [2000, 2010],
+                "outputs": ["national_population", "depopulating_units"],
+            },
+            "design": {"method": "lhs", "n": 4},
+            "parameters": {"emigration_scale": {"low": 0.0, "high": 2.5}},
+        }
+    )
+    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
+    bands = pd.read_csv(export_iamc(sweeps_root, "dep-iamc", sweeps_root / "bands.csv"))
+    assert tuple(bands.columns) == IAMC_COLUMNS
+    assert set(bands["scenario"]) == {f"dep-iamc|p{q}" for q in ("05", "25", "50", "75", "95")}
+    assert set(bands["variable"]) == {"Population"} and set(bands["year"]) == {2000, 2005, 2010}
+    every = pd.read_csv(
+        export_iamc(sweeps_root, "dep-iamc", sweeps_root / "all.csv", all_scenarios=True)
+    )
+    assert len(every) == 4 * 3 and every["value"].gt(0).all()
+    p50 = bands[bands["scenario"] == "dep-iamc|p50"].set_index("year")["value"]
+    assert p50[2010] == pytest.approx(every[every["year"] == 2010]["value"].median())
