@@ -326,19 +326,25 @@ def build_kernel_model(spec: StudySpec, context: ModelContext):
             f"study {spec.name}: years: the {spec.kernel} kernel steps five years; "
             f"horizon - base ({horizon_year - base_year}) must be a multiple of 5"
         )
-    con = _open_warehouse(context, spec.kernel)
-    try:
-        if spec.kernel == "depopulation":
-            units, source = load_units(con, base_year)
-            return DepopulationModel(units, base_year, horizon_year, source)
-        inputs = load_remittance_inputs(con, base_year, horizon_year)
-        if spec.kernel == "remittances":
-            return RemittanceModel(inputs, base_year, horizon_year)
-        units, source = load_units(con, base_year)
-        return CoupledModel(units, inputs, base_year, horizon_year, source)
-    except ValueError as error:
-        if isinstance(error, SpecError):
-            raise
-        raise SpecError(f"study {spec.name}: kernel {spec.kernel} inputs: {error}") from error
-    finally:
-        con.close()
+    needs_units = spec.kernel in ("depopulation", "coupled")
+    needs_inputs = spec.kernel in ("remittances", "coupled")
+    given_units = (context.units, "given_units") if context.units is not None else None
+    inputs = context.remittance_inputs
+    if (needs_units and given_units is None) or (needs_inputs and inputs is None):
+        con = _open_warehouse(context, spec.kernel)
+        try:
+            if needs_units and given_units is None:
+                given_units = load_units(con, base_year)
+            if needs_inputs and inputs is None:
+                inputs = load_remittance_inputs(con, base_year, horizon_year)
+        except ValueError as error:
+            if isinstance(error, SpecError):
+                raise
+            raise SpecError(f"study {spec.name}: kernel {spec.kernel} inputs: {error}") from error
+        finally:
+            con.close()
+    if spec.kernel == "depopulation":
+        return DepopulationModel(given_units[0], base_year, horizon_year, given_units[1])
+    if spec.kernel == "remittances":
+        return RemittanceModel(inputs, base_year, horizon_year)
+    return CoupledModel(given_units[0], inputs, base_year, horizon_year, given_units[1])

@@ -92,9 +92,16 @@ def sobol_g_model() -> AnalyticModel:
 
 @dataclass(frozen=True)
 class ModelContext:
-    """Where kernel adapters find their inputs: the published warehouse (read-only)."""
+    """Where kernel adapters find their inputs: the published warehouse (read-only).
+
+    ``remittance_inputs`` (kernels.remittances.RemittanceInputs) and ``units``
+    (kernels.depopulation.DepopulationUnits) given here are used instead of the warehouse's,
+    e.g. by benchmarks that must run without data files.
+    """
 
     warehouse: Path | None = None
+    remittance_inputs: object | None = None
+    units: object | None = None
 
 
 def build_model(spec: StudySpec, context: ModelContext | None = None) -> SweepModel:

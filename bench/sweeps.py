@@ -1,0 +1,180 @@
+"""Sweep engine: throughput vs a per-scenario loop, parallel efficiency, memory, per-chunk overhead.
+
+All studies run the remittance kernel on seeded synthetic inputs (``bench.kernels``: paths
+growing like the observed series), so the benchmark needs no data files, except the overhead
+measurement, which runs the Ishigami function (kernel time ~0) to isolate the engine's cost.
+
+- ``sweep.speedup_vs_per_scenario_loop``: engine scenarios/s (2 workers, warm cluster) over
+  the scenarios/s of a loop calling ``project_remittances`` once per scenario, the way general
+  exploratory-modelling tools evaluate a model (same process, warm kernel).
+- ``sweep.parallel_efficiency``: T(1 worker) / (2 x T(2 workers)) on a study of >= ~10 s.
+- ``sweep.peak_rss_ratio_1m_vs_10k``: peak resident memory of the whole process tree (client,
+  scheduler, workers) during a 1,048,576- vs an 8,192-scenario Sobol study (Saltelli sizes are
+  multiples of a power of two, 8,192 is the closest to 10,000); both keep the same outputs
+  and use the same chunk size. The 1M study projects 2005-2015 (11 years) to keep it ~1 min.
+- ``sweep.overhead_ms_per_chunk``: wall ms per chunk of a 1-worker study of tiny chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from bench.common import metric
+from sweeps.engine import open_client, run_study
+from sweeps.models import ModelContext
+from sweeps.spec import StudySpec, parse_spec
+
+SEED = 20260101
+REMITTANCE_SWEPT = {
+    "inflow_base": {"low": 150000.0, "high": 600000.0},
+    "return_rate_initial": {"low": 0.02, "high": 0.2},
+    "remitter_share_decay": {"low": 0.01, "high": 0.1},
+    "amount_base": {"low": 2500.0, "high": 8000.0},
+    "us_wage_growth": {"low": 0.0, "high": 0.03},
+    "gdp_growth": {"low": 0.0, "high": 0.07},
+}
+ROWS_PER_BASE = len(REMITTANCE_SWEPT) + 2  # Saltelli rows per base sample, first order only
+LOOP_SCENARIOS = 2000
+
+
+def _remittance_spec(name: str, n: int, chunk_size: int, years: tuple[int, int]) -> StudySpec:
+    return parse_spec(
+        {
+            "study": {
+                "name": name,
+                "kernel": "remittances",
+                "seed": SEED,
+                "chunk_size": chunk_size,
+                "years": list(years),
+                "outputs": ["remittances_usd", "remittances_usd_horizon", "peak_year"],
+            },
+            "design": {"method": "sobol", "n": n},
+            "parameters": REMITTANCE_SWEPT,
+        }
+    )
+
+
+def _context() -> ModelContext:
+    from bench.kernels import remittance_inputs
+
+    return ModelContext(remittance_inputs=remittance_inputs(np.random.default_rng(SEED)))
+
+
+def _engine_seconds(spec: StudySpec, root: Path, scheduler: str, context: ModelContext) -> float:
+    run = run_study(spec, root, scheduler=scheduler, progress=False, context=context)
+    return run.seconds
+
+
+def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
+    """Scenarios/s of one ``project_remittances`` call per scenario (warm kernel)."""
+    from kernels.remittances import project_remittances
+    from sweeps.engine import ChunkTask, fixed_parameter_values, parameter_matrix
+    from sweeps.models import build_model
+
+    spec = _remittance_spec("loop", 512, LOOP_SCENARIOS, years)
+    model = build_model(spec, context)
+    fixed = tuple(sorted(fixed_parameter_values(spec, model, None).items()))
+    _, params = parameter_matrix(ChunkTask("", spec, model, fixed, 0, LOOP_SCENARIOS))
+    project_remittances(params[:1], context.remittance_inputs, *years)  # compile / load cache
+    start = time.perf_counter()
+    for row in params:
+        project_remittances(row[None, :], context.remittance_inputs, *years)
+    return LOOP_SCENARIOS / (time.perf_counter() - start)
+
+
+@contextmanager
+def _peak_rss_sampler(interval: float = 0.05):
+    """Samples the RSS of this process and all its children; yields a dict with 'peak' bytes."""
+    me = psutil.Process()
+    state = {"peak": 0, "stop": False}
+
+    def sample() -> None:
+        while not state["stop"]:
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            state["peak"] = max(state["peak"], total)
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state["stop"] = True
+        thread.join()
+
+
+def _overhead_ms_per_chunk(root: Path) -> float:
+    spec = parse_spec(
+        {
+            "study": {"name": "overhead", "kernel": "ishigami", "seed": 1, "chunk_size": 8},
+            "design": {"method": "sobol", "n": 1024},  # 5,120 scenarios = 640 chunks
+            "parameters": {f"x{i}": {"low": -3.14, "high": 3.14} for i in (1, 2, 3)},
+        }
+    )
+    with open_client(workers=1) as client:
+        warm = spec.model_copy(update={"name": "overhead-warm"})
+        run_study(warm, root, scheduler=client.scheduler.address, progress=False)
+        run = run_study(spec, root, scheduler=client.scheduler.address, progress=False)
+    return 1000.0 * run.seconds / run.chunks_run
+
+
+def collect() -> dict[str, dict]:
+    os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+    context = _context()
+    years = (2005, 2030)
+    with tempfile.TemporaryDirectory(prefix="bench-sweeps-") as tmp:
+        root = Path(tmp)
+        loop_rate = _loop_rate(context, years)
+        # Size the efficiency study from a 2-worker warm-up so the 2-worker run takes ~12 s.
+        with open_client(workers=2) as client:
+            address = client.scheduler.address
+            probe = _remittance_spec("probe", 2048, 4096, years)
+            probe_rate = probe.n_scenarios / _engine_seconds(probe, root, address, context)
+            base_n = 2 ** int(np.log2(max(1024, 12.0 * probe_rate / ROWS_PER_BASE)))
+            study = _remittance_spec("efficiency", base_n, 16384, years)
+            t2 = _engine_seconds(study, root / "two", address, context)
+        with open_client(workers=1) as client:
+            address = client.scheduler.address
+            _engine_seconds(_remittance_spec("warm1", 1024, 8192, years), root, address, context)
+            t1 = _engine_seconds(study, root / "one", address, context)
+        engine_rate = study.n_scenarios / t2
+        peaks = {}
+        short = (2005, 2015)
+        for label, n in (("10k", 1024), ("1m", 131072)):  # 8,192 and 1,048,576 scenarios
+            with _peak_rss_sampler() as rss, open_client(workers=2) as client:
+                _engine_seconds(
+                    _remittance_spec(f"rss-{label}", n, 10240, short),
+                    root / "rss",
+                    client.scheduler.address,
+                    context,
+                )
+            peaks[label] = rss["peak"]
+        overhead = _overhead_ms_per_chunk(root / "overhead")
+    return {
+        "sweep.speedup_vs_per_scenario_loop": metric(engine_rate / loop_rate, "x", 100.0),
+        "sweep.engine_scenarios_per_second": metric(engine_rate, "scenarios/s"),
+        "sweep.per_scenario_loop_scenarios_per_second": metric(loop_rate, "scenarios/s"),
+        "sweep.parallel_efficiency": metric(t1 / (2.0 * t2), "fraction", 0.85),
+        "sweep.parallel_efficiency_study_seconds_2_workers": metric(t2, "s", None, False),
+        "sweep.peak_rss_ratio_1m_vs_10k": metric(peaks["1m"] / peaks["10k"], "ratio", 1.25, False),
+        "sweep.peak_rss_1m_mib": metric(peaks["1m"] / 2**20, "MiB", None, False),
+        "sweep.overhead_ms_per_chunk": metric(overhead, "ms", None, False),
+    }
+
+
+if __name__ == "__main__":
+    for key, value in collect().items():
+        print(key, value)
