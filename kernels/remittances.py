@@ -327,7 +327,7 @@ def _sweep_cohorts(cohorts, first, share, return_rate, dying_rate, keep, sums) -
     sums[3] += dying
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _remittance_kernel(
     params,
     observed,
