@@ -30,6 +30,11 @@ worldbank_countries as (
     where not is_aggregate
 ),
 
+degree_summary_2000 as (
+    select * from {{ ref('fct_intensity_degree_summary') }}
+    where index_year = 2000
+),
+
 table_2 as (
     select * from {{ ref('paper_table_2_asymmetries') }}
 ),
@@ -66,6 +71,23 @@ recomputed as (
     {{ claim_recomputation('nafta_municipalities_2000_2005',
         "(select nullif(count(*), 0) from growth_2000_2005)",
         ['inegi_census']) }}
+    union all
+    {{ claim_recomputation('table1_municipalities_total',
+        "(select sum(municipalities) from degree_summary_2000)", ['conapo_iim_2000']) }}
+    union all
+    {{ claim_recomputation('table1_population_total',
+        "(select sum(population) from degree_summary_2000)", ['conapo_iim_2000', 'inegi_census']) }}
+    union all
+    {{ claim_recomputation('table1_households_total',
+        "(select sum(households) from degree_summary_2000)", ['conapo_iim_2000']) }}
+    union all
+    {{ claim_recomputation('table1_very_high_population',
+        "(select population from degree_summary_2000 where intensity_degree = 'very_high')",
+        ['conapo_iim_2000', 'inegi_census']) }}
+    union all
+    {{ claim_recomputation('table1_null_municipalities_pct',
+        "(select municipalities_pct from degree_summary_2000 where intensity_degree = 'null')",
+        ['conapo_iim_2000']) }}
     union all
     {{ claim_recomputation('nafta_depopulating_municipalities_2000_2005',
         "(select case when count(*) > 0 then count(*) filter (where is_depopulating) end from growth_2000_2005)",
