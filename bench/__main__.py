@@ -15,7 +15,13 @@ import traceback
 
 from warehouse.paths import MigsysPaths
 
-MODULES = ("bench.warehouse", "bench.kernels", "bench.sweeps", "bench.nightly")
+MODULES = (
+    "bench.warehouse",
+    "bench.kernels",
+    "bench.projections",
+    "bench.sweeps",
+    "bench.nightly",
+)
 
 
 def main(argv: list[str]) -> int:
