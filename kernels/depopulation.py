@@ -783,7 +783,7 @@ def _block_totals(count, state, totals) -> float:
     return old
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
 def _depopulation_kernel(
     params,
     population,
