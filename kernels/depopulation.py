@@ -11,8 +11,9 @@ two cores, where single years would be 25 times more.
 
 One step from t to t+5, per unit, sex and age group a (all probabilities are over five years):
 
-* emigrants      E_a = P_a · min(1, 5 m_a / (1 + 2.5 m_a)) (actuarial m → q conversion),  m_a = intensity_u · scale · exp(trend·τ)
-  · sex factor · RC(a), RC the Rogers–Castro schedule normalised to mean 1 (``_schedules``);
+* emigrants      E_a = P_a · min(1, 5 m_a / (1 + 2.5 m_a)) (actuarial m → q conversion), with
+  m_a = intensity_u · scale · exp(trend·τ) · sex factor · RC(a), RC the Rogers–Castro schedule
+  normalised to mean 1 (``_schedules``);
 * returns        R_a = ρ_u · E_a with ρ_u = min(1, return_scale · return_intensity_u): emigrants
   who come back within the step (circular and return migration, CONAPO indicators);
 * stayers        S_a = P_a − E_a + R_a, who age: P_{a+1}(t+5) = S_a · s_a (open group 85+ gets
@@ -41,8 +42,16 @@ growth instead (:func:`quasi_stable_age_shares`, Coale's remedy), which is the r
 choice for real municipalities — or pass census age structures through ``population``.
 
 Threads: the kernel loops over scenarios with ``prange``; set the thread count with
-:func:`kernels.set_threads` (``numba.set_num_threads``). Memory per call is the outputs plus
-O(units × ages) per thread unless ``keep_trajectories`` or ``report_years`` ask for more.
+:func:`kernels.set_threads` (``numba.set_num_threads``). Units are projected in blocks of
+``UNIT_BLOCK`` held as ``[36 cells, block]`` arrays, so memory per thread is O(block × ages) and
+memory per call is the summaries (O(scenarios × steps × degrees)) unless ``keep_trajectories``
+(O(scenarios × steps × units)) or ``report_years`` (O(scenarios × reports × units)) ask for more.
+Results do not depend on the thread count.
+
+Batch use (sweeps): ``project_depopulation(params[n, 17], units, 2000, 2050)`` with
+``params`` from :mod:`kernels.defaults`; measured at about 3–4 ns per cohort-cell update on one
+core of the development machine (``bench/kernels.py``), i.e. 1,000 scenarios × 2,456
+municipalities × 10 steps in roughly 3 s per core.
 """
 
 from __future__ import annotations
