@@ -512,6 +512,8 @@ def prepare_depopulation(
                 f"report_years: {int(report[np.argmax(off_grid)])} is not on the projection grid "
                 f"{int(years[0])}, {int(years[0]) + STEP_YEARS}, …, {int(years[-1])}"
             )
+    if np.unique(report).size != report.size:
+        raise ValueError(f"report_years: must not repeat a year, got {report.tolist()}")
     report_index = np.full(n_steps + 1, -1, dtype=np.int64)
     for position, year in enumerate(report):
         report_index[(year - base_year) // STEP_YEARS] = position

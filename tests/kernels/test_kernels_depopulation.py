@@ -277,6 +277,17 @@ def test_bad_years_raise(rng, base, horizon, message) -> None:
         )
 
 
+def test_repeated_report_year_raises(rng) -> None:
+    with pytest.raises(ValueError, match="report_years: must not repeat a year"):
+        project_depopulation(
+            default_params(DEPOPULATION_PARAMETERS),
+            random_units(rng, 2),
+            2000,
+            2010,
+            report_years=[2005, 2005],
+        )
+
+
 def test_off_grid_report_year_raises(rng) -> None:
     with pytest.raises(ValueError, match="report_years: 2003 is not on the projection grid"):
         project_depopulation(
