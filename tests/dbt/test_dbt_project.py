@@ -125,36 +125,32 @@ def test_real_build_flags_where_paper_and_data_disagree(real_build: Path) -> Non
     assert statuses == {"consistent", "inconsistent", "not_checkable"}
 
 
-@pytest.mark.parametrize(
-    ("tampering", "expected_failures"),
-    [
-        pytest.param(
-            # one more person in Aguascalientes (01001) in 2000, in the per-year file only
-            "update raw.inegi_census set total = total + 1 where census_year = 2000 "
-            "and row_level = 'municipality' and cve_ent = '01' and cve_mun = '001'",
-            {"assert_national_totals_match_inegi", "assert_census_series_agrees_with_census_files"},
-            id="inegi-2000-population",
-        ),
-        pytest.param(
-            # Calvillo (01003) moved from 'Very high' to 'High'
-            "update raw.conapo_iim_2000 set gim_2000 = 'High' where fe_id = 1 and mun_id = 3",
-            {"assert_table_1_reproduced_from_raw"},
-            id="conapo-2000-degree",
-        ),
-    ],
-)
-def test_singular_tests_fail_when_raw_data_disagree(
-    real_sources: Path, tmp_path: Path, tampering: str, expected_failures: set[str]
-) -> None:
-    """Tamper with one raw value: exactly the tests guarding that value must fail."""
+def test_singular_tests_fail_when_raw_data_disagree(real_sources: Path, tmp_path: Path) -> None:
+    """Tamper with two raw values: exactly the tests guarding them must fail.
+
+    ``dbt build`` skips everything downstream of a failed test, so the models are run first and
+    every test afterwards: each guard then reports on its own.
+    """
     database = tmp_path / "warehouse.duckdb"
     ingest_into(database, real_sources)
     con = duckdb.connect(str(database))
-    con.execute(tampering)
+    # one more person in Aguascalientes (01001) in 2005, in the per-year file only
+    con.execute(
+        "update raw.inegi_census set total = total + 1 where census_year = 2005 "
+        "and row_level = 'municipality' and cve_ent = '01' and cve_mun = '001'"
+    )
+    # Calvillo (01003) moved from 'Very high' to 'High' in CONAPO's 2000 index
+    con.execute("update raw.conapo_iim_2000 set gim_2000 = 'High' where fe_id = 1 and mun_id = 3")
     con.close()
-    report = run_dbt("build", database, tmp_path, *EXCLUDE_SWEEPS)
+    for command in ("seed", "run"):
+        assert run_dbt(command, database, tmp_path, *EXCLUDE_SWEEPS).success, command
+    report = run_dbt("test", database, tmp_path, *EXCLUDE_SWEEPS)
     failed = {node.unique_id.split(".")[2] for node in report.failed}
-    assert failed == expected_failures
+    assert failed == {
+        "assert_national_totals_match_inegi",  # 2005: municipalities no longer add up
+        "assert_census_series_agrees_with_census_files",  # 2005: per-year file != series
+        "assert_table_1_reproduced_from_raw",  # 2000: degree counts differ from the paper
+    }
 
 
 def test_build_without_source_files_gives_paper_marts_and_empty_data_marts(
