@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 
 
-def metric(value: float, unit: str, target: float | None = None, higher_is_better: bool = True) -> dict:
+def metric(
+    value: float, unit: str, target: float | None = None, higher_is_better: bool = True
+) -> dict:
     """One entry of latest.json: ``{"value", "unit", "target", "higher_is_better"}``."""
     return {
         "value": float(value),
