@@ -94,16 +94,33 @@ class StudyStatus:
     seconds: float | None
 
 
-def code_version(kernel: str, root: Path = REPO_ROOT) -> str:
-    """Hash of the code that determines a kernel's results.
+# Source files that decide a study's numbers (not export, analysis, CLI...): changing one of
+# them invalidates the results of the studies that use it.
+_ANALYTIC_SOURCES = (
+    "sweeps/spec.py",
+    "sweeps/design.py",
+    "sweeps/models.py",
+    "sweeps/testfunctions.py",
+)
+_KERNEL_SOURCES = (
+    *_ANALYTIC_SOURCES,
+    "sweeps/kernel_models.py",
+    "kernels/*.py",
+    "projections/inputs.py",
+    "projections/remittances.py",
+)
 
-    Analytic test functions live in ``sweeps/``; the projection kernels also depend on
+
+def code_version(kernel: str, root: Path = REPO_ROOT) -> str:
+    """Hash of the source files that determine a kernel's results.
+
+    Analytic test functions depend on ``sweeps/`` only; the projection kernels also on
     ``kernels/`` and on the unit inputs built in ``projections/``.
     """
-    folders = ("sweeps",) if kernel in _ANALYTIC_KERNELS else ("sweeps", "kernels", "projections")
+    patterns = _ANALYTIC_SOURCES if kernel in _ANALYTIC_KERNELS else _KERNEL_SOURCES
     digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted((root / folder).rglob("*.py")):
+    for pattern in patterns:
+        for path in sorted(root.glob(pattern)):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
