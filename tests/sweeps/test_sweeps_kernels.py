@@ -229,3 +229,23 @@ def test_iamc_export_of_a_kernel_study(
     assert len(every) == 4 * 3 and every["value"].gt(0).all()
     p50 = bands[bands["scenario"] == "dep-iamc|p50"].set_index("year")["value"]
     assert p50[2010] == pytest.approx(every[every["year"] == 2010]["value"].median())
+
+
+def _kernel_study_files() -> list[Path]:
+    from sweeps.spec import load_spec
+
+    studies = Path(__file__).resolve().parents[2] / "studies"
+    return [
+        path
+        for path in sorted(studies.glob("*.toml"))
+        if path.name != "nightly.toml" and load_spec(path).kernel not in ("ishigami", "sobol_g")
+    ]
+
+
+@pytest.mark.parametrize("path", _kernel_study_files(), ids=lambda p: p.name)
+def test_shipped_kernel_studies_fit_their_kernels(published_home, path: Path) -> None:
+    from sweeps.spec import load_spec
+
+    spec = load_spec(path)
+    model = build_model(spec, ModelContext(warehouse=published_home.warehouse))
+    assert set(spec.parameters) <= {p.name for p in model.parameters}
