@@ -479,6 +479,13 @@ def fetch_task(paths: MigsysPaths) -> list[str]:
     return fetch_step(paths)
 
 
+def fetch_with_retries(config: FetchConfig):
+    """The fetch task with the config's retries and back-off (publishers' sites are flaky)."""
+    return fetch_task.with_options(
+        retries=config.retries, retry_delay_seconds=list(config.retry_delay_seconds)
+    )
+
+
 @task(name="prepare build", cache_policy=NO_CACHE)
 def prepare_task(paths: MigsysPaths) -> Build:
     """Clean leftovers of dead runs and open a fresh build folder."""
@@ -571,11 +578,7 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
     start = time.perf_counter()
 
     if config.fetch.enabled if settings.fetch is None else settings.fetch:
-        fetch = fetch_task.with_options(
-            retries=config.fetch.retries,
-            retry_delay_seconds=list(config.fetch.retry_delay_seconds),
-        )
-        _timed(seconds, "fetch", fetch, paths)
+        _timed(seconds, "fetch", fetch_with_retries(config.fetch), paths)
     else:
         logger.info("fetch skipped (offline run: enable with --fetch or [fetch] enabled = true)")
 

@@ -222,3 +222,32 @@ def test_sigkill_mid_build_keeps_the_old_warehouse_and_the_next_run_cleans_up(
     assert result.refresh.warehouse == paths.warehouse
     assert table1_municipalities(paths.warehouse) == 2443
     assert not build.exists() and list(paths.builds.iterdir()) == []
+
+
+def test_fetch_is_retried_with_the_configured_back_off(
+    harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import flow
+
+    from flows.nightly import FetchConfig, fetch_with_retries
+
+    calls: list[Path] = []
+
+    def flaky_fetch(dest: Path) -> str:
+        calls.append(dest)
+        if len(calls) < 3:
+            raise ConnectionError(f"attempt {len(calls)}: publisher unreachable")
+        return "3 files up to date"
+
+    monkeypatch.setattr("warehouse.fetch.fetch_sources", flaky_fetch)
+    paths = MigsysPaths(home=tmp_path, sources=tmp_path / "sources")
+
+    @flow
+    def fetch_only(retries: int) -> str:
+        return fetch_with_retries(FetchConfig(retries=retries, retry_delay_seconds=(0.0,)))(paths)
+
+    assert fetch_only(2) == "3 files up to date"
+    assert calls == [paths.sources] * 3
+    calls.clear()
+    with pytest.raises(ConnectionError, match="attempt 2: publisher unreachable"):
+        fetch_only(1)
