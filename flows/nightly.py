@@ -185,6 +185,7 @@ class StudyPlan:
     action: Literal["run", "skip"]
     reason: str
     workers: int | None = None
+    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,7 @@ def plan_standing_study(
     previous = previous_study_record(sweeps_root, spec.name)
 
     def plan(action: Literal["run", "skip"], reason: str) -> StudyPlan:
-        return StudyPlan(spec.name, spec_path, fingerprint, action, reason, workers)
+        return StudyPlan(spec.name, spec_path, fingerprint, action, reason, workers, rerun)
 
     if rerun:
         return plan("run", "forced with --rerun-studies")
@@ -299,8 +300,12 @@ def run_standing_study(
 
     spec = load_spec(plan.spec_path)
     staging_root = _staging_root(sweeps_root, plan.fingerprint[:16])
-    if plan.reason.startswith("forced"):
-        shutil.rmtree(staging_root / spec.name, ignore_errors=True)
+    # Leftovers of killed runs: other fingerprints of this study can never be resumed.
+    for leftover in staging_root.parent.glob(f"*/{spec.name}"):
+        if leftover.parent != staging_root or plan.forced:
+            shutil.rmtree(leftover, ignore_errors=True)
+            with contextlib.suppress(OSError):  # still holds another study's resumable run
+                leftover.parent.rmdir()
     context = ModelContext(warehouse=warehouse)
     run = run_study(
         spec,

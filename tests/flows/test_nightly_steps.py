@@ -117,9 +117,13 @@ def test_standing_study_runs_then_skips_until_its_spec_changes(tmp_path: Path) -
     sweeps_root = tmp_path / "home" / "sweeps"
     warehouse = tmp_path / "home" / "warehouse.duckdb"  # analytic kernels read no data
 
+    dead_run = tmp_path / "home" / "sweeps-staging" / "0123456789abcdef" / "ishigami-nightly"
+    dead_run.mkdir(parents=True)  # what a killed run of an older spec leaves behind
+
     first = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
     assert (first.action, first.reason) == ("run", "never run before")
     outcome = run_standing_study(first, sweeps_root, warehouse)
+    assert not dead_run.exists()
     assert outcome.scenarios_run == 16 * 5
     assert (sweeps_root / "ishigami-nightly" / "analysis" / "sensitivity.parquet").is_file()
     assert not (tmp_path / "home" / "sweeps-staging").exists()
