@@ -7,11 +7,13 @@ measurement, which runs the Ishigami function (kernel time ~0) to isolate the en
 - ``sweep.speedup_vs_per_scenario_loop``: engine scenarios/s (2 workers, warm cluster) over
   the scenarios/s of a loop calling ``project_remittances`` once per scenario, the way general
   exploratory-modelling tools evaluate a model (same process, warm kernel).
-- ``sweep.parallel_efficiency``: T(1 worker) / (2 x T(2 workers)) on a study of >= ~10 s.
+- ``sweep.parallel_efficiency``: T(1 worker) / (2 x T(2 workers)), best of two runs each, on a
+  524,288-scenario study (~5 s of kernel work per core here). Wall time: only meaningful on an
+  otherwise idle machine (the client and the in-process scheduler share the two cores).
 - ``sweep.peak_rss_ratio_1m_vs_10k``: peak resident memory of the whole process tree (client,
   scheduler, workers) during a 1,048,576- vs an 8,192-scenario Sobol study (Saltelli sizes are
   multiples of a power of two, 8,192 is the closest to 10,000); both keep the same outputs
-  and use the same chunk size. The 1M study projects 2005-2015 (11 years) to keep it ~1 min.
+  and use the same chunk size (2,048, so both workers work in both studies). The 1M study projects 2005-2015 (11 years) to keep it ~1 min.
 - ``sweep.overhead_ms_per_chunk``: wall ms per chunk of a 1-worker study of tiny chunks.
 """
 
@@ -41,7 +43,6 @@ REMITTANCE_SWEPT = {
     "us_wage_growth": {"low": 0.0, "high": 0.03},
     "gdp_growth": {"low": 0.0, "high": 0.07},
 }
-ROWS_PER_BASE = len(REMITTANCE_SWEPT) + 2  # Saltelli rows per base sample, first order only
 LOOP_SCENARIOS = 2000
 
 
@@ -71,6 +72,16 @@ def _context() -> ModelContext:
 def _engine_seconds(spec: StudySpec, root: Path, scheduler: str, context: ModelContext) -> float:
     run = run_study(spec, root, scheduler=scheduler, progress=False, context=context)
     return run.seconds
+
+
+def _best_engine_seconds(
+    study: StudySpec, warm: StudySpec, root: Path, context: ModelContext, workers: int
+) -> float:
+    """Best of two fresh runs of ``study`` on a warmed local cluster of ``workers`` processes."""
+    with open_client(workers=workers) as client:
+        address = client.scheduler.address
+        _engine_seconds(warm, root / "warm", address, context)
+        return min(_engine_seconds(study, root / f"run{i}", address, context) for i in range(2))
 
 
 def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
@@ -138,25 +149,19 @@ def collect() -> dict[str, dict]:
     with tempfile.TemporaryDirectory(prefix="bench-sweeps-") as tmp:
         root = Path(tmp)
         loop_rate = _loop_rate(context, years)
-        # Size the efficiency study from a 2-worker warm-up so the 2-worker run takes ~12 s.
-        with open_client(workers=2) as client:
-            address = client.scheduler.address
-            probe = _remittance_spec("probe", 2048, 4096, years)
-            probe_rate = probe.n_scenarios / _engine_seconds(probe, root, address, context)
-            base_n = 2 ** int(np.log2(max(1024, 12.0 * probe_rate / ROWS_PER_BASE)))
-            study = _remittance_spec("efficiency", base_n, 16384, years)
-            t2 = _engine_seconds(study, root / "two", address, context)
-        with open_client(workers=1) as client:
-            address = client.scheduler.address
-            _engine_seconds(_remittance_spec("warm1", 1024, 8192, years), root, address, context)
-            t1 = _engine_seconds(study, root / "one", address, context)
+        # 524,288 scenarios in 32 chunks: ~10 s on 2 workers here; each cluster is warmed first
+        # (imports, Numba cache) so both timings measure the fan-out only.
+        study = _remittance_spec("efficiency", 65536, 16384, years)
+        warm = _remittance_spec("warm", 1024, 2048, years)
+        t2 = _best_engine_seconds(study, warm, root / "two", context, workers=2)
+        t1 = _best_engine_seconds(study, warm, root / "one", context, workers=1)
         engine_rate = study.n_scenarios / t2
         peaks = {}
         short = (2005, 2015)
         for label, n in (("10k", 1024), ("1m", 131072)):  # 8,192 and 1,048,576 scenarios
             with _peak_rss_sampler() as rss, open_client(workers=2) as client:
                 _engine_seconds(
-                    _remittance_spec(f"rss-{label}", n, 10240, short),
+                    _remittance_spec(f"rss-{label}", n, 2048, short),
                     root / "rss",
                     client.scheduler.address,
                     context,
