@@ -31,13 +31,12 @@ def _fail(error: Exception) -> None:
 
 def _spec_for(study: str):
     """A study given as a TOML path (the spec) or as a name (the spec stored with its results)."""
-    from sweeps.engine import load_study_record
-    from sweeps.spec import StudySpec, load_spec
+    from sweeps.engine import load_study_spec
+    from sweeps.spec import load_spec
 
     if study.endswith(".toml") or Path(study).is_file():
         return load_spec(study)
-    record = load_study_record(_paths().sweeps, study)
-    return StudySpec.model_validate(record["spec"])
+    return load_study_spec(_paths().sweeps, study)
 
 
 @sweep_app.command("run")

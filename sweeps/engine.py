@@ -135,8 +135,15 @@ def study_fingerprint(spec: StudySpec, code_version: str, data_fingerprint: str)
     payload = spec_to_dict(spec)
     for key in ("chunk_size", "description", "analysis", "discovery"):
         payload.pop(key, None)
+    # The order of the swept parameters is the column order of the design: part of the identity.
     text = json.dumps(
-        {"spec": payload, "code": code_version, "data": data_fingerprint}, sort_keys=True
+        {
+            "spec": payload,
+            "swept": list(spec.swept_names),
+            "code": code_version,
+            "data": data_fingerprint,
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -300,6 +307,8 @@ def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
         "n_scenarios": spec.n_scenarios,
         "chunk_size": spec.chunk_size,
         "spec": spec_to_dict(spec),
+        # The spec verbatim: JSON objects written with sorted keys would lose the parameter order.
+        "spec_json": spec.model_dump_json(by_alias=True, exclude_none=True),
         "fixed_parameters": prepared.fixed,
         "swept_parameters": list(spec.swept_names),
         "outputs": [
@@ -471,6 +480,16 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def load_study_spec(root: Path, name: str) -> StudySpec:
+    """The spec a stored study was run with, parameters in their original order."""
+    record = load_study_record(root, name)
+    if "spec_json" not in record:
+        raise SpecError(
+            f"study {name}: study.json has no spec_json; give the study's TOML file instead"
+        )
+    return StudySpec.model_validate_json(record["spec_json"])
 
 
 def load_study_record(root: Path, name: str) -> dict:

@@ -104,6 +104,38 @@ def test_cli_run_status_analyze(tmp_path: Path, dask_scheduler: str, monkeypatch
     assert result.exit_code == 2 and "no yearly series kept" in result.output
 
 
+def test_analysis_by_name_keeps_the_parameter_order(
+    tmp_path: Path, dask_scheduler: str, monkeypatch
+) -> None:
+    """study.json is written with sorted keys; the spec read back must keep the design's order."""
+    monkeypatch.setenv("MIGSYS_HOME", str(tmp_path / "home"))
+    text = SPEC.replace(
+        "x1 = { low = 0.0, high = 1.0 }\nx2", "x2 = { low = 0.0, high = 1.0 }\nx1"
+    ).replace(
+        "x1 = { low = 0.0, high = 1.0 }\n",
+        "x1 = { low = 0.0, high = 1.0 }\nx3 = { low = 0.0, high = 1.0 }\n",
+        1,
+    )
+    spec_path = _write_spec(tmp_path, text)
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            app, ["sweep", "run", str(spec_path), "--scheduler", dask_scheduler, "--no-progress"]
+        ).exit_code
+        == 0
+    )
+    from sweeps.engine import load_study_spec
+    from sweeps.spec import load_spec
+
+    stored = load_study_spec(tmp_path / "home" / "sweeps", "cli-study")
+    assert stored.swept_names == load_spec(spec_path).swept_names == ("x2", "x1", "x3")
+    result = runner.invoke(app, ["sweep", "analyze", "cli-study"])
+    assert result.exit_code == 0, result.output
+    frame = analyze_study(tmp_path / "home" / "sweeps", stored, write=False).sensitivity
+    s1 = frame[frame["index"] == "S1"].set_index("parameter")["value"]
+    assert s1.idxmax() == "x1"  # Sobol G: a = 0 for x1, the most influential factor
+
+
 def test_cli_reports_bad_specs_and_missing_studies(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MIGSYS_HOME", str(tmp_path / "home"))
     runner = CliRunner()
