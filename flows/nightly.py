@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import hashlib
+import json
 import os
 import shutil
 import time
@@ -162,6 +164,7 @@ class NightlySettings(BaseModel):
     workers: int | None = Field(default=None, ge=1)
     scheduler: str | None = None  # tcp://host:8786 of an existing Dask cluster
     report_date: dt.date | None = None
+    rebuild: bool = False  # rebuild even when every input of the warehouse is unchanged
 
     @classmethod
     def from_paths(cls, paths: MigsysPaths, **overrides: Any) -> NightlySettings:
@@ -206,6 +209,7 @@ class NightlyResult:
     studies: list[StudyOutcome]
     summary_markdown: str
     seconds: dict[str, float] = field(default_factory=dict)
+    rebuilt: bool = True  # False when the inputs were unchanged and the warehouse was kept
 
 
 def fetch_step(paths: MigsysPaths) -> str:
@@ -410,6 +414,75 @@ def dbt_build_with_prefect(build: Build):
     return report
 
 
+# Code whose change must rebuild the warehouse even when the data did not change.
+WAREHOUSE_CODE_DIRS = ("warehouse", "dbt_project")
+IGNORED_CODE_PARTS = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
+
+
+def code_fingerprint(root: Path = REPO_ROOT) -> str:
+    """Hash of the ingest code and the dbt project (file names and bytes)."""
+    digest = hashlib.sha256()
+    for folder in WAREHOUSE_CODE_DIRS:
+        for path in sorted((root / folder).rglob("*")):
+            relative = path.relative_to(root)
+            if path.is_file() and not IGNORED_CODE_PARTS & set(relative.parts):
+                digest.update(str(relative).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def loaded_extras_fingerprint(database: Path) -> str:
+    """Order-independent hash of every table the build holds besides ``raw`` and dbt's output.
+
+    Called right after ingest and ``load_extras_step``: at that point the build holds only the
+    raw schema, the sweep results and the stored calibrations and backtests.
+    """
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema <> 'raw' order by 1, 2"
+        ).fetchall()
+        digest = hashlib.sha256()
+        for schema, table in tables:
+            rows, total = con.execute(
+                f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{schema}"."{table}" t'
+            ).fetchone()
+            digest.update(f"{schema}.{table}:{rows}:{total};".encode())
+    finally:
+        con.close()
+    return digest.hexdigest()[:16]
+
+
+def warehouse_inputs_fingerprint(database: Path) -> str:
+    """Everything a rebuild would start from: source files, study results, calibrations, code."""
+    parts = [data_fingerprint(database), loaded_extras_fingerprint(database), code_fingerprint()]
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:24]
+
+
+def published_inputs_fingerprint(paths: MigsysPaths) -> str | None:
+    """The inputs fingerprint recorded with the published warehouse, if it is still there."""
+    record = paths.state / "nightly_inputs.json"
+    if not paths.warehouse.is_file() or not record.is_file():
+        return None
+    return json.loads(record.read_text(encoding="utf-8")).get("inputs_fingerprint")
+
+
+def record_inputs_fingerprint(paths: MigsysPaths, fingerprint: str, build_id: str) -> None:
+    """Remember what the just-published warehouse was built from (written atomically)."""
+    paths.state.mkdir(parents=True, exist_ok=True)
+    staged = paths.state / ".nightly_inputs.json.tmp"
+    staged.write_text(
+        json.dumps({"inputs_fingerprint": fingerprint, "build_id": build_id}), encoding="utf-8"
+    )
+    os.replace(staged, paths.state / "nightly_inputs.json")
+
+
+def discard_build(build: Build) -> None:
+    """Drop a build that will not be published (its inputs equal the published warehouse's)."""
+    shutil.rmtree(build.dir, ignore_errors=True)
+
+
 def release_dbt_duckdb() -> None:
     """Close the DuckDB database dbt-duckdb keeps open in this process after a dbt command.
 
@@ -444,23 +517,22 @@ def summary_markdown(
             f"| {row['source']} | {row['status']} | {row['files']} | {row['newest_file']} "
             f"| {row['rows_loaded']:,} | {row['rows_rejected']:,} |"
         )
-    lines += [
-        "",
-        "## dbt",
-        "",
-        "| resource | passed | failed | warned | skipped |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for resource in ("seed", "model", "test", "unit_test"):
-        total = dbt.count(resource)
-        if not total:
-            continue
-        passed = dbt.count(resource, "success") + dbt.count(resource, "pass")
-        failed = sum(dbt.count(resource, status) for status in ("error", "fail", "runtime error"))
-        lines.append(
-            f"| {resource} | {passed} | {failed} | {dbt.count(resource, 'warn')} "
-            f"| {dbt.count(resource, 'skipped')} |"
-        )
+    lines += ["", "## dbt", ""]
+    if dbt is None:
+        lines.append("Not run: the warehouse's inputs are unchanged, the published build was kept.")
+    else:
+        lines += ["| resource | passed | failed | warned | skipped |", "|---|---:|---:|---:|---:|"]
+        for resource in ("seed", "model", "test", "unit_test"):
+            if not dbt.count(resource):
+                continue
+            passed = dbt.count(resource, "success") + dbt.count(resource, "pass")
+            failed = sum(
+                dbt.count(resource, status) for status in ("error", "fail", "runtime error")
+            )
+            lines.append(
+                f"| {resource} | {passed} | {failed} | {dbt.count(resource, 'warn')} "
+                f"| {dbt.count(resource, 'skipped')} |"
+            )
     lines += ["", "## Standing studies", "", "| study | action | why | scenarios run | seconds |"]
     lines += ["|---|---|---|---:|---:|"]
     for study in studies:
@@ -511,18 +583,18 @@ def load_extras_task(build: Build, paths: MigsysPaths) -> list[str]:
 
 @task(name="plan study", cache_policy=NO_CACHE)
 def plan_study_task(
-    spec: Path, paths: MigsysPaths, build: Build, rerun: bool, workers: int | None
+    spec: Path, paths: MigsysPaths, warehouse: Path, rerun: bool, workers: int | None
 ) -> StudyPlan:
     """Decide whether a standing study must run tonight."""
-    return plan_standing_study(spec, paths.sweeps, build.database, rerun=rerun, workers=workers)
+    return plan_standing_study(spec, paths.sweeps, warehouse, rerun=rerun, workers=workers)
 
 
 @task(name="run and analyse study", cache_policy=NO_CACHE)
 def run_study_task(
-    plan: StudyPlan, paths: MigsysPaths, build: Build, scheduler: str | None
+    plan: StudyPlan, paths: MigsysPaths, warehouse: Path, scheduler: str | None
 ) -> StudyOutcome:
-    """Run a standing study on the build's data and analyse it."""
-    return run_standing_study(plan, paths.sweeps, build.database, scheduler=scheduler)
+    """Run a standing study on tonight's data and analyse it."""
+    return run_standing_study(plan, paths.sweeps, warehouse, scheduler=scheduler)
 
 
 @task(name="dbt docs", cache_policy=NO_CACHE)
@@ -591,59 +663,56 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
         build = _timed(seconds, "prepare", prepare_task, paths)
         _timed(seconds, "ingest", ingest_task, build, paths)
         _timed(seconds, "load_extras", load_extras_task, build, paths)
-        dbt = _timed(seconds, "dbt_build", dbt_build_with_prefect, build)
-        seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
+        inputs = _timed(seconds, "fingerprint", warehouse_inputs_fingerprint, build.database)
+        up_to_date = not settings.rebuild and inputs == published_inputs_fingerprint(paths)
+        dbt = None
+        if up_to_date:
+            logger.info(
+                "warehouse up to date: source files, study results, calibrations and warehouse "
+                "code are unchanged since the published build; dbt build skipped"
+            )
+        else:
+            dbt = _timed(seconds, "dbt_build", dbt_build_with_prefect, build)
+            seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
 
-        outcomes: list[StudyOutcome] = []
-        for study in config.studies:
-            plan = _timed(
-                seconds,
-                f"plan {study.spec.stem}",
-                plan_study_task,
-                study.spec,
-                paths,
-                build,
-                settings.rerun_studies,
-                study.workers or settings.workers,
-            )
-            if plan.action == "skip":
-                logger.info("study %s skipped: %s", plan.name, plan.reason)
-                outcomes.append(StudyOutcome(plan.name, "skip", plan.reason))
-                continue
-            logger.info("study %s runs: %s", plan.name, plan.reason)
-            outcomes.append(
-                _timed(
-                    seconds,
-                    f"study {plan.name}",
-                    run_study_task,
-                    plan,
-                    paths,
-                    build,
-                    settings.scheduler,
-                )
-            )
+        # Studies read tonight's data: the new build, or the published file it would equal.
+        study_inputs = paths.warehouse if up_to_date else build.database
+        outcomes = [
+            _standing_study(seconds, logger, study, paths, study_inputs, settings)
+            for study in config.studies
+        ]
         if any(outcome.action == "run" for outcome in outcomes):
-            # Fresh results replace the ones loaded before dbt ran.
+            # Fresh results replace the ones loaded before; they must reach the warehouse.
             _timed(seconds, "load_studies", load_extras_task, build, paths)
+            inputs = warehouse_inputs_fingerprint(build.database)
+            if up_to_date:
+                up_to_date = False
+                dbt = _timed(seconds, "dbt_build", dbt_build_with_prefect, build)
+                seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
 
-        _timed(seconds, "docs", docs_task, build)
-        freshness = _timed(seconds, "freshness", source_freshness, build.database)
-        fingerprint = data_fingerprint(build.database)
-        absent = absent_sources(build.database)
-        _timed(seconds, "publish", publish_task, build, paths)
+        if up_to_date:
+            discard_build(build)
+            build_id = f"{build.id} (unchanged: warehouse kept)"
+        else:
+            _timed(seconds, "docs", docs_task, build)
+            _timed(seconds, "publish", publish_task, build, paths)
+            record_inputs_fingerprint(paths, inputs, build.id)
+            build_id = build.id
+        freshness = _timed(seconds, "freshness", source_freshness, paths.warehouse)
         refresh = RefreshResult(
-            build_id=build.id,
+            build_id=build_id,
             warehouse=paths.warehouse,
             docs=paths.docs / "index.html",
-            absent_sources=absent,
-            data_fingerprint=fingerprint,
+            absent_sources=absent_sources(paths.warehouse),
+            data_fingerprint=data_fingerprint(paths.warehouse),
             seconds=seconds,
             dbt=dbt,
         )
-        write_last_refresh(paths, refresh)
+        if not up_to_date:
+            write_last_refresh(paths, refresh)
         seconds["total_before_report"] = round(time.perf_counter() - start, 3)
         summary = summary_markdown(
-            freshness=freshness, dbt=dbt, studies=outcomes, seconds=seconds, build_id=build.id
+            freshness=freshness, dbt=dbt, studies=outcomes, seconds=seconds, build_id=build_id
         )
         # Posted before the report so that a failing report still leaves the run's summary.
         create_markdown_artifact(
@@ -651,7 +720,35 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
         )
         report = _timed(seconds, "report", report_task, paths, summary, settings.report_date)
         seconds["total"] = round(time.perf_counter() - start, 3)
-    return NightlyResult(refresh, report, outcomes, summary, seconds)
+    return NightlyResult(refresh, report, outcomes, summary, seconds, rebuilt=not up_to_date)
+
+
+def _standing_study(
+    seconds: dict[str, float],
+    logger: Any,
+    study: StandingStudy,
+    paths: MigsysPaths,
+    warehouse: Path,
+    settings: NightlySettings,
+) -> StudyOutcome:
+    """Plan one standing study and run it unless it is unchanged (the log says which and why)."""
+    plan = _timed(
+        seconds,
+        f"plan {study.spec.stem}",
+        plan_study_task,
+        study.spec,
+        paths,
+        warehouse,
+        settings.rerun_studies,
+        study.workers or settings.workers,
+    )
+    if plan.action == "skip":
+        logger.info("study %s skipped: %s", plan.name, plan.reason)
+        return StudyOutcome(plan.name, "skip", plan.reason)
+    logger.info("study %s runs: %s", plan.name, plan.reason)
+    return _timed(
+        seconds, f"study {plan.name}", run_study_task, plan, paths, warehouse, settings.scheduler
+    )
 
 
 def run_nightly(settings: NightlySettings) -> NightlyResult:

@@ -124,13 +124,18 @@ def test_nightly_publishes_reports_then_skips_unchanged_studies(
     assert "model fct_intensity_degree_summary" in task_names
     assert any(name.startswith("test ") for name in task_names)
 
+    published = sha256(paths.warehouse)
     start = time.perf_counter()
     warm = run_nightly(settings)
     warm_seconds = time.perf_counter() - start
     assert [study.action for study in warm.studies] == ["skip"] * len(cold.studies)
     assert all("unchanged" in study.reason for study in warm.studies)
     assert "| skip |" in warm.summary_markdown
-    assert warm_seconds < cold_seconds
+    # Same files, results and code: the published build is kept as it is, not rebuilt.
+    assert warm.rebuilt is False and "dbt_build" not in warm.seconds
+    assert sha256(paths.warehouse) == published
+    assert list(paths.builds.iterdir()) == []
+    assert warm_seconds < cold_seconds / 2
     assert_report_complete(warm.report)
 
 

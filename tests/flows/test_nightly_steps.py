@@ -189,3 +189,40 @@ def test_deployment_refuses_a_bad_schedule(tmp_path: Path) -> None:
     settings = NightlySettings.from_paths(MigsysPaths(home=tmp_path, sources=tmp_path))
     with pytest.raises(NightlyConfigError, match=r"invalid schedule: timezone: 'UTC\+25'"):
         nightly_deployment(settings, cron="0 2 * * *", timezone="UTC+25")
+
+
+def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Path) -> None:
+    from flows.nightly import code_fingerprint
+
+    (tmp_path / "warehouse").mkdir()
+    (tmp_path / "warehouse" / "ingest.py").write_text("x = 1\n")
+    (tmp_path / "dbt_project" / "models").mkdir(parents=True)
+    (tmp_path / "dbt_project" / "models" / "a.sql").write_text("select 1\n")
+    before = code_fingerprint(tmp_path)
+    (tmp_path / "dbt_project" / "target").mkdir()
+    (tmp_path / "dbt_project" / "target" / "manifest.json").write_text("{}")
+    assert code_fingerprint(tmp_path) == before
+    (tmp_path / "dbt_project" / "models" / "a.sql").write_text("select 2\n")
+    assert code_fingerprint(tmp_path) != before
+
+
+def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
+    import duckdb
+
+    from flows.nightly import loaded_extras_fingerprint
+
+    def database(name: str, rows: list[tuple[int, str]]) -> Path:
+        path = tmp_path / name
+        con = duckdb.connect(str(path))
+        con.execute("create schema raw; create table raw.ignored as select 1 as x")
+        con.execute("create schema sweeps; create table sweeps.results (i int, v varchar)")
+        con.executemany("insert into sweeps.results values (?, ?)", rows)
+        con.close()
+        return path
+
+    a = loaded_extras_fingerprint(database("a.duckdb", [(1, "x"), (2, "y")]))
+    b = loaded_extras_fingerprint(database("b.duckdb", [(2, "y"), (1, "x")]))
+    c = loaded_extras_fingerprint(database("c.duckdb", [(1, "x"), (2, "z")]))
+    d = loaded_extras_fingerprint(database("d.duckdb", [(1, "x"), (2, "y"), (2, "y")]))
+    assert a == b
+    assert len({a, c, d}) == 3
