@@ -263,11 +263,8 @@ def prim_rows(study: store.StudyDir, spec: StudySpec, record: dict) -> list[dict
         boxes = prim.find_boxes(
             x, interest, min_coverage=rule.min_coverage, max_boxes=rule.max_boxes
         )
-        lows, highs = x.min(axis=0), x.max(axis=0)
         for number, box in enumerate(boxes, start=1):
-            restricted = [
-                j for j in range(len(names)) if box.low[j] > lows[j] or box.high[j] < highs[j]
-            ]
+            restricted = list(box.restricted)
             for j in restricted or [None]:
                 rows.append(
                     {

@@ -26,6 +26,7 @@ class PrimBox:
     density: float
     mass: float
     n_scenarios: int
+    restricted: tuple[int, ...] = ()  # dimensions the peeling moved (others span their range)
 
 
 def _peel_trajectory(
@@ -103,6 +104,12 @@ def find_boxes(
         )
         eligible = [box for box in trajectory if box.coverage >= min_coverage] or trajectory[:1]
         chosen = max(eligible, key=lambda box: box.density)
+        start = trajectory[0]
+        restricted = tuple(
+            j
+            for j in range(x.shape[1])
+            if chosen.low[j] > start.low[j] or chosen.high[j] < start.high[j]
+        )
         in_box = np.all((x >= chosen.low) & (x <= chosen.high), axis=1)
         in_remaining = in_box & remaining
         hits = float(y[in_remaining].sum())
@@ -115,6 +122,7 @@ def find_boxes(
                 hits / max(count, 1),
                 count / n_total,
                 count,
+                restricted,
             )
         )
         if chosen is trajectory[0]:
