@@ -431,17 +431,24 @@ def code_fingerprint(root: Path = REPO_ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def loaded_extras_fingerprint(database: Path) -> str:
-    """Order-independent hash of every table the build holds besides ``raw`` and dbt's output.
+# What ``load_extras_step`` loads: every table of schema sweeps, and these tables of main.
+EXTRAS_SCHEMA = "sweeps"
+EXTRAS_MAIN_TABLES = ("calibrations", "backtests")
 
-    Called right after ingest and ``load_extras_step``: at that point the build holds only the
-    raw schema, the sweep results and the stored calibrations and backtests.
+
+def loaded_extras_fingerprint(database: Path) -> str:
+    """Order-independent hash of the study results, calibrations and backtests in a build.
+
+    Only the tables ``load_extras_step`` writes are read, so the value is the same before and
+    after dbt has built its models into the file.
     """
     con = duckdb.connect(str(database), read_only=True)
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_schema <> 'raw' order by 1, 2"
+            "where table_type = 'BASE TABLE' and (table_schema = ? "
+            "or (table_schema = 'main' and list_contains(?, table_name))) order by 1, 2",
+            [EXTRAS_SCHEMA, list(EXTRAS_MAIN_TABLES)],
         ).fetchall()
         digest = hashlib.sha256()
         for schema, table in tables:

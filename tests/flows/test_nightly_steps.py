@@ -211,17 +211,19 @@ def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
 
     from flows.nightly import loaded_extras_fingerprint
 
-    def database(name: str, rows: list[tuple[int, str]]) -> Path:
+    def database(name: str, rows: list[tuple[int, str]], dbt_output: int = 0) -> Path:
         path = tmp_path / name
         con = duckdb.connect(str(path))
         con.execute("create schema raw; create table raw.ignored as select 1 as x")
+        con.execute(f"create table main.fct_from_dbt as select {dbt_output} as n")  # not an input
+        con.execute("create table main.calibrations as select 0.5 as growth")
         con.execute("create schema sweeps; create table sweeps.results (i int, v varchar)")
         con.executemany("insert into sweeps.results values (?, ?)", rows)
         con.close()
         return path
 
     a = loaded_extras_fingerprint(database("a.duckdb", [(1, "x"), (2, "y")]))
-    b = loaded_extras_fingerprint(database("b.duckdb", [(2, "y"), (1, "x")]))
+    b = loaded_extras_fingerprint(database("b.duckdb", [(2, "y"), (1, "x")], dbt_output=7))
     c = loaded_extras_fingerprint(database("c.duckdb", [(1, "x"), (2, "z")]))
     d = loaded_extras_fingerprint(database("d.duckdb", [(1, "x"), (2, "y"), (2, "y")]))
     assert a == b
