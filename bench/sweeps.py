@@ -10,6 +10,8 @@ measurement, which runs the Ishigami function (kernel time ~0) to isolate the en
 - ``sweep.parallel_efficiency``: T(1 worker) / (2 x T(2 workers)), best of two runs each, on a
   524,288-scenario study (~5 s of kernel work per core here). Wall time: only meaningful on an
   otherwise idle machine (the client and the in-process scheduler share the two cores).
+  ``sweep.parallel_cpu_efficiency`` (CPU per chunk, 1 vs 2 workers) is the part a loaded
+  machine does not disturb.
 - ``sweep.peak_rss_ratio_1m_vs_10k``: peak resident memory of the whole process tree (client,
   scheduler, workers) during a 1,048,576- vs an 8,192-scenario Sobol study (Saltelli sizes are
   multiples of a power of two, 8,192 is the closest to 10,000); both keep the same outputs
@@ -74,6 +76,13 @@ def _engine_seconds(spec: StudySpec, root: Path, scheduler: str, context: ModelC
     return run.seconds
 
 
+def _chunk_cpu_seconds(root: Path, name: str) -> float:
+    """CPU seconds the workers spent in the chunks of a study (from its manifest)."""
+    from sweeps import store
+
+    return sum(r["cpu_seconds"] for r in store.read_manifest(store.StudyDir(root / name)))
+
+
 def _best_engine_seconds(
     study: StudySpec, warm: StudySpec, root: Path, context: ModelContext, workers: int
 ) -> float:
@@ -82,6 +91,14 @@ def _best_engine_seconds(
         address = client.scheduler.address
         _engine_seconds(warm, root / "warm", address, context)
         return min(_engine_seconds(study, root / f"run{i}", address, context) for i in range(2))
+
+
+def _cpu_efficiency(root: Path, name: str) -> float:
+    """CPU per chunk with 1 worker over CPU per chunk with 2 (first run of each): how much the
+    workers slow each other (memory, caches) regardless of what else runs on the machine."""
+    return _chunk_cpu_seconds(root / "one" / "run0", name) / _chunk_cpu_seconds(
+        root / "two" / "run0", name
+    )
 
 
 def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
@@ -155,6 +172,7 @@ def collect() -> dict[str, dict]:
         warm = _remittance_spec("warm", 1024, 2048, years)
         t2 = _best_engine_seconds(study, warm, root / "two", context, workers=2)
         t1 = _best_engine_seconds(study, warm, root / "one", context, workers=1)
+        cpu_efficiency = _cpu_efficiency(root, study.name)
         engine_rate = study.n_scenarios / t2
         peaks = {}
         short = (2005, 2015)
@@ -174,6 +192,7 @@ def collect() -> dict[str, dict]:
         "sweep.per_scenario_loop_scenarios_per_second": metric(loop_rate, "scenarios/s"),
         "sweep.parallel_efficiency": metric(t1 / (2.0 * t2), "fraction", 0.85),
         "sweep.parallel_efficiency_study_seconds_2_workers": metric(t2, "s", None, False),
+        "sweep.parallel_cpu_efficiency": metric(cpu_efficiency, "fraction", 0.85),
         "sweep.peak_rss_ratio_1m_vs_10k": metric(peaks["1m"] / peaks["10k"], "ratio", 1.25, False),
         "sweep.peak_rss_1m_mib": metric(peaks["1m"] / 2**20, "MiB", None, False),
         "sweep.overhead_ms_per_chunk": metric(overhead, "ms", None, False),
