@@ -18,7 +18,9 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def run_refresh_command(*, rerun_studies: bool = False, fetch: bool | None = None) -> None:
+def run_refresh_command(
+    *, rerun_studies: bool = False, fetch: bool | None = None, rebuild: bool = False
+) -> None:
     """Run the nightly flow once with no Prefect server; print where everything went.
 
     Exits 1 with the failed step and the reason on stderr; the published warehouse is unchanged.
@@ -27,7 +29,9 @@ def run_refresh_command(*, rerun_studies: bool = False, fetch: bool | None = Non
     from warehouse.refresh import RefreshFailed, RefreshInProgress
 
     paths = MigsysPaths.from_env()
-    settings = NightlySettings.from_paths(paths, rerun_studies=rerun_studies, fetch=fetch)
+    settings = NightlySettings.from_paths(
+        paths, rerun_studies=rerun_studies, fetch=fetch, rebuild=rebuild
+    )
     try:
         result = run_nightly(settings)
     except RefreshFailed as error:
@@ -43,6 +47,8 @@ def run_refresh_command(*, rerun_studies: bool = False, fetch: bool | None = Non
         err_console.print(f"[red]refresh refused:[/red] {error}")
         raise typer.Exit(1) from error
     refresh = result.refresh
+    if not result.rebuilt:
+        console.print("Warehouse up to date: inputs unchanged, the published build was kept.")
     if refresh.absent_sources:
         console.print(
             "[yellow]Absent sources[/yellow] (built from the paper's seeds for these): "
