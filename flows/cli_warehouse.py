@@ -34,26 +34,26 @@ def fetch(
     console.print(report)
 
 
-def refresh() -> None:
-    """Ingest, build, test and publish the warehouse (atomically; nothing changes on failure)."""
-    from warehouse.refresh import RefreshConfig, RefreshFailed, RefreshInProgress, run_refresh
+def refresh(
+    rerun_studies: Annotated[
+        bool, typer.Option("--rerun-studies", help="Re-run standing studies even if unchanged.")
+    ] = False,
+    fetch: Annotated[
+        bool | None,
+        typer.Option("--fetch/--no-fetch", help="Download sources first (default: as configured)."),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Rebuild even when no input changed.")
+    ] = False,
+) -> None:
+    """Run the nightly flow once: ingest, dbt build and tests, studies, publish, report.
 
-    paths = MigsysPaths.from_env()
-    try:
-        result = run_refresh(RefreshConfig(paths=paths))
-    except (RefreshFailed, RefreshInProgress) as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        err_console.print(f"The published warehouse {paths.warehouse} was left unchanged.")
-        raise typer.Exit(1) from exc
-    if result.absent_sources:
-        console.print(
-            "[yellow]Absent sources[/yellow] (built from the paper's seeds for these): "
-            + ", ".join(result.absent_sources)
-            + f"\n  put the files under {paths.sources} (see `migsys fetch`)"
-        )
-    console.print(f"Warehouse: {result.warehouse}")
-    console.print(f"Docs:      {result.docs}")
-    console.print("Seconds:   " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
+    Runs on Prefect's ephemeral API (no server needed). On failure the published warehouse is
+    left byte-for-byte unchanged and the failed step is named on stderr.
+    """
+    from flows.cli_nightly import run_refresh_command
+
+    run_refresh_command(rerun_studies=rerun_studies, fetch=fetch, rebuild=rebuild)
 
 
 def _print_table(table) -> None:
