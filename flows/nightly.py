@@ -558,7 +558,7 @@ def summary_markdown(
 
 
 @task(name="fetch sources", cache_policy=NO_CACHE)
-def fetch_task(paths: MigsysPaths) -> list[str]:
+def fetch_task(paths: MigsysPaths) -> str:
     """Download new releases (retries set from the config)."""
     return fetch_step(paths)
 
