@@ -376,9 +376,9 @@ def dbt_build_with_prefect(build: Build):
 
     from warehouse.dbt_runner import (
         DbtReport,
-        _node_results,
         dbt_command_args,
         dbt_environment,
+        node_results,
         patched_environ,
     )
     from warehouse.paths import DBT_PROJECT_DIR
@@ -406,7 +406,7 @@ def dbt_build_with_prefect(build: Build):
         command="build",
         success=bool(outcome.success),
         seconds=time.perf_counter() - start,
-        nodes=_node_results(outcome.result),
+        nodes=node_results(outcome.result),
         error=error,
     )
     if not report.success:

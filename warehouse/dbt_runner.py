@@ -108,7 +108,7 @@ def patched_environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _node_results(result: object) -> list[DbtNodeResult]:
+def node_results(result: object) -> list[DbtNodeResult]:
     nodes = []
     for r in getattr(result, "results", None) or []:
         node = r.node
@@ -143,6 +143,6 @@ def run_dbt(command: str, database: Path, work_dir: Path, *extra: str) -> DbtRep
         command=command,
         success=bool(outcome.success),
         seconds=seconds,
-        nodes=_node_results(outcome.result),
+        nodes=node_results(outcome.result),
         error=error,
     )
