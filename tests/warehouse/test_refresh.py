@@ -89,7 +89,7 @@ def test_embedded_default_publishes_the_paper_alone(embedded_home: MigsysPaths) 
     assert {"inegi_census", "conapo_iim_2000", "banxico_remittances_monthly"} <= absent
     (n_claims,) = _query(embedded_home, "select count(*) from fct_paper_claims_check")[0]
     assert n_claims >= 30
-    (n_table1,) = _query(embedded_home, "select count(*) from paper_table_1_intensity_2000")[0]
+    (n_table1,) = _query(embedded_home, "select count(*) from seeds.paper_table_1_intensity_2000")[0]
     assert n_table1 >= 6
 
 
