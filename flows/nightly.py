@@ -244,12 +244,18 @@ def plan_standing_study(
     """
     from sweeps.engine import prepare_study
     from sweeps.models import ModelContext
-    from sweeps.spec import load_spec
+    from sweeps.spec import MissingInputs, load_spec
 
     spec = load_spec(spec_path)
     # The engine's own fingerprint (spec, kernel code, model input data), computed against an
     # empty root so that a changed study is reported here rather than refused as a conflict.
-    prepared = prepare_study(spec, _staging_root(sweeps_root, "plan"), ModelContext(warehouse))
+    try:
+        prepared = prepare_study(spec, _staging_root(sweeps_root, "plan"), ModelContext(warehouse))
+    except MissingInputs as error:
+        # A night without the sources a kernel reads (e.g. the embedded default) still publishes;
+        # the study waits for its data instead of failing the whole refresh.
+        reason = f"inputs absent from tonight's warehouse: {error}"
+        return StudyPlan(spec.name, spec_path, "", "skip", reason, workers, rerun)
     fingerprint = prepared.fingerprint
     previous = previous_study_record(sweeps_root, spec.name)
 

@@ -23,7 +23,7 @@ from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, Par
 from kernels.depopulation import DepopulationUnits, project_depopulation
 from kernels.remittances import RemittanceInputs, project_remittances
 from sweeps.models import ModelContext, ModelOutput, ModelParameter
-from sweeps.spec import SpecError, StudySpec
+from sweeps.spec import MissingInputs, SpecError, StudySpec
 
 DEFAULT_YEARS = {"depopulation": (2000, 2030), "remittances": (2005, 2030), "coupled": (2005, 2030)}
 VERY_HIGH = 0  # kernel degree code of 'very_high'
@@ -315,7 +315,7 @@ def load_remittance_inputs(
             return remittance_inputs(con, base_year, until=until)
         except ValueError as error:
             last_error = error
-    raise SpecError(f"kernel remittances: no inputs for base year {base_year}: {last_error}")
+    raise MissingInputs(f"kernel remittances: no inputs for base year {base_year}: {last_error}")
 
 
 def build_kernel_model(spec: StudySpec, context: ModelContext):
@@ -340,7 +340,9 @@ def build_kernel_model(spec: StudySpec, context: ModelContext):
         except ValueError as error:
             if isinstance(error, SpecError):
                 raise
-            raise SpecError(f"study {spec.name}: kernel {spec.kernel} inputs: {error}") from error
+            raise MissingInputs(
+                f"study {spec.name}: kernel {spec.kernel} inputs: {error}"
+            ) from error
         finally:
             con.close()
     if spec.kernel == "depopulation":

@@ -24,6 +24,10 @@ class SpecError(ValueError):
     """A study spec breaks a rule; the message names the file and the field."""
 
 
+class MissingInputs(SpecError):
+    """The warehouse lacks the data a kernel needs (its sources were absent from the refresh)."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
