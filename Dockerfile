@@ -19,13 +19,13 @@ WORKDIR /app
 
 # Dependencies first, from the lock, so code edits do not reinstall them.
 COPY pyproject.toml requirements.lock README.md ./
-RUN mkdir -p flows kernels warehouse sweeps projections bench reports \
-    && for pkg in flows kernels warehouse sweeps projections bench reports; do touch "$pkg/__init__.py"; done \
+RUN mkdir -p migsys flows kernels warehouse/parsers sweeps projections bench reports dbt_project studies \
+    && for pkg in migsys flows kernels warehouse warehouse/parsers sweeps projections bench reports; do touch "$pkg/__init__.py"; done \
     && pip install -c requirements.lock -e . \
-    && rm -rf flows kernels warehouse sweeps projections bench reports
+    && rm -rf migsys flows kernels warehouse sweeps projections bench reports dbt_project studies
 
 # The code, the dbt project and the standing studies. Editable install: the dbt project is found
-# beside the packages (warehouse.paths.DBT_PROJECT_DIR), not inside site-packages.
+# beside the packages (migsys.warehouse.paths.DBT_PROJECT_DIR), not inside site-packages.
 COPY . .
 RUN pip install -c requirements.lock --no-deps -e . \
     && useradd --create-home --uid 10001 migsys \

@@ -28,7 +28,7 @@ test-fast: venv
 	$(PY) -m pytest -q -m 'not slow'
 
 bench: venv
-	$(PY) -m bench
+	$(PY) -m migsys.bench
 
 lint: venv
 	.venv/bin/ruff check .

@@ -13,14 +13,14 @@ import sys
 import time
 import traceback
 
-from warehouse.paths import MigsysPaths
+from migsys.warehouse.paths import MigsysPaths
 
 MODULES = (
-    "bench.warehouse",
-    "bench.kernels",
-    "bench.projections",
-    "bench.sweeps",
-    "bench.nightly",
+    "migsys.bench.warehouse",
+    "migsys.bench.kernels",
+    "migsys.bench.projections",
+    "migsys.bench.sweeps",
+    "migsys.bench.nightly",
 )
 
 

@@ -18,12 +18,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.common import best_of, metric
-from kernels import get_threads, set_threads
-from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_bounds
-from kernels.depopulation import N_AGES, N_SEXES, DepopulationUnits, project_depopulation
-from kernels.reference import project_depopulation_numpy, project_remittances_numpy
-from kernels.remittances import RemittanceInputs, initial_stock_from_total, project_remittances
+from migsys.bench.common import best_of, metric
+from migsys.kernels import get_threads, set_threads
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_bounds
+from migsys.kernels.depopulation import N_AGES, N_SEXES, DepopulationUnits, project_depopulation
+from migsys.kernels.reference import project_depopulation_numpy, project_remittances_numpy
+from migsys.kernels.remittances import (
+    RemittanceInputs,
+    initial_stock_from_total,
+    project_remittances,
+)
 
 N_UNITS = 2456
 BASE_YEAR, HORIZON_YEAR = 2000, 2050

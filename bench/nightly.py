@@ -11,8 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import metric
-from warehouse.paths import MigsysPaths
+from migsys.bench.common import metric
+from migsys.warehouse.paths import MigsysPaths
 
 # Targets: the issue asks for a nightly of ~2–3 minutes on 2 cores, and a much faster warm run.
 COLD_TARGET_SECONDS = 180.0
@@ -20,7 +20,7 @@ WARM_TARGET_SECONDS = 90.0
 
 
 def collect() -> dict[str, dict]:
-    from flows.nightly import NightlySettings, run_nightly
+    from migsys.flows.nightly import NightlySettings, run_nightly
 
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -17,10 +17,10 @@ import time
 import duckdb
 import numpy as np
 
-from bench.common import metric
-from projections.backtest import backtest_depopulation, backtest_remittances
-from projections.depopulation import calibrate_depopulation
-from warehouse.paths import MigsysPaths
+from migsys.bench.common import metric
+from migsys.projections.backtest import backtest_depopulation, backtest_remittances
+from migsys.projections.depopulation import calibrate_depopulation
+from migsys.warehouse.paths import MigsysPaths
 
 
 def _scores(rows: list[dict], year: int) -> tuple[dict, list[dict]]:

@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from bench.common import metric
-from sweeps.engine import open_client, run_study
-from sweeps.models import ModelContext
-from sweeps.spec import StudySpec, parse_spec
+from migsys.bench.common import metric
+from migsys.sweeps.engine import open_client, run_study
+from migsys.sweeps.models import ModelContext
+from migsys.sweeps.spec import StudySpec, parse_spec
 
 SEED = 20260101
 REMITTANCE_SWEPT = {
@@ -66,7 +66,7 @@ def _remittance_spec(name: str, n: int, chunk_size: int, years: tuple[int, int])
 
 
 def _context() -> ModelContext:
-    from bench.kernels import remittance_inputs
+    from migsys.bench.kernels import remittance_inputs
 
     return ModelContext(remittance_inputs=remittance_inputs(np.random.default_rng(SEED)))
 
@@ -78,7 +78,7 @@ def _engine_seconds(spec: StudySpec, root: Path, scheduler: str, context: ModelC
 
 def _chunk_cpu_seconds(root: Path, name: str) -> float:
     """CPU seconds the workers spent in the chunks of a study (from its manifest)."""
-    from sweeps import store
+    from migsys.sweeps import store
 
     return sum(r["cpu_seconds"] for r in store.read_manifest(store.StudyDir(root / name)))
 
@@ -103,9 +103,9 @@ def _cpu_efficiency(root: Path, name: str) -> float:
 
 def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
     """Scenarios/s of one ``project_remittances`` call per scenario (warm kernel)."""
-    from kernels.remittances import project_remittances
-    from sweeps.engine import ChunkTask, fixed_parameter_values, parameter_matrix
-    from sweeps.models import build_model
+    from migsys.kernels.remittances import project_remittances
+    from migsys.sweeps.engine import ChunkTask, fixed_parameter_values, parameter_matrix
+    from migsys.sweeps.models import build_model
 
     spec = _remittance_spec("loop", 512, LOOP_SCENARIOS, years)
     model = build_model(spec, context)

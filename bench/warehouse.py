@@ -7,10 +7,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import metric
-from warehouse.paths import MigsysPaths
-from warehouse.refresh import RefreshConfig, run_refresh
-from warehouse.sql import run_query
+from migsys.bench.common import metric
+from migsys.warehouse.paths import MigsysPaths
+from migsys.warehouse.refresh import RefreshConfig, run_refresh
+from migsys.warehouse.sql import run_query
 
 # What analysts ask most: one municipality's history, rankings, aggregates by degree and period.
 ANALYST_QUERIES = (

@@ -20,7 +20,7 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from flows import cli_nightly, cli_projections, cli_sweeps, cli_warehouse
+    from migsys.flows import cli_nightly, cli_projections, cli_sweeps, cli_warehouse
 
     for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly):
         module.register(app)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from warehouse.paths import MigsysPaths
+from migsys.warehouse.paths import MigsysPaths
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,8 +25,8 @@ def run_refresh_command(
 
     Exits 1 with the failed step and the reason on stderr; the published warehouse is unchanged.
     """
-    from flows.nightly import NightlyConfigError, NightlySettings, run_nightly
-    from warehouse.refresh import RefreshFailed, RefreshInProgress
+    from migsys.flows.nightly import NightlyConfigError, NightlySettings, run_nightly
+    from migsys.warehouse.refresh import RefreshFailed, RefreshInProgress
 
     paths = MigsysPaths.from_env()
     settings = NightlySettings.from_paths(
@@ -103,7 +103,7 @@ def serve(
     """Register the nightly refresh as a deployment and serve it on its schedule (runs until stopped)."""
     from prefect import serve as prefect_serve
 
-    from flows.nightly import (
+    from migsys.flows.nightly import (
         DEFAULT_NIGHTLY_CONFIG,
         NightlyConfigError,
         NightlySettings,

@@ -120,7 +120,7 @@ def _fail(console: Console, message: str) -> None:
 
 def _publish(paths, console: Console) -> None:
     try:
-        from warehouse.refresh import RefreshConfig, run_refresh
+        from migsys.warehouse.refresh import RefreshConfig, run_refresh
     except ImportError as error:  # the refresh is another area's module
         _fail(console, f"--publish: the warehouse refresh is not available ({error})")
     result = run_refresh(RefreshConfig(paths=paths))
@@ -142,10 +142,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Fit the kernels' base parameters to the real data; print and store them."""
-        from projections.calibration import calibrate as run_calibration
-        from projections.store import save_calibration
-        from warehouse.paths import MigsysPaths
-        from warehouse.sql import open_read_only
+        from migsys.projections.calibration import calibrate as run_calibration
+        from migsys.projections.store import save_calibration
+        from migsys.warehouse.paths import MigsysPaths
+        from migsys.warehouse.sql import open_read_only
 
         console = Console()
         paths = MigsysPaths.from_env()
@@ -185,11 +185,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Calibrate up to a year, project later years, score against what was observed."""
-        from projections.backtest import run_backtest
-        from projections.calibration import check_kernel
-        from projections.store import save_backtest_rows, save_calibration
-        from warehouse.paths import MigsysPaths
-        from warehouse.sql import open_read_only
+        from migsys.projections.backtest import run_backtest
+        from migsys.projections.calibration import check_kernel
+        from migsys.projections.store import save_backtest_rows, save_calibration
+        from migsys.warehouse.paths import MigsysPaths
+        from migsys.warehouse.sql import open_read_only
 
         console = Console()
         paths = MigsysPaths.from_env()

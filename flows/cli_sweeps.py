@@ -19,7 +19,7 @@ StudyArgument = Annotated[str, typer.Argument(help="study name, or the path of i
 
 
 def _paths():
-    from warehouse.paths import MigsysPaths
+    from migsys.warehouse.paths import MigsysPaths
 
     return MigsysPaths.from_env()
 
@@ -31,8 +31,8 @@ def _fail(error: Exception) -> None:
 
 def _spec_for(study: str):
     """A study given as a TOML path (the spec) or as a name (the spec stored with its results)."""
-    from sweeps.engine import load_study_spec
-    from sweeps.spec import load_spec
+    from migsys.sweeps.engine import load_study_spec
+    from migsys.sweeps.spec import load_spec
 
     if study.endswith(".toml") or Path(study).is_file():
         return load_spec(study)
@@ -52,9 +52,9 @@ def run(
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Run a study, or finish an interrupted one (only missing chunks run)."""
-    from sweeps.engine import StudyConflict, run_study
-    from sweeps.models import ModelContext
-    from sweeps.spec import SpecError, load_spec
+    from migsys.sweeps.engine import StudyConflict, run_study
+    from migsys.sweeps.models import ModelContext
+    from migsys.sweeps.spec import SpecError, load_spec
 
     paths = _paths()
     try:
@@ -79,8 +79,8 @@ def run(
 @sweep_app.command("status")
 def status(study: StudyArgument) -> None:
     """State of a running or past study."""
-    from sweeps.engine import study_status
-    from sweeps.spec import SpecError, load_spec
+    from migsys.sweeps.engine import study_status
+    from migsys.sweeps.spec import SpecError, load_spec
 
     name = study
     if study.endswith(".toml"):
@@ -111,8 +111,8 @@ def analyze(
     second_order: Annotated[bool, typer.Option(help="also second-order Sobol indices")] = False,
 ) -> None:
     """Sensitivity indices, quantile bands and PRIM boxes of a finished study."""
-    from sweeps.analysis import analyze_study
-    from sweeps.spec import SpecError
+    from migsys.sweeps.analysis import analyze_study
+    from migsys.sweeps.spec import SpecError
 
     try:
         spec = _spec_for(study)
@@ -147,8 +147,8 @@ def export(
     ] = False,
 ) -> None:
     """Write the study's yearly series in the IAMC long format (pyam)."""
-    from sweeps.export import export_iamc
-    from sweeps.spec import SpecError
+    from migsys.sweeps.export import export_iamc
+    from migsys.sweeps.spec import SpecError
 
     if format != "iamc":
         _fail(ValueError(f"--format {format!r}: only 'iamc' is supported"))

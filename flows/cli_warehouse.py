@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warehouse.paths import MigsysPaths
+from migsys.warehouse.paths import MigsysPaths
 
 console = Console()
 err_console = Console(stderr=True)
@@ -23,7 +23,7 @@ def fetch(
     ] = None,
 ) -> None:
     """Download the registered source files into MIGSYS_SOURCES with a sha256 manifest."""
-    from warehouse.fetch import fetch_sources
+    from migsys.warehouse.fetch import fetch_sources
 
     paths = MigsysPaths.from_env()
     try:
@@ -51,7 +51,7 @@ def refresh(
     Runs on Prefect's ephemeral API (no server needed). On failure the published warehouse is
     left byte-for-byte unchanged and the failed step is named on stderr.
     """
-    from flows.cli_nightly import run_refresh_command
+    from migsys.flows.cli_nightly import run_refresh_command
 
     run_refresh_command(rerun_studies=rerun_studies, fetch=fetch, rebuild=rebuild)
 
@@ -67,7 +67,7 @@ def _print_table(table) -> None:
 
 
 def _interactive(warehouse: Path) -> None:
-    from warehouse.sql import open_read_only, query_connection
+    from migsys.warehouse.sql import open_read_only, query_connection
 
     con = open_read_only(warehouse)
     console.print(f"migsys sql — {warehouse} (read-only). End statements with ';', quit with .exit")
@@ -96,7 +96,7 @@ def sql(
     output: Annotated[Path | None, typer.Option(help="File to write (csv/json/parquet).")] = None,
 ) -> None:
     """Query the published warehouse read-only; statements that write are refused."""
-    from warehouse.sql import OUTPUT_FORMATS, run_query, write_table
+    from migsys.warehouse.sql import OUTPUT_FORMATS, run_query, write_table
 
     paths = MigsysPaths.from_env()
     if fmt not in OUTPUT_FORMATS:

@@ -33,8 +33,8 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from warehouse.paths import REPO_ROOT, MigsysPaths
-from warehouse.refresh import (
+from migsys.warehouse.paths import PACKAGE_ROOT, STUDIES_DIR, MigsysPaths
+from migsys.warehouse.refresh import (
     Build,
     RefreshFailed,
     RefreshResult,
@@ -49,7 +49,7 @@ from warehouse.refresh import (
     write_last_refresh,
 )
 
-DEFAULT_NIGHTLY_CONFIG = REPO_ROOT / "studies" / "nightly.toml"
+DEFAULT_NIGHTLY_CONFIG = STUDIES_DIR / "nightly.toml"
 SUMMARY_ARTIFACT_KEY = "nightly-refresh-summary"
 T = TypeVar("T")
 
@@ -214,7 +214,7 @@ class NightlyResult:
 
 def fetch_step(paths: MigsysPaths) -> str:
     """Download the registered source files into ``paths.sources``; returns the fetch report."""
-    from warehouse.fetch import fetch_sources
+    from migsys.warehouse.fetch import fetch_sources
 
     return str(fetch_sources(paths.sources))
 
@@ -226,7 +226,7 @@ def _staging_root(sweeps_root: Path, key: str) -> Path:
 
 def previous_study_record(sweeps_root: Path, name: str) -> dict | None:
     """``study.json`` of the last run of a study, or None if it never finished one."""
-    from sweeps import store
+    from migsys.sweeps import store
 
     directory = store.StudyDir(sweeps_root / name)
     if not directory.study_file.exists():
@@ -242,9 +242,9 @@ def plan_standing_study(
     ``warehouse`` is the new build: the model's data fingerprint is computed on the inputs the
     study would use tonight.
     """
-    from sweeps.engine import prepare_study
-    from sweeps.models import ModelContext
-    from sweeps.spec import MissingInputs, load_spec
+    from migsys.sweeps.engine import prepare_study
+    from migsys.sweeps.models import ModelContext
+    from migsys.sweeps.spec import MissingInputs, load_spec
 
     spec = load_spec(spec_path)
     # The engine's own fingerprint (spec, kernel code, model input data), computed against an
@@ -285,8 +285,8 @@ def plan_standing_study(
 
 def analysis_present(study_dir: Path) -> bool:
     """Whether the study's analysis was written for its current results."""
-    from sweeps import store
-    from sweeps.analysis import read_analysis_meta
+    from migsys.sweeps import store
+    from migsys.sweeps.analysis import read_analysis_meta
 
     study = store.StudyDir(study_dir)
     meta = read_analysis_meta(study)
@@ -303,10 +303,10 @@ def run_standing_study(
     Staging is keyed by fingerprint: a run killed half-way resumes there next night, and the old
     results stay whole (and loadable) until the new ones are complete and analysed.
     """
-    from sweeps.analysis import analyze_study
-    from sweeps.engine import run_study
-    from sweeps.models import ModelContext
-    from sweeps.spec import load_spec
+    from migsys.sweeps.analysis import analyze_study
+    from migsys.sweeps.engine import run_study
+    from migsys.sweeps.models import ModelContext
+    from migsys.sweeps.spec import load_spec
 
     spec = load_spec(plan.spec_path)
     staging_root = _staging_root(sweeps_root, plan.fingerprint[:16])
@@ -380,14 +380,14 @@ def dbt_build_with_prefect(build: Build):
     """
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-    from warehouse.dbt_runner import (
+    from migsys.warehouse.dbt_runner import (
         DbtReport,
         dbt_command_args,
         dbt_environment,
         node_results,
         patched_environ,
     )
-    from warehouse.paths import DBT_PROJECT_DIR
+    from migsys.warehouse.paths import DBT_PROJECT_DIR
 
     settings = PrefectDbtSettings(
         project_dir=DBT_PROJECT_DIR,
@@ -425,7 +425,7 @@ WAREHOUSE_CODE_DIRS = ("warehouse", "dbt_project")
 IGNORED_CODE_PARTS = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
 
 
-def code_fingerprint(root: Path = REPO_ROOT) -> str:
+def code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
     """Hash of the ingest code and the dbt project (file names and bytes)."""
     digest = hashlib.sha256()
     for folder in WAREHOUSE_CODE_DIRS:
@@ -628,7 +628,7 @@ def publish_task(build: Build, paths: MigsysPaths) -> Path:
 @task(name="report", cache_policy=NO_CACHE)
 def report_task(paths: MigsysPaths, summary: str, report_date: dt.date | None) -> Path:
     """Write the static report of the published warehouse."""
-    from reports.build import build_report
+    from migsys.reports.build import build_report
 
     result = build_report(
         paths.warehouse,

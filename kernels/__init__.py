@@ -8,6 +8,6 @@
 - :func:`set_threads` — threads used by the ``prange`` loops.
 """
 
-from kernels.threads import get_threads, set_threads
+from migsys.kernels.threads import get_threads, set_threads
 
 __all__ = ["get_threads", "set_threads"]

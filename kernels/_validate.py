@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.defaults import Parameter, valid_bounds
+from migsys.kernels.defaults import Parameter, valid_bounds
 
 
 def as_float_array(value: object, name: str, ndim: int) -> np.ndarray:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels._schedules import STEP_YEARS
-from kernels.depopulation import DepopulationResult, DepopulationUnits, project_depopulation
-from kernels.remittances import RemittanceInputs, RemittanceResult, project_remittances
+from migsys.kernels._schedules import STEP_YEARS
+from migsys.kernels.depopulation import DepopulationResult, DepopulationUnits, project_depopulation
+from migsys.kernels.remittances import RemittanceInputs, RemittanceResult, project_remittances
 
 
 @dataclass(frozen=True)

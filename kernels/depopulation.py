@@ -62,7 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from kernels._schedules import (
+from migsys.kernels._schedules import (
     FEMALE,
     FIRST_AGE_65,
     FIRST_FERTILE,
@@ -76,8 +76,8 @@ from kernels._schedules import (
     standard_cumulative_hazard,
     survival_ratios,
 )
-from kernels._validate import as_float_array, check_params, check_range, check_years
-from kernels.defaults import DEPOPULATION_PARAMETERS, default_params
+from migsys.kernels._validate import as_float_array, check_params, check_range, check_years
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, default_params
 
 N_DEGREES = 6
 DEGREE_NAMES = ("very_high", "high", "medium", "low", "very_low", "null")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import depopulation as dep
-from kernels import remittances as rem
-from kernels._schedules import (
+from migsys.kernels import depopulation as dep
+from migsys.kernels import remittances as rem
+from migsys.kernels._schedules import (
     E0_CAP,
     FEMALE,
     FERTILITY_SD_YEARS,
@@ -24,9 +24,9 @@ from kernels._schedules import (
     STEP_YEARS,
     standard_cumulative_hazard,
 )
-from kernels.coupled import CoupledResult, allocate_to_units, yearly_arrivals
-from kernels.depopulation import DepopulationResult, DepopulationUnits
-from kernels.remittances import RemittanceInputs, RemittanceResult
+from migsys.kernels.coupled import CoupledResult, allocate_to_units, yearly_arrivals
+from migsys.kernels.depopulation import DepopulationResult, DepopulationUnits
+from migsys.kernels.remittances import RemittanceInputs, RemittanceResult
 
 FERTILE = slice(FIRST_FERTILE, LAST_FERTILE + 1)
 

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from kernels._validate import as_float_array, check_params, check_range, check_years
-from kernels.defaults import REMITTANCE_PARAMETERS, default_params
+from migsys.kernels._validate import as_float_array, check_params, check_range, check_years
+from migsys.kernels.defaults import REMITTANCE_PARAMETERS, default_params
 
 # Column order of ``params`` (kernels.defaults.REMITTANCE_PARAMETERS); a test pins it.
 (

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from projections import depopulation, remittances
-from projections.calibration import check_kernel
-from projections.inputs import census_population, census_years
-from projections.metrics import Scores, baseline_projections, score
-from projections.store import Calibration, new_backtest_id
+from migsys.projections import depopulation, remittances
+from migsys.projections.calibration import check_kernel
+from migsys.projections.inputs import census_population, census_years
+from migsys.projections.metrics import Scores, baseline_projections, score
+from migsys.projections.store import Calibration, new_backtest_id
 
 MODEL = "model"
 

@@ -7,9 +7,9 @@ parameters, fit statistics, data years used, method, creation time and code vers
 
 from __future__ import annotations
 
-from projections import depopulation, remittances
-from projections.inputs import census_years
-from projections.store import Calibration
+from migsys.projections import depopulation, remittances
+from migsys.projections.inputs import census_years
+from migsys.projections.store import Calibration
 
 KERNELS = ("depopulation", "remittances")
 

@@ -41,9 +41,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from kernels.defaults import DEPOPULATION_PARAMETERS, default_params, parameter_index, valid_bounds
-from kernels.depopulation import project_depopulation
-from projections.fitting import (
+from migsys.kernels.defaults import (
+    DEPOPULATION_PARAMETERS,
+    default_params,
+    parameter_index,
+    valid_bounds,
+)
+from migsys.kernels.depopulation import project_depopulation
+from migsys.projections.fitting import (
     BatchResiduals,
     LeastSquaresFit,
     fit_batch_least_squares,
@@ -51,14 +56,14 @@ from projections.fitting import (
     posterior_ensemble,
     shrink_towards_group_means,
 )
-from projections.inputs import (
+from migsys.projections.inputs import (
     census_population,
     census_years,
     latest_index_year,
     municipal_inputs,
     units_from_inputs,
 )
-from projections.store import Calibration, FitStatistics
+from migsys.projections.store import Calibration, FitStatistics
 
 KERNEL = "depopulation"
 STEP_YEARS = 5

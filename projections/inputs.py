@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kernels.depopulation import (
+from migsys.kernels.depopulation import (
     DEGREE_NAMES,
     DepopulationUnits,
     emigration_intensity_from_indicators,

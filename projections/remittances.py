@@ -40,18 +40,27 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kernels.defaults import REMITTANCE_PARAMETERS, default_params, parameter_index, valid_bounds
-from kernels.remittances import RemittanceInputs, initial_stock_from_total, project_remittances
-from projections.depopulation import FreeParameter
-from projections.fitting import (
+from migsys.kernels.defaults import (
+    REMITTANCE_PARAMETERS,
+    default_params,
+    parameter_index,
+    valid_bounds,
+)
+from migsys.kernels.remittances import (
+    RemittanceInputs,
+    initial_stock_from_total,
+    project_remittances,
+)
+from migsys.projections.depopulation import FreeParameter
+from migsys.projections.fitting import (
     BatchResiduals,
     LeastSquaresFit,
     fit_batch_least_squares,
     fit_summary,
     posterior_ensemble,
 )
-from projections.inputs import fetch_frame, latest_index_year
-from projections.store import Calibration, FitStatistics
+from migsys.projections.inputs import fetch_frame, latest_index_year
+from migsys.projections.store import Calibration, FitStatistics
 
 KERNEL = "remittances"
 STOCK_WEIGHT = 1.0

@@ -25,7 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from migsys.warehouse.paths import PACKAGE_ROOT
 
 CALIBRATIONS_DIR = "calibrations"
 BACKTESTS_DIR = "backtests"
@@ -147,7 +147,7 @@ def code_version() -> str:
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
-            cwd=REPO_ROOT,
+            cwd=PACKAGE_ROOT,
             capture_output=True,
             text=True,
             timeout=5,

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from reports import figures, queries
-from reports.queries import Absent
+from migsys.reports import figures, queries
+from migsys.reports.queries import Absent
 
 LATEST_LINK = "latest"
 STYLE = """

@@ -18,10 +18,10 @@ import pyarrow.dataset as ds
 from SALib.analyze import morris as morris_analyze
 from SALib.analyze import sobol as sobol_analyze
 
-from sweeps import design, prim, store
-from sweeps.engine import load_study_record
-from sweeps.models import series_column
-from sweeps.spec import SpecError, StudySpec
+from migsys.sweeps import design, prim, store
+from migsys.sweeps.engine import load_study_record
+from migsys.sweeps.models import series_column
+from migsys.sweeps.spec import SpecError, StudySpec
 
 PRIM_MAX_SCENARIOS = 200_000  # PRIM on a seeded subsample: boxes are stable well before this
 

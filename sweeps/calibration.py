@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from sweeps.spec import SpecError, StudySpec
+from migsys.sweeps.spec import SpecError, StudySpec
 
 
 def latest_calibration(warehouse: Path, kernel: str) -> dict[str, float]:

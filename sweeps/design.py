@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 from scipy.stats import qmc
 
-from sweeps.spec import ParameterSpec, StudySpec
+from migsys.sweeps.spec import ParameterSpec, StudySpec
 
 # Normal inverse CDF at exactly 0 or 1 is infinite; a unit sample never needs to go that far.
 _UNIT_EPSILON = 1e-12

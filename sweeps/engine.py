@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from sweeps import design, store
-from sweeps.calibration import calibrated_values
-from sweeps.models import (
+from migsys.sweeps import design, store
+from migsys.sweeps.calibration import calibrated_values
+from migsys.sweeps.models import (
     ModelContext,
     SweepModel,
     build_model,
@@ -33,9 +33,9 @@ from sweeps.models import (
     output_years,
     series_column,
 )
-from sweeps.spec import SpecError, StudySpec, spec_to_dict
+from migsys.sweeps.spec import SpecError, StudySpec, spec_to_dict
+from migsys.warehouse.paths import PACKAGE_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _ANALYTIC_KERNELS = ("ishigami", "sobol_g")
 
 
@@ -112,7 +112,7 @@ _KERNEL_SOURCES = (
 )
 
 
-def code_version(kernel: str, root: Path = REPO_ROOT) -> str:
+def code_version(kernel: str, root: Path = PACKAGE_ROOT) -> str:
     """Hash of the source files that determine a kernel's results.
 
     Analytic test functions depend on ``sweeps/`` only; the projection kernels also on
@@ -412,7 +412,7 @@ def _fan_out(
     """Submit chunks with a bounded window, record each finished one in the manifest."""
     from distributed import as_completed
 
-    from sweeps.progress import StudyProgress
+    from migsys.sweeps.progress import StudyProgress
 
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     window = max(4, 3 * n_workers)

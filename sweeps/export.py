@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from sweeps import store
-from sweeps.analysis import series_quantile_rows
-from sweeps.models import series_column
-from sweeps.spec import SpecError
+from migsys.sweeps import store
+from migsys.sweeps.analysis import series_quantile_rows
+from migsys.sweeps.models import series_column
+from migsys.sweeps.spec import SpecError
 
 IAMC_COLUMNS = ("model", "scenario", "region", "variable", "unit", "year", "value")
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from kernels.coupled import project_coupled
-from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, Parameter
-from kernels.depopulation import DepopulationUnits, project_depopulation
-from kernels.remittances import RemittanceInputs, project_remittances
-from sweeps.models import ModelContext, ModelOutput, ModelParameter
-from sweeps.spec import MissingInputs, SpecError, StudySpec
+from migsys.kernels.coupled import project_coupled
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, Parameter
+from migsys.kernels.depopulation import DepopulationUnits, project_depopulation
+from migsys.kernels.remittances import RemittanceInputs, project_remittances
+from migsys.sweeps.models import ModelContext, ModelOutput, ModelParameter
+from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec
 
 DEFAULT_YEARS = {"depopulation": (2000, 2030), "remittances": (2005, 2030), "coupled": (2005, 2030)}
 VERY_HIGH = 0  # kernel degree code of 'very_high'
@@ -293,7 +293,11 @@ def _has_municipal_data(con: duckdb.DuckDBPyConnection, base_year: int) -> bool:
 
 def load_units(con: duckdb.DuckDBPyConnection, base_year: int) -> tuple[DepopulationUnits, str]:
     """Municipal units of the base-year census, else Table 1 degree units; and which it was."""
-    from projections.inputs import degree_units_from_table1, depopulation_units, latest_index_year
+    from migsys.projections.inputs import (
+        degree_units_from_table1,
+        depopulation_units,
+        latest_index_year,
+    )
 
     if _has_municipal_data(con, base_year):
         index_year = latest_index_year(con, until=base_year)
@@ -307,7 +311,7 @@ def load_remittance_inputs(
     con: duckdb.DuckDBPyConnection, base_year: int, horizon_year: int
 ) -> RemittanceInputs:
     """National paths observed from the base year to the last year every path has data."""
-    from projections.remittances import remittance_inputs
+    from migsys.projections.remittances import remittance_inputs
 
     last_error: Exception | None = None
     for until in range(min(horizon_year, 2030), base_year - 1, -1):

@@ -14,8 +14,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from sweeps import testfunctions
-from sweeps.spec import SpecError, StudySpec
+from migsys.sweeps import testfunctions
+from migsys.sweeps.spec import SpecError, StudySpec
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def build_model(spec: StudySpec, context: ModelContext | None = None) -> SweepMo
     elif spec.kernel == "sobol_g":
         model = sobol_g_model()
     else:
-        from sweeps import kernel_models
+        from migsys.sweeps import kernel_models
 
         model = kernel_models.build_kernel_model(spec, context)
     check_spec_against_model(spec, model)

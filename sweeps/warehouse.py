@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from sweeps import store
+from migsys.sweeps import store
 
 TABLES: dict[str, str] = {
     "studies": """

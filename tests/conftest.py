@@ -44,8 +44,8 @@ def published_home(real_sources: Path, tmp_path_factory: pytest.TempPathFactory)
 
     Tests must not write into it; copy it (or refresh into their own tmp home) to change things.
     """
-    from warehouse.paths import MigsysPaths
-    from warehouse.refresh import RefreshConfig, run_refresh
+    from migsys.warehouse.paths import MigsysPaths
+    from migsys.warehouse.refresh import RefreshConfig, run_refresh
 
     home = tmp_path_factory.mktemp("published_home")
     paths = MigsysPaths(home=home, sources=real_sources)
@@ -56,8 +56,8 @@ def published_home(real_sources: Path, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture(scope="session")
 def embedded_home(tmp_path_factory: pytest.TempPathFactory):
     """A MIGSYS_HOME refreshed with NO source files: the paper's seeds alone."""
-    from warehouse.paths import MigsysPaths
-    from warehouse.refresh import RefreshConfig, run_refresh
+    from migsys.warehouse.paths import MigsysPaths
+    from migsys.warehouse.refresh import RefreshConfig, run_refresh
 
     home = tmp_path_factory.mktemp("embedded_home")
     empty_sources = tmp_path_factory.mktemp("no_sources")

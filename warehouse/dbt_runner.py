@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warehouse.paths import DBT_PROJECT_DIR
+from migsys.warehouse.paths import DBT_PROJECT_DIR
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 

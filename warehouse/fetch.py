@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from warehouse.sources import SOURCES, Source
+from migsys.warehouse.sources import SOURCES, Source
 
 SHA256_MANIFEST = "MANIFEST.sha256"
 JSON_MANIFEST = "MANIFEST.json"

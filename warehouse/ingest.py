@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
-from warehouse.parsers.common import ParseResult, Reject
-from warehouse.raw_schema import RAW_TABLES, REJECTS_COLUMNS, create_raw_schema
-from warehouse.sources import SOURCES, Source, registered_files
+from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
+from migsys.warehouse.parsers.common import ParseResult, Reject
+from migsys.warehouse.raw_schema import RAW_TABLES, REJECTS_COLUMNS, create_raw_schema
+from migsys.warehouse.sources import SOURCES, Source, registered_files
 
 # Files the sources folder may hold besides the registered ones (written by ``warehouse.fetch``).
 MANIFEST_NAMES = frozenset({SHA256_MANIFEST, JSON_MANIFEST})

@@ -1,8 +1,14 @@
 """Where migsys keeps things on disk.
 
-Everything generated lives under ``MIGSYS_HOME`` (default ``./var``); source files live under
-``MIGSYS_SOURCES`` (default ``./data/sources``). Entry points build one ``MigsysPaths`` from the
-environment and pass it down; library code never reads the environment itself.
+Everything generated lives under ``MIGSYS_HOME`` (default ``./var``, relative to the working
+directory); source files live under ``MIGSYS_SOURCES`` (default ``./data/sources``). Entry points
+build one ``MigsysPaths`` from the environment and pass it down; library code never reads the
+environment itself.
+
+``PACKAGE_ROOT`` is the folder that holds the installed packages' folders: the checkout in an
+editable install (``flows/``, ``warehouse/``, ``dbt_project/`` …), ``site-packages/migsys`` in a
+wheel install. The dbt project and the standing studies ship inside it, so both layouts find them
+the same way; nothing is ever written there.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PACKAGE_ROOT / "dbt_project"
+STUDIES_DIR = PACKAGE_ROOT / "studies"
 
 
 class MigsysPaths(BaseModel):
@@ -27,8 +34,8 @@ class MigsysPaths(BaseModel):
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> MigsysPaths:
         env = os.environ if environ is None else environ
-        home = Path(env.get("MIGSYS_HOME", REPO_ROOT / "var"))
-        sources = Path(env.get("MIGSYS_SOURCES", REPO_ROOT / "data" / "sources"))
+        home = Path(env.get("MIGSYS_HOME") or "var")
+        sources = Path(env.get("MIGSYS_SOURCES") or Path("data") / "sources")
         return cls(home=home.resolve(), sources=sources.resolve())
 
     @property

@@ -32,8 +32,8 @@ from pathlib import Path
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from warehouse.dbt_runner import DbtReport, run_dbt
-from warehouse.paths import MigsysPaths
+from migsys.warehouse.dbt_runner import DbtReport, run_dbt
+from migsys.warehouse.paths import MigsysPaths
 
 
 class RefreshFailed(RuntimeError):
@@ -158,7 +158,7 @@ def _keep_parse_cache(build: Build, paths: MigsysPaths) -> None:
 
 def ingest_step(build: Build, paths: MigsysPaths):
     """Load every registered source file into the build's raw schema; refuse rejected rows."""
-    from warehouse.ingest import ingest_sources
+    from migsys.warehouse.ingest import ingest_sources
 
     con = duckdb.connect(str(build.database))
     try:
@@ -172,8 +172,8 @@ def ingest_step(build: Build, paths: MigsysPaths):
 
 def load_extras_step(build: Build, paths: MigsysPaths) -> list[str]:
     """Sweep results, calibrations and backtests kept under MIGSYS_HOME join the new build."""
-    from projections.store import load_projection_tables
-    from sweeps.warehouse import load_sweeps
+    from migsys.projections.store import load_projection_tables
+    from migsys.sweeps.warehouse import load_sweeps
 
     con = duckdb.connect(str(build.database))
     try:

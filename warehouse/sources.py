@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.parsers import banxico, conapo, inegi, un, worldbank
-from warehouse.parsers.common import ParseResult
+from migsys.warehouse.parsers import banxico, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers.common import ParseResult
 
 Parser = Callable[[Path | str | bytes, str], ParseResult]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.dbt_runner import DbtReport, run_dbt
-from warehouse.ingest import ingest_sources
+from migsys.warehouse.dbt_runner import DbtReport, run_dbt
+from migsys.warehouse.ingest import ingest_sources
 
 pytestmark = [
     pytest.mark.slow,

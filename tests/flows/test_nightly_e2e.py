@@ -20,9 +20,9 @@ import duckdb
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from flows.nightly import SUMMARY_ARTIFACT_KEY, NightlySettings, run_nightly
-from warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
-from warehouse.refresh import RefreshFailed, RefreshInProgress, refresh_lock
+from migsys.flows.nightly import SUMMARY_ARTIFACT_KEY, NightlySettings, run_nightly
+from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
+from migsys.warehouse.refresh import RefreshFailed, RefreshInProgress, refresh_lock
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -149,8 +149,8 @@ def test_failing_dbt_test_fails_the_run_and_publishes_nothing(
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     (project / "tests").mkdir(exist_ok=True)
     (project / "tests" / "forced_failure.sql").write_text("select 1 as forced_failure\n")
-    monkeypatch.setattr("warehouse.paths.DBT_PROJECT_DIR", project)
-    monkeypatch.setattr("warehouse.dbt_runner.DBT_PROJECT_DIR", project)
+    monkeypatch.setattr("migsys.warehouse.paths.DBT_PROJECT_DIR", project)
+    monkeypatch.setattr("migsys.warehouse.dbt_runner.DBT_PROJECT_DIR", project)
 
     settings = NightlySettings.from_paths(paths, config_file=no_studies_config(tmp_path))
     with pytest.raises(RefreshFailed) as raised:
@@ -234,7 +234,7 @@ def test_fetch_is_retried_with_the_configured_back_off(
 ) -> None:
     from prefect import flow
 
-    from flows.nightly import FetchConfig, fetch_with_retries
+    from migsys.flows.nightly import FetchConfig, fetch_with_retries
 
     calls: list[Path] = []
 
@@ -244,7 +244,7 @@ def test_fetch_is_retried_with_the_configured_back_off(
             raise ConnectionError(f"attempt {len(calls)}: publisher unreachable")
         return "3 files up to date"
 
-    monkeypatch.setattr("warehouse.fetch.fetch_sources", flaky_fetch)
+    monkeypatch.setattr("migsys.warehouse.fetch.fetch_sources", flaky_fetch)
     paths = MigsysPaths(home=tmp_path, sources=tmp_path / "sources")
 
     @flow

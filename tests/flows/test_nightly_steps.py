@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.nightly import (
+from migsys.flows.nightly import (
     DEFAULT_NIGHTLY_CONFIG,
     NightlyConfigError,
     NightlySettings,
@@ -18,9 +18,9 @@ from flows.nightly import (
     summary_markdown,
     swap_directory,
 )
-from sweeps.spec import load_spec
-from warehouse.dbt_runner import DbtNodeResult, DbtReport
-from warehouse.paths import MigsysPaths
+from migsys.sweeps.spec import load_spec
+from migsys.warehouse.dbt_runner import DbtNodeResult, DbtReport
+from migsys.warehouse.paths import MigsysPaths
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -192,7 +192,7 @@ def test_deployment_refuses_a_bad_schedule(tmp_path: Path) -> None:
 
 
 def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Path) -> None:
-    from flows.nightly import code_fingerprint
+    from migsys.flows.nightly import code_fingerprint
 
     (tmp_path / "warehouse").mkdir()
     (tmp_path / "warehouse" / "ingest.py").write_text("x = 1\n")
@@ -209,7 +209,7 @@ def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Pa
 def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
     import duckdb
 
-    from flows.nightly import loaded_extras_fingerprint
+    from migsys.flows.nightly import loaded_extras_fingerprint
 
     def database(name: str, rows: list[tuple[int, str]], dbt_output: int = 0) -> Path:
         path = tmp_path / name
@@ -232,7 +232,7 @@ def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
 
 def test_standing_study_waits_for_absent_inputs_instead_of_failing(embedded_home, tmp_path) -> None:
     """With no source files (the embedded default) the remittance study is skipped, with why."""
-    from flows.nightly import plan_standing_study
+    from migsys.flows.nightly import plan_standing_study
 
     spec = Path(__file__).resolve().parents[2] / "studies" / "remittances_nightly.toml"
     plan = plan_standing_study(spec, tmp_path / "sweeps", embedded_home.warehouse, rerun=True)

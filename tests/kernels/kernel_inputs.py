@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_bounds
-from kernels.depopulation import DepopulationUnits
-from kernels.remittances import RemittanceInputs, initial_stock_from_total
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_bounds
+from migsys.kernels.depopulation import DepopulationUnits
+from migsys.kernels.remittances import RemittanceInputs, initial_stock_from_total
 
 
 def random_params(rng: np.random.Generator, parameters: tuple, n: int) -> np.ndarray:

@@ -11,9 +11,9 @@ from kernel_inputs import (
     random_units,
 )
 
-from kernels.coupled import project_coupled
-from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, default_params
-from kernels.reference import project_coupled_numpy
+from migsys.kernels.coupled import project_coupled
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, default_params
+from migsys.kernels.reference import project_coupled_numpy
 
 
 def test_coupled_run_is_consistent_and_matches_twin(rng) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kernels import depopulation, remittances
-from kernels.defaults import (
+from migsys.kernels import depopulation, remittances
+from migsys.kernels.defaults import (
     DEPOPULATION_PARAMETERS,
     REMITTANCE_PARAMETERS,
     Parameter,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from kernel_inputs import random_depopulation_params, random_units
 
-from kernels import set_threads
-from kernels.defaults import DEPOPULATION_PARAMETERS, default_params, parameter_index
-from kernels.depopulation import (
+from migsys.kernels import set_threads
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, default_params, parameter_index
+from migsys.kernels.depopulation import (
     N_DEGREES,
     DepopulationUnits,
     emigration_intensity_from_indicators,
@@ -17,7 +17,7 @@ from kernels.depopulation import (
     return_intensity_from_indicators,
     stable_age_shares,
 )
-from kernels.reference import project_depopulation_numpy
+from migsys.kernels.reference import project_depopulation_numpy
 
 SCALE = parameter_index(DEPOPULATION_PARAMETERS, "emigration_scale")
 RETURN_SCALE = parameter_index(DEPOPULATION_PARAMETERS, "return_scale")

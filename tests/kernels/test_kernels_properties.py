@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernel_inputs import random_remittance_inputs, random_units
 
-from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, valid_bounds
-from kernels.depopulation import project_depopulation
-from kernels.reference import project_depopulation_numpy, project_remittances_numpy
-from kernels.remittances import project_remittances
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, valid_bounds
+from migsys.kernels.depopulation import project_depopulation
+from migsys.kernels.reference import project_depopulation_numpy, project_remittances_numpy
+from migsys.kernels.remittances import project_remittances
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

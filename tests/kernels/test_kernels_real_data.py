@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels.defaults import DEPOPULATION_PARAMETERS, default_params
-from kernels.depopulation import (
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, default_params
+from migsys.kernels.depopulation import (
     DEGREE_NAMES,
     DepopulationUnits,
     emigration_intensity_from_indicators,
     project_depopulation,
     return_intensity_from_indicators,
 )
-from warehouse.parsers import conapo, inegi
+from migsys.warehouse.parsers import conapo, inegi
 
 pytestmark = pytest.mark.real_data
 

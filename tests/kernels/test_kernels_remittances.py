@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from kernel_inputs import random_remittance_inputs, random_remittance_params
 
-from kernels.defaults import REMITTANCE_PARAMETERS, default_params, parameter_index
-from kernels.reference import project_remittances_numpy
-from kernels.remittances import (
+from migsys.kernels.defaults import REMITTANCE_PARAMETERS, default_params, parameter_index
+from migsys.kernels.reference import project_remittances_numpy
+from migsys.kernels.remittances import (
     RemittanceInputs,
     initial_stock_from_total,
     project_remittances,

@@ -9,15 +9,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from kernels.defaults import (
+from migsys.kernels.defaults import (
     DEPOPULATION_PARAMETERS,
     REMITTANCE_PARAMETERS,
     default_params,
     parameter_index,
 )
-from kernels.depopulation import DEGREE_NAMES, project_depopulation
-from kernels.remittances import RemittanceInputs, initial_stock_from_total, project_remittances
-from projections.inputs import municipal_inputs, units_from_inputs
+from migsys.kernels.depopulation import DEGREE_NAMES, project_depopulation
+from migsys.kernels.remittances import (
+    RemittanceInputs,
+    initial_stock_from_total,
+    project_remittances,
+)
+from migsys.projections.inputs import municipal_inputs, units_from_inputs
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:

@@ -11,7 +11,7 @@ from projection_warehouses import (
     remittance_warehouse,
 )
 
-from projections.backtest import backtest_depopulation, backtest_remittances, run_backtest
+from migsys.projections.backtest import backtest_depopulation, backtest_remittances, run_backtest
 
 
 @pytest.fixture(scope="module")

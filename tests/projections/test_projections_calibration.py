@@ -11,12 +11,12 @@ from projection_warehouses import (
     remittance_warehouse,
 )
 
-from kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_index
-from kernels.remittances import project_remittances
-from projections.calibration import calibrate, default_train_until
-from projections.depopulation import calibrate_depopulation, rebase_parameters
-from projections.remittances import calibrate_remittances
-from projections.remittances import rebase_parameters as rebase_remittance_parameters
+from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_index
+from migsys.kernels.remittances import project_remittances
+from migsys.projections.calibration import calibrate, default_train_until
+from migsys.projections.depopulation import calibrate_depopulation, rebase_parameters
+from migsys.projections.remittances import calibrate_remittances
+from migsys.projections.remittances import rebase_parameters as rebase_remittance_parameters
 
 
 @pytest.fixture(scope="module")

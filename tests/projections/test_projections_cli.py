@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.cli_projections import parse_years
+from migsys.flows.cli import app
+from migsys.flows.cli_projections import parse_years
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
@@ -137,7 +137,7 @@ def test_unit_inputs_from_the_real_warehouse(home):
     import duckdb
     import numpy as np
 
-    from projections.inputs import degree_units_from_table1, depopulation_units
+    from migsys.projections.inputs import degree_units_from_table1, depopulation_units
 
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:

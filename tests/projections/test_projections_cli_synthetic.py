@@ -8,7 +8,7 @@ import pytest
 from projection_warehouses import REMITTANCE_TRUTH, remittance_warehouse
 from typer.testing import CliRunner
 
-from flows.cli import app
+from migsys.flows.cli import app
 
 
 @pytest.fixture()
@@ -21,14 +21,14 @@ def home(tmp_path):
 
 def test_calibrate_stores_and_publishes(home, monkeypatch):
     published = []
-    import warehouse.refresh
+    import migsys.warehouse.refresh
 
     class Result:
         warehouse = home / "warehouse.duckdb"
         build_id = "test-build"
 
     monkeypatch.setattr(
-        warehouse.refresh, "run_refresh", lambda config: published.append(config) or Result()
+        migsys.warehouse.refresh, "run_refresh", lambda config: published.append(config) or Result()
     )
     result = CliRunner().invoke(
         app,

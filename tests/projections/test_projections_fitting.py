@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from projections.fitting import fit_batch_least_squares, fit_summary, shrink_towards_group_means
+from migsys.projections.fitting import (
+    fit_batch_least_squares,
+    fit_summary,
+    shrink_towards_group_means,
+)
 
 
 def test_batch_least_squares_recovers_known_parameters():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from projections.metrics import (
+from migsys.projections.metrics import (
     LAST_PERIOD_GROWTH,
     NATIONAL_GROWTH,
     ZERO_GROWTH,

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from projections.store import (
+from migsys.projections.store import (
     Calibration,
     FitStatistics,
     load_projection_tables,

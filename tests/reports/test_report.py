@@ -10,8 +10,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from reports.build import ReportError, build_report, remittance_fan, sobol_groups
-from warehouse.raw_schema import create_raw_schema
+from migsys.reports.build import ReportError, build_report, remittance_fan, sobol_groups
+from migsys.warehouse.raw_schema import create_raw_schema
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.spec import StudySpec, parse_spec
+from migsys.sweeps.spec import StudySpec, parse_spec
 
 
 @pytest.fixture(scope="session")

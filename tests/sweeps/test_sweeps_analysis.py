@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweeps.analysis import analyze_study, read_column
-from sweeps.engine import run_study
-from sweeps.prim import find_boxes
-from sweeps.spec import SpecError, load_spec, parse_spec
-from sweeps.store import StudyDir
-from sweeps.testfunctions import ishigami_indices, sobol_g_indices
+from migsys.sweeps.analysis import analyze_study, read_column
+from migsys.sweeps.engine import run_study
+from migsys.sweeps.prim import find_boxes
+from migsys.sweeps.spec import SpecError, load_spec, parse_spec
+from migsys.sweeps.store import StudyDir
+from migsys.sweeps.testfunctions import ishigami_indices, sobol_g_indices
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

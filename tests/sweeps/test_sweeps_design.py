@@ -8,9 +8,9 @@ from SALib.sample import morris, sobol
 from scipy import stats
 from scipy.stats import qmc
 
-from sweeps import design
-from sweeps.spec import parse_spec
-from sweeps.store import missing_ranges
+from migsys.sweeps import design
+from migsys.sweeps.spec import parse_spec
+from migsys.sweeps.store import missing_ranges
 
 
 def _spec(method: dict, parameters: dict | None = None, seed: int = 5):

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from sweeps import store
-from sweeps.engine import StudyConflict, run_study, study_fingerprint, study_status
+from migsys.sweeps import store
+from migsys.sweeps.engine import StudyConflict, run_study, study_fingerprint, study_status
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 

@@ -23,10 +23,10 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from sweeps import store
-from sweeps.engine import run_study, study_status
-from sweeps.models import ModelContext
-from sweeps.spec import load_spec
+from migsys.sweeps import store
+from migsys.sweeps.engine import run_study, study_status
+from migsys.sweeps.models import ModelContext
+from migsys.sweeps.spec import load_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")]
 

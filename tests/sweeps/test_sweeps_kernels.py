@@ -11,13 +11,18 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from kernels.depopulation import project_depopulation
-from kernels.remittances import project_remittances
-from projections.store import Calibration, FitStatistics, load_projection_tables, save_calibration
-from sweeps.analysis import analyze_study
-from sweeps.engine import ChunkTask, parameter_matrix, prepare_study, run_study
-from sweeps.models import ModelContext, build_model
-from sweeps.spec import SpecError, parse_spec
+from migsys.kernels.depopulation import project_depopulation
+from migsys.kernels.remittances import project_remittances
+from migsys.projections.store import (
+    Calibration,
+    FitStatistics,
+    load_projection_tables,
+    save_calibration,
+)
+from migsys.sweeps.analysis import analyze_study
+from migsys.sweeps.engine import ChunkTask, parameter_matrix, prepare_study, run_study
+from migsys.sweeps.models import ModelContext, build_model
+from migsys.sweeps.spec import SpecError, parse_spec
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
@@ -201,7 +206,7 @@ def test_iamc_export_of_a_kernel_study(
 ) -> None:
     import pandas as pd
 
-    from sweeps.export import IAMC_COLUMNS, export_iamc
+    from migsys.sweeps.export import IAMC_COLUMNS, export_iamc
 
     context = ModelContext(warehouse=published_home.warehouse)
     spec = parse_spec(
@@ -232,7 +237,7 @@ def test_iamc_export_of_a_kernel_study(
 
 
 def _kernel_study_files() -> list[Path]:
-    from sweeps.spec import load_spec
+    from migsys.sweeps.spec import load_spec
 
     studies = Path(__file__).resolve().parents[2] / "studies"
     return [
@@ -244,7 +249,7 @@ def _kernel_study_files() -> list[Path]:
 
 @pytest.mark.parametrize("path", _kernel_study_files(), ids=lambda p: p.name)
 def test_shipped_kernel_studies_fit_their_kernels(published_home, path: Path) -> None:
-    from sweeps.spec import load_spec
+    from migsys.sweeps.spec import load_spec
 
     spec = load_spec(path)
     model = build_model(spec, ModelContext(warehouse=published_home.warehouse))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.models import build_model
-from sweeps.spec import SpecError, load_spec, parse_spec
+from migsys.sweeps.models import build_model
+from migsys.sweeps.spec import SpecError, load_spec, parse_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GOOD = """

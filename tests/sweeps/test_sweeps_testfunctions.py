@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from SALib.test_functions import Ishigami, Sobol_G
 
-from sweeps import testfunctions as tf
+from migsys.sweeps import testfunctions as tf
 
 _unit = st.floats(0.0, 1.0, allow_nan=False)
 

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from sweeps.analysis import analyze_study
-from sweeps.engine import run_study
-from sweeps.warehouse import TABLES, load_sweeps
+from migsys.flows.cli import app
+from migsys.sweeps.analysis import analyze_study
+from migsys.sweeps.engine import run_study
+from migsys.sweeps.warehouse import TABLES, load_sweeps
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
@@ -124,8 +124,8 @@ def test_analysis_by_name_keeps_the_parameter_order(
         ).exit_code
         == 0
     )
-    from sweeps.engine import load_study_spec
-    from sweeps.spec import load_spec
+    from migsys.sweeps.engine import load_study_spec
+    from migsys.sweeps.spec import load_spec
 
     stored = load_study_spec(tmp_path / "home" / "sweeps", "cli-study")
     assert stored.swept_names == load_spec(spec_path).swept_names == ("x2", "x1", "x3")

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST, FetchError, fetch_sources
-from warehouse.ingest import ingest_sources
-from warehouse.sources import SOURCES, registered_files, source_by_id
+from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST, FetchError, fetch_sources
+from migsys.warehouse.ingest import ingest_sources
+from migsys.warehouse.sources import SOURCES, registered_files, source_by_id
 
 pytestmark = pytest.mark.real_data
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.ingest import ingest_sources
-from warehouse.raw_schema import RAW_TABLES
-from warehouse.sources import SOURCES, registered_files
+from migsys.warehouse.ingest import ingest_sources
+from migsys.warehouse.raw_schema import RAW_TABLES
+from migsys.warehouse.sources import SOURCES, registered_files
 
 LOADED_AT = datetime(2026, 1, 2, 3, 4, 5)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.ingest import IngestReject, IngestReport, ingest_sources
-from warehouse.sources import SOURCES, SOURCES_BY_ID, Source, registered_files
+from migsys.warehouse.ingest import IngestReject, IngestReport, ingest_sources
+from migsys.warehouse.sources import SOURCES, SOURCES_BY_ID, Source, registered_files
 
 pytestmark = pytest.mark.real_data
 

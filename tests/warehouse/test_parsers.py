@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.parsers import RULES, banxico, conapo, inegi, un, worldbank
-from warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
-from warehouse.raw_schema import RAW_TABLES
-from warehouse.sources import SOURCES, registered_files, source_by_id
+from migsys.warehouse.parsers import RULES, banxico, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
+from migsys.warehouse.raw_schema import RAW_TABLES
+from migsys.warehouse.sources import SOURCES, registered_files, source_by_id
 
 pytestmark = pytest.mark.real_data
 

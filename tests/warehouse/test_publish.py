@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.paths import MigsysPaths
-from warehouse.refresh import (
+from migsys.warehouse.paths import MigsysPaths
+from migsys.warehouse.refresh import (
     RefreshInProgress,
     prepare_build,
     publish_step,

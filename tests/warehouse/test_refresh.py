@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse.paths import MigsysPaths
-from warehouse.refresh import RefreshConfig, RefreshFailed, run_refresh
+from migsys.warehouse.paths import MigsysPaths
+from migsys.warehouse.refresh import RefreshConfig, RefreshFailed, run_refresh
 
 MARTS = (
     "dim_municipality",
@@ -89,7 +89,9 @@ def test_embedded_default_publishes_the_paper_alone(embedded_home: MigsysPaths) 
     assert {"inegi_census", "conapo_iim_2000", "banxico_remittances_monthly"} <= absent
     (n_claims,) = _query(embedded_home, "select count(*) from fct_paper_claims_check")[0]
     assert n_claims >= 30
-    (n_table1,) = _query(embedded_home, "select count(*) from seeds.paper_table_1_intensity_2000")[0]
+    (n_table1,) = _query(embedded_home, "select count(*) from seeds.paper_table_1_intensity_2000")[
+        0
+    ]
     assert n_table1 >= 6
 
 
@@ -134,7 +136,7 @@ def test_failing_dbt_test_publishes_nothing(
     paths = MigsysPaths(home=home, sources=embedded_home.sources)
     before = _sha(paths.warehouse)
     # A singular test that always finds a failing row, added through dbt's test-paths.
-    import warehouse.refresh as refresh_module
+    import migsys.warehouse.refresh as refresh_module
 
     failing = tmp_path / "failing_test.sql"
     failing.write_text("select 1 as always_fails")

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from warehouse.sql import WarehouseMissing, WriteRefused, run_query, write_table
+from migsys.flows.cli import app
+from migsys.warehouse.sql import WarehouseMissing, WriteRefused, run_query, write_table
 
 
 @pytest.fixture()

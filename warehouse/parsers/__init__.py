@@ -1,5 +1,5 @@
 """One parser module per publisher; each exposes ``parse(path_or_bytes, file_name) -> ParseResult``."""
 
-from warehouse.parsers.common import RULES, ParseResult, Reject
+from migsys.warehouse.parsers.common import RULES, ParseResult, Reject
 
 __all__ = ["RULES", "ParseResult", "Reject"]

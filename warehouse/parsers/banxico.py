@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from warehouse.parsers.common import (
+from migsys.warehouse.parsers.common import (
     ParseResult,
     Row,
     RowConverter,

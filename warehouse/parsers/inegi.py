@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from warehouse.parsers.common import (
+from migsys.warehouse.parsers.common import (
     ParseResult,
     Record,
     Reject,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from warehouse.parsers.common import (
+from migsys.warehouse.parsers.common import (
     ParseResult,
     Row,
     RowError,
