@@ -1,4 +1,4 @@
-"""``migsys fetch``, ``migsys refresh`` and ``migsys sql``."""
+"""``migsys fetch`` and ``migsys sql`` (``migsys refresh`` is in ``flows/cli_nightly.py``)."""
 
 from __future__ import annotations
 
@@ -32,28 +32,6 @@ def fetch(
         err_console.print(f"[red]fetch failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     console.print(report)
-
-
-def refresh(
-    rerun_studies: Annotated[
-        bool, typer.Option("--rerun-studies", help="Re-run standing studies even if unchanged.")
-    ] = False,
-    fetch: Annotated[
-        bool | None,
-        typer.Option("--fetch/--no-fetch", help="Download sources first (default: as configured)."),
-    ] = None,
-    rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Rebuild even when no input changed.")
-    ] = False,
-) -> None:
-    """Run the nightly flow once: ingest, dbt build and tests, studies, publish, report.
-
-    Runs on Prefect's ephemeral API (no server needed). On failure the published warehouse is
-    left byte-for-byte unchanged and the failed step is named on stderr.
-    """
-    from migsys.flows.cli_nightly import run_refresh_command
-
-    run_refresh_command(rerun_studies=rerun_studies, fetch=fetch, rebuild=rebuild)
 
 
 def _print_table(table) -> None:
@@ -131,5 +109,4 @@ def sql(
 
 def register(app: typer.Typer) -> None:
     app.command()(fetch)
-    app.command()(refresh)
     app.command()(sql)
