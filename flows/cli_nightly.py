@@ -21,8 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from migsys.warehouse.paths import MigsysPaths
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 REFRESH_EXAMPLES = """Examples:
 
@@ -89,6 +89,7 @@ def run_refresh_command(
     130 when interrupted.
     """
     from migsys.flows.runtime import (
+        Interrupted,
         configure_prefect,
         interruptible,
         log_to_file,
@@ -127,8 +128,10 @@ def run_refresh_command(
         )
 
     try:
-        with interruptible(say_interrupted):
+        with interruptible(say_interrupted, log_file=log_file):
             result = run_nightly(settings)
+    except Interrupted as stopped:
+        raise typer.Exit(128 + stopped.signum) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except RefreshFailed as error:

@@ -145,8 +145,9 @@ class PrefectSteps(StepRunner):
         from migsys.flows.runtime import record_ephemeral_server
 
         record_ephemeral_server(paths)
-        self.flow_run_url = flow_run.ui_url
-        if self.flow_run_url and os.environ.get("PREFECT_API_URL"):  # a server with a UI
+        api_url = os.environ.get("PREFECT_API_URL")
+        if api_url and flow_run.id:  # a server with a UI (the ephemeral API has none)
+            self.flow_run_url = f"{api_url.removesuffix('/api')}/runs/flow-run/{flow_run.id}"
             self.note(f"flow run: {self.flow_run_url}")
 
     def invoke(self, name, fn, args, kwargs, retries) -> Any:

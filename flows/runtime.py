@@ -18,6 +18,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,22 +107,68 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
 
 
+# Seconds the refresh gets to unwind after a signal (mark the flow run crashed, release the lock)
+# before the process ends itself; target ≤ 10 s from the signal to the exit.
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+def stop_children(grace_seconds: float = 3.0) -> None:
+    """Terminate every process this one started (Prefect server, Dask workers), then kill."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_seconds)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
+def _send_stderr_to(log_file: Path | None) -> None:
+    """After the one line the operator sees, whatever else is printed goes to the log."""
+    if log_file is None:
+        return
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
 @contextlib.contextmanager
-def interruptible(on_first: Callable[[int], None]) -> Iterator[None]:
+def interruptible(
+    on_first: Callable[[int], None],
+    *,
+    log_file: Path | None = None,
+    grace_seconds: float = INTERRUPT_GRACE_SECONDS,
+) -> Iterator[None]:
     """Turn SIGINT/SIGTERM into ``Interrupted`` in the main thread, after stopping dbt.
 
-    ``on_first`` prints the one line the operator sees. A second signal exits at once.
+    ``on_first`` prints the one line the operator sees; anything printed afterwards goes to
+    ``log_file``. The refresh then unwinds (the flow run is marked crashed, the lock released);
+    if that takes longer than ``grace_seconds`` — Prefect waiting on a server the Ctrl-C also
+    stopped, say — the process stops its children and exits. A second signal exits at once.
     """
     from migsys.warehouse.dbt_runner import allow_runs_again, terminate_running
 
     received: list[int] = []
 
+    def leave(signum: int) -> None:
+        stop_children()
+        os._exit(128 + signum)
+
+    def watchdog(signum: int) -> None:
+        time.sleep(grace_seconds)
+        leave(signum)
+
     def handler(signum, frame):  # noqa: ARG001 - signal handler signature
         if received:
-            os._exit(128 + signum)  # the operator insists: leave now
+            leave(signum)  # the operator insists
         received.append(signum)
         on_first(signum)
-        terminate_running()
+        _send_stderr_to(log_file)
+        threading.Thread(target=watchdog, args=(signum,), daemon=True).start()
+        terminate_running(grace_seconds=2.0)
         raise Interrupted(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -15,6 +15,7 @@ nothing is ever written into the (possibly read-only) installed project.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -157,6 +158,28 @@ def dbt_command_args(
         str(work_dir / "logs"),
         *extra,
     ]
+
+
+def _load_prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_prctl = _load_prctl()  # looked up here: the child between fork and exec must not import
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the dbt child, before exec: get SIGTERM when the process that started it dies.
+
+    dbt runs in its own session (a terminal's Ctrl-C reaches only us, and we stop dbt ourselves),
+    so without this a SIGKILLed refresh would leave dbt running on, orphaned. The thread that
+    starts dbt waits for it, so the signal never comes early.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 # Children running now, so that a signal handler in the main thread can stop them (Prefect runs
@@ -331,7 +354,8 @@ def run_dbt(
             text=True,
             encoding="utf-8",
             errors="replace",
-            start_new_session=True,  # its own process group: stopped as a whole, never orphaned
+            start_new_session=True,  # its own process group: stopped as a whole
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl, no Python imports
         )
         with _tracked(child):
             assert child.stdout is not None
