@@ -81,6 +81,7 @@ def run_refresh_command(
     allow_shrink: bool = False,
     use_embedded: bool = False,
     verbose: bool = False,
+    config: Path | None = None,
     paths: MigsysPaths | None = None,
 ) -> Path:
     """Run the nightly flow once and print where everything went; returns the warehouse path.
@@ -117,6 +118,7 @@ def run_refresh_command(
         rebuild=rebuild,
         allow_shrink=allow_shrink,
         use_embedded=use_embedded,
+        **({"config_file": config.resolve()} if config else {}),
     )
     use_reporter(ConsoleReporter(console))
     console.print(f"migsys refresh · home {paths.home} · sources {paths.sources}", markup=False)
@@ -197,6 +199,13 @@ def refresh(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the full log live (dbt, Prefect).")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="NIGHTLY.toml",
+            help="Nightly config: standing studies, publish guard (default studies/nightly.toml).",
+        ),
+    ] = None,
 ) -> None:
     """Run the nightly job once: ingest, dbt build and tests, studies, guard, publish, report.
 
@@ -211,6 +220,7 @@ def refresh(
         allow_shrink=allow_shrink,
         use_embedded=use_embedded,
         verbose=verbose,
+        config=config,
     )
 
 

@@ -94,7 +94,8 @@ def source_folder_problems(sources_dir: Path, *, explicitly_set: bool) -> list[s
         return []
     if not sources_dir.is_dir():
         return [f"MIGSYS_SOURCES={sources_dir} is not a folder"]
-    if explicitly_set and not any(sources_dir.iterdir()):
+    # Hidden entries (a fetch's lock or staging folder) do not make a folder non-empty.
+    if explicitly_set and not any(not p.name.startswith(".") for p in sources_dir.iterdir()):
         return [f"MIGSYS_SOURCES={sources_dir} is empty (unmounted or not fetched yet?)"]
     problems = []
     for name in present_source_files(sources_dir):

@@ -78,6 +78,7 @@ def test_sources_folder_rules(tmp_path: Path) -> None:
     assert source_folder_problems(missing, explicitly_set=False) == []  # fresh clone: embedded
     empty = tmp_path / "empty"
     empty.mkdir()
+    (empty / ".fetch.lock").write_text("")  # what a fetch keeps there: still empty
     assert (
         f"MIGSYS_SOURCES={empty} is empty" in source_folder_problems(empty, explicitly_set=True)[0]
     )
