@@ -2,36 +2,107 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape as rich_escape
 from rich.table import Table
 
+from migsys.warehouse.fetch import FetchLimits as FetchLimitsDefaults
 from migsys.warehouse.paths import MigsysPaths
 
 console = Console()
 err_console = Console(stderr=True)
 
 
+def command_help(docstring: str | None) -> str:
+    """A docstring as Typer's Rich help shows it well: prose reflowed, examples kept as lines.
+
+    Typer's "rich" mode keeps every newline of later paragraphs and reads brackets as markup, so
+    prose paragraphs are joined into one line each, indented lines (examples) stay as they are,
+    and brackets are escaped (``.schema [table]`` must survive).
+    """
+    paragraphs = inspect.cleandoc(docstring or "").split("\n\n")
+    shown = []
+    for paragraph in paragraphs:
+        lines = paragraph.splitlines()
+        if any(line.startswith("  ") for line in lines[1:]) or paragraph.startswith("  "):
+            shown.append("\n".join(lines))
+        else:
+            shown.append(" ".join(line.strip() for line in lines))
+    return rich_escape("\n\n".join(shown))
+
+
 def fetch(
     base_url: Annotated[
         str | None,
-        typer.Option(help="Mirror to download from (default: each source's registered URL)."),
+        typer.Option(
+            "--base-url",
+            metavar="URL",
+            help="Mirror laid out like MIGSYS_SOURCES (default: each file's registered URL).",
+        ),
     ] = None,
+    deadline: Annotated[
+        float,
+        typer.Option(min=1, metavar="SECONDS", help="Overall time allowed per file."),
+    ] = FetchLimitsDefaults.deadline_seconds,
+    max_mib: Annotated[
+        int, typer.Option(min=1, metavar="MIB", help="Size cap per file, in MiB.")
+    ] = FetchLimitsDefaults.max_bytes // (1024 * 1024),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="On failure, one line per file with its rule.")
+    ] = False,
 ) -> None:
-    """Download the registered source files into MIGSYS_SOURCES with a sha256 manifest."""
-    from migsys.warehouse.fetch import fetch_sources
+    """Download the registered source files into MIGSYS_SOURCES, checked before anything changes.
+
+    Each file is staged, then must pass: HTTP 200 and not an HTML page, the size cap, the
+    deadline, redirects only within its host, and its pinned sha256 (closed releases) or the
+    parser and a never-fewer-rows check (growing series). Only when every file passes are the
+    changed ones swapped in and the manifests rewritten; otherwise nothing changes and each
+    failure is named with its rule.
+
+    Examples:
+      migsys fetch
+      migsys fetch --base-url http://127.0.0.1:8000     # e.g. python -m http.server
+      migsys fetch --deadline 300 --max-mib 16
+    """
+    from migsys.warehouse.fetch import FetchError, FetchLimits, SourcesFolderError, fetch_sources
 
     paths = MigsysPaths.from_env()
+    limits = FetchLimits(max_bytes=max_mib * 1024 * 1024, deadline_seconds=deadline)
     try:
-        report = fetch_sources(paths.sources, base_url=base_url)
-    except Exception as exc:  # noqa: BLE001 - any failure is reported, never a traceback
-        err_console.print(f"[red]fetch failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        report = fetch_sources(paths.sources, base_url=base_url, limits=limits)
+    except FetchError as error:
+        failed = error.report
+        _error(
+            f"fetch failed: {len(failed.failures)} of {len(failed.files)} files; "
+            f"nothing in {failed.dest} was replaced"
+        )
+        for line in failed.failure_lines():
+            _error(f"  {line}")
+        if verbose:
+            for line in str(error).splitlines()[1:]:
+                _error(line)
+        raise typer.Exit(1) from None
+    except (SourcesFolderError, ValueError) as error:
+        _error(f"fetch failed: {error}")
+        raise typer.Exit(1 if isinstance(error, SourcesFolderError) else 2) from None
     console.print(report)
+    console.print(
+        f"{report.count('downloaded')} downloaded, {report.count('unchanged')} unchanged; "
+        f"manifest {paths.sources / 'MANIFEST.sha256'}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _error(text: str) -> None:
+    """Error text exactly as written: brackets in SQL, URLs or rules are not Rich markup."""
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def refresh(
@@ -130,6 +201,6 @@ def sql(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(fetch)
+    app.command(help=command_help(fetch.__doc__))(fetch)
     app.command()(refresh)
-    app.command()(sql)
+    app.command(help=command_help(sql.__doc__))(sql)
