@@ -41,13 +41,15 @@ READ_ONLY_CONFIG: dict[str, bool | str] = {
     "autoload_known_extensions": False,
 }
 # For any served endpoint: nothing outside the warehouse file, and no way to change that.
+# In this order, so that it can also be applied with SET after connecting (Harlequin's init
+# script): the temp directory cannot change once external access is off.
 SANDBOX_CONFIG: dict[str, bool | str] = {
     **READ_ONLY_CONFIG,
-    "enable_external_access": False,  # no read_csv/glob/COPY/ATTACH/httpfs, local or remote
+    "temp_directory": "",  # no spill files
     "allow_community_extensions": False,
     "allow_unsigned_extensions": False,
     "allow_persistent_secrets": False,
-    "temp_directory": "",  # no spill files either
+    "enable_external_access": False,  # no read_csv/glob/COPY/ATTACH/httpfs, local or remote
     "lock_configuration": True,  # last: SET/RESET/PRAGMA can no longer undo any of the above
 }
 
