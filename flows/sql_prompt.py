@@ -121,6 +121,9 @@ class SqlPrompt:
         except (WriteRefused, duckdb.Error, ValueError) as error:
             self.error(str(error))
             return
+        except KeyboardInterrupt:  # Ctrl-C during a long query stops the query, not the prompt
+            self.error("interrupted")
+            return
         print_result(table, self.mode, self.out)
 
     def dot_command(self, line: str) -> None:

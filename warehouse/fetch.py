@@ -193,21 +193,23 @@ class FetchReport:
         return "\n".join(lines)
 
     def __rich__(self) -> Table:
-        table = Table(title=f"Sources in {self.dest}")
-        for column in ("file", "status", "rows", "bytes", "sha256", "url"):
-            table.add_column(column)
+        origin = self.base_url or "the registered mirrors (warehouse/sources.py)"
+        table = Table(title=f"Sources in {self.dest}", caption=f"from {origin}")
+        table.add_column("file", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("checked", justify="right", no_wrap=True)
+        table.add_column("bytes", justify="right", no_wrap=True)
         for f in self.files:
-            status = f.status if f.error is None else f"{f.status}: {f.error}"
+            pinned = "pinned sha256" if f.sha256 else ""
+            checked = pinned if f.rows is None else f"{f.rows:,} rows"
             table.add_row(
                 *(
-                    Text(value)  # plain text: brackets in URLs or errors are not markup
+                    Text(value)  # plain text: brackets in file names or errors are not markup
                     for value in (
                         f.file_name,
-                        status,
-                        "" if f.rows is None else f"{f.rows:,}",
+                        f.status if f.error is None else f"{f.status}: {f.error}",
+                        checked,
                         "" if f.size is None else f"{f.size:,}",
-                        (f.sha256 or "")[:12],
-                        f.url,
                     )
                 )
             )
@@ -498,9 +500,9 @@ class WatchedHTTPHandler(urllib.request.HTTPHandler):
 
 class WatchedHTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, deadline: Deadline) -> None:
-        super().__init__(context=ssl.create_default_context())
-        self.deadline = deadline
         self.context = ssl.create_default_context()
+        super().__init__(context=self.context)
+        self.deadline = deadline
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(
@@ -655,7 +657,7 @@ def _transport_failure(
     if isinstance(reason, FetchFailure):
         return reason
     if isinstance(reason, socket.gaierror):
-        return FetchFailure("offline", f"cannot resolve the host name: {reason.strerror or reason}")
+        return FetchFailure("offline", f"no address for the host: {reason.strerror or reason}")
     if isinstance(reason, ssl.SSLError | ssl.CertificateError):
         return FetchFailure("tls", f"TLS error: {reason}")
     if isinstance(reason, TimeoutError):

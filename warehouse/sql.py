@@ -263,7 +263,12 @@ def query_connection(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
             return pa.table({})
         return relation.to_arrow_table()
     except duckdb.Error as error:
-        raise type(error)(friendly_error(con, error)) from None
+        message = friendly_error(con, error)
+        try:
+            reworded = type(error)(message)
+        except TypeError:  # an exception class with a constructor of its own
+            reworded = duckdb.Error(message)
+        raise reworded from None
 
 
 # --- errors analysts can act on ---------------------------------------------------------------
