@@ -293,8 +293,13 @@ def enable_line_editing(con: duckdb.DuckDBPyConnection) -> None:
 def harlequin_init_script(*, sandbox: bool) -> str:
     """SQL Harlequin runs right after connecting: the same settings as ``open_read_only``."""
     settings = SANDBOX_CONFIG if sandbox else READ_ONLY_CONFIG
+    # SET order matters after connecting: the temp directory cannot change once external access
+    # is off, and nothing can change once the configuration is locked.
+    last = ("enable_external_access", "lock_configuration")
+    ordered = sorted(settings, key=lambda name: last.index(name) + 1 if name in last else 0)
     lines = []
-    for name, value in settings.items():
+    for name in ordered:
+        value = settings[name]
         literal = str(value).lower() if isinstance(value, bool) else f"'{value}'"
         lines.append(f"SET {name} = {literal};")
     return "\n".join(lines) + "\n"

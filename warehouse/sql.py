@@ -41,16 +41,15 @@ READ_ONLY_CONFIG: dict[str, bool | str] = {
     "autoload_known_extensions": False,
 }
 # For any served endpoint: nothing outside the warehouse file, and no way to change that.
-# In this order, so that it can also be applied with SET after connecting (Harlequin's init
-# script): the temp directory cannot change once external access is off.
+# For any served endpoint: nothing outside the warehouse file, and no way to change that.
 SANDBOX_CONFIG: dict[str, bool | str] = {
     **READ_ONLY_CONFIG,
-    "temp_directory": "",  # no spill files
+    "enable_external_access": False,  # no read_csv/glob/COPY/ATTACH/httpfs, local or remote
     "allow_community_extensions": False,
     "allow_unsigned_extensions": False,
     "allow_persistent_secrets": False,
-    "enable_external_access": False,  # no read_csv/glob/COPY/ATTACH/httpfs, local or remote
-    "lock_configuration": True,  # last: SET/RESET/PRAGMA can no longer undo any of the above
+    "temp_directory": "",  # no spill files either
+    "lock_configuration": True,  # SET/RESET/PRAGMA can no longer undo any of the above
 }
 
 READ_RULE = (
@@ -143,7 +142,7 @@ def statement_refusal(con: duckdb.DuckDBPyConnection, statement: duckdb.Statemen
         prefix, inner = explained_statement(text)  # EXPLAIN of a dynamic PIVOT is MULTI too
         if is_pivot_rewrite(inner if inner is not None else text):
             return None
-        return f"{statement_name(text)} (several statements)"
+        return statement_name(text) if inner is None else f"{prefix} {statement_name(inner)}"
     if kind == duckdb.StatementType.PRAGMA:
         return None if is_read_pragma(text) else statement_name(text)
     if kind == duckdb.StatementType.EXPLAIN:
@@ -166,6 +165,8 @@ def statement_name(text: str) -> str:
     name = [leading[0].text.upper()]
     if leading[0].text.upper() == "PRAGMA" and len(leading) > 1:
         return f"PRAGMA {leading[1].text}"
+    if leading[0].text.upper() == "WITH":  # name the statement after its WITH list
+        return f"WITH … {main_verb(leading) or 'an unknown statement'}"
     for word in leading[1:3]:
         if word.kind != duckdb.token_type.keyword or word.text in ("AS", "("):
             break
@@ -201,15 +202,42 @@ def is_pivot_rewrite(text: str) -> bool:
     """One query text holding a PIVOT: what DuckDB turns into several statements by itself.
 
     A dynamic PIVOT (no IN list) is parsed as several statements that first collect the pivot
-    values; the user's text is still a single query. Nothing else the user writes becomes
-    several statements without a ``;``.
+    values. The user's text must still be a single query: its main verb (after any WITH list)
+    is SELECT, FROM, VALUES or PIVOT, so ``WITH p AS (PIVOT …) INSERT …`` or ``CREATE TABLE …
+    AS PIVOT …``, which DuckDB also parses as several statements, are refused.
     """
     tokens = words(text)
-    if not tokens or tokens[0].text.upper() not in QUERY_STARTS:
-        return False
     if any(t.text == ";" for t in tokens[:-1]):
         return False
+    verb = main_verb(tokens)
+    if verb is None or verb not in QUERY_STARTS - {"WITH"}:
+        return False
     return any(t.text.upper() in ("PIVOT", "PIVOT_WIDER") for t in tokens)
+
+
+def main_verb(tokens: list[Word]) -> str | None:
+    """The statement's verb: its first word, or after a WITH list the first word outside it."""
+    if not tokens:
+        return None
+    first = tokens[0].text.upper()
+    while first == "(" and len(tokens) > 1:  # a parenthesised query: (PIVOT …), ((SELECT …))
+        tokens = tokens[1:]
+        first = tokens[0].text.upper()
+    if first != "WITH":
+        return first
+    depth = 0
+    for word in tokens[1:]:
+        if word.text == "(":
+            depth += 1
+        elif word.text == ")":
+            depth -= 1
+        elif (
+            depth == 0
+            and word.kind == duckdb.token_type.keyword
+            and word.text not in ("RECURSIVE", "AS", "NOT", "MATERIALIZED", "USING", "KEY")
+        ):
+            return word.text
+    return None
 
 
 def is_read_pragma(text: str) -> bool:

@@ -72,6 +72,8 @@ def umask() -> int:
         ("explain analyze select * from t", None),
         ("explain (format json) select 1", None),
         ("explain analyze pivot t on c using max(j)", None),
+        ("with p as (pivot (select c, j from t) on c using max(j)) select x1 from p", [{"x1": 6}]),
+        ("(pivot (select c, j from t) on c using max(j))", [{"x0": 8, "x1": 6}]),
         ("pragma table_info('t')", None),
         ("pragma show_tables", None),
         ("pragma version", None),
@@ -116,6 +118,15 @@ def test_reads_are_accepted(small_warehouse: Path, statement: str, rows: list | 
         ("begin transaction", "BEGIN TRANSACTION"),
         ("prepare p as select 1", "PREPARE"),
         ("create secret (type s3)", "CREATE SECRET"),
+        ("with x as (select 1 as i) insert into t select i, i, 'x' from x", "WITH … INSERT"),
+        # Also parsed as several statements, like a dynamic PIVOT, but not a query:
+        ("with p as (pivot t on c using max(j)) insert into t select 1, 1, 'x'", "WITH … INSERT"),
+        ("create temp table p as pivot t on c using max(j)", "CREATE TEMP TABLE"),
+        ("insert into t select * from (pivot t on c using max(j))", "INSERT INTO"),
+        (
+            "explain analyze create temp table p as pivot t on c using max(j)",
+            "EXPLAIN ANALYZE CREATE TEMP TABLE",
+        ),
     ],
 )
 def test_everything_else_is_refused_by_name(
