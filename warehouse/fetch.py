@@ -265,30 +265,22 @@ def fetch_sources(
     limits = limits or FetchLimits()
     dest = Path(dest)
     report = FetchReport(dest, base_url=base_url)
-    with _sources_folder(dest) as staging:
+    with _sources_folder(dest) as staging_folder:
+        staging = Staging(dest, staging_folder, limits)
         previous = read_json_manifest(dest)
         failed_hosts: dict[str, tuple[str, FetchFailure]] = {}
         for source in sources:
             for file_name in source.files:
                 url = source_url(source, file_name, base_url)
-                fetched = _fetch_one(
-                    dest,
-                    staging,
-                    source,
-                    file_name,
-                    url,
-                    previous.get(file_name),
-                    limits,
-                    failed_hosts,
-                )
-                report.files.append(fetched)
+                wanted = Wanted(source, file_name, url, previous.get(file_name))
+                report.files.append(_fetch_one(wanted, staging, failed_hosts))
         if not report.ok:
             report.files = [
                 replace(f, status="held") if f.status == "staged" else f for f in report.files
             ]
             raise FetchError(report)
         staged = [f.file_name for f in report.files if f.status == "staged"]
-        swap_in(staging, dest, staged)
+        swap_in(staging_folder, dest, staged)
         report.files = [
             replace(f, status="downloaded") if f.status == "staged" else f for f in report.files
         ]
@@ -334,55 +326,61 @@ def _sources_folder(dest: Path) -> Iterator[Path]:
             shutil.rmtree(dest, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """One registered file to bring into the sources folder."""
+
+    source: Source
+    file_name: str
+    url: str
+    previous: dict | None  # its entry in the earlier MANIFEST.json
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where a fetch stages its downloads before the swap, and its limits."""
+
+    dest: Path
+    folder: Path
+    limits: FetchLimits
+
+
 def _fetch_one(
-    dest: Path,
-    staging: Path,
-    source: Source,
-    file_name: str,
-    url: str,
-    previous: dict | None,
-    limits: FetchLimits,
-    failed_hosts: dict[str, tuple[str, FetchFailure]],
+    wanted: Wanted, staging: Staging, failed_hosts: dict[str, tuple[str, FetchFailure]]
 ) -> FetchedFile:
-    """Download and check one file into ``staging``; never raises for a failed check."""
-    host = urlsplit(url).hostname or url
+    """Download and check one file into the staging folder; never raises for a failed check."""
+    host = urlsplit(wanted.url).hostname or wanted.url
     if host in failed_hosts:
         first, failure = failed_hosts[host]
-        return _failed(
-            file_name,
-            url,
-            failure.kind,
-            f"not tried: {host} already failed for {first} ({failure.detail})",
-        )
+        detail = f"not tried: {host} already failed for {first} ({failure.detail})"
+        return _failed(wanted.file_name, wanted.url, failure.kind, detail)
     try:
-        return check_and_stage(dest, staging, source, file_name, url, previous, limits)
+        return check_and_stage(wanted, staging)
     except FetchFailure as failure:
         if failure.kind in HOST_FAILURES:
-            failed_hosts[host] = (file_name, failure)
-        return _failed(file_name, url, failure.kind, failure.detail)
+            failed_hosts[host] = (wanted.file_name, failure)
+        return _failed(wanted.file_name, wanted.url, failure.kind, failure.detail)
 
 
-def check_and_stage(
-    dest: Path,
-    staging: Path,
-    source: Source,
-    file_name: str,
-    url: str,
-    previous: dict | None,
-    limits: FetchLimits,
-) -> FetchedFile:
-    """Download ``url`` to ``staging/file_name`` and run every check; raises ``FetchFailure``."""
-    target = dest / file_name
+def check_and_stage(wanted: Wanted, staging: Staging) -> FetchedFile:
+    """Download ``wanted`` into the staging folder and run every check; raises ``FetchFailure``."""
+    source, file_name, url, previous = (
+        wanted.source,
+        wanted.file_name,
+        wanted.url,
+        wanted.previous,
+    )
+    target = staging.dest / file_name
     if (target.exists() or target.is_symlink()) and not target.is_file():
         kind = "a broken symlink" if target.is_symlink() else "not a regular file"
         raise FetchFailure("local", f"{target} is {kind}: remove it, then fetch again")
     local_sha = sha256_of(target) if target.is_file() else None
     # Revalidate with the ETag only if the local file is still the one the manifest describes.
     etag = previous.get("etag") if previous and local_sha == previous.get("sha256") else None
-    staged = staging / file_name
+    staged = staging.folder / file_name
     staged.parent.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    got = download(url, staged, limits, if_none_match=etag)
+    got = download(url, staged, staging.limits, if_none_match=etag)
     if got is None:  # 304 Not Modified
         known = {k: v for k, v in (previous or {}).items() if k in FetchedFile.__dataclass_fields__}
         return FetchedFile(**{**known, "file_name": file_name, "url": url, "status": "unchanged"})
@@ -469,24 +467,26 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-class WatchedHTTPConnection(http.client.HTTPConnection):
+class DeadlineWatched:
+    """Mixin for an ``http.client`` connection: its socket is handed to a ``Deadline``."""
+
+    sock: socket.socket
+
     def __init__(self, *args, deadline: Deadline, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # for HTTPS, the socket is already wrapped in TLS when this returns
         self.deadline.watch(self.sock)
 
 
-class WatchedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args, deadline: Deadline, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
+class WatchedHTTPConnection(DeadlineWatched, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self.deadline.watch(self.sock)
+
+class WatchedHTTPSConnection(DeadlineWatched, http.client.HTTPSConnection):
+    pass
 
 
 class WatchedHTTPHandler(urllib.request.HTTPHandler):
