@@ -205,7 +205,10 @@ def test_shrunk_mart_is_refused_then_published_with_allow_shrink(
 
 def test_source_fed_marts_exist_in_the_published_warehouse(published_home: MigsysPaths) -> None:
     con = duckdb.connect(str(published_home.warehouse), read_only=True)
-    tables = {name for (name,) in con.execute("select table_name from information_schema.tables")}
+    tables = {
+        name
+        for (name,) in con.execute("select table_name from information_schema.tables").fetchall()
+    }
     con.close()
     assert set(SOURCE_FED_MARTS) <= tables
 
