@@ -181,7 +181,7 @@ def load_extras_step(build: Build, paths: MigsysPaths) -> list[str]:
         load_projection_tables(con, paths.home)
     finally:
         con.close()
-    return list(studies)
+    return list(studies.loaded)
 
 
 def dbt_build_step(build: Build) -> DbtReport:

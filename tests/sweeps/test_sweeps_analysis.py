@@ -110,8 +110,11 @@ def test_analysis_of_unfinished_study_is_refused(sweeps_root: Path, dask_schedul
     first_order = analyze_study(sweeps_root, spec).sensitivity.set_index("parameter")["value"]
     assert first_order.idxmax() == "x1"
     next(run.directory.glob("parts/chunk=000000000100")).joinpath("part.parquet").unlink()
-    with pytest.raises(SpecError, match="results hold 200 of 300 scenarios"):
+    with pytest.raises(
+        SpecError, match=r"results do not verify(.|\n)*200 of 300 scenarios"
+    ) as error:
         analyze_study(sweeps_root, spec)
+    assert "chunk=000000000100/part.parquet (scenarios 100..199): missing" in str(error.value)
 
 
 def test_prim_finds_a_planted_box() -> None:
