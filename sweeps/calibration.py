@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from migsys.kernels import registry
-from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec
+from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec, UnusableCalibration
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def latest_calibration(
     """The newest ``main.calibrations`` row of ``kernel`` (trained until ``train_until`` if
     given), read-only. Raises :class:`MissingInputs` when there is none."""
     if not Path(warehouse).is_file():
-        raise SpecError(
+        raise MissingInputs(
             f"parameters from calibration: no published warehouse at {warehouse} "
             "(run `migsys refresh` and `migsys calibrate` first)"
         )
@@ -112,15 +112,18 @@ def latest_calibration(
 
 
 def calibrated(spec: StudySpec, warehouse: Path | None) -> Calibrated:
-    """Fitted values of the spec's ``from = "calibration"`` parameters (none: empty).
+    """Fitted values of the spec's ``from = "calibration"`` parameters, and of every unlisted
+    parameter when ``defaults = "calibration"`` (none: empty).
 
     Each value comes from the first of the kernel's calibrations that holds the parameter; the
     calibration must describe runs from the study's base year.
     """
+    kernel = registry.get(spec.kernel)
     wanted = spec.calibrated_names
+    if spec.defaults == "calibration":
+        wanted += tuple(p for p in kernel.parameter_names if p not in spec.parameters)
     if not wanted:
         return Calibrated()
-    kernel = registry.get(spec.kernel)
     if not kernel.calibrations:
         raise SpecError(
             f"study {spec.name}: parameters.{wanted[0]}: kernel {kernel.name} has no calibration"
@@ -136,9 +139,10 @@ def calibrated(spec: StudySpec, warehouse: Path | None) -> Calibrated:
     for name in wanted:
         source = next((c for c in sources if name in c.parameters), None)
         if source is None:
-            raise SpecError(
-                f"study {spec.name}: parameters.{name}: from = 'calibration' but no "
-                f"{'/'.join(kernel.calibrations)} calibration in {warehouse} has this parameter"
+            raise UnusableCalibration(
+                f"study {spec.name}: parameter {name}: taken from calibration, but no "
+                f"{'/'.join(kernel.calibrations)} calibration in {warehouse} has it "
+                "(made before the parameter existed? run `migsys calibrate`)"
             )
         values[name] = source.parameters[name]
         if source not in used:
@@ -149,3 +153,13 @@ def calibrated(spec: StudySpec, warehouse: Path | None) -> Calibrated:
 def calibrated_values(spec: StudySpec, warehouse: Path | None) -> dict[str, float]:
     """Fitted values of the spec's ``from = "calibration"`` parameters; empty if there are none."""
     return calibrated(spec, warehouse).values
+
+
+def calibrations_needed(spec: StudySpec) -> list[tuple[str, int | None]]:
+    """The calibrations ``(kernel, train_until)`` a study takes values from: what a pipeline
+    must have run ``migsys calibrate`` for before the study can run (empty: none)."""
+    if not spec.uses_calibration:
+        return []
+    kernel = registry.get(spec.kernel)
+    base_year = (spec.years or kernel.default_years or (None, None))[0]
+    return [(name, base_year) for name in kernel.calibrations]

@@ -33,7 +33,7 @@ from migsys.sweeps.models import (
     output_years,
     series_column,
 )
-from migsys.sweeps.spec import SpecError, StudySpec, spec_to_dict
+from migsys.sweeps.spec import SpecError, StudySpec, UnusableCalibration, spec_to_dict
 from migsys.sweeps.store import StudyLocked
 
 __all__ = ["StudyConflict", "StudyCorrupt", "StudyLocked", "run_study", "prepare_study"]
@@ -115,22 +115,42 @@ def kernel_version(kernel: str) -> str:
     return f"{kernel}-v{registry.get(kernel).version}"
 
 
-def study_identity(
-    spec: StudySpec, fixed: dict[str, float], kernel_version: str, data_fingerprint: str
-) -> dict:
-    """What decides a study's numbers, as plain data: the (resolved) spec less chunking,
-    description, units, analysis and discovery; the order of the swept parameters (the design's
-    column order); the values of every fixed parameter (spec values, calibrated values and
-    table defaults); the kernel's version constant; the design code's version; and the
-    fingerprint of the kernel's input data. Source files are not hashed: a docstring edit does
-    not invalidate results, a new calibration (another fixed value or centre) does."""
+def _spec_payload(spec: StudySpec) -> dict:
     payload = spec_to_dict(spec)
     for key in ("chunk_size", "description", "analysis", "discovery"):
         payload.pop(key, None)
     for parameter in payload.get("parameters", {}).values():
         parameter.pop("unit", None)
+    return payload
+
+
+def study_identity(
+    spec: StudySpec,
+    fixed: dict[str, float],
+    kernel_version: str,
+    data_fingerprint: str,
+    source_spec: StudySpec | None = None,
+) -> dict:
+    """What decides a study's numbers, as plain data.
+
+    The spec as written (``source_spec``, default ``spec``) less chunking, description, units,
+    analysis and discovery; the concrete distributions of the parameters swept around the
+    calibration (from the resolved ``spec``); the order of the swept parameters (the design's
+    column order); the values of every fixed parameter (spec values, calibrated values and table
+    defaults); the kernel's version constant; the design code's version; and the fingerprint of
+    the kernel's input data. Source files are not hashed: a docstring edit does not invalidate
+    results, a new calibration (another fixed value or centre) does.
+    """
+    source = source_spec or spec
+    resolved = _spec_payload(spec)["parameters"]
+    centred = {
+        name: resolved[name]
+        for name, parameter in source.parameters.items()
+        if parameter.from_calibration and parameter.is_swept
+    }
     return {
-        "spec": payload,
+        "spec": _spec_payload(source),
+        "calibrated_spreads": centred,
         "swept": list(spec.swept_names),
         "fixed": {name: float(value) for name, value in sorted(fixed.items())},
         "kernel": kernel_version,
@@ -140,11 +160,15 @@ def study_identity(
 
 
 def study_fingerprint(
-    spec: StudySpec, fixed: dict[str, float], kernel_version: str, data_fingerprint: str
+    spec: StudySpec,
+    fixed: dict[str, float],
+    kernel_version: str,
+    data_fingerprint: str,
+    source_spec: StudySpec | None = None,
 ) -> str:
     """Identity of a study's results (see :func:`study_identity`), 24 hex digits."""
-    text = json.dumps(study_identity(spec, fixed, kernel_version, data_fingerprint), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    identity = study_identity(spec, fixed, kernel_version, data_fingerprint, source_spec)
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def identity_changes(previous: dict, prepared: PreparedStudy) -> list[str]:
@@ -157,6 +181,14 @@ def identity_changes(previous: dict, prepared: PreparedStudy) -> list[str]:
     changes = []
     if before.get("spec") != now["spec"] or before.get("swept") != now["swept"]:
         changes.append("spec")
+    spreads_before, spreads_now = before.get("calibrated_spreads", {}), now["calibrated_spreads"]
+    moved_spreads = sorted(
+        name
+        for name in set(spreads_before) | set(spreads_now)
+        if spreads_before.get(name) != spreads_now.get(name)
+    )
+    if moved_spreads and "spec" not in changes:
+        changes.append(f"spreads around the calibration ({', '.join(moved_spreads)})")
     old_fixed, new_fixed = before.get("fixed", {}), now["fixed"]
     moved = [
         f"{name} {old_fixed.get(name)} -> {new_fixed.get(name)}"
@@ -182,12 +214,15 @@ def model_data_fingerprint(model: SweepModel) -> str:
 def fixed_parameter_values(
     spec: StudySpec, model: SweepModel, warehouse: Path | None, fitted: Calibrated | None = None
 ) -> dict[str, float]:
-    """Values of the parameters that do not vary: spec value, calibration, else table default."""
+    """Values of the parameters that do not vary: spec value, calibration, else the table's
+    default (or the calibration's value when the spec says ``defaults = "calibration"``)."""
     fitted = fitted if fitted is not None else calibrated(spec, warehouse)
     fixed = {}
     for parameter in model.parameters:
         given = spec.parameters.get(parameter.name)
-        if given is None:
+        if given is None and spec.defaults == "calibration":
+            fixed[parameter.name] = fitted.values[parameter.name]
+        elif given is None:
             fixed[parameter.name] = parameter.default
         elif given.is_swept:
             continue
@@ -328,11 +363,13 @@ def resolve_spec(spec: StudySpec, fitted: Calibrated) -> StudySpec:
         resolved = spec.resolved(fitted.values)
     except ValueError as error:
         message = str(error).splitlines()[-1].strip().removeprefix("Value error, ")
-        raise SpecError(f"study {spec.name}: parameters from calibration: {message}") from None
+        raise UnusableCalibration(
+            f"study {spec.name}: parameters from calibration: {message}"
+        ) from None
     problems = kernel_problems(resolved, registry.get(spec.kernel))
     if problems:
         where, message = problems[0]
-        raise SpecError(
+        raise UnusableCalibration(
             f"study {spec.name}: {where} around the calibrated value "
             f"{fitted.values.get(where.split('.')[-1])}: {message}"
         )
@@ -351,8 +388,8 @@ def prepare_study(
     fixed = fixed_parameter_values(resolved, model, context.warehouse, fitted)
     code = kernel_version(spec.kernel)
     data = model_data_fingerprint(model)
-    identity = study_identity(resolved, fixed, code, data)
-    fingerprint = study_fingerprint(resolved, fixed, code, data)
+    identity = study_identity(resolved, fixed, code, data, spec)
+    fingerprint = study_fingerprint(resolved, fixed, code, data, spec)
     directory = store.StudyDir(Path(root) / spec.name)
     prepared = PreparedStudy(
         resolved, model, directory, fixed, fingerprint, code, data, identity, spec, fitted

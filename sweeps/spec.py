@@ -45,6 +45,11 @@ class MissingInputs(SpecError):
     """The warehouse lacks the data (or calibration) a study needs; the refresh skips it."""
 
 
+class UnusableCalibration(MissingInputs):
+    """The latest calibration cannot be swept as the spec asks (e.g. a relative spread around a
+    fitted value of 0, or a range leaving what the kernel accepts); the refresh skips the study."""
+
+
 @dataclass(frozen=True)
 class SpecLimits:
     """What a study may ask of this machine (2 cores, 24 GiB), checked before anything runs.
@@ -337,6 +342,9 @@ class StudySpec(_Strict):
     name: Annotated[str, Field(pattern=STUDY_NAME_PATTERN)]
     kernel: Annotated[str, Field(pattern=KERNEL_NAME_PATTERN)]
     description: str = ""
+    # Values of the parameters the spec does not list: the kernel table's defaults, or the
+    # latest calibration's fitted values (a study centred on the calibrated model).
+    defaults: Literal["table", "calibration"] = "table"
     seed: int = Field(ge=0)
     chunk_size: int = Field(default=1000, ge=1, le=1_000_000)
     years: tuple[int, int] | None = None
@@ -375,8 +383,12 @@ class StudySpec(_Strict):
 
     @property
     def calibrated_names(self) -> tuple[str, ...]:
-        """Parameters taken (fixed or as a centre) from the latest calibration."""
+        """Listed parameters taken (fixed or as a centre) from the latest calibration."""
         return tuple(name for name, p in self.parameters.items() if p.from_calibration)
+
+    @property
+    def uses_calibration(self) -> bool:
+        return bool(self.calibrated_names) or self.defaults == "calibration"
 
     @property
     def n_scenarios(self) -> int:
@@ -428,6 +440,13 @@ def kernel_problems(spec: StudySpec, kernel: registry.Kernel) -> list[tuple[str,
     years it has not, outputs and discovery outcomes it does not produce."""
     problems: list[tuple[str, str]] = []
     known = kernel.parameter_names
+    if spec.uses_calibration and not kernel.calibrations:
+        where = (
+            "defaults"
+            if spec.defaults == "calibration"
+            else f"parameters.{spec.calibrated_names[0]}"
+        )
+        problems.append((where, f"kernel {kernel.name} has no calibration to take values from"))
     for name, given in spec.parameters.items():
         where = f"parameters.{name}"
         if name not in known:
