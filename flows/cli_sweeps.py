@@ -1,7 +1,7 @@
 """``migsys sweep``: run, check, analyse and export sensitivity studies.
 
-Error text is printed without Rich markup processing (messages quote patterns such as
-``'^[a-z0-9]…'`` and paths that must come out intact): both consoles have ``markup=False``.
+Error text is printed without Rich markup processing or wrapping (messages quote patterns such
+as ``'^[a-z0-9]…'`` and paths that must come out intact): both consoles have ``markup=False``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ sweep_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-_console = Console(markup=False, highlight=False)
-_errors = Console(stderr=True, markup=False, highlight=False)
+# No markup (messages quote patterns and paths), no wrapping of messages (a path split over two
+# lines cannot be copied); tables still fit the terminal.
+_console = Console(markup=False, highlight=False, soft_wrap=True)
+_errors = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 StudyArgument = Annotated[
     str, typer.Argument(help="Study name (its folder under MIGSYS_HOME/sweeps) or its TOML spec.")

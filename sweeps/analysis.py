@@ -449,7 +449,7 @@ def analyze_study(
     return analysis
 
 
-_ARROW_TYPES = {
+ARROW_SCHEMAS = {
     "sensitivity": pa.schema(
         [
             ("study", pa.string()),
@@ -506,7 +506,7 @@ _ARROW_TYPES = {
 
 def write_analysis(study: store.StudyDir, analysis: Analysis, fingerprint: str) -> None:
     """Write the analysis tables and the warnings under ``analysis/`` (each file atomically)."""
-    for name, schema in _ARROW_TYPES.items():
+    for name, schema in ARROW_SCHEMAS.items():
         frame = getattr(analysis, name)
         table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         store.atomic_write_parquet(study.analysis / f"{name}.parquet", table)

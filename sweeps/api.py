@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from migsys.sweeps import store
 from migsys.sweeps.analysis import (
+    ARROW_SCHEMAS,
     Analysis,
     analyze_study,
     read_analysis_meta,
@@ -100,7 +102,14 @@ def _analysis(check: store.StudyCheck, spec: StudySpec, root: Path) -> Analysis:
             if (study.analysis / f"{name}.parquet").exists()
         }
         return Analysis(spec.name, warnings=list(meta.get("warnings", [])), **tables)
-    return analyze_study(root, spec, write=False)
+    computed = analyze_study(root, spec, write=False)
+    # The same column types as the stored tables (through their Arrow schemas).
+    tables = {
+        name: pa.Table.from_pandas(getattr(computed, name), schema=schema, preserve_index=False)
+        .to_pandas()
+        for name, schema in ARROW_SCHEMAS.items()
+    }
+    return Analysis(computed.study, warnings=computed.warnings, **tables)
 
 
 def study(name: str, home: Path | str | None = None) -> Study:

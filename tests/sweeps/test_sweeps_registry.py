@@ -26,7 +26,6 @@ from migsys.kernels import registry
 from migsys.kernels.defaults import (
     DEPOPULATION_PARAMETERS,
     REMITTANCE_PARAMETERS,
-    kernel_parameters,
     parse_parameter_table,
 )
 from migsys.sweeps.spec import SpecError, parse_spec
