@@ -105,8 +105,9 @@ def _analysis(check: store.StudyCheck, spec: StudySpec, root: Path) -> Analysis:
     computed = analyze_study(root, spec, write=False)
     # The same column types as the stored tables (through their Arrow schemas).
     tables = {
-        name: pa.Table.from_pandas(getattr(computed, name), schema=schema, preserve_index=False)
-        .to_pandas()
+        name: pa.Table.from_pandas(
+            getattr(computed, name), schema=schema, preserve_index=False
+        ).to_pandas()
         for name, schema in ARROW_SCHEMAS.items()
     }
     return Analysis(computed.study, warnings=computed.warnings, **tables)
