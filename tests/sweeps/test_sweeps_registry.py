@@ -276,3 +276,37 @@ def test_kernel_outputs_change_only_with_the_version(kernel: registry.Kernel) ->
     assert now.keys() == pins["outputs"].keys(), message
     for name, values in pins["outputs"].items():
         assert np.allclose(now[name], values, rtol=1e-9, atol=0), f"{name}: {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_dbt_accepts_registered_kernels_and_refuses_others(
+    toy, tmp_path: Path, dask_scheduler: str
+) -> None:
+    from migsys.sweeps.engine import run_study
+    from migsys.warehouse.dbt_runner import run_dbt
+
+    spec = parse_spec(
+        {
+            "study": {
+                "name": "toy-dbt",
+                "kernel": "toy_logistic",
+                "seed": 1,
+                "years": [2000, 2005],
+            },
+            "design": {"method": "lhs", "n": 20},
+            "parameters": {"rate": {"low": 0.05, "high": 0.2}},
+        }
+    )
+    run_study(spec, tmp_path / "sweeps", scheduler=dask_scheduler, progress=False)
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as con:
+        assert load_sweeps(con, tmp_path / "sweeps").loaded == ["toy-dbt"]
+    select = ("--select", "path:models/staging/sweeps")
+    report = run_dbt("build", database, tmp_path / "dbt", *select)
+    assert report.success, report.describe_failures()
+    with duckdb.connect(str(database)) as con:
+        con.execute("delete from sweeps.kernels where kernel = 'toy_logistic'")
+    report = run_dbt("build", database, tmp_path / "dbt", *select)
+    assert not report.success
+    assert "relationships_stg_sweeps__studies_kernel" in report.describe_failures()
