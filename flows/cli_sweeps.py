@@ -171,6 +171,8 @@ def status(study: StudyArgument) -> None:
     if state.state == "missing":
         raise typer.Exit(code=EXIT_MISSING)
     check = state.check
+    if state.state == "running":
+        return  # a run is writing it: parts may be landing while we look
     if state.state == "corrupt" or (check is not None and not check.ok):
         _errors.print(Text.assemble(("corrupt: ", "bold red"), check.describe()))
         _errors.print(f"`migsys sweep run <spec of {name}>` re-runs exactly what is bad.")

@@ -471,6 +471,11 @@ class RepairPlan:
     chunks: tuple[tuple[int, int], ...]  # everything to run: rerun + gaps cut by chunk_size
     set_aside: tuple[Path, ...]  # parts and strays to move to quarantine/
 
+    @classmethod
+    def fresh(cls, n_scenarios: int, chunk_size: int) -> RepairPlan:
+        """A study with nothing on disk: every chunk runs."""
+        return cls((), (), (), tuple(store.missing_ranges([], n_scenarios, chunk_size)), ())
+
 
 def plan_repair(check: store.StudyCheck, chunk_size: int) -> RepairPlan:
     """From a verification: keep verified chunks, adopt intact unrecorded parts, re-run exactly
@@ -536,14 +541,16 @@ def run_study(
         check_conflict(prepared)  # again, under the lock: another run may have just finished
         store.remove_temporaries(directory)
         previous = store.read_json(directory.study_file) if directory.study_file.exists() else {}
-        check = store.verify_study(directory.path) if previous else None
-        plan = (
-            plan_repair(check, spec.chunk_size)
-            if check is not None
-            else RepairPlan(
-                (), (), (), tuple(store.missing_ranges([], spec.n_scenarios, spec.chunk_size)), ()
-            )
-        )
+        if previous:
+            check = store.verify_study(directory.path)
+            plan = plan_repair(check, spec.chunk_size)
+        else:
+            # No record of what is there: parts or a manifest without a study.json are set aside.
+            check = None
+            for leftover in (directory.parts, directory.manifest):
+                if leftover.exists():
+                    store.quarantine(directory, leftover)
+            plan = RepairPlan.fresh(spec.n_scenarios, spec.chunk_size)
         for path in plan.set_aside:
             store.quarantine(directory, path)
         if check is not None and (check.problems or check.notes or check.unrecorded):

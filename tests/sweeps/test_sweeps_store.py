@@ -225,3 +225,14 @@ def test_an_interrupted_study_is_incomplete_not_corrupt(study: Study) -> None:
     assert status.exit_code == STATUS_INCOMPLETE, status.output
     assert "1 intact parts (64 scenarios) not in the manifest" in status.output
     study.assert_repaired(ran=1, repaired=0)  # the unrecorded part is adopted, one gap runs
+
+
+def test_parts_without_a_study_record_are_set_aside_not_mixed(study: Study) -> None:
+    (study.dir / "study.json").unlink()
+    shutil.copytree(study.part(64).parent, study.dir / "parts" / "chunk=000000000050")
+    result = study.run()
+    assert result.exit_code == 0, result.output
+    assert "stored: 5 of 5 chunks run" in result.output
+    assert study.part_hashes() == study.original
+    kept = {p.name.rsplit("-", 1)[-1] for p in (study.dir / "quarantine").iterdir()}
+    assert kept == {"parts", "chunks.jsonl"}
