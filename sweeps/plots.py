@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from migsys.sweeps import store
 from migsys.sweeps.analysis import Analysis, read_column, verified_study
@@ -124,7 +125,9 @@ def prim_tradeoff_figure(name: str, steps: pd.DataFrame) -> Figure:
     points = axes.scatter(
         steps["coverage"], steps["density"], c=steps["n_restricted"], cmap="viridis", s=18
     )
-    figure.colorbar(points, ax=axes, label="restricted inputs")
+    bar = figure.colorbar(points, ax=axes, label="restricted inputs")
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
     chosen = steps[steps["chosen"]]
     axes.scatter(
         chosen["coverage"],
