@@ -84,8 +84,6 @@ def _error(text: str) -> None:
     err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-
-
 def sql(
     query: Annotated[
         str | None, typer.Argument(metavar="QUERY", help="SQL to run; omit it for the prompt.")

@@ -52,19 +52,25 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
         build = step("prepare build", prepare_build, paths, project_dir=settings.dbt_project)
         step("ingest", steps.ingest_step, build, paths)
         step("guard sources", steps.guard_sources_step, build, published, policy, paths.sources)
-        step("load study results", steps.load_extras_step, build, paths)
+        extras = step("load study results", steps.load_extras_step, build, paths)
         inputs = steps.warehouse_inputs_fingerprint(build.database)
         rebuild = settings.rebuild or inputs != steps.published_inputs_fingerprint(paths)
         dbt = step.dbt(build, paths) if rebuild else None
         # Studies read tonight's data: the new build, or the published file it would equal.
         study_inputs = build.database if rebuild else paths.warehouse
+        specs = [study.spec for study in config.studies]
+        if step("calibrate", steps.calibrations_step, study_inputs, paths, specs):
+            # New calibrations join the build (the studies read them there).
+            extras = step("load study results", steps.load_extras_step, build, paths)
+            inputs = steps.warehouse_inputs_fingerprint(build.database)
+            dbt, rebuild, study_inputs = dbt or step.dbt(build, paths), True, build.database
         outcomes = [
             _standing_study(step, spec.spec, settings, study_inputs, spec.workers)
             for spec in config.studies
         ]
         if any(outcome.action == "run" for outcome in outcomes):
             # Fresh results replace the ones loaded before; they must reach the warehouse.
-            step("load study results", steps.load_extras_step, build, paths)
+            extras = step("load study results", steps.load_extras_step, build, paths)
             inputs = steps.warehouse_inputs_fingerprint(build.database)
             dbt, rebuild = dbt or step.dbt(build, paths), True
         checks = []
@@ -75,8 +81,18 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
             steps.record_inputs_fingerprint(paths, inputs, build.id)
         else:
             step("keep published warehouse", steps.discard_step, build)
+        for line in extras.summary_lines():
+            step.note(line)
         summary = steps.run_summary(
-            build.id, settings, paths.warehouse, dbt, checks, outcomes, step.seconds, rebuild
+            build.id,
+            settings,
+            paths.warehouse,
+            dbt,
+            checks,
+            outcomes,
+            step.seconds,
+            rebuild,
+            extras.quarantined,
         )
         write_run_record(paths, summary)
         step.artifacts(summary, dbt)

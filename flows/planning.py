@@ -61,9 +61,10 @@ def plan_standing_study(
     ``warehouse`` is the new build: the model's data fingerprint is computed on the inputs the
     study would use tonight.
     """
-    from migsys.sweeps.engine import prepare_study
+    from migsys.sweeps.engine import identity_changes, prepare_study
     from migsys.sweeps.models import ModelContext
     from migsys.sweeps.spec import MissingInputs, load_spec
+    from migsys.sweeps.store import verify_study
 
     spec = load_spec(spec_path)
     # The engine's own fingerprint (spec, kernel code, model input data), computed against an
@@ -87,19 +88,15 @@ def plan_standing_study(
         return plan("run", "never run before")
     if previous.get("state") != "finished":
         return plan("run", f"last run did not finish (state {previous.get('state')!r})")
+    check = verify_study(sweeps_root / spec.name)
+    if not check.loadable:
+        return plan("run", f"stored results do not verify: {check.reason()}")
     if not analysis_present(sweeps_root / spec.name):
         return plan("run", "last run has no analysis")
-    if previous.get("fingerprint") == fingerprint:
-        return plan("skip", "spec, kernel code and input data unchanged since the last run")
-    changed = [
-        label
-        for label, key, now in (
-            ("kernel code", "code_version", prepared.code),
-            ("input data", "data_fingerprint", prepared.data),
-        )
-        if previous.get(key) != now
-    ]
-    return plan("run", ("changed: " + ", ".join(changed)) if changed else "spec changed")
+    changes = identity_changes(previous, prepared)
+    if not changes:
+        return plan("skip", "spec, kernel version, calibration and input data unchanged")
+    return plan("run", "changed: " + "; ".join(changes))
 
 
 def analysis_present(study_dir: Path) -> bool:

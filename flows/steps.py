@@ -78,8 +78,12 @@ def ingest_step(build: Build, paths: MigsysPaths):
     return report
 
 
-def load_extras_step(build: Build, paths: MigsysPaths) -> list[str]:
-    """Sweep results, calibrations and backtests kept under MIGSYS_HOME join the new build."""
+def load_extras_step(build: Build, paths: MigsysPaths):
+    """Sweep results, calibrations and backtests kept under MIGSYS_HOME join the new build.
+
+    Studies that do not verify are quarantined (left out, with the reason), never loaded;
+    returns ``sweeps.warehouse.SweepsLoad``.
+    """
     from migsys.projections.store import load_projection_tables
     from migsys.sweeps.warehouse import load_sweeps
 
@@ -89,7 +93,44 @@ def load_extras_step(build: Build, paths: MigsysPaths) -> list[str]:
         load_projection_tables(con, paths.home)
     finally:
         con.close()
-    return list(studies)
+    return studies
+
+
+def calibrations_step(database: Path, paths: MigsysPaths, specs: list[Path]) -> list[str]:
+    """Fit the calibrations the standing studies sweep around, when the warehouse has none.
+
+    A study with ``from = "calibration"`` needs a calibration of its kernel trained until its
+    base year (``sweeps.calibration.calibrations_needed``); those missing from ``database`` are
+    fitted on it (read-only) and stored under MIGSYS_HOME like `migsys calibrate` does. Returns
+    what was fitted, in words (empty: nothing was missing).
+    """
+    from migsys.projections.calibration import calibrate_kernel
+    from migsys.projections.store import save_calibration
+    from migsys.sweeps.calibration import calibrations_needed
+    from migsys.sweeps.spec import load_spec
+
+    needed = {pair for spec in specs for pair in calibrations_needed(load_spec(spec))}
+    if not needed:
+        return []
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        has_table = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = 'calibrations'"
+        ).fetchall()[0][0]
+        present = (
+            set(con.execute("select kernel, train_until from main.calibrations").fetchall())
+            if has_table
+            else set()
+        )
+        fitted = []
+        for kernel, until in sorted(needed - present, key=str):
+            calibration = calibrate_kernel(con, kernel, until)
+            save_calibration(calibration, paths.home)
+            fitted.append(f"calibrated {kernel} on data up to {calibration.train_until}")
+    finally:
+        con.close()
+    return fitted
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -311,6 +352,7 @@ def run_summary(
     studies: list,
     seconds: dict[str, float],
     published: bool,
+    quarantined: list | None = None,
 ) -> dict[str, Any]:
     """The run record: JSON-ready, written to ``state/runs/`` and rendered by the report."""
     return {
@@ -324,6 +366,7 @@ def run_summary(
         "allow_shrink": settings.allow_shrink,
         "use_embedded": settings.use_embedded,
         "studies": [vars(outcome) for outcome in studies],
+        "quarantined": [{"name": q.name, "reason": q.reason} for q in quarantined or []],
         "seconds": dict(seconds),
     }
 
@@ -366,6 +409,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         )
     if not summary.get("studies"):
         lines.append("| (none configured) | | | | |")
+    if summary.get("quarantined"):
+        lines += ["", "## Quarantined studies (not loaded)", "", "| study | why |", "|---|---|"]
+        lines += [f"| {q['name']} | {q['reason']} |" for q in summary["quarantined"]]
     lines += ["", "## Timings (seconds)", "", "| step | seconds |", "|---|---:|"]
     lines += [f"| {step} | {value:.1f} |" for step, value in summary.get("seconds", {}).items()]
     return "\n".join(lines) + "\n"

@@ -7,11 +7,12 @@ parameters, fit statistics, data years used, method, creation time and code vers
 
 from __future__ import annotations
 
+from migsys.kernels import registry
 from migsys.projections import depopulation, remittances
 from migsys.projections.inputs import census_years
 from migsys.projections.store import Calibration
 
-KERNELS = ("depopulation", "remittances")
+KERNELS = registry.calibrated_kernels()  # kernels declaring a calibrate hook
 
 
 def check_kernel(kernel: str, *, allow_all: bool = False) -> None:

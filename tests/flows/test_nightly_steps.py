@@ -139,9 +139,16 @@ def test_standing_study_runs_then_skips_until_its_spec_changes(tmp_path: Path) -
     forced = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=True, workers=1)
     assert (forced.action, forced.reason) == ("run", "forced with --rerun-studies")
 
+    part = next((sweeps_root / "ishigami-nightly" / "parts").rglob("*.parquet"))
+    original = part.read_bytes()
+    part.write_bytes(original[: len(original) // 2])  # a truncated part
+    damaged = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
+    assert damaged.action == "run" and "do not verify" in damaged.reason
+    part.write_bytes(original)
+
     spec_path.write_text(ISHIGAMI_SPEC.format(seed=2), encoding="utf-8")
     changed = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
-    assert (changed.action, changed.reason) == ("run", "spec changed")
+    assert (changed.action, changed.reason) == ("run", "changed: spec")
     run_standing_study(changed, sweeps_root, warehouse)  # replaces the old results, no conflict
     again = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
     assert again.action == "skip"
