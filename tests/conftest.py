@@ -55,7 +55,7 @@ def published_home(real_sources: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def embedded_home(tmp_path_factory: pytest.TempPathFactory):
-    """A MIGSYS_HOME refreshed with NO source files: the paper's seeds alone."""
+    """A MIGSYS_HOME refreshed with NO source files: the embedded snapshot (warehouse/embedded)."""
     from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.refresh import RefreshConfig, run_refresh
 
@@ -63,4 +63,37 @@ def embedded_home(tmp_path_factory: pytest.TempPathFactory):
     empty_sources = tmp_path_factory.mktemp("no_sources")
     paths = MigsysPaths(home=home, sources=empty_sources)
     run_refresh(RefreshConfig(paths=paths))
+    return paths
+
+
+@pytest.fixture(scope="session")
+def paper_only_home(tmp_path_factory: pytest.TempPathFactory):
+    """A MIGSYS_HOME published with no source files AND no snapshot: the paper's seeds alone.
+
+    What a warehouse looks like when every source is absent (tests of "inputs absent" paths).
+    """
+    import duckdb
+
+    from migsys.warehouse.ingest import ingest_sources
+    from migsys.warehouse.paths import MigsysPaths
+    from migsys.warehouse.refresh import (
+        dbt_build_step,
+        load_extras_step,
+        prepare_build,
+        publish_step,
+        refresh_lock,
+    )
+
+    home = tmp_path_factory.mktemp("paper_only_home")
+    paths = MigsysPaths(home=home, sources=tmp_path_factory.mktemp("no_sources"))
+    with refresh_lock(paths):
+        build = prepare_build(paths)
+        con = duckdb.connect(str(build.database))
+        try:
+            ingest_sources(con, paths.sources, snapshot_dir=None)
+        finally:
+            con.close()
+        load_extras_step(build, paths)
+        dbt_build_step(build)
+        publish_step(build, paths)
     return paths
