@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
+from migsys.reports.dbt_docs import repair_static_docs
 from migsys.warehouse.dbt_runner import DbtReport, run_dbt
 from migsys.warehouse.paths import MigsysPaths
 
@@ -198,6 +199,7 @@ def docs_step(build: Build) -> Path:
     report = run_dbt("docs generate", build.database, build.dir, "--static", "--no-compile")
     if not report.success or not build.static_docs.is_file():
         raise RefreshFailed("docs", report.describe_failures())
+    repair_static_docs(build.static_docs)  # opens from file: without console errors
     return build.static_docs
 
 
