@@ -7,6 +7,7 @@ files are absent, except under ``CI=true``, where absence is an error.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def published_home(real_sources: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def embedded_home(tmp_path_factory: pytest.TempPathFactory):
-    """A MIGSYS_HOME refreshed with NO source files: the embedded snapshot (warehouse/embedded)."""
+    """A MIGSYS_HOME refreshed with NO source files: the paper's seeds alone."""
     from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.refresh import RefreshConfig, run_refresh
 
@@ -68,32 +69,32 @@ def embedded_home(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def paper_only_home(tmp_path_factory: pytest.TempPathFactory):
-    """A MIGSYS_HOME published with no source files AND no snapshot: the paper's seeds alone.
+    """A MIGSYS_HOME whose warehouse holds the paper's seeds alone: no source file, no snapshot.
 
-    What a warehouse looks like when every source is absent (tests of "inputs absent" paths).
+    (``embedded_home`` now holds the embedded snapshot's real data.) For tests of what happens
+    when every source is absent; built with plain ingest and dbt, no refresh machinery.
     """
     import duckdb
 
+    from migsys.sweeps.warehouse import create_tables as create_sweep_tables
+    from migsys.warehouse.dbt_runner import run_dbt
     from migsys.warehouse.ingest import ingest_sources
     from migsys.warehouse.paths import MigsysPaths
-    from migsys.warehouse.refresh import (
-        dbt_build_step,
-        load_extras_step,
-        prepare_build,
-        publish_step,
-        refresh_lock,
-    )
 
     home = tmp_path_factory.mktemp("paper_only_home")
+    work = tmp_path_factory.mktemp("paper_only_build")
     paths = MigsysPaths(home=home, sources=tmp_path_factory.mktemp("no_sources"))
-    with refresh_lock(paths):
-        build = prepare_build(paths)
-        con = duckdb.connect(str(build.database))
-        try:
-            ingest_sources(con, paths.sources, snapshot_dir=None)
-        finally:
-            con.close()
-        load_extras_step(build, paths)
-        dbt_build_step(build)
-        publish_step(build, paths)
+    database = work / "warehouse.duckdb"
+    con = duckdb.connect(str(database))
+    try:
+        ingest_sources(con, paths.sources, snapshot_dir=None)
+        create_sweep_tables(con)  # empty, as a refresh with no finished study leaves them
+    finally:
+        con.close()
+    report = run_dbt("build", database, work)
+    assert report.success, report.describe_failures()
+    con = duckdb.connect(str(database))
+    con.execute("CHECKPOINT")  # one complete file to copy
+    con.close()
+    shutil.copyfile(database, paths.warehouse)
     return paths

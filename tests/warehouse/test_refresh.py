@@ -78,41 +78,21 @@ def test_real_refresh_national_totals_match_inegi(published_home: MigsysPaths) -
     assert rows[2010] == 112_336_538
 
 
-def test_embedded_default_publishes_the_real_rows(embedded_home: MigsysPaths) -> None:
-    """No source files: the refresh publishes the embedded snapshot's real data, not nothing."""
+def test_paper_only_build_publishes_the_paper_alone(paper_only_home: MigsysPaths) -> None:
+    embedded_home = paper_only_home  # no source files and no snapshot: the seeds alone
     assert embedded_home.warehouse.is_file()
-    origins = _query(embedded_home, "select distinct origin, status from raw.source_files")
-    assert origins == [("embedded", "loaded")]
-    population = dict(
-        _query(
-            embedded_home,
-            "select census_year, sum(population_total) from fct_municipal_population group by 1",
-        )
-    )
-    assert sorted(population) == [1990, 1995, 2000, 2005, 2010]
-    assert population[2010] == 112_336_538
-    (last_year,) = _query(embedded_home, "select max(year) from fct_remittances_annual")[0]
-    assert last_year == 2015
-    years = _query(
-        embedded_home,
-        "select index_year, count(*) from fct_migration_intensity group by 1 order by 1",
-    )
-    assert years == [(2000, 2443), (2010, 2456)]
-    (n_claims,) = _query(embedded_home, "select count(*) from fct_paper_claims_check")[0]
-    assert n_claims >= 30
-
-
-def test_paper_only_build_publishes_the_seeds(paper_only_home: MigsysPaths) -> None:
     absent = {
         r[0]
         for r in _query(
-            paper_only_home, "select source_id from raw.source_files where status = 'absent'"
+            embedded_home, "select source_id from raw.source_files where status = 'absent'"
         )
     }
     assert {"inegi_census", "conapo_iim_2000", "banxico_remittances_monthly"} <= absent
-    (n_table1,) = _query(
-        paper_only_home, "select count(*) from seeds.paper_table_1_intensity_2000"
-    )[0]
+    (n_claims,) = _query(embedded_home, "select count(*) from fct_paper_claims_check")[0]
+    assert n_claims >= 30
+    (n_table1,) = _query(embedded_home, "select count(*) from seeds.paper_table_1_intensity_2000")[
+        0
+    ]
     assert n_table1 >= 6
 
 

@@ -18,6 +18,7 @@ import duckdb
 import pytest
 
 from migsys.warehouse.ingest import ingest_sources, would_use_embedded
+from migsys.warehouse.paths import MigsysPaths
 from migsys.warehouse.snapshot import (
     EMBEDDED_DIR,
     MANIFEST_FILE,
@@ -219,3 +220,35 @@ def test_snapshot_command_help_and_check(tmp_path: Path, real_sources: Path) -> 
     written = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
     assert written.returncode == 0, written.stderr
     assert compare_snapshots(EMBEDDED_DIR, tmp_path / "home" / "snapshot") == []
+
+
+def _query(paths: MigsysPaths, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_refresh_without_source_files_publishes_the_real_rows(embedded_home: MigsysPaths) -> None:
+    """No source files: the refresh publishes the embedded snapshot's real data, not nothing."""
+    assert embedded_home.warehouse.is_file()
+    origins = _query(embedded_home, "select distinct origin, status from raw.source_files")
+    assert origins == [("embedded", "loaded")]
+    population = dict(
+        _query(
+            embedded_home,
+            "select census_year, sum(population_total) from fct_municipal_population group by 1",
+        )
+    )
+    assert sorted(population) == [1990, 1995, 2000, 2005, 2010]
+    assert population[2010] == 112_336_538
+    (last_year,) = _query(embedded_home, "select max(year) from fct_remittances_annual")[0]
+    assert last_year == 2015
+    years = _query(
+        embedded_home,
+        "select index_year, count(*) from fct_migration_intensity group by 1 order by 1",
+    )
+    assert years == [(2000, 2443), (2010, 2456)]
+    (n_claims,) = _query(embedded_home, "select count(*) from fct_paper_claims_check")[0]
+    assert n_claims >= 30
