@@ -19,6 +19,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import duckdb
+
 from migsys.reports.labels import humanize, source_title
 
 DBT_RESOURCES = ("seed", "model", "test", "unit_test")
@@ -183,3 +185,36 @@ def _table(caption: str, header: list[str], rows: list[list[object]]) -> str:
         f"<table class='summary'><caption>{html.escape(caption)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
+
+
+def summary_sources(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The ``sources`` entries of a run summary, read from a build's ``raw.source_files``.
+
+    One dict per source: status ('loaded' or the first problem), files, rows loaded and
+    rejected, origin ('sources' | 'embedded'), the period the rows cover ('1995-01 to 2015-12')
+    and the release date the files state ('unknown' where they state none).
+    """
+    from migsys.reports.queries import Absent, source_freshness
+
+    frame = source_freshness(con)
+    if isinstance(frame, Absent):
+        return []
+    rows = []
+    for record in frame.to_dict("records"):
+        start, end = record["period_start"], record["period_end"]
+        period = (
+            None if not isinstance(start, str) else start if start == end else f"{start} to {end}"
+        )
+        rows.append(
+            {
+                "source": record["source_id"],
+                "status": record["problem"] if isinstance(record["problem"], str) else "loaded",
+                "files": int(record["files"]),
+                "rows_loaded": int(record["rows_loaded"] or 0),
+                "rows_rejected": int(record["rows_rejected"] or 0),
+                "origin": record["origin"],
+                "period": period,
+                "release_date": record["release_date"],
+            }
+        )
+    return rows

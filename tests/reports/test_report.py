@@ -17,7 +17,7 @@ from migsys.reports.build import (
     sobol_groups,
     wide_sobol_intervals,
 )
-from migsys.reports.summary import render_run_summary
+from migsys.reports.summary import render_run_summary, summary_sources
 from migsys.warehouse.paths import DBT_PROJECT_DIR
 from migsys.warehouse.raw_schema import SOURCE_FILES_COLUMNS, create_raw_schema
 
@@ -503,3 +503,25 @@ def test_remittance_fan_pivots_quantiles_by_year_with_a_human_label() -> None:
     assert list(fan.index) == [2000, 2001]
     assert fan.loc[2001, 0.9] == 4.0
     assert remittance_fan(frame.assign(series="population")) is None
+
+
+def test_summary_sources_read_the_build(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = summary_sources(con)
+    finally:
+        con.close()
+    assert rows == [
+        {
+            "source": "banxico_remittances_monthly",
+            "status": "loaded",
+            "files": 1,
+            "rows_loaded": 36,
+            "rows_rejected": 0,
+            "origin": "sources",
+            "period": "2000-01 to 2002-12",
+            "release_date": "unknown",
+        }
+    ]
+    assert "2000-01 to 2002-12" in render_run_summary({"sources": rows})
