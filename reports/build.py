@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from migsys.reports import figures, queries
 from migsys.reports.labels import humanize, series_label, source_title, with_labels
 from migsys.reports.queries import Absent
-from migsys.reports.summary import render_run_summary
+from migsys.reports.summary import html_table, render_run_summary
 
 LATEST_LINK = "latest"
 FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
@@ -619,14 +620,39 @@ def _number(value: object, digits: int) -> str:
 
 
 def _table_html(frame: pd.DataFrame, *, caption: str | None = None, css: str = "") -> str:
-    table = frame.to_html(
-        index=False, na_rep="—", float_format=format_number, border=0, classes=css or None
+    rows = [
+        [None if _missing(value) else value for value in record]
+        for record in frame.itertuples(index=False, name=None)
+    ]
+    return html_table(
+        [str(c) for c in frame.columns], rows, caption=caption, css=css, formatter=_cell
     )
-    if caption:
-        table = table.replace(
-            ">\n  <thead>", f">\n  <caption>{html.escape(caption)}</caption>\n  <thead>", 1
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _cell(value: object) -> str:
+    """Counts and money in full with separators, other numbers to 4 digits, dates as dates."""
+    if value is None:
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return (
+            value.strftime("%Y-%m-%d %H:%M")
+            if value.time() != pd.Timestamp(0).time()
+            else value.date().isoformat()
         )
-    return table
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return format_number(float(value))
+    return str(value)
 
 
 def _image_html(image: Path, alt: str) -> str:

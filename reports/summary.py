@@ -16,10 +16,11 @@ older or newer pipeline still gets a readable summary::
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 
 from migsys.reports.labels import humanize, source_title
 
@@ -170,20 +171,37 @@ def format_cell(value: object) -> str:
 
 
 def _table(caption: str, header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th scope='col'>{html.escape(h)}</th>" for h in header)
+    return html_table(header, rows, caption=caption, css="summary")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def html_table(
+    header: list[str],
+    rows: list[list[object]],
+    *,
+    caption: str | None = None,
+    css: str = "",
+    formatter: Callable[[object], str] = format_cell,
+) -> str:
+    """A plain HTML table: numbers right-aligned (class num), text left-aligned (class text)."""
+    head = "".join(f"<th scope='col'>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td class='{'num' if isinstance(v, int | float) and not isinstance(v, bool) else 'text'}'>"
-            f"{html.escape(format_cell(v))}</td>"
+            f"<td class='{'num' if _is_number(v) else 'text'}'>{html.escape(formatter(v))}</td>"
             for v in row
         )
         + "</tr>"
         for row in rows
     )
+    caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    css_attr = f" class='{css}'" if css else ""
     return (
-        f"<table class='summary'><caption>{html.escape(caption)}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<table{css_attr}>{caption_html}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table>"
     )
 
 
