@@ -45,8 +45,9 @@ nav ul { columns: 2; font-size: 0.9rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
 caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; vertical-align: top; }
-th { background: #f0f0f0; }
-td:first-child, th:first-child, td.text { text-align: left; }
+th { background: #f0f0f0; text-align: left; }
+td:first-child, td.text { text-align: left; }
+table.table1 th[scope='col'] { text-align: right; }
 table.claims td { text-align: left; }
 tr.differs td { background: #fff4e0; }
 td.wide { background: #fde2e2; }
