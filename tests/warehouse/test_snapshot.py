@@ -252,3 +252,13 @@ def test_refresh_without_source_files_publishes_the_real_rows(embedded_home: Mig
     assert years == [(2000, 2443), (2010, 2456)]
     (n_claims,) = _query(embedded_home, "select count(*) from fct_paper_claims_check")[0]
     assert n_claims >= 30
+
+
+def test_misnamed_file_is_refused_rather_than_replaced_by_the_snapshot(tmp_path: Path) -> None:
+    (tmp_path / "inegi").mkdir()
+    (tmp_path / "inegi" / "censo 2000.csv").write_text("renamed copy")
+    assert would_use_embedded(tmp_path)
+    con = duckdb.connect()
+    report = ingest_sources(con, tmp_path)
+    assert not report.ok
+    assert "inegi/censo 2000.csv: source.stray_file" in report.format_problems()
