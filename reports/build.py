@@ -705,7 +705,6 @@ def _page(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>migsys nightly report {day.isoformat()}</title>
-<link rel="icon" href="data:,">
 <style>{STYLE}</style>
 </head>
 <body>
