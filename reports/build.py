@@ -48,6 +48,7 @@ th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; vert
 th { background: #f0f0f0; text-align: left; }
 td:first-child, td.text { text-align: left; }
 table.table1 th[scope='col'] { text-align: right; }
+table.table1 thead tr:first-child th:first-child { text-align: left; }
 table.claims td { text-align: left; }
 tr.differs td { background: #fff4e0; }
 td.wide { background: #fde2e2; }
