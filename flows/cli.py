@@ -46,9 +46,9 @@ def main(
 
 
 def _register_all() -> None:
-    from migsys.flows import cli_nightly, cli_projections, cli_sweeps, cli_warehouse
+    from migsys.flows import cli_nightly, cli_projections, cli_snapshot, cli_sweeps, cli_warehouse
 
-    for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly):
+    for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly, cli_snapshot):
         module.register(app)
 
 

@@ -50,7 +50,7 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
             sources_explicit=settings.sources_explicit,
         )  # fmt: skip
         build = step("prepare build", prepare_build, paths, project_dir=settings.dbt_project)
-        step("ingest", steps.ingest_step, build, paths)
+        step.note(step("ingest", steps.ingest_step, build, paths).origin_line())
         step("guard sources", steps.guard_sources_step, build, published, policy, paths.sources)
         extras = step("load study results", steps.load_extras_step, build, paths)
         inputs = steps.warehouse_inputs_fingerprint(build.database)

@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from migsys.reports.dbt_docs import repair_static_docs
 from migsys.warehouse.dbt_runner import DbtEvent, DbtReport, run_dbt
 from migsys.warehouse.guard import (
     GuardCheck,
@@ -140,9 +141,10 @@ def data_fingerprint(database: Path) -> str:
     """Hash of the source files that went into a warehouse (their ids, names and sha256)."""
     con = duckdb.connect(str(database), read_only=True)
     try:
+        # The origin counts: the snapshot's rows carry the same sha256 as the files they came from.
         rows = con.execute(
-            "select source_id, file_name, coalesce(file_sha256, status) from raw.source_files "
-            "order by source_id, file_name"
+            "select source_id, file_name, coalesce(file_sha256, status), origin "
+            "from raw.source_files order by source_id, file_name"
         ).fetchall()
     finally:
         con.close()
@@ -264,6 +266,7 @@ def docs_step(build: Build, paths: MigsysPaths) -> Path:
     )
     if not report.success or not build.static_docs.is_file():
         raise RefreshFailed("docs", report.describe_failures())
+    repair_static_docs(build.static_docs)  # opened from a file: no console errors
     return build.static_docs
 
 
@@ -301,36 +304,19 @@ def discard_step(build: Build) -> None:
 # --------------------------------------------------------------------------- after publishing
 
 
-def source_freshness(database: Path) -> list[dict[str, Any]]:
-    """Per source: status, files, rows loaded and rejected (from raw.source_files, read-only)."""
+def source_summary(database: Path) -> list[dict[str, Any]]:
+    """Per source: status, files, rows, origin, period covered, release date (read-only)."""
+    from migsys.reports.summary import summary_sources
+
     con = duckdb.connect(str(database), read_only=True)
     try:
-        rows = con.execute(
-            """
-            select source_id,
-                   min(status) filter (where status <> 'loaded') as problem,
-                   count(*) as files,
-                   sum(rows_loaded) as rows_loaded,
-                   sum(rows_rejected) as rows_rejected
-            from raw.source_files group by source_id order by source_id
-            """
-        ).fetchall()
+        return summary_sources(con)
     finally:
         con.close()
-    return [
-        {
-            "source": source,
-            "status": problem or "loaded",
-            "files": files,
-            "rows_loaded": int(loaded or 0),
-            "rows_rejected": int(rejected or 0),
-        }
-        for source, problem, files, loaded, rejected in rows
-    ]
 
 
 def report_step(paths: MigsysPaths, summary: dict[str, Any], report_date) -> Path:
-    """Write the static report of the published warehouse."""
+    """Write the static report of the published warehouse (its own folder, swapped in whole)."""
     from migsys.reports.build import build_report
 
     result = build_report(
@@ -338,7 +324,8 @@ def report_step(paths: MigsysPaths, summary: dict[str, Any], report_date) -> Pat
         paths.reports,
         docs_index=paths.docs / "index.html",
         report_date=report_date,
-        run_summary_markdown=summary_markdown(summary),
+        run_summary=summary,
+        standing_studies=[study["name"] for study in summary.get("studies", [])],
     )
     return result.index_html
 
@@ -360,7 +347,7 @@ def run_summary(
         "rebuilt": published,
         "published": published,
         "sources_folder": str(settings.sources),
-        "sources": source_freshness(warehouse),
+        "sources": source_summary(warehouse),
         "dbt": dbt.counts_by_type() if dbt else None,
         "guard": [vars(check) for check in checks],
         "allow_shrink": settings.allow_shrink,

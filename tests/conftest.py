@@ -118,3 +118,36 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "NO_COLOR": "1", "COLUMNS": "120"}
     env.pop("PREFECT_API_URL", None)
     return env
+
+
+@pytest.fixture(scope="session")
+def paper_only_home(tmp_path_factory: pytest.TempPathFactory):
+    """A MIGSYS_HOME whose warehouse holds the paper's seeds alone: no source file, no snapshot.
+
+    (``embedded_home`` now holds the embedded snapshot's real data.) For tests of what happens
+    when every source is absent; built with plain ingest and dbt, no refresh machinery.
+    """
+    import duckdb
+
+    from migsys.sweeps.warehouse import create_tables as create_sweep_tables
+    from migsys.warehouse.dbt_runner import run_dbt
+    from migsys.warehouse.ingest import ingest_sources
+    from migsys.warehouse.paths import MigsysPaths
+
+    home = tmp_path_factory.mktemp("paper_only_home")
+    work = tmp_path_factory.mktemp("paper_only_build")
+    paths = MigsysPaths(home=home, sources=tmp_path_factory.mktemp("no_sources"))
+    database = work / "warehouse.duckdb"
+    con = duckdb.connect(str(database))
+    try:
+        ingest_sources(con, paths.sources, snapshot_dir=None)
+        create_sweep_tables(con)  # empty, as a refresh with no finished study leaves them
+    finally:
+        con.close()
+    report = run_dbt("build", database, work)
+    assert report.success, report.describe_failures()
+    con = duckdb.connect(str(database))
+    con.execute("CHECKPOINT")  # one complete file to copy
+    con.close()
+    shutil.copyfile(database, paths.warehouse)
+    return paths

@@ -24,6 +24,7 @@ from typing import Literal
 
 import duckdb
 
+from migsys.warehouse.ingest import would_use_embedded
 from migsys.warehouse.sources import registered_files
 
 Origin = Literal["sources", "embedded", "none"]
@@ -112,11 +113,6 @@ def source_folder_problems(sources_dir: Path, *, explicitly_set: bool) -> list[s
             kind = "not readable"
         problems.append(f"{path} is {kind}; a registered source must be a readable regular file")
     return problems
-
-
-def would_use_embedded(sources_dir: Path) -> bool:
-    """True when no registered source file is present: the refresh uses the embedded data."""
-    return not sources_dir.is_dir() or not present_source_files(sources_dir)
 
 
 def check_sources_folder(

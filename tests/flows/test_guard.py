@@ -22,8 +22,8 @@ from migsys.warehouse.guard import (
     WarehouseProfile,
     compare_builds,
     source_folder_problems,
-    would_use_embedded,
 )
+from migsys.warehouse.ingest import would_use_embedded
 from migsys.warehouse.paths import MigsysPaths
 from migsys.warehouse.publish import RefreshFailed
 
@@ -135,6 +135,24 @@ def test_forgotten_sources_after_a_real_refresh_refuses_the_embedded_data(
     assert refused.value.step == "check sources"
     assert "--use-embedded" in refused.value.reason and str(default_folder) in refused.value.reason
     assert sha256(paths.warehouse) == before
+
+
+@pytest.mark.slow
+def test_use_embedded_publishes_the_snapshot_on_purpose(
+    published_copy: MigsysPaths, no_studies_config: Path, tmp_path: Path
+) -> None:
+    paths = MigsysPaths(home=published_copy.home, sources=tmp_path / "data" / "sources")
+    result = refresh(paths, no_studies_config, use_embedded=True)
+    assert result.rebuilt
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    origins = con.execute("select distinct origin from raw.source_files").fetchall()
+    (municipalities,) = con.execute(
+        "select sum(municipalities) from fct_intensity_degree_summary where index_year = 2000"
+    ).fetchone()
+    con.close()
+    assert origins == [("embedded",)] and municipalities == 2443
+    record = json.loads((paths.state / "runs" / f"{result.build_id}.json").read_text())
+    assert record["use_embedded"] is True
 
 
 @pytest.mark.parametrize("kind", ["directory", "broken symlink"])

@@ -263,11 +263,13 @@ def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
     assert len({a, c, d}) == 3
 
 
-def test_standing_study_waits_for_absent_inputs_instead_of_failing(embedded_home, tmp_path) -> None:
-    """With no source files (the embedded default) the remittance study is skipped, with why."""
+def test_standing_study_waits_for_absent_inputs_instead_of_failing(
+    paper_only_home, tmp_path
+) -> None:
+    """With no source data at all (paper's seeds only) the remittance study is skipped, with why."""
     from migsys.warehouse.paths import STUDIES_DIR
 
     spec = STUDIES_DIR / "remittances_nightly.toml"
-    plan = plan_standing_study(spec, tmp_path / "sweeps", embedded_home.warehouse, rerun=True)
+    plan = plan_standing_study(spec, tmp_path / "sweeps", paper_only_home.warehouse, rerun=True)
     assert plan.action == "skip"
     assert "inputs absent" in plan.reason and "remittances" in plan.reason

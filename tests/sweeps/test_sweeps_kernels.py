@@ -131,7 +131,7 @@ def test_depopulation_runs_over_every_municipality(
     )
 
 
-def test_depopulation_falls_back_to_table_1_degrees(embedded_home) -> None:
+def test_depopulation_falls_back_to_table_1_degrees(paper_only_home) -> None:
     spec = parse_spec(
         {
             "study": {"name": "deg", "kernel": "depopulation", "seed": 2},
@@ -139,7 +139,7 @@ def test_depopulation_falls_back_to_table_1_degrees(embedded_home) -> None:
             "parameters": {"tfr_target": {"low": 1.4, "high": 2.1}},
         }
     )
-    model = build_model(spec, ModelContext(warehouse=embedded_home.warehouse))
+    model = build_model(spec, ModelContext(warehouse=paper_only_home.warehouse))
     assert (
         model.data_fingerprint.startswith("table1_degrees") and model.inputs["units"].n_units == 6
     )
