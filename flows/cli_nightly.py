@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -95,16 +94,21 @@ def run_refresh_command(
         interruptible,
         log_to_file,
         reap_leftovers,
+        start_ephemeral_api_in_background,
     )
 
     paths = paths or MigsysPaths.from_env()
     mode = configure_prefect(paths)
+    api_starting = start_ephemeral_api_in_background() if mode.api_url is None else None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     log_file = paths.logs / f"refresh-{stamp}.log"
     log_to_file(log_file, verbose=verbose)
     for line in reap_leftovers(paths):
         console.print(line, markup=False)
 
+    # What the steps import, loaded while the API starts.
+    import migsys.reports.build  # noqa: F401
+    import migsys.warehouse.ingest  # noqa: F401
     from migsys.flows.config import NightlyConfigError, NightlySettings
     from migsys.flows.nightly import run_nightly
     from migsys.flows.runner import use_reporter
@@ -131,6 +135,8 @@ def run_refresh_command(
 
     try:
         with interruptible(say_interrupted, log_file=log_file):
+            if api_starting is not None:
+                api_starting.join()
             result = run_nightly(settings)
     except Interrupted as stopped:
         raise typer.Exit(128 + stopped.signum) from None
@@ -337,13 +343,9 @@ def server(
         f"refresh and serve find it there (or set {SERVER_URL_ENV}). Stop with Ctrl-C.",
         markup=False,
     )
-    try:
-        completed = subprocess.run(
-            [prefect, "server", "start", "--host", host, "--port", str(port)], env=env, check=False
-        )
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    raise typer.Exit(completed.returncode)
+    sys.stdout.flush()
+    # Become the server (exec): Ctrl-C and SIGTERM reach it directly, and no child is orphaned.
+    os.execve(prefect, [prefect, "server", "start", "--host", host, "--port", str(port)], env)
 
 
 def register(app: typer.Typer) -> None:

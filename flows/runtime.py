@@ -79,6 +79,25 @@ def configure_prefect(paths: MigsysPaths, environ: dict[str, str] | None = None)
     return PrefectMode(None)
 
 
+def start_ephemeral_api_in_background() -> threading.Thread:
+    """Start Prefect's ephemeral API server now, in a thread, while this process does other work.
+
+    Prefect starts it on the flow's first API call anyway (the same server: it is one per
+    process); starting it early lets its ~10 s start-up overlap with the refresh's own imports.
+    A failure here is left for that first call to report.
+    """
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+
+    thread = threading.Thread(target=start, name="prefect-ephemeral-api", daemon=True)
+    thread.start()
+    return thread
+
+
 def log_to_file(path: Path, *, verbose: bool = False) -> logging.Handler:
     """Send every log record (migsys, Prefect, dbt's lines) to ``path``; with ``verbose``, also
     show them on stderr."""

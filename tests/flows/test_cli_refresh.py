@@ -4,8 +4,10 @@ what to try next; and which Prefect API it reports to."""
 from __future__ import annotations
 
 import http.server
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -113,7 +115,7 @@ def test_refresh_reports_to_a_running_server_and_prints_the_flow_run(
         env = {**env, "MIGSYS_PREFECT_URL": url, "MIGSYS_SOURCES": str(published_copy.sources)}
         result = run_migsys("refresh", env=env, cwd=tmp_path)
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the server and anything it started
         server.wait(30)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"reporting to the server at http://127.0.0.1:{port}" in result.stdout
