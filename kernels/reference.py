@@ -210,7 +210,7 @@ def project_depopulation_numpy(
 
 
 def _record_depopulation_state(
-    plan: dep._DepopulationPlan,
+    plan: dep.DepopulationPlan,
     scenario: int,
     step: int,
     population: np.ndarray,

@@ -11,11 +11,12 @@ from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, default_params, par
 from migsys.kernels.depopulation import (
     N_DEGREES,
     DepopulationUnits,
-    emigration_intensity_from_indicators,
     project_depopulation,
-    quasi_stable_age_shares,
+)
+from migsys.kernels.depopulation_ages import quasi_stable_age_shares, stable_age_shares
+from migsys.kernels.depopulation_indicators import (
+    emigration_intensity_from_indicators,
     return_intensity_from_indicators,
-    stable_age_shares,
 )
 from migsys.kernels.reference import project_depopulation_numpy
 
