@@ -373,7 +373,21 @@ def source_freshness(database: Path) -> list[dict[str, Any]]:
     ]
 
 
-def dbt_build_with_prefect(build: Build):
+def dbt_build_and_forecasts(build: Build, paths: MigsysPaths):
+    """The main ``dbt build`` without the forecast models, the forecast step, then the forecast
+    models; one merged report."""
+    from migsys.warehouse.refresh import FORECAST_SELECTOR, forecasts_step
+
+    report = dbt_build_with_prefect(build, "--exclude", FORECAST_SELECTOR)
+    forecasts = forecasts_step(build, paths)
+    print(forecasts.summary)
+    tagged = dbt_build_with_prefect(build, "--select", FORECAST_SELECTOR)
+    report.nodes.extend(tagged.nodes)
+    report.seconds += tagged.seconds + forecasts.seconds
+    return report
+
+
+def dbt_build_with_prefect(build: Build, *selection: str):
     """``dbt build`` on the build file via PrefectDbtRunner: inside a flow each node is a task.
 
     Returns ``warehouse.dbt_runner.DbtReport``; raises ``RefreshFailed`` when a model or test fails.
@@ -398,7 +412,7 @@ def dbt_build_with_prefect(build: Build):
     start = time.perf_counter()
     try:
         with patched_environ(dbt_environment(build.database)):
-            outcome = runner.invoke(dbt_command_args("build", build.dir))
+            outcome = runner.invoke(dbt_command_args("build", build.dir, *selection))
     except Exception as error:  # the runner raises when dbt cannot even start (parse errors)
         raise RefreshFailed("dbt build", str(error)) from error
     finally:
@@ -685,7 +699,7 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
                 "code are unchanged since the published build; dbt build skipped"
             )
         else:
-            dbt = _timed(seconds, "dbt_build", dbt_build_with_prefect, build)
+            dbt = _timed(seconds, "dbt_build", dbt_build_and_forecasts, build, paths)
             seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
 
         # Studies read tonight's data: the new build, or the published file it would equal.
@@ -700,7 +714,7 @@ def nightly_refresh(settings: NightlySettings) -> NightlyResult:
             inputs = warehouse_inputs_fingerprint(build.database)
             if up_to_date:
                 up_to_date = False
-                dbt = _timed(seconds, "dbt_build", dbt_build_with_prefect, build)
+                dbt = _timed(seconds, "dbt_build", dbt_build_and_forecasts, build, paths)
                 seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
 
         if up_to_date:

@@ -313,18 +313,36 @@ def empty_forecasts() -> pd.DataFrame:
 # --------------------------------------------------------------------------- remittances
 
 
-def remittance_profiles(data: rf.RemittanceData, origin: int) -> dict[str, ErrorProfile]:
+PseudoForecasts = dict[int, dict[str, np.ndarray] | None]
+
+
+def _pseudo_forecasts(
+    data: rf.RemittanceData, pseudo: int, memo: PseudoForecasts
+) -> dict[str, np.ndarray] | None:
+    """Every method's forecast 1..MAX_HORIZON years from ``pseudo`` (memoised: it reads only the
+    data up to ``pseudo``, so every later origin may share it); None with too little history."""
+    if pseudo not in memo:
+        try:
+            memo[pseudo] = rf.point_forecasts(data, pseudo, np.arange(1, rf.MAX_HORIZON + 1))
+        except ValueError:
+            memo[pseudo] = None  # too little history at this early origin
+    return memo[pseudo]
+
+
+def remittance_profiles(
+    data: rf.RemittanceData, origin: int, memo: PseudoForecasts | None = None
+) -> dict[str, ErrorProfile]:
     """Each method's absolute errors per √year at the origins before ``origin`` (targets up to
     it, at most ``MAX_HORIZON`` ahead), shift-adjusted across 2003."""
+    memo = {} if memo is None else memo
     known = data.until(origin)
     years = known.remittances_usd.index.astype(int)
     errors: dict[str, list[float]] = {}
     for pseudo in range(int(years.min()) + 1, origin):
         horizons = np.arange(1, min(origin - pseudo, rf.MAX_HORIZON) + 1)
-        try:
-            forecasts = rf.point_forecasts(known, pseudo, horizons)
-        except ValueError:
-            continue  # too little history at this early origin
+        forecasts = _pseudo_forecasts(known, pseudo, memo)
+        if forecasts is None:
+            continue
         for position, horizon in enumerate(horizons):
             target = rf.observed_log(known, pseudo + int(horizon), pseudo)
             if target is None:
@@ -339,14 +357,19 @@ def remittance_profiles(data: rf.RemittanceData, origin: int) -> dict[str, Error
     return profiles
 
 
-def remittance_origin(data: rf.RemittanceData, origin: int, years: list[int]) -> OriginResult:
+def remittance_origin(
+    data: rf.RemittanceData,
+    origin: int,
+    years: list[int],
+    memo: PseudoForecasts | None = None,
+) -> OriginResult:
     """Forecast ``years`` from ``origin`` with every method and score the observed ones."""
     years = sorted(set(int(y) for y in years))
     if not years or years[0] <= origin:
         raise ValueError(f"target years: every target must come after the origin {origin}")
     horizons = np.array(years) - origin
     points = rf.point_forecasts(data, origin, horizons)
-    profiles = remittance_profiles(data, origin)
+    profiles = remittance_profiles(data, origin, memo)
     base = float(data.remittances_usd[origin])
     forecasts = {}
     for method, log_values in points.items():
@@ -392,12 +415,13 @@ def evaluate_remittances(data: rf.RemittanceData) -> Evaluation:
     forecasting ``REMITTANCE_FUTURE_HORIZONS`` years (forecast only)."""
     last = data.last_year
     skill, frames = [], []
+    memo: PseudoForecasts = {}
     for origin in range(rf.FIRST_ORIGIN, last + 1):
         if origin < last:
             years = [origin + h for h in range(1, rf.MAX_HORIZON + 1) if origin + h <= last]
         else:
             years = [origin + h for h in REMITTANCE_FUTURE_HORIZONS]
-        result = remittance_origin(data, origin, years)
+        result = remittance_origin(data, origin, years, memo)
         skill.extend(result.skill)
         observed = np.array([[float(data.remittances_usd.get(year, np.nan)) for year in years]])
         frames.append(

@@ -8,6 +8,8 @@ Each step is a plain function so that the CLI (``run_refresh``) and the nightly 
         ingest = ingest_step(build, paths)    # raw schema from MIGSYS_SOURCES, refuses bad rows
         load_extras_step(build, paths)        # sweep results, calibrations, backtests
         dbt = dbt_build_step(build)           # seeds, models and tests into the build file
+        forecasts_step(build, paths)          # rolling-origin skill and forecasts (Python)
+        dbt_forecasts_step(build)             # the forecast marts and their tests
         docs_step(build)                      # dbt docs generate --static
         publish_step(build, paths)            # os.replace over MIGSYS_HOME/warehouse.duckdb
 
@@ -184,11 +186,31 @@ def load_extras_step(build: Build, paths: MigsysPaths) -> list[str]:
     return list(studies)
 
 
+FORECAST_SELECTOR = "tag:forecast"
+
+
 def dbt_build_step(build: Build) -> DbtReport:
-    """Seeds, models and tests into the build file. Any failing test stops the refresh."""
-    report = run_dbt("build", build.database, build.dir)
+    """Seeds, models and tests into the build file, except the forecast models (they read what
+    :func:`forecasts_step` writes). Any failing test stops the refresh."""
+    report = run_dbt("build", build.database, build.dir, "--exclude", FORECAST_SELECTOR)
     if not report.success:
         raise RefreshFailed("dbt build", report.describe_failures())
+    return report
+
+
+def forecasts_step(build: Build, paths: MigsysPaths):
+    """Rolling-origin skill and forecasts from the build's marts into its ``forecasts`` schema
+    (reused from MIGSYS_HOME/forecasts when the inputs are unchanged)."""
+    from migsys.projections.forecast_refresh import refresh_forecasts
+
+    return refresh_forecasts(build.database, paths.home / "forecasts")
+
+
+def dbt_forecasts_step(build: Build) -> DbtReport:
+    """The forecast models (``fct_forecast_skill``, ``fct_forecasts``) and their tests."""
+    report = run_dbt("build", build.database, build.dir, "--select", FORECAST_SELECTOR)
+    if not report.success:
+        raise RefreshFailed("dbt build (forecasts)", report.describe_failures())
     return report
 
 
@@ -294,6 +316,9 @@ def run_refresh(config: RefreshConfig) -> RefreshResult:
         timed("ingest", ingest_step, build, paths)
         timed("load_extras", load_extras_step, build, paths)
         dbt = timed("dbt_build", dbt_build_step, build)
+        timed("forecasts", forecasts_step, build, paths)
+        forecast_dbt = timed("dbt_forecasts", dbt_forecasts_step, build)
+        dbt.nodes.extend(forecast_dbt.nodes)
         seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
         timed("docs", docs_step, build)
         fingerprint, absent = data_fingerprint(build.database), absent_sources(build.database)
