@@ -8,17 +8,11 @@ parameters, fit statistics, data years used, method, creation time and code vers
 from __future__ import annotations
 
 from migsys.projections import depopulation, remittances
+from migsys.projections.backtest import KERNELS, check_kernel
 from migsys.projections.inputs import census_years
 from migsys.projections.store import Calibration
 
-KERNELS = ("depopulation", "remittances")
-
-
-def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
-    """Refuse an unknown kernel name, naming the known ones."""
-    known = (*KERNELS, "all") if allow_all else KERNELS
-    if kernel not in known:
-        raise ValueError(f"kernel: unknown kernel {kernel!r}; choose one of {', '.join(known)}")
+__all__ = ["KERNELS", "calibrate", "calibrate_kernel", "check_kernel", "default_train_until"]
 
 
 def default_train_until(con, kernel: str) -> int:
@@ -38,7 +32,7 @@ def calibrate_kernel(con, kernel: str, train_until: int | None = None) -> Calibr
     check_kernel(kernel)
     until = default_train_until(con, kernel) if train_until is None else int(train_until)
     if kernel == "depopulation":
-        return depopulation.calibrate_depopulation(con, until).calibration
+        return depopulation.calibrate_depopulation(con, until)
     return remittances.calibrate_remittances(con, until).calibration
 
 
