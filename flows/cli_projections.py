@@ -249,13 +249,17 @@ def register(app: typer.Typer) -> None:
         console = Console()
         paths = MigsysPaths.from_env()
         try:
-            check_kernel(kernel, allow_all=train_until is None)
             if out is not None and out.suffix != ".parquet":
                 raise ValueError(f"--out: {out} must end in .parquet")
             if train_until is not None and target_years is None:
                 raise ValueError("--target-years: required with --train-until (e.g. 2010,2020)")
             if train_until is None and target_years is not None:
                 raise ValueError("--target-years: only with --train-until (one origin)")
+            if train_until is not None and kernel == "all":
+                raise ValueError(
+                    "--kernel: name one kernel (depopulation or remittances) with --train-until"
+                )
+            check_kernel(kernel, allow_all=train_until is None)
             years = None if target_years is None else parse_years(target_years)
             con = open_read_only(paths.warehouse)
             try:

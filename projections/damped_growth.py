@@ -159,14 +159,15 @@ def estimate_class_parameters(
     for number in range(n_classes):
         rows = classes == number
         lags, noisy, empirical = _pair_variances(log_share[rows], dates, is_count)
-        if lags.size == 0:
-            raise ValueError(
-                f"damped growth: size class {number} has no pair of enumerations with enough "
-                "units to estimate its variogram"
-            )
-        per_class.append(
-            (class_drift(log_share[rows], dates, span), int(rows.sum()), lags, noisy, empirical)
+        drift = class_drift(log_share[rows], dates, span) if rows.any() else 0.0
+        per_class.append((drift, int(rows.sum()), lags, noisy, empirical))
+    if not any(lags.size for _, _, lags, _, _ in per_class):
+        # nothing varies (one state, or too few units): shares stay where they are
+        return tuple(
+            GrowthParameters(drift, theta or THETA_BOUNDS[1], TAU_BOUNDS[0], 0.0, n)
+            for drift, n, *_ in per_class
         )
+    informative = [number for number, part in enumerate(per_class) if part[2].size]
 
     fixed_theta = theta
 
@@ -180,6 +181,8 @@ def estimate_class_parameters(
         theta, taus, noises = unpack(x)
         out = []
         for number, (drift, n, lags, noisy, empirical) in enumerate(per_class):
+            if not lags.size:
+                continue
             params = GrowthParameters(drift, theta, float(taus[number]), float(noises[number]), n)
             model = params.variogram(lags) + noisy * noises[number] ** 2
             out.append(np.log(model + 1e-12) - np.log(empirical))
@@ -187,6 +190,9 @@ def estimate_class_parameters(
 
     tau0 = []
     for _, _, lags, _, empirical in per_class:
+        if not lags.size:
+            tau0.append(TAU_BOUNDS[0])
+            continue
         longest = int(np.argmax(lags))
         tau0.append(np.clip(np.sqrt(empirical[longest]) / lags[longest], *TAU_BOUNDS))
     start = np.r_[np.log(0.05), np.log(tau0), np.full(n_classes, 0.02) if has_counts else []]
@@ -205,8 +211,17 @@ def estimate_class_parameters(
         upper[0] = np.log(fixed_theta) + 1e-9
     fit = least_squares(residuals, np.clip(start, lower, upper), bounds=(lower, upper))
     theta, taus, noises = unpack(fit.x)
+    # a class with no variogram of its own takes the median spread and noise of the others
+    tau_fill = float(np.median(taus[informative]))
+    noise_fill = float(np.median(noises[informative]))
     return tuple(
-        GrowthParameters(drift, theta, float(taus[number]), float(noises[number]), n)
+        GrowthParameters(
+            drift,
+            theta,
+            float(taus[number]) if number in informative else tau_fill,
+            float(noises[number]) if number in informative else noise_fill,
+            n,
+        )
         for number, (drift, n, *_rest) in enumerate(per_class)
     )
 

@@ -405,5 +405,15 @@ def calibrate_depopulation(con, train_until: int) -> Calibration:
             f"train_until: {train_until} is after the last census in the warehouse "
             f"({max(data.panel.years)}); nothing after {max(data.panel.years)} can be trained on"
         )
-    origin = max(year for year in data.panel.years if year <= train_until)
-    return fit_kernel(data, origin).calibration
+    if train_until < data.panel.years[0]:
+        raise ValueError(
+            f"train_until: {train_until} is before the first census in the warehouse "
+            f"({data.panel.years[0]})"
+        )
+    usable = [year for year in data.panel.years if year <= train_until]
+    if len(usable) < 2:
+        raise ValueError(
+            f"train_until: {train_until} leaves only census {usable[0]}; the fit needs a later "
+            f"census (census years: {list(data.panel.years)})"
+        )
+    return fit_kernel(data, usable[-1]).calibration

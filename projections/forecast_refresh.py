@@ -55,7 +55,7 @@ class ForecastRefresh:
     summary: str  # one line for the run log
 
 
-def _input_frames(con) -> tuple[dict[str, pd.DataFrame], list[str]]:
+def read_input_frames(con) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """The rows the evaluation reads (for the fingerprint), and why a kernel cannot run."""
     queries = {
         "populations": "SELECT cve_mun, cve_ent, census_year, population_total, population_male,"
@@ -169,7 +169,7 @@ def refresh_forecasts(database: Path, cache_dir: Path) -> ForecastRefresh:
     cache_dir = Path(cache_dir)
     con = duckdb.connect(str(database))
     try:
-        frames, missing = _input_frames(con)
+        frames, missing = read_input_frames(con)
         fingerprint = inputs_fingerprint(frames)
         stored = _stored(cache_dir, fingerprint)
         computed = stored is None

@@ -20,7 +20,8 @@ Forecast shares are raked to sum to one (states in the nation, municipalities in
 over the units enumerated at the origin), so the municipal forecasts add up to the national one.
 
 When no CONAPO index exists up to the origin (the kernel's emigration rates need one), the
-national part falls back to the exponential trend between the last two censuses, and says so in
+national part falls back to the exponential trend between the last two censuses (between the
+last two enumerations when there is one census), and says so in
 :attr:`MunicipalForecast.national_method`.
 """
 
@@ -42,6 +43,7 @@ from migsys.projections.depopulation import DepopulationData, KernelFit, fit_ker
 N_SIZE_CLASSES = 5
 KERNEL_NATIONAL = "cohort-component kernel"
 TREND_NATIONAL = "exponential trend between the last two censuses"
+TREND_ENUMERATIONS = "exponential trend between the last two enumerations"
 
 
 @dataclass(frozen=True)
@@ -100,13 +102,18 @@ def national_log_path(
         weight = np.where(np.isfinite(observed), observed, 0.0)
         growth = np.exp(path[:, 1:] - path[:, :1])
         return log_last + np.log(weight @ growth / weight.sum()), KERNEL_NATIONAL
-    earlier = censuses[-2] if len(censuses) >= 2 else panel.years[0]
-    if earlier == last:
-        return np.full(len(target_dates), log_last), "zero growth (one enumeration)"
+    if len(censuses) < 2:  # one census: the trend to the latest count is all there is
+        if len(panel.years) < 2:
+            return np.full(len(target_dates), log_last), "zero growth (one enumeration)"
+        earlier, last = panel.years[-2], panel.years[-1]
+        log_last = np.log(national[panel.column(last)])
+        method = TREND_ENUMERATIONS
+    else:
+        earlier, method = censuses[-2], TREND_NATIONAL
     rate = (log_last - np.log(national[panel.column(earlier)])) / (
         panel.date(last) - panel.date(earlier)
     )
-    return log_last + rate * (np.asarray(target_dates) - panel.date(last)), TREND_NATIONAL
+    return log_last + rate * (np.asarray(target_dates) - panel.date(last)), method
 
 
 def _rake(log_share: np.ndarray, groups: np.ndarray) -> np.ndarray:
