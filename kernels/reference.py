@@ -24,7 +24,7 @@ from migsys.kernels._schedules import (
     STEP_YEARS,
     standard_cumulative_hazard,
 )
-from migsys.kernels.coupled import CoupledResult, allocate_to_units, yearly_arrivals
+from migsys.kernels.coupled import CoupledResult
 from migsys.kernels.depopulation import DepopulationResult, DepopulationUnits
 from migsys.kernels.remittances import RemittanceInputs, RemittanceResult
 
@@ -320,6 +320,55 @@ def project_remittances_numpy(
     return rem._result(base_year, n_years, outputs)
 
 
+def yearly_arrivals_numpy(emigrants: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    """Net emigrants per year ``[n_scen, 5 × n_steps]``: each five-year period's national net
+    emigration, one fifth in each of its years (written here with a broadcast, not the
+    coupled module's repeat)."""
+    net = emigrants.sum(axis=2) - returns.sum(axis=2)  # [n_scen, n_steps]
+    per_year = np.empty((net.shape[0], net.shape[1], STEP_YEARS))
+    per_year[:] = (net / STEP_YEARS)[:, :, None]
+    return per_year.reshape(net.shape[0], -1)
+
+
+def allocate_to_units_numpy(
+    unit_population: np.ndarray,
+    households: np.ndarray,
+    remittance_household_share: np.ndarray,
+    national_usd: np.ndarray,
+    national_receiving: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The coupled allocation written unit by unit: households follow population from the base;
+    each unit receives the national flow in proportion to its receiving households."""
+    n_scen, n_grid, n_units = unit_population.shape
+    outputs = [np.zeros((n_scen, n_grid, n_units)) for _ in range(5)]
+    unit_households, unit_receiving, unit_usd, per_household, per_capita = outputs
+    for scenario in range(n_scen):
+        for step in range(n_grid):
+            weights = np.zeros(n_units)
+            for unit in range(n_units):
+                base = unit_population[scenario, 0, unit]
+                ratio = unit_population[scenario, step, unit] / base if base > 0 else 0.0
+                unit_households[scenario, step, unit] = households[unit] * ratio
+                weights[unit] = (
+                    unit_households[scenario, step, unit] * (remittance_household_share[unit])
+                )
+            total = weights.sum()
+            if total <= 0:
+                continue
+            for unit in range(n_units):
+                share = weights[unit] / total
+                usd = national_usd[scenario, step] * share
+                unit_usd[scenario, step, unit] = usd
+                unit_receiving[scenario, step, unit] = national_receiving[scenario, step] * share
+                if unit_households[scenario, step, unit] > 0:
+                    per_household[scenario, step, unit] = (
+                        usd / unit_households[scenario, step, unit]
+                    )
+                if unit_population[scenario, step, unit] > 0:
+                    per_capita[scenario, step, unit] = usd / unit_population[scenario, step, unit]
+    return unit_households, unit_receiving, unit_usd, per_household, per_capita
+
+
 def project_coupled_numpy(
     dep_params: np.ndarray,
     rem_params: np.ndarray,
@@ -328,7 +377,8 @@ def project_coupled_numpy(
     base_year: int,
     horizon_year: int,
 ) -> CoupledResult:
-    """NumPy twin of :func:`kernels.coupled.project_coupled` built on the two twins above."""
+    """NumPy twin of :func:`kernels.coupled.project_coupled`, built on the two twins above and
+    its own arrivals and allocation (no code shared with the module it is compared with)."""
     if units.households is None or units.remittance_household_share is None:
         raise ValueError(
             "units: the coupled run needs units.households and units.remittance_household_share"
@@ -336,11 +386,12 @@ def project_coupled_numpy(
     depopulation = project_depopulation_numpy(
         dep_params, units, base_year, horizon_year, keep_trajectories=True
     )
+    arrivals = yearly_arrivals_numpy(depopulation.emigrants, depopulation.returns)
     remittances = project_remittances_numpy(
-        rem_params, inputs, base_year, horizon_year, arrivals=yearly_arrivals(depopulation)
+        rem_params, inputs, base_year, horizon_year, arrivals=arrivals
     )
     grid = (depopulation.years - base_year).astype(np.int64)
-    allocation = allocate_to_units(
+    allocation = allocate_to_units_numpy(
         depopulation.unit_population,
         units.households,
         units.remittance_household_share,

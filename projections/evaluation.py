@@ -368,7 +368,12 @@ def remittance_origin(
     if not years or years[0] <= origin:
         raise ValueError(f"target years: every target must come after the origin {origin}")
     horizons = np.array(years) - origin
-    points = rf.point_forecasts(data, origin, horizons)
+    memo = {} if memo is None else memo
+    shared = _pseudo_forecasts(data, origin, memo) if horizons.max() <= rf.MAX_HORIZON else None
+    if shared is not None:  # the same forecasts a later origin's calibration reads
+        points = {method: values[horizons - 1] for method, values in shared.items()}
+    else:
+        points = rf.point_forecasts(data, origin, horizons)
     profiles = remittance_profiles(data, origin, memo)
     base = float(data.remittances_usd[origin])
     forecasts = {}
