@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from migsys.reports import figures, queries
+from migsys.reports.forecast_section import forecast_section
 from migsys.reports.queries import Absent
 
 LATEST_LINK = "latest"
@@ -168,7 +169,12 @@ def _render_sections(
         )
         images.append(image)
         body = _image_html(image, "Annual remittance income to Mexico, USD billion") + fan_note
-    sections.append(_section("remittances", "Remittances: history and projection", body))
+    sections.append(
+        _section(
+            "remittances", "Remittances: history and the standing study's sensitivity range", body
+        )
+    )
+    sections.append(forecast_section(con, out_dir, images=images, absent=absent))
 
     # Depopulating municipalities by degree and period.
     depopulation = queries.depopulation_by_degree(con)
