@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import duckdb
 import pandas as pd
 
@@ -67,7 +69,7 @@ def test_section_shows_skill_coverage_and_the_fan(tmp_path):
     absent: dict = {}
     page = forecast_section(con, tmp_path, images=images, absent=absent)
     assert TITLE in page and "sensitivity ranges" in page
-    assert FORECAST_STATEMENT[:40] in page
+    assert html.escape(FORECAST_STATEMENT)[:60] in page
     assert "2000 → 2005" in page and "linear" in page  # the best single baseline, not the average
     assert [image.name for image in images] == ["forecast_coverage.png", "remittance_forecast.png"]
     assert all(image.is_file() for image in images)
