@@ -21,12 +21,17 @@ One step from t to t+5, per unit, sex and age group a (all probabilities are ove
   expectancy follows the path e0(τ) = min(95, e0_base + gain τ) (Siler shape, ``_schedules``);
 * births         B = TFR(τ) · Σ_a w_a · ½ (S^f_a + S^f_{a−1} s^f_{a−1}) over ages 15–49, with
   TFR(τ) = target + (base − target) exp(−speed τ) and w the fertility age weights; births split
-  by the sex ratio at birth and survive to 0–4 with 5L0/5, the rest are deaths.
+  by the sex ratio at birth and survive to 0–4 with 5L0/5, the rest are deaths;
+* growth shock   the new population is scaled by exp(s z − s²/2), s = growth_shock_sd · √5 and z
+  a fresh standard normal per unit and step (non-persistent: growth that changes between
+  periods, which the calibrated forecast intervals show is large; mean one in levels; draws
+  shared by every scenario, ``depopulation_step.shock_normal``). With growth_shock_sd = 0 there
+  is no shock.
 
 τ is the step's midpoint in years since the base year. Hence, per unit and exactly up to
-rounding, P(t+5) = P(t) + births − deaths − emigrants + returns (see ``DepopulationResult``'s
-components). The scale enters only through E (monotone) and zero intensity gives the closed
-population.
+rounding, P(t+5) = P(t) + births − deaths − emigrants + returns + shocks (see
+``DepopulationResult``'s components). The scale enters only through E (monotone) and zero
+intensity and no shock give the closed population.
 
 Units without an age structure: :meth:`DepopulationUnits.from_totals` spreads each total over
 ages as the stable population implied by the unit's own base rates, or — recommended for real
@@ -75,7 +80,9 @@ from migsys.kernels.depopulation_step import (  # noqa: F401  (column constants 
     EMIGRATION_FEMALE_RATIO,
     EMIGRATION_SCALE,
     EMIGRATION_TREND,
+    GROWTH_SHOCK_SD,
     MEAN_AGE_CHILDBEARING,
+    N_COMPONENTS,
     RC_BASELINE_LEVEL,
     RC_CHILD_LEVEL,
     RC_FALL,
@@ -91,6 +98,7 @@ from migsys.kernels.depopulation_step import (  # noqa: F401  (column constants 
     block_totals,
     migrate_block,
     scenario_schedules,
+    shock_block,
 )
 from migsys.kernels.depopulation_units import (  # noqa: F401  (the kernel's input type)
     DEGREE_NAMES,
@@ -98,6 +106,7 @@ from migsys.kernels.depopulation_units import (  # noqa: F401  (the kernel's inp
     DepopulationUnits,
 )
 
+COMPONENT_NAMES = ("births", "deaths", "emigrants", "returns", "shocks")
 AGE_GROUP_LABELS = tuple(f"{5 * a}-{5 * a + 4}" for a in range(N_AGES - 1)) + ("85+",)
 
 
@@ -112,8 +121,9 @@ class DepopulationResult:
     units_below_75pct, units_below_50pct: ``[n_scen]`` units whose horizon population is below
         75 % / 50 % of their base population.
     report_years, unit_population: ``[n_report]`` and ``[n_scen, n_report, n_units]`` when asked.
-    births, deaths, emigrants, returns: ``[n_scen, n_steps, n_units]`` accounting components per
-        period, only with ``keep_trajectories=True``.
+    births, deaths, emigrants, returns, shocks: ``[n_scen, n_steps, n_units]`` accounting
+        components per period, only with ``keep_trajectories=True`` (shocks: the change made by
+        the non-persistent growth shock, zero when ``growth_shock_sd`` is 0).
     """
 
     years: np.ndarray
@@ -129,6 +139,7 @@ class DepopulationResult:
     deaths: np.ndarray | None = None
     emigrants: np.ndarray | None = None
     returns: np.ndarray | None = None
+    shocks: np.ndarray | None = None
 
 
 def project_depopulation(
@@ -193,11 +204,10 @@ class DepopulationPlan:
         )
 
     def result(self) -> DepopulationResult:
-        components = dict.fromkeys(("births", "deaths", "emigrants", "returns"))
+        components = dict.fromkeys(COMPONENT_NAMES)
         if self.keep:
             components = {
-                name: self.components[:, :, index, :]
-                for index, name in enumerate(("births", "deaths", "emigrants", "returns"))
+                name: self.components[:, :, index, :] for index, name in enumerate(COMPONENT_NAMES)
             }
         return DepopulationResult(
             years=self.years,
@@ -258,7 +268,9 @@ def prepare_depopulation(
         below_75=np.zeros(n_scen, dtype=np.int64),
         below_50=np.zeros(n_scen, dtype=np.int64),
         unit_population=np.zeros((n_scen, report.size, n_units)),
-        components=np.zeros((n_scen, n_steps, 4, n_units) if keep else (n_scen, 0, 4, 0)),
+        components=np.zeros(
+            (n_scen, n_steps, N_COMPONENTS, n_units) if keep else (n_scen, 0, N_COMPONENTS, 0)
+        ),
     )
 
 
@@ -307,7 +319,7 @@ def _depopulation_kernel(
         current = np.empty((n_cells, UNIT_BLOCK))
         following = np.empty((n_cells, UNIT_BLOCK))
         stayers = np.empty((n_cells, UNIT_BLOCK))
-        vectors = np.empty((9, UNIT_BLOCK))
+        vectors = np.zeros((10, UNIT_BLOCK))
         intensity = vectors[0]
         return_share = vectors[1]
         start = vectors[2]
@@ -317,6 +329,8 @@ def _depopulation_kernel(
         deaths = vectors[6]
         emigrants = vectors[7]
         returns = vectors[8]
+        shocks = vectors[9]
+        shock_sd = row[GROWTH_SHOCK_SD]
         population_by_step = np.zeros(n_steps + 1)
         old_by_step = np.zeros(n_steps + 1)
         falling = np.zeros((n_steps, n_degrees), dtype=np.int64)
@@ -357,6 +371,10 @@ def _depopulation_kernel(
                         births,
                         deaths,
                     )
+                    if shock_sd > 0.0:
+                        shock_block(
+                            count, block_start, step - 1, shock_sd, following, totals, shocks
+                        )
                     current, following = following, current
                     old_by_step[step] += block_totals(count, current, totals)
                     for unit in range(count):
@@ -370,6 +388,7 @@ def _depopulation_kernel(
                             components[scenario, step - 1, 1, index] = deaths[unit]
                             components[scenario, step - 1, 2, index] = emigrants[unit]
                             components[scenario, step - 1, 3, index] = returns[unit]
+                            components[scenario, step - 1, 4, index] = shocks[unit]
                 block_total = 0.0
                 for unit in range(count):
                     block_total += previous[unit]

@@ -50,8 +50,13 @@ from migsys.kernels._schedules import (
     RC_CHILD_LEVEL,
     RC_BASELINE_LEVEL,
     RETURN_SCALE,
-) = range(17)
+    GROWTH_SHOCK_SD,
+) = range(18)
 N_CELLS = N_SEXES * N_AGES
+
+N_COMPONENTS = 5  # births, deaths, emigrants, returns, growth shock
+SHOCK_STREAM = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio increment of splitmix64
+TWO_TO_53 = 9007199254740992.0
 
 # Units are projected in blocks so that a block's state (3 arrays of 36 × BLOCK doubles, about
 # 220 kB) stays in the core's L2 cache across the ten steps: without blocking the state of all
@@ -188,3 +193,45 @@ def block_totals(count, state, totals) -> float:
                 if group >= FIRST_AGE_65:
                     old += state[cell, unit]
     return old
+
+
+@njit(cache=True, inline="always")
+def splitmix64(state: np.uint64) -> np.uint64:
+    """One output of the splitmix64 generator (Steele, Lea & Flood 2014) for ``state``."""
+    z = state + SHOCK_STREAM
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def shock_normal(unit: int, step: int) -> float:
+    """Standard normal draw of ``unit`` in ``step`` (Box–Muller on two splitmix64 outputs).
+
+    A pure function of (unit, step): every scenario sees the same draws (common random numbers,
+    so scenarios differ by their parameters, not by luck), and results do not depend on threads,
+    blocks or how a sweep is chunked.
+    """
+    first = splitmix64(np.uint64(unit) * SHOCK_STREAM + np.uint64(step))
+    second = splitmix64(first)
+    u1 = (float(first >> np.uint64(11)) + 0.5) / TWO_TO_53
+    u2 = float(second >> np.uint64(11)) / TWO_TO_53
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@njit(cache=True, inline="always")
+def shock_block(count, first_unit, step, sd, following, totals, shocks) -> None:
+    """Non-persistent growth shock of the first ``count`` units of a block after a step.
+
+    Each unit's new population is scaled by ``exp(s z − s²/2)`` with ``s = sd √5`` and ``z`` a
+    fresh standard normal (mean one in levels); the change is its ``shocks`` component.
+    """
+    scale = sd * math.sqrt(STEP_YEARS)
+    for unit in range(count):
+        factor = math.exp(scale * shock_normal(first_unit + unit, step) - 0.5 * scale * scale)
+        total = 0.0
+        for cell in range(N_SEXES * N_AGES):
+            total += following[cell, unit]
+            following[cell, unit] *= factor
+        totals[unit] = total
+        shocks[unit] = total * (factor - 1.0)

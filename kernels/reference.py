@@ -157,8 +157,53 @@ def depopulation_step_numpy(
     deaths += male_births * (1.0 - birth_survival[MALE]) + female_births * (
         1.0 - birth_survival[FEMALE]
     )
-    components = np.stack([births, deaths, leaving.sum(axis=(1, 2)), coming_back.sum(axis=(1, 2))])
+    components = np.stack(
+        [
+            births,
+            deaths,
+            leaving.sum(axis=(1, 2)),
+            coming_back.sum(axis=(1, 2)),
+            np.zeros_like(births),
+        ]
+    )
     return following, components
+
+
+MASK_64 = (1 << 64) - 1
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+
+
+def _splitmix64(state: int) -> int:
+    """splitmix64 in Python integers (the kernel's is in Numba uint64)."""
+    z = (state + GOLDEN_GAMMA) & MASK_64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK_64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK_64
+    return z ^ (z >> 31)
+
+
+def shock_normals_numpy(n_units: int, step: int) -> np.ndarray:
+    """The standard normal draws of every unit in ``step`` (Box–Muller of two splitmix64 outputs
+    seeded by ``unit × golden gamma + step``)."""
+    out = np.empty(n_units)
+    for unit in range(n_units):
+        first = _splitmix64((unit * GOLDEN_GAMMA + step) & MASK_64)
+        second = _splitmix64(first)
+        u1 = ((first >> 11) + 0.5) / 2.0**53
+        u2 = (second >> 11) / 2.0**53
+        out[unit] = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return out
+
+
+def apply_growth_shock_numpy(
+    population: np.ndarray, components: np.ndarray, sd: float, step: int
+) -> np.ndarray:
+    """Scale each unit by its mean-one lognormal shock; record the change as component 4."""
+    if sd <= 0.0:
+        return population
+    scale = sd * np.sqrt(STEP_YEARS)
+    factor = np.exp(scale * shock_normals_numpy(population.shape[0], step) - 0.5 * scale**2)
+    components[4] = population.sum(axis=(1, 2)) * (factor - 1.0)
+    return population * factor[:, None, None]
 
 
 def project_depopulation_numpy(
@@ -195,6 +240,9 @@ def project_depopulation_numpy(
                 schedules["emigration"][step],
                 schedules["weights"],
                 male_birth_share,
+            )
+            population = apply_growth_shock_numpy(
+                population, components, row[dep.GROWTH_SHOCK_SD], step
             )
             following_totals = population.sum(axis=(1, 2))
             falling = following_totals < totals

@@ -17,10 +17,13 @@ national demographic drift (:mod:`projections.municipal_forecast`). Its calibrat
    *census* up to the origin. The intercensal counts (1995, 2005) are left out of this fit: their
    coverage differs from the censuses' and the kernel has no term for it (the statistical layer of
    the forecast handles them).
-4. **No knowledge after the origin.** ``emigration_trend`` is 0 (the default −0.01 was justified by
+4. **Spread.** ``growth_shock_sd`` is set so that the kernel's non-persistent growth shock has the
+   spread of the municipal growth it leaves unexplained over the census span (robust sd), so
+   sweeps from this calibration carry the spread the data show.
+5. **No knowledge after the origin.** ``emigration_trend`` is 0 (the default −0.01 was justified by
    flows that peaked after 2000); life expectancies are the 2000 values moved back to the start
    year by their own gain; the intensities are the latest CONAPO index not after the origin.
-5. **Stored calibration.** The fitted row is carried along its own paths to the origin
+6. **Stored calibration.** The fitted row is carried along its own paths to the origin
    (:func:`rebase_parameters`) and kept as a :class:`projections.store.Calibration`, which the
    sweeps read for parameters ``from = "calibration"``.
 """
@@ -358,6 +361,14 @@ def fit_kernel(data: DepopulationData, origin: int) -> KernelFit:
     params_row[free] = fit.values
     at_fit = modelled_rates(fit.values[None, :])[0]
     growth_fit = fit_summary(at_fit[usable], observed_rates[usable])
+    # the growth the kernel leaves unexplained, as the non-persistent shock that gives the same
+    # spread over the longest census span (a rate over `span` years of shocks drawn every year
+    # has sd = shock sd / sqrt(span)); the sweeps then carry the spread the data show
+    residual = (observed_rates - at_fit)[:, -1]
+    residual = residual[np.isfinite(residual)]
+    spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    shock = parameter_index(DEPOPULATION_PARAMETERS, "growth_shock_sd")
+    params_row[shock] = min(spread * math.sqrt(spans[-1]), 0.2)
     last = censuses[-1]
     rebased = rebase_parameters(params_row, panel.date(origin) - start_date)[0]
     names = [p.name for p in DEPOPULATION_PARAMETERS]
