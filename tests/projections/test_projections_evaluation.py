@@ -67,6 +67,7 @@ def test_no_depopulation_leakage(kernel_data, origin):
     assert np.isfinite(honest.forecasts[MODEL].p50[:, -1]).all()
 
 
+@pytest.mark.slow
 def test_no_remittance_leakage():
     con = remittance_warehouse(REMITTANCE_TRUTH)
     try:
