@@ -367,10 +367,12 @@ def fit_kernel(data: DepopulationData, origin: int) -> KernelFit:
     residual = (observed_rates - at_fit)[:, -1]
     residual = residual[np.isfinite(residual)]
     spread = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
-    shock = parameter_index(DEPOPULATION_PARAMETERS, "growth_shock_sd")
-    params_row[shock] = min(spread * math.sqrt(spans[-1]), 0.2)
+    stored_row = params_row.copy()  # the projections here stay on the mean path: no shock
+    stored_row[parameter_index(DEPOPULATION_PARAMETERS, "growth_shock_sd")] = min(
+        spread * math.sqrt(spans[-1]), 0.2
+    )
     last = censuses[-1]
-    rebased = rebase_parameters(params_row, panel.date(origin) - start_date)[0]
+    rebased = rebase_parameters(stored_row, panel.date(origin) - start_date)[0]
     names = [p.name for p in DEPOPULATION_PARAMETERS]
     components = pd.DataFrame(
         {

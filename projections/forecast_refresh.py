@@ -38,7 +38,7 @@ from migsys.projections.evaluation import (
 from migsys.projections.skill import SKILL_COLUMNS
 
 # Bump when any forecast or scoring code changes what it computes: it is part of the fingerprint.
-PROJECTION_CODE_VERSION = "forecasts-2"
+PROJECTION_CODE_VERSION = "forecasts-3"
 SCHEMA = "forecasts"
 SKILL_TABLE = "skill_scores"
 FORECASTS_TABLE = "model_forecasts"
