@@ -26,6 +26,20 @@ national demographic drift (:mod:`projections.municipal_forecast`). Its calibrat
 6. **Stored calibration.** The fitted row is carried along its own paths to the origin
    (:func:`rebase_parameters`) and kept as a :class:`projections.store.Calibration`, which the
    sweeps read for parameters ``from = "calibration"``.
+
+What municipal age data would change. The files give municipal totals by sex only, so the
+starting structure is modelled (quasi-stable) and every municipality shares the national
+fertility and mortality schedules: the kernel can only supply the national drift, while the
+municipal variance is left to the statistical share model. INEGI's municipal population by
+five-year age group and sex (published for the 1990, 2000 and 2010 censuses and the 2005 count)
+would (i) replace the quasi-stable start with the observed structure and remove the structure ↔
+growth circularity of the calibration; (ii) give each municipality its own fertility level
+through the child–woman ratio and its own ageing, so natural increase would differ by unit
+(the main demographic reason two municipalities with the same past growth diverge); (iii) show
+the missing young adults that emigration leaves, pinning the Rogers–Castro schedule and the
+emigration scale per degree; and (iv) allow cohort-change ratios (Hamilton–Perry) as one more
+municipal extrapolation to combine. With them the kernel could enter the municipal forecast,
+not only the national path.
 """
 
 from __future__ import annotations
