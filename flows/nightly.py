@@ -13,6 +13,7 @@ Nothing is published until every step before ``publish`` has succeeded; ``publis
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -382,9 +383,11 @@ def dbt_build_and_forecasts(build: Build, paths: MigsysPaths):
     forecasts = forecasts_step(build, paths)
     print(forecasts.summary)
     tagged = dbt_build_with_prefect(build, "--select", FORECAST_SELECTOR)
-    report.nodes.extend(tagged.nodes)
-    report.seconds += tagged.seconds + forecasts.seconds
-    return report
+    return dataclasses.replace(
+        report,
+        nodes=[*report.nodes, *tagged.nodes],
+        seconds=report.seconds + forecasts.seconds + tagged.seconds,
+    )
 
 
 def dbt_build_with_prefect(build: Build, *selection: str):

@@ -20,6 +20,7 @@ earlier point leaves it byte-for-byte as it was, and readers holding it open kee
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -318,7 +319,7 @@ def run_refresh(config: RefreshConfig) -> RefreshResult:
         dbt = timed("dbt_build", dbt_build_step, build)
         timed("forecasts", forecasts_step, build, paths)
         forecast_dbt = timed("dbt_forecasts", dbt_forecasts_step, build)
-        dbt.nodes.extend(forecast_dbt.nodes)
+        dbt = dataclasses.replace(dbt, nodes=[*dbt.nodes, *forecast_dbt.nodes])
         seconds["tests"] = round(dbt.seconds_by_type("test"), 3)
         timed("docs", docs_step, build)
         fingerprint, absent = data_fingerprint(build.database), absent_sources(build.database)

@@ -91,3 +91,16 @@ def test_no_data_writes_empty_tables_with_their_columns(tmp_path):
     assert "depopulation: not evaluated" in result.summary
     assert _columns(path, "skill_scores") == list(SKILL_COLUMNS)
     assert _columns(path, "model_forecasts") == list(FORECAST_COLUMNS)
+
+
+def test_the_dbt_macro_creates_the_same_columns():
+    """dbt's on-run-start creates the forecast tables empty when absent: same columns, same order."""
+    import re
+
+    from migsys.warehouse.paths import DBT_PROJECT_DIR
+
+    text = (DBT_PROJECT_DIR / "macros" / "forecast_tables.sql").read_text()
+    for table, columns in (("skill_scores", SKILL_COLUMNS), ("model_forecasts", FORECAST_COLUMNS)):
+        body = re.search(rf"forecasts\.{table} \((.*?)\);", text, re.S).group(1)
+        declared = [part.split()[0] for part in body.replace("\n", " ").split(",")]
+        assert declared == list(columns), table
