@@ -116,6 +116,14 @@ def remittance_summary(skill: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def remittance_by_horizon(skill: pd.DataFrame) -> pd.DataFrame:
+    """Mean APE (%) per method (rows) and horizon in years (columns)."""
+    rows = skill[(skill["kernel"] == "remittances") & (skill["size_class"] == "all")]
+    table = rows.pivot_table(index="method", columns="horizon_years", values="mape", aggfunc="mean")
+    table.columns = [f"{int(h)} y" for h in table.columns]
+    return (100 * table).round(1)
+
+
 def plot_coverage(skill: pd.DataFrame, path: Path) -> Path:
     """Model p05–p95 coverage by size quintile (depopulation) and horizon (remittances)."""
     model = skill[skill["method"] == "model"]
@@ -219,15 +227,21 @@ def forecast_section(
         absent["forecast_skill"] = reason
         parts.append(f'<p class="absent">{html.escape(reason)}</p>')
         return _section("\n".join(parts))
-    table = skill_table(skill)
-    parts.append("<h3>The model against the best single baseline, every origin and target</h3>")
-    parts.append(table.to_html(index=False, border=0, na_rep="—"))
+    table = skill_table(skill[skill["kernel"] == "depopulation"])
+    if len(table):
+        parts.append(
+            "<h3>Municipal population: the model against the best single baseline, every "
+            "origin and target (size quintiles in the coverage plot)</h3>"
+        )
+        parts.append(table.to_html(index=False, border=0, na_rep="—"))
     summary = remittance_summary(skill)
     if len(summary):
         parts.append(
             "<h3>Remittances: means over every origin/target pair (2003–2014 origins)</h3>"
         )
         parts.append(summary.to_html(index=False, border=0, na_rep="—"))
+        parts.append("<h3>Remittances: mean absolute percentage error by horizon</h3>")
+        parts.append(remittance_by_horizon(skill).to_html(border=0, na_rep="—"))
     image = plot_coverage(skill, out_dir / "forecast_coverage.png")
     images.append(image)
     parts.append(f'<p><img src="{image.name}" alt="p05–p95 coverage of the forecasts"></p>')
