@@ -85,9 +85,11 @@ def collect() -> dict[str, dict]:
     paths = MigsysPaths.from_env()
     if paths.warehouse.is_file():
         return _measure(paths.warehouse)
-    from migsys.warehouse.refresh import RefreshConfig, run_refresh
+    from migsys.bench.common import no_studies_config
+    from migsys.flows.config import NightlySettings
+    from migsys.flows.pipeline import run_plain
 
     with tempfile.TemporaryDirectory() as tmp:
         fresh = MigsysPaths(home=Path(tmp), sources=paths.sources)
-        run_refresh(RefreshConfig(paths=fresh))
+        run_plain(NightlySettings.from_paths(fresh, config_file=no_studies_config(fresh)))
         return _measure(fresh.warehouse)

@@ -68,7 +68,9 @@ def _remittance_spec(name: str, n: int, chunk_size: int, years: tuple[int, int])
 def _context() -> ModelContext:
     from migsys.bench.kernels import remittance_inputs
 
-    return ModelContext(remittance_inputs=remittance_inputs(np.random.default_rng(SEED)))
+    return ModelContext(
+        inputs={"remittance_inputs": remittance_inputs(np.random.default_rng(SEED))}
+    )
 
 
 def _engine_seconds(spec: StudySpec, root: Path, scheduler: str, context: ModelContext) -> float:
@@ -111,10 +113,11 @@ def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
     model = build_model(spec, context)
     fixed = tuple(sorted(fixed_parameter_values(spec, model, None).items()))
     _, params = parameter_matrix(ChunkTask("", spec, model, fixed, 0, LOOP_SCENARIOS))
-    project_remittances(params[:1], context.remittance_inputs, *years)  # compile / load cache
+    inputs = context.inputs["remittance_inputs"]
+    project_remittances(params[:1], inputs, *years)  # compile / load cache
     start = time.perf_counter()
     for row in params:
-        project_remittances(row[None, :], context.remittance_inputs, *years)
+        project_remittances(row[None, :], inputs, *years)
     return LOOP_SCENARIOS / (time.perf_counter() - start)
 
 

@@ -163,12 +163,10 @@ def _fail(console: Console, message: str) -> None:
 
 
 def _publish(paths, console: Console) -> None:
-    try:
-        from migsys.warehouse.refresh import RefreshConfig, run_refresh
-    except ImportError as error:  # the refresh is another area's module
-        _fail(console, f"--publish: the warehouse refresh is not available ({error})")
-    result = run_refresh(RefreshConfig(paths=paths))
-    console.print(f"published {result.warehouse} (build {result.build_id})")
+    """Run the nightly flow now, so the new results reach the published warehouse."""
+    from migsys.flows.cli_nightly import run_refresh_command
+
+    run_refresh_command(paths=paths)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,12 +7,19 @@ parameters, fit statistics, data years used, method, creation time and code vers
 
 from __future__ import annotations
 
+from migsys.kernels import registry
 from migsys.projections import depopulation, remittances
-from migsys.projections.backtest import KERNELS, check_kernel
 from migsys.projections.inputs import census_years
 from migsys.projections.store import Calibration
 
-__all__ = ["KERNELS", "calibrate", "calibrate_kernel", "check_kernel", "default_train_until"]
+KERNELS = registry.calibrated_kernels()  # kernels declaring a calibrate hook
+
+
+def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
+    """Refuse an unknown kernel name, naming the known ones."""
+    known = (*KERNELS, "all") if allow_all else KERNELS
+    if kernel not in known:
+        raise ValueError(f"kernel: unknown kernel {kernel!r}; choose one of {', '.join(known)}")
 
 
 def default_train_until(con, kernel: str) -> int:

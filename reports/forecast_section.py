@@ -13,7 +13,7 @@ and returns one HTML section with:
 - the remittance forecast fan (history and the published p05/p25/p50/p75/p95) and a table of the
   published municipal forecast by CONAPO degree.
 
-``reports.build`` adds it with one call to :func:`forecast_section`.
+``reports.build`` calls :func:`forecast_section` (it returns a ``reports.build.Section``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-SECTION_ID = "forecast-skill"
+SECTION_ID = "forecast"  # the anchor reports.build links to
 TITLE = "How good are these projections?"
 NOMINAL_90 = 0.90
 FORECAST_STATEMENT = (
@@ -209,24 +209,16 @@ def municipal_outlook(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
     )
 
 
-def forecast_section(
-    con: duckdb.DuckDBPyConnection,
-    out_dir: Path,
-    *,
-    images: list[Path],
-    absent: dict[str, str],
-) -> str:
-    """The HTML section; appends its PNGs to ``images`` and notes missing parts in ``absent``."""
+def forecast_section(con: duckdb.DuckDBPyConnection, out_dir: Path):
+    """The section (a :class:`reports.build.Section`), or None when the warehouse has no
+    forecast skill rows (no census or remittance series to evaluate)."""
+    from migsys.reports.build import Section
+
     skill = _frame(con, "select * from fct_forecast_skill")
-    parts = [f"<p>{html.escape(FORECAST_STATEMENT)}</p>"]
     if skill is None or skill.empty:
-        reason = (
-            "no forecast skill: the warehouse has no fct_forecast_skill rows (no census or "
-            "remittance series to evaluate)"
-        )
-        absent["forecast_skill"] = reason
-        parts.append(f'<p class="absent">{html.escape(reason)}</p>')
-        return _section("\n".join(parts))
+        return None
+    images: list[Path] = []
+    parts = [f"<p>{html.escape(FORECAST_STATEMENT)}</p>"]
     table = skill_table(skill[skill["kernel"] == "depopulation"])
     if len(table):
         parts.append(
@@ -259,8 +251,6 @@ def forecast_section(
         image = plot_remittance_fan(history, fan, out_dir / "remittance_forecast.png")
         images.append(image)
         parts.append(f'<p><img src="{image.name}" alt="remittance forecast fan"></p>')
-    else:
-        absent["remittance_forecast"] = "no published remittance forecast"
     outlook = municipal_outlook(con)
     if outlook is not None and len(outlook):
         parts.append(
@@ -268,8 +258,12 @@ def forecast_section(
             "population</h3>"
         )
         parts.append(outlook.to_html(index=False, border=0))
-    return _section("\n".join(parts))
-
-
-def _section(body: str) -> str:
-    return f'<section id="{SECTION_ID}">\n<h2>{html.escape(TITLE)}</h2>\n{body}\n</section>'
+    return Section(
+        SECTION_ID,
+        TITLE,
+        "\n".join(parts),
+        note="Scores: fct_forecast_skill; forecasts: fct_forecasts (is_published marks the "
+        "forecast from the latest data). `migsys backtest --help` explains origins, horizons "
+        "and scores.",
+        images=tuple(images),
+    )

@@ -21,14 +21,13 @@ def home(tmp_path):
 
 def test_calibrate_stores_and_publishes(home, monkeypatch):
     published = []
-    import migsys.warehouse.refresh
+    import migsys.flows.cli_nightly
 
-    class Result:
-        warehouse = home / "warehouse.duckdb"
-        build_id = "test-build"
-
+    # The refresh itself (the nightly flow) is tested in tests/flows; here: that it is asked for.
     monkeypatch.setattr(
-        migsys.warehouse.refresh, "run_refresh", lambda config: published.append(config) or Result()
+        migsys.flows.cli_nightly,
+        "run_refresh_command",
+        lambda paths: published.append(paths) or paths.warehouse,
     )
     result = CliRunner().invoke(
         app,
@@ -40,7 +39,7 @@ def test_calibrate_stores_and_publishes(home, monkeypatch):
     record = json.loads(stored.read_text())
     assert record["kernel"] == "remittances" and record["train_until"] == 2010
     assert record["parameters"]["remitter_share_decay"] == pytest.approx(0.06, rel=0.03)
-    assert [config.paths.home for config in published] == [home]
+    assert [paths.home for paths in published] == [home]
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path):

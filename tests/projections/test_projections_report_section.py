@@ -65,18 +65,16 @@ def test_section_shows_skill_coverage_and_the_fan(tmp_path):
     )
     con.register("_history", history)
     con.execute("CREATE TABLE fct_remittances_annual AS SELECT * FROM _history")
-    images: list = []
-    absent: dict = {}
-    page = forecast_section(con, tmp_path, images=images, absent=absent)
+    section = forecast_section(con, tmp_path)
+    page = section.html()
+    assert section.anchor == "forecast" and section.absent is None
     assert TITLE in page and "sensitivity ranges" in page
     assert html.escape(FORECAST_STATEMENT)[:60] in page
     assert "2000 → 2005" in page and "linear" in page  # the best single baseline, not the average
-    assert [image.name for image in images] == ["forecast_coverage.png", "remittance_forecast.png"]
-    assert all(image.is_file() for image in images)
-    assert absent == {}
+    names = [image.name for image in section.images]
+    assert names == ["forecast_coverage.png", "remittance_forecast.png"]
+    assert all(image.is_file() for image in section.images)
 
 
-def test_section_without_forecasts_says_why(tmp_path):
-    absent: dict = {}
-    page = forecast_section(duckdb.connect(), tmp_path, images=[], absent=absent)
-    assert "no forecast skill" in page and "forecast_skill" in absent
+def test_section_without_forecasts_is_none(tmp_path):
+    assert forecast_section(duckdb.connect(), tmp_path) is None
