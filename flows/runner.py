@@ -9,6 +9,7 @@ for dbt) what happens.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -111,16 +112,32 @@ class StepRunner:
         raise AssertionError("unreachable")
 
     def dbt(self, build, paths) -> DbtReport:
-        """The main dbt build (everything but the forecast marts), with node progress."""
+        """The main dbt build (everything but the forecast marts), the forecast step (rolling-
+        origin skill and forecasts, reused when their inputs are unchanged), then the forecast
+        marts; node progress throughout, one merged report."""
         from migsys.flows.steps import FORECAST_SELECTOR, dbt_build_step
+        from migsys.projections.forecast_refresh import refresh_forecasts
 
-        return self(
+        main = self(
             "dbt build",
             dbt_build_step,
             build,
             paths,
             exclude=FORECAST_SELECTOR,
             on_node=self.reporter.dbt_node,
+        )
+        forecasts = self("forecasts", refresh_forecasts, build.database, paths.home / "forecasts")
+        self.note(forecasts.summary)
+        marts = self(
+            "dbt build (forecasts)",
+            dbt_build_step,
+            build,
+            paths,
+            select=FORECAST_SELECTOR,
+            on_node=self.reporter.dbt_node,
+        )
+        return dataclasses.replace(
+            main, nodes=[*main.nodes, *marts.nodes], seconds=main.seconds + marts.seconds
         )
 
     def note(self, text: str) -> None:

@@ -39,7 +39,7 @@ def calibrate_kernel(con, kernel: str, train_until: int | None = None) -> Calibr
     check_kernel(kernel)
     until = default_train_until(con, kernel) if train_until is None else int(train_until)
     if kernel == "depopulation":
-        return depopulation.calibrate_depopulation(con, until).calibration
+        return depopulation.calibrate_depopulation(con, until)
     return remittances.calibrate_remittances(con, until).calibration
 
 

@@ -326,7 +326,7 @@ def test_full_warehouse_has_images_tables_and_resolving_links(tmp_path: Path) ->
     assert "22.6 m households" not in text and "2.3 m legalized" not in text
     assert "20,000,000,000 USD" in text  # money in full, not 2e+10
     assert result.absent_sections == {
-        "forecast": "not evaluated yet: no forecast skill evaluation in this build"
+        "forecast": "no data: the forecast skill evaluation has no results"
     }
     assert any(link.endswith("docs/index.html") for link in page_links(result.index_html))
     assert "<pre>" not in text  # the run summary is tables, not Markdown
