@@ -17,9 +17,11 @@ err_console = Console(stderr=True)
 EPILOG = """\
 Examples:
 
+\b
   # what a maintainer runs after new releases, from the checkout (then commit the folder)
   MIGSYS_SOURCES=../shared/data migsys snapshot --output warehouse/embedded
 
+\b
   # check that the shipped snapshot is what the parsers make of the files today
   MIGSYS_SOURCES=../shared/data migsys snapshot --check
 """

@@ -361,12 +361,13 @@ def run_summary(
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The run summary as Markdown (the Prefect artifact)."""
     lines = [f"# Nightly refresh {summary['build_id']}", "", "## Sources", ""]
-    lines += ["| source | status | files | rows loaded | rows rejected |"]
-    lines += ["|---|---|---:|---:|---:|"]
+    lines += ["| source | status | files | rows loaded | rows rejected | from | period |"]
+    lines += ["|---|---|---:|---:|---:|---|---|"]
     for row in summary.get("sources", []):
         lines.append(
             f"| {row['source']} | {row['status']} | {row['files']} "
-            f"| {row['rows_loaded']:,} | {row['rows_rejected']:,} |"
+            f"| {row['rows_loaded']:,} | {row['rows_rejected']:,} "
+            f"| {row.get('origin') or ''} | {row.get('period') or ''} |"
         )
     lines += ["", "## dbt", ""]
     dbt = summary.get("dbt")

@@ -170,6 +170,9 @@ def link_latest(reports_root: Path, out_dir: Path) -> Path:
     temporary = reports_root / f".{LATEST_LINK}.{os.getpid()}"
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(out_dir.name, target_is_directory=True)
+    if latest.is_dir() and not latest.is_symlink():
+        # A home copied without keeping symlinks (cp -r, copytree) holds a plain copy here.
+        shutil.rmtree(latest)
     os.replace(temporary, latest)
     return latest
 

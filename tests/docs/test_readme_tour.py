@@ -57,10 +57,10 @@ def test_every_tour_command_returns_rows(embedded_home, tmp_path: Path) -> None:
     home = clone / "var"
     home.mkdir()
     shutil.copy2(embedded_home.warehouse, home / "warehouse.duckdb")
+    # MIGSYS_SOURCES unset, as on a fresh clone: the default ./data/sources does not exist there.
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "MIGSYS_SOURCES"},
         "MIGSYS_HOME": str(home),
-        "MIGSYS_SOURCES": str(clone / "data" / "sources"),  # absent, as on a fresh clone
         "PREFECT_HOME": str(tmp_path / "prefect"),
         "NO_COLOR": "1",
         "COLUMNS": "200",

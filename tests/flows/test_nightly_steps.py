@@ -161,7 +161,9 @@ def test_summary_lists_sources_tests_guard_studies_and_timings(tmp_path: Path) -
     con = duckdb.connect(str(warehouse))
     con.execute(
         "create schema raw; create table raw.source_files as select 'inegi_census' as source_id, "
-        "'loaded' as status, 12345 as rows_loaded, 0 as rows_rejected from range(5)"
+        "'loaded' as status, 12345 as rows_loaded, 0 as rows_rejected, 'sources' as origin, "
+        "'1990' as period_start, '2020' as period_end, null::varchar as release_date, "
+        "null::timestamp as snapshot_created from range(5)"
     )
     con.close()
     dbt = DbtReport(
@@ -192,10 +194,11 @@ def test_summary_lists_sources_tests_guard_studies_and_timings(tmp_path: Path) -
     assert summary["allow_shrink"] is True
     assert summary["sources"] == [
         {"source": "inegi_census", "status": "loaded", "files": 5, "rows_loaded": 61725,
-         "rows_rejected": 0}
+         "rows_rejected": 0, "origin": "sources", "period": "1990 to 2020",
+         "release_date": "unknown"}
     ]  # fmt: skip
     text = summary_markdown(summary)
-    assert "| inegi_census | loaded | 5 | 61,725 | 0 |" in text
+    assert "| inegi_census | loaded | 5 | 61,725 | 0 | sources | 1990 to 2020 |" in text
     assert "| test | 1 | 1 | 0 | 0 |" in text
     assert "| rows of fct_a | 100 | 90 | allowed |" in text
     assert "| remit | skip | unchanged | 0 | 0.0 |" in text

@@ -218,8 +218,17 @@ def test_unknown_table_suggests_the_warehouse_tables(terminal: Terminal) -> None
 def test_ctrl_c_drops_the_statement_and_quit_leaves(terminal: Terminal) -> None:
     terminal.line("select 1")
     terminal.expect(re.escape(CONTINUATION))
-    terminal.send("\x03")  # Ctrl-C
-    terminal.expect(re.escape(PROMPT))
+    # CPython's readline loses a SIGINT that lands between drawing the prompt and waiting for
+    # input (its select() then blocks). Under load the test can hit that window, as a user
+    # could; like the user, it presses Ctrl-C again.
+    for attempt in range(5):
+        terminal.send("\x03")  # Ctrl-C
+        try:
+            terminal.expect(re.escape(PROMPT), timeout=10.0)
+            break
+        except AssertionError:
+            if attempt == 4:
+                raise
     terminal.line(".quit")
     assert terminal.close() == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -525,3 +526,15 @@ def test_summary_sources_read_the_build(tmp_path: Path) -> None:
         }
     ]
     assert "2000-01 to 2002-12" in render_run_summary({"sources": rows})
+
+
+def test_latest_link_replaces_a_plain_copy_of_it(tmp_path: Path) -> None:
+    from migsys.reports.build import link_latest
+
+    reports = tmp_path / "reports"
+    (reports / "2026-11-28").mkdir(parents=True)
+    (reports / "latest").mkdir()  # what `cp -r` of a home leaves in place of the link
+    (reports / "latest" / "index.html").write_text("old copy")
+    latest = link_latest(reports, reports / "2026-11-28")
+    assert latest.is_symlink() and os.readlink(latest) == "2026-11-28"
+    assert not (reports / "2026-11-28" / "index.html").exists()

@@ -46,7 +46,9 @@ def test_fresh_clone_report_and_dbt_docs_open_cleanly(
     browser, embedded_home, tmp_path: Path, screenshots: Path
 ) -> None:
     home = tmp_path / "home"
-    shutil.copytree(embedded_home.home, home, ignore=shutil.ignore_patterns("*.lock"))
+    shutil.copytree(
+        embedded_home.home, home, symlinks=True, ignore=shutil.ignore_patterns("*.lock")
+    )
     report = build_report(
         home / "warehouse.duckdb",
         home / "reports",
