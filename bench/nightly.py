@@ -56,6 +56,7 @@ def _environment(prefect_home: Path, home: Path, sources: Path) -> dict[str, str
         "MIGSYS_PREFECT_URL": "http://127.0.0.1:9/api",  # never a developer's server
     }
     env.pop("PREFECT_API_URL", None)
+    env.pop("MIGSYS_FORECAST_CACHE", None)  # cold: every run evaluates its forecasts
     return env
 
 

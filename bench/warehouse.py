@@ -44,7 +44,7 @@ def collect(repeats: int = 20) -> dict[str, dict]:
     env_paths = MigsysPaths.from_env()
     env_paths.bench.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=env_paths.bench) as tmp:
-        paths = MigsysPaths(home=Path(tmp), sources=env_paths.sources)
+        paths = MigsysPaths(home=Path(tmp), sources=env_paths.sources, forecast_cache=None)
         start = time.perf_counter()
         result = run_nightly(
             NightlySettings.from_paths(paths, config_file=no_studies_config(paths))

@@ -41,7 +41,8 @@ class ConsoleReporter:
         self._task = None
 
     def step_started(self, name: str) -> None:
-        if name.startswith("dbt build"):
+        # Only on a terminal: written to a file or pipe, a stopped bar leaves a blank line.
+        if name.startswith("dbt build") and self.out.is_terminal:
             self._progress = Progress(
                 TextColumn("  [bold]dbt build"),
                 BarColumn(),

@@ -33,9 +33,10 @@ BACKTEST_HELP = (
     "shares of units observed inside p05-p95 and p25-p75 (nominal 90 % and 50 %). Intervals "
     "come from each method's own errors at earlier origins, by size and growth class.\n\n"
     "Examples:\n\n"
-    "migsys backtest   (every pair, both kernels)\n\n"
-    "migsys backtest --kernel depopulation --train-until 2000 --target-years 2005,2010 "
-    "--out forecast.parquet\n\n"
+    "\b\n"
+    "  migsys backtest     # every pair, both kernels\n"
+    "  migsys backtest --kernel depopulation --train-until 2000 --target-years 2005,2010 \\\n"
+    "      --out forecast.parquet\n\n"
     "The refresh puts the same evaluation into the mart fct_forecast_skill."
 )
 _YEAR_RANGE = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")

@@ -126,7 +126,7 @@ class StepRunner:
             exclude=FORECAST_SELECTOR,
             on_node=self.reporter.dbt_node,
         )
-        forecasts = self("forecasts", refresh_forecasts, build.database, paths.home / "forecasts")
+        forecasts = self("forecasts", refresh_forecasts, build.database, paths.forecasts)
         self.note(forecasts.summary)
         marts = self(
             "dbt build (forecasts)",

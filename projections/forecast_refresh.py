@@ -4,7 +4,7 @@ The pipeline calls :func:`refresh_forecasts` after the main ``dbt build`` (which
 models tagged ``forecast``) and before ``dbt build --select tag:forecast``. It reads the marts of
 the build file, runs :func:`projections.evaluation.evaluate_depopulation` and
 :func:`~projections.evaluation.evaluate_remittances` — or reuses the stored result when the
-fingerprint of everything they read (the input rows and :data:`PROJECTION_CODE_VERSION`) is
+fingerprint of everything they read (the input rows and :func:`projection_code_digest`) is
 unchanged — and writes two tables into the schema ``forecasts`` of the build:
 
 - ``forecasts.skill_scores`` — one row per kernel, origin, target year, method and size class
@@ -19,6 +19,7 @@ tables) its rows are simply absent; the tables always exist with their columns, 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -37,8 +38,6 @@ from migsys.projections.evaluation import (
 )
 from migsys.projections.skill import SKILL_COLUMNS
 
-# Bump when any forecast or scoring code changes what it computes: it is part of the fingerprint.
-PROJECTION_CODE_VERSION = "forecasts-3"
 SCHEMA = "forecasts"
 SKILL_TABLE = "skill_scores"
 FORECASTS_TABLE = "model_forecasts"
@@ -81,9 +80,36 @@ def read_input_frames(con) -> tuple[dict[str, pd.DataFrame], list[str]]:
     return frames, missing
 
 
+def source_digest(*roots: Path) -> str:
+    """Hash of the names and bytes of the ``.py`` and ``.csv`` files under ``roots``."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".csv") and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(root).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def projection_code_digest() -> str:
+    """Hash of the source of every module that computes or scores a forecast (and the kernels'
+    parameter tables).
+
+    A hand-bumped version would let a changed method reuse results the old code computed; the
+    source itself cannot be forgotten.
+    """
+    import migsys.kernels
+    import migsys.projections
+
+    return source_digest(
+        Path(migsys.projections.__file__).parent, Path(migsys.kernels.__file__).parent
+    )
+
+
 def inputs_fingerprint(frames: dict[str, pd.DataFrame]) -> str:
-    """Hash of the input rows and the projection code version."""
-    digest = hashlib.sha256(PROJECTION_CODE_VERSION.encode())
+    """Hash of the input rows and the code that computes the forecasts."""
+    digest = hashlib.sha256(projection_code_digest().encode())
     for name in sorted(frames):
         digest.update(name.encode())
         frame = frames[name]

@@ -29,6 +29,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+# One forecast cache for the session: the rolling-origin evaluation of the same inputs and code is
+# computed once, not in every refresh of a fresh home (tests of the step pass their own folder).
+os.environ.setdefault("MIGSYS_FORECAST_CACHE", tempfile.mkdtemp(prefix="migsys-tests-forecasts-"))
 os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's server
 os.environ.setdefault("MIGSYS_PREFECT_URL", "http://127.0.0.1:9/api")  # nothing listens there
 

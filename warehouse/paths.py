@@ -16,11 +16,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PACKAGE_ROOT / "dbt_project"
 STUDIES_DIR = PACKAGE_ROOT / "studies"
+
+
+def _forecast_cache_from_env(env) -> Path | None:
+    cache = env.get("MIGSYS_FORECAST_CACHE")
+    return Path(cache).resolve() if cache else None
 
 
 class MigsysPaths(BaseModel):
@@ -30,13 +35,23 @@ class MigsysPaths(BaseModel):
 
     home: Path
     sources: Path
+    # Computed forecast evaluations, keyed by the fingerprint of their inputs and code; homes
+    # that refresh the same data (a team's test and production homes, a test session) may share it.
+    # Read from MIGSYS_FORECAST_CACHE when not given, however the paths are made.
+    forecast_cache: Path | None = Field(
+        default_factory=lambda: _forecast_cache_from_env(os.environ)
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> MigsysPaths:
         env = os.environ if environ is None else environ
         home = Path(env.get("MIGSYS_HOME") or "var")
         sources = Path(env.get("MIGSYS_SOURCES") or Path("data") / "sources")
-        return cls(home=home.resolve(), sources=sources.resolve())
+        return cls(
+            home=home.resolve(),
+            sources=sources.resolve(),
+            forecast_cache=_forecast_cache_from_env(env),
+        )
 
     @property
     def warehouse(self) -> Path:
@@ -59,6 +74,11 @@ class MigsysPaths(BaseModel):
     def docs(self) -> Path:
         """Static dbt docs published with the warehouse."""
         return self.home / "docs"
+
+    @property
+    def forecasts(self) -> Path:
+        """Stored forecast evaluations (MIGSYS_FORECAST_CACHE, default MIGSYS_HOME/forecasts)."""
+        return self.forecast_cache or self.home / "forecasts"
 
     @property
     def bench(self) -> Path:

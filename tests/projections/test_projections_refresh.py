@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 from projection_warehouses import (
@@ -104,3 +106,26 @@ def test_the_dbt_macro_creates_the_same_columns():
         body = re.search(rf"forecasts\.{table} \((.*?)\);", text, re.S).group(1)
         declared = [part.split()[0] for part in body.replace("\n", " ").split(",")]
         assert declared == list(columns), table
+
+
+def test_forecast_cache_is_the_home_unless_shared(tmp_path: Path) -> None:
+    from migsys.warehouse.paths import MigsysPaths
+
+    env = {"MIGSYS_HOME": str(tmp_path / "home")}
+    assert MigsysPaths.from_env(env).forecasts == tmp_path / "home" / "forecasts"
+    shared = {**env, "MIGSYS_FORECAST_CACHE": str(tmp_path / "team-cache")}
+    assert MigsysPaths.from_env(shared).forecasts == tmp_path / "team-cache"
+
+
+def test_code_digest_changes_with_any_method_file(tmp_path: Path) -> None:
+    from migsys.projections.forecast_refresh import source_digest
+
+    (tmp_path / "kernels" / "parameters").mkdir(parents=True)
+    (tmp_path / "kernels" / "step.py").write_text("RATE = 0.01\n")
+    (tmp_path / "kernels" / "parameters" / "depopulation.csv").write_text("name,default\na,1\n")
+    (tmp_path / "kernels" / "__pycache__").mkdir()
+    before = source_digest(tmp_path / "kernels")
+    (tmp_path / "kernels" / "__pycache__" / "step.cpython-311.pyc").write_bytes(b"compiled")
+    assert source_digest(tmp_path / "kernels") == before  # caches are not the method
+    (tmp_path / "kernels" / "parameters" / "depopulation.csv").write_text("name,default\na,2\n")
+    assert source_digest(tmp_path / "kernels") != before
