@@ -9,7 +9,6 @@ scenario independently, and a re-run only fills the missing scenario ranges.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ import pyarrow as pa
 
 from migsys.sweeps import design, store
 from migsys.sweeps.calibration import calibrated_values
+from migsys.sweeps.evaluators import Evaluator, evaluator_for
 from migsys.sweeps.models import (
     ModelContext,
     SweepModel,
@@ -216,13 +216,15 @@ def run_chunk(task: ChunkTask) -> ChunkDone:
     """Evaluate one chunk in batch and write its Parquet part atomically (idempotent)."""
     import numba
 
-    numba.set_num_threads(1)  # one worker process = one core; no oversubscription
+    # One worker process = one core, no oversubscription. Numba's setting is per thread, so it
+    # is made here, in the thread that runs the chunk, wherever the worker was started.
+    numba.set_num_threads(1)
     began, began_cpu = time.perf_counter(), time.process_time()
     swept, params = parameter_matrix(task)
     results = task.model.evaluate(params)
     table = chunk_table(task, swept, results)
     study = store.StudyDir(Path(task.study_dir))
-    store.atomic_write_parquet(study.part(task.start), table)
+    store.write_part(study.part(task.start), table, ("scenario_id", *task.spec.swept_names))
     return ChunkDone(
         task.start,
         task.stop,
@@ -230,41 +232,6 @@ def run_chunk(task: ChunkTask) -> ChunkDone:
         time.process_time() - began_cpu,
         socket.gethostname(),
     )
-
-
-@contextlib.contextmanager
-def open_client(
-    workers: int | None = None, scheduler: str | None = None, slurm: bool = False
-) -> Iterator[object]:
-    """A Dask client: an existing scheduler, a SLURM cluster, or (default) a local process cluster."""
-    from distributed import Client, LocalCluster
-
-    if scheduler and slurm:
-        raise ValueError("give either --scheduler or --slurm, not both")
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    if slurm:
-        from dask_jobqueue import SLURMCluster
-
-        with SLURMCluster(cores=1, processes=1, memory="2GiB") as cluster:
-            cluster.scale(jobs=workers or 2)
-            with Client(cluster) as client:
-                yield client
-        return
-    n_workers = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 @dataclass(frozen=True)
@@ -356,8 +323,14 @@ def run_study(
     slurm: bool = False,
     progress: bool = True,
     context: ModelContext | None = None,
+    evaluator: Evaluator | None = None,
 ) -> StudyRun:
-    """Run (or finish) a study under ``root / spec.name``; only missing chunks are evaluated."""
+    """Run (or finish) a study under ``root / spec.name``; only missing chunks are evaluated.
+
+    Chunks run on ``evaluator`` (``sweeps.evaluators``); without one, ``workers``,
+    ``scheduler`` and ``slurm`` choose it as the CLI options do.
+    """
+    evaluator = evaluator or evaluator_for(workers, scheduler, slurm)
     prepared = prepare_study(spec, root, context)
     directory = prepared.directory
     directory.path.mkdir(parents=True, exist_ok=True)
@@ -380,7 +353,7 @@ def run_study(
                 run_seconds=elapsed_before,
             ),
         )
-        with open_client(workers, scheduler, slurm) as client:
+        with evaluator.client() as client:
             _fan_out(client, prepared, chunks, progress)
     seconds = time.perf_counter() - began
     store.atomic_write_json(
