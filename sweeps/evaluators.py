@@ -80,27 +80,42 @@ class LocalProcesses:
 
     @contextlib.contextmanager
     def client(self) -> Iterator[Client]:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        with (
-            quiet_dask(),
-            # Worker processes read their log level when they import distributed, before any
-            # hook could run: Dask's documented way in is an environment variable it sets
-            # before spawning them (Dask sets it in this process too; nothing else reads it).
-            dask.config.set(
-                {"distributed.nanny.pre-spawn-environ.DASK_LOGGING__DISTRIBUTED": "warning"}
-            ),
-            LocalCluster(
-                n_workers=self.workers or os.cpu_count() or 1,
+        with quiet_dask(), _quiet_local_cluster(self.workers) as cluster, Client(cluster) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _quiet_local_cluster(workers: int | None) -> Iterator[object]:
+    """A ``LocalCluster`` whose worker processes log warnings and errors only.
+
+    They read their log level when they import distributed, before any hook could run: Dask's
+    documented way in is ``distributed.nanny.pre-spawn-environ``, which sets the variable in this
+    process before spawning them. It is put back as it was once they are up, so that processes
+    started later (Slurm jobs inherit the environment) are not affected.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    name = "DASK_LOGGING__DISTRIBUTED"
+    before = os.environ.get(name)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{name}": "warning"}):
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=":0",
                 silence_logs=QUIET_LEVEL,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            yield client
+            )
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+    with cluster:
+        yield cluster
 
 
 @dataclass(frozen=True)
