@@ -48,23 +48,51 @@ def run(
     scheduler: Annotated[
         str | None, typer.Option(help="existing Dask scheduler, tcp://HOST:PORT")
     ] = None,
-    slurm: Annotated[bool, typer.Option(help="run on a SLURM cluster via dask-jobqueue")] = False,
+    slurm: Annotated[
+        bool,
+        typer.Option(
+            help="run on Slurm jobs via dask-jobqueue (settings from its jobqueue.slurm "
+            "configuration unless given below; --workers = worker processes in all)"
+        ),
+    ] = False,
+    slurm_queue: Annotated[str | None, typer.Option(help="Slurm partition")] = None,
+    slurm_account: Annotated[str | None, typer.Option(help="Slurm account")] = None,
+    slurm_walltime: Annotated[str | None, typer.Option(help="job time limit, HH:MM:SS")] = None,
+    slurm_cores: Annotated[
+        int | None, typer.Option(help="cores per job (one worker process each)")
+    ] = None,
+    slurm_memory: Annotated[str | None, typer.Option(help="memory per job, e.g. 4GiB")] = None,
+    slurm_prologue: Annotated[
+        list[str] | None, typer.Option(help="job script line run before the workers (repeat)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show the progress bar")] = True,
 ) -> None:
     """Run a study, or finish an interrupted one (only missing chunks run)."""
     from migsys.sweeps.engine import StudyConflict, run_study
+    from migsys.sweeps.evaluators import Slurm, evaluator_for
     from migsys.sweeps.models import ModelContext
     from migsys.sweeps.spec import SpecError, load_spec
 
     paths = _paths()
+    slurm_options = {
+        "--slurm-queue": ("queue", slurm_queue),
+        "--slurm-account": ("account", slurm_account),
+        "--slurm-walltime": ("walltime", slurm_walltime),
+        "--slurm-cores": ("cores", slurm_cores),
+        "--slurm-memory": ("memory", slurm_memory),
+        "--slurm-prologue": ("job_script_prologue", tuple(slurm_prologue or ()) or None),
+    }
     try:
+        given = [flag for flag, (_, value) in slurm_options.items() if value is not None]
+        if given and not slurm:
+            raise ValueError(f"{given[0]}: Slurm options need --slurm")
+        slurm_evaluator = Slurm(**dict(slurm_options.values())) if slurm else False
+        evaluator = evaluator_for(workers, scheduler, slurm_evaluator)
         spec = load_spec(spec_path)
         result = run_study(
             spec,
             paths.sweeps,
-            workers=workers,
-            scheduler=scheduler,
-            slurm=slurm,
+            evaluator=evaluator,
             progress=progress,
             context=ModelContext(warehouse=paths.warehouse),
         )
