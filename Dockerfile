@@ -1,7 +1,12 @@
 # One image for every service of docker-compose.yml: the migsys CLI, the Prefect server and the
 # Dask scheduler/workers all run from the same pinned working set (requirements.lock), so a flow,
 # its tasks and the Dask workers always agree on library versions.
-FROM python:3.11-slim-bookworm
+#
+# The base image is pinned to an exact Python patch release and Debian release, so a rebuild
+# does not silently change the interpreter. To pin it byte for byte as well, append the digest
+# your registry reports (`docker buildx imagetools inspect python:3.11.13-slim-bookworm`):
+#   FROM python:3.11.13-slim-bookworm@sha256:<digest>
+FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -29,11 +34,12 @@ RUN mkdir -p migsys flows kernels warehouse/parsers sweeps projections bench rep
 COPY . .
 RUN pip install -c requirements.lock --no-deps -e . \
     && useradd --create-home --uid 10001 migsys \
-    && mkdir -p "$MIGSYS_HOME" "$MIGSYS_SOURCES" "$PREFECT_HOME" \
-    && chown -R migsys:migsys "$MIGSYS_HOME" "$PREFECT_HOME" /app/dbt_project
+    && mkdir -p "$MIGSYS_HOME" "$MIGSYS_SOURCES" "$PREFECT_HOME" /certs \
+    && chown -R migsys:migsys "$MIGSYS_HOME" "$PREFECT_HOME" /certs /app/dbt_project
 
 USER migsys
-VOLUME ["/var/migsys", "/data/sources"]
+# /certs: the Dask TLS certificates (volume dask-tls, written by deploy/make_secrets.py).
+VOLUME ["/var/migsys", "/data/sources", "/certs"]
 
 ENTRYPOINT []
 CMD ["migsys", "--help"]

@@ -2,36 +2,105 @@
 
 from __future__ import annotations
 
-import sys
+import inspect
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape as rich_escape
 
+from migsys.warehouse.fetch import FetchLimits as FetchLimitsDefaults
 from migsys.warehouse.paths import MigsysPaths
 
 console = Console()
 err_console = Console(stderr=True)
 
 
+def command_help(docstring: str | None) -> str:
+    """A docstring as Typer's Rich help shows it well: prose reflowed, examples kept as lines.
+
+    Typer's "rich" mode keeps every newline of later paragraphs and reads brackets as markup, so
+    prose paragraphs are joined into one line each, indented lines (examples) stay as they are,
+    and brackets are escaped (``.schema [table]`` must survive).
+    """
+    paragraphs = inspect.cleandoc(docstring or "").split("\n\n")
+    shown = []
+    for paragraph in paragraphs:
+        lines = paragraph.splitlines()
+        if any(line.startswith("  ") for line in lines[1:]) or paragraph.startswith("  "):
+            shown.append("\n".join(lines))
+        else:
+            shown.append(" ".join(line.strip() for line in lines))
+    return rich_escape("\n\n".join(shown))
+
+
 def fetch(
     base_url: Annotated[
         str | None,
-        typer.Option(help="Mirror to download from (default: each source's registered URL)."),
+        typer.Option(
+            "--base-url",
+            metavar="URL",
+            help="Mirror laid out like MIGSYS_SOURCES (default: each file's registered URL).",
+        ),
     ] = None,
+    deadline: Annotated[
+        float,
+        typer.Option(min=1, metavar="SECONDS", help="Overall time allowed per file."),
+    ] = FetchLimitsDefaults.deadline_seconds,
+    max_mib: Annotated[
+        int, typer.Option(min=1, metavar="MIB", help="Size cap per file, in MiB.")
+    ] = FetchLimitsDefaults.max_bytes // (1024 * 1024),
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="On failure, one line per file with its rule.")
+    ] = False,
 ) -> None:
-    """Download the registered source files into MIGSYS_SOURCES with a sha256 manifest."""
-    from migsys.warehouse.fetch import fetch_sources
+    """Download the registered source files into MIGSYS_SOURCES, checked before anything changes.
+
+    Each file is staged, then must pass: HTTP 200 and not an HTML page, the size cap, the
+    deadline, redirects only within its host, and its pinned sha256 (closed releases) or the
+    parser and a never-fewer-rows check (growing series). Only when every file passes are the
+    changed ones swapped in and the manifests rewritten; otherwise nothing changes and each
+    failure is named with its rule.
+
+    Examples:
+      migsys fetch
+      migsys fetch --base-url http://127.0.0.1:8000     # e.g. python -m http.server
+      migsys fetch --deadline 300 --max-mib 16
+    """
+    from migsys.warehouse.fetch import FetchError, FetchLimits, SourcesFolderError, fetch_sources
 
     paths = MigsysPaths.from_env()
+    limits = FetchLimits(max_bytes=max_mib * 1024 * 1024, deadline_seconds=deadline)
     try:
-        report = fetch_sources(paths.sources, base_url=base_url)
-    except Exception as exc:  # noqa: BLE001 - any failure is reported, never a traceback
-        err_console.print(f"[red]fetch failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        report = fetch_sources(paths.sources, base_url=base_url, limits=limits)
+    except FetchError as error:
+        failed = error.report
+        _error(
+            f"fetch failed: {len(failed.failures)} of {len(failed.files)} files; "
+            f"nothing in {failed.dest} was replaced"
+        )
+        for line in failed.failure_lines():
+            _error(f"  {line}")
+        if verbose:
+            for line in str(error).splitlines()[1:]:
+                _error(line)
+        raise typer.Exit(1) from None
+    except (SourcesFolderError, ValueError) as error:
+        _error(f"fetch failed: {error}")
+        raise typer.Exit(1 if isinstance(error, SourcesFolderError) else 2) from None
     console.print(report)
+    console.print(
+        f"{report.count('downloaded')} downloaded, {report.count('unchanged')} unchanged; "
+        f"manifest {paths.sources / 'MANIFEST.sha256'}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _error(text: str) -> None:
+    """Error text exactly as written: brackets in SQL, URLs or rules are not Rich markup."""
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def refresh(
@@ -56,80 +125,105 @@ def refresh(
     run_refresh_command(rerun_studies=rerun_studies, fetch=fetch, rebuild=rebuild)
 
 
-def _print_table(table) -> None:
-    view = Table(show_lines=False)
-    for name in table.column_names:
-        view.add_column(name)
-    for row in table.to_pylist():
-        view.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(view)
-    console.print(f"[dim]{table.num_rows} rows[/dim]")
-
-
-def _interactive(warehouse: Path) -> None:
-    from migsys.warehouse.sql import open_read_only, query_connection
-
-    con = open_read_only(warehouse)
-    console.print(f"migsys sql — {warehouse} (read-only). End statements with ';', quit with .exit")
-    buffer: list[str] = []
-    while True:
-        try:
-            line = input("migsys> " if not buffer else "   ...> ")
-        except EOFError:
-            break
-        if not buffer and line.strip() in (".exit", ".quit", "exit", "quit"):
-            break
-        buffer.append(line)
-        if not line.rstrip().endswith(";"):
-            continue
-        statement, buffer = "\n".join(buffer), []
-        try:
-            _print_table(query_connection(con, statement))
-        except Exception as exc:  # noqa: BLE001 - the prompt reports and continues
-            err_console.print(f"[red]{exc}[/red]")
-    con.close()
-
-
 def sql(
-    query: Annotated[str | None, typer.Argument(help="SQL to run; omit for a prompt.")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
-    output: Annotated[Path | None, typer.Option(help="File to write (csv/json/parquet).")] = None,
+    query: Annotated[
+        str | None, typer.Argument(metavar="QUERY", help="SQL to run; omit it for the prompt.")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="table, csv or json on the terminal; csv, json or parquet with --output "
+            "(default: table, or the --output suffix).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write the rows to FILE (its folder must exist)."
+        ),
+    ] = None,
+    tui: Annotated[
+        bool, typer.Option("--tui", help="Open Harlequin, the SQL IDE for the terminal, read-only.")
+    ] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="No file or network access beyond the warehouse, configuration locked.",
+        ),
+    ] = False,
 ) -> None:
-    """Query the published warehouse read-only; statements that write are refused."""
-    from migsys.warehouse.sql import OUTPUT_FORMATS, run_query, write_table
+    """Query the published warehouse, read-only: statements that are not reads are refused by name.
+
+    Only SELECT, WITH, VALUES, FROM, PIVOT, UNPIVOT, DESCRIBE, SHOW, SUMMARIZE, reporting
+    PRAGMAs and EXPLAIN of those run; COPY, ATTACH, INSTALL, LOAD, SET, IMPORT DATABASE and every
+    write are refused with the rule. No query installs or loads an extension.
+
+    Without QUERY a prompt opens: statements end with ';', and .tables, .schema [table],
+    .mode [mode], .help and .quit work as in the DuckDB CLI. docs/tables.md lists the tables
+    you'll want.
+
+    Examples:
+      migsys sql "show all tables"
+      migsys sql "from main.fct_remittances_annual order by year" -f csv
+      migsys sql "from main.fct_remittances_annual" -o remittances.parquet
+      migsys sql                      # the prompt
+      migsys sql --tui                # Harlequin, if installed
+    """
+    from migsys.flows.sql_prompt import SqlPrompt, enable_line_editing, open_tui, print_result
+    from migsys.warehouse.sql import (
+        OUTPUT_FORMATS,
+        OutputError,
+        check_output_path,
+        format_for_output,
+        open_read_only,
+        run_query,
+        write_table,
+    )
 
     paths = MigsysPaths.from_env()
-    if fmt not in OUTPUT_FORMATS:
-        err_console.print(f"--format must be one of {', '.join(OUTPUT_FORMATS)} (got {fmt!r})")
-        raise typer.Exit(2)
     try:
+        if output is not None:
+            fmt = format_for_output(output, fmt)
+            check_output_path(output)  # before the query runs: fail fast, write nothing
+        elif fmt is not None and fmt not in OUTPUT_FORMATS:
+            raise OutputError(f"--format must be one of {', '.join(OUTPUT_FORMATS)} (got {fmt})")
+        elif fmt == "parquet":
+            raise OutputError("--format parquet needs --output FILE")
+        if tui:
+            if query is not None or output is not None:
+                raise OutputError("--tui opens an editor: give no QUERY and no --output")
+            raise typer.Exit(open_tui(paths.warehouse, sandbox=sandbox))
         if query is None:
-            _interactive(paths.warehouse)
+            if output is not None:
+                raise OutputError("--output needs a QUERY (the prompt prints to the terminal)")
+            con = open_read_only(paths.warehouse, sandbox=sandbox)
+            try:
+                enable_line_editing(con)
+                SqlPrompt(con, paths.warehouse, console, err_console, mode=fmt or "table").run()
+            finally:
+                con.close()
             return
-        table = run_query(paths.warehouse, query)
-    except Exception as exc:  # noqa: BLE001
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
-    if fmt == "table":
-        _print_table(table)
-    elif output is None:
-        if fmt == "parquet":
-            err_console.print("--format parquet needs --output FILE")
-            raise typer.Exit(2)
-        import pyarrow.csv as pa_csv
-
-        if fmt == "csv":
-            pa_csv.write_csv(table, sys.stdout.buffer)
-        else:
-            import json
-
-            sys.stdout.write(json.dumps(table.to_pylist(), default=str, ensure_ascii=False) + "\n")
-    else:
-        write_table(table, output, fmt)
-        console.print(f"wrote {table.num_rows} rows to {output}")
+        table = run_query(paths.warehouse, query, sandbox=sandbox)
+    except OutputError as error:
+        _error(str(error))
+        raise typer.Exit(2) from None
+    except typer.Exit:
+        raise
+    except Exception as error:  # noqa: BLE001 - refusals and SQL errors: one message, no traceback
+        _error(str(error))
+        raise typer.Exit(1) from None
+    if output is None:
+        print_result(table, fmt or "table", console)
+        return
+    write_table(table, output, fmt)
+    console.print(f"wrote {table.num_rows} rows to {output}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(fetch)
+    app.command(help=command_help(fetch.__doc__))(fetch)
     app.command()(refresh)
-    app.command()(sql)
+    app.command(help=command_help(sql.__doc__))(sql)

@@ -1,53 +1,154 @@
-"""Download the registered source files into a sources folder, with sha256 manifests.
+"""Download the registered source files safely: staged, checked, then swapped in all together.
 
 ``fetch_sources(dest, base_url)`` downloads every registered file from ``base_url + "/" + path``
-(or, without ``base_url``, from each file's registered mirror URL), writes each file atomically
-(temporary file + rename, so a cut download never replaces a good file), skips files whose
-content is unchanged (ETag revalidation when the server gives one, else sha256 comparison), and
-writes ``MANIFEST.sha256`` (``sha256sum -c`` format) and ``MANIFEST.json`` (url, size, sha256,
-etag, fetched_at per file). HTTP and network errors name the URL; every file is attempted, then
-``FetchError`` lists the failures (its ``report`` has the rest).
+(or, without ``base_url``, from each file's registered mirror URL) into a staging folder inside
+``dest`` and checks each one before anything is replaced:
+
+- transport: HTTP 200 only (a 304 revalidation keeps the local file); redirects only to the host
+  the file is registered on (or given by ``base_url``); at most ``max_bytes`` per file, streamed to
+  disk so memory stays flat; one overall deadline per file (a server dripping one byte at a time
+  is cut off at the deadline, not after each read); a body shorter than its Content-Length is cut;
+- content: an HTML page (by Content-Type or by its first bytes) is refused; a file pinned in
+  ``warehouse.sources`` must have exactly its pinned sha256; every file must be accepted by the
+  real parser of its source, and a growing series (no pin) must not have fewer rows than the
+  file it would replace.
+
+Only when every file has passed are the changed ones swapped in (``os.replace``, rolled back if a
+rename fails) and ``MANIFEST.sha256`` / ``MANIFEST.json`` rewritten. When any file fails, no file
+in ``dest`` changes (not even the manifests) and ``FetchError`` names each failed file, why, and
+the rule it broke; ``FetchReport.failure_lines()`` gives one line per kind of failure.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
+import http.client
 import json
 import os
+import shutil
+import socket
+import ssl
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.table import Table
+from rich.text import Text
 
 from migsys.warehouse.sources import SOURCES, Source
 
 SHA256_MANIFEST = "MANIFEST.sha256"
 JSON_MANIFEST = "MANIFEST.json"
+LOCK_FILE = ".fetch.lock"
+STAGING_PREFIX = ".fetch-staging-"
 USER_AGENT = "migsys-fetch/0.1 (+https://github.com/migsys)"
+CHUNK_BYTES = 64 * 1024
+MIB = 1024 * 1024
+HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+HTML_PREFIXES = (b"<!doctype html", b"<html", b"<head", b"<body")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Per-file limits; the defaults are far above the largest published file (~0.6 MB)."""
+
+    max_bytes: int = 64 * MIB
+    deadline_seconds: float = 120.0  # whole file: connect, headers and body
+    stall_seconds: float = 30.0  # longest wait for any single network read
+    max_redirects: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_bytes <= 0 or self.deadline_seconds <= 0 or self.stall_seconds <= 0:
+            raise ValueError(f"fetch limits must be positive (got {self})")
+
+
+@dataclass(frozen=True)
+class FailureKind:
+    title: str  # what happened, for the one-line summary
+    rule: str  # the rule the file broke
+
+
+FAILURE_KINDS: dict[str, FailureKind] = {
+    "offline": FailureKind(
+        "cannot resolve the host name (no network or no DNS?)",
+        "the mirror's host must be reachable",
+    ),
+    "unreachable": FailureKind(
+        "cannot connect to the server", "the mirror's host must accept connections"
+    ),
+    "tls": FailureKind("TLS error", "https mirrors must present a valid certificate"),
+    "timeout": FailureKind(
+        "not complete before the deadline",
+        "each file must arrive whole within the deadline (--deadline)",
+    ),
+    "http": FailureKind("HTTP error", "only an HTTP 200 answer is accepted"),
+    "redirect": FailureKind(
+        "redirect refused", "redirects must stay on the host the file is registered on"
+    ),
+    "html": FailureKind(
+        "an HTML page instead of the data file",
+        "a source file is the publisher's data, never a web page",
+    ),
+    "too_large": FailureKind("larger than the size cap", "at most --max-mib MiB per file"),
+    "truncated": FailureKind(
+        "connection cut before the end", "the body must be as long as its Content-Length"
+    ),
+    "checksum": FailureKind(
+        "not the pinned published file",
+        "a pinned file (warehouse/sources.py) must match its sha256 byte for byte",
+    ),
+    "parse": FailureKind(
+        "refused by the parser", "the file must be readable by the parser of its source"
+    ),
+    "shrunk": FailureKind(
+        "fewer rows than the file it would replace", "a growing series never loses rows"
+    ),
+    "local": FailureKind(
+        "the local file cannot be replaced", "a registered path must be a regular file"
+    ),
+}
+# Failures that concern a whole host: later files on the same host are not tried again.
+HOST_FAILURES = frozenset({"offline", "unreachable", "tls"})
+NETWORK_FAILURES = HOST_FAILURES | {"timeout"}
 
 
 @dataclass(frozen=True)
 class FetchedFile:
-    """What happened to one registered file."""
+    """What happened to one registered file.
+
+    ``status``: downloaded (swapped in) | unchanged | failed | held (passed its checks but not
+    swapped in because another file failed). ``failure`` is a key of ``FAILURE_KINDS``.
+    """
 
     file_name: str
     url: str
-    status: str  # downloaded | unchanged | failed
+    status: str
     size: int | None = None
     sha256: str | None = None
     etag: str | None = None
     fetched_at: str | None = None  # ISO 8601, UTC
     error: str | None = None
+    failure: str | None = None
+    rows: int | None = None
 
 
 @dataclass
 class FetchReport:
     dest: Path
     files: list[FetchedFile] = field(default_factory=list)
+    base_url: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +161,29 @@ class FetchReport:
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
 
+    def failure_lines(self) -> list[str]:
+        """One line per kind of failure (14 DNS errors are one line), then a hint if useful."""
+        by_kind: dict[str, list[FetchedFile]] = {}
+        for failed in self.failures:
+            by_kind.setdefault(failed.failure or "http", []).append(failed)
+        lines = []
+        for kind, files in by_kind.items():
+            title = FAILURE_KINDS[kind].title
+            if len(files) == 1:
+                lines.append(f"{title}: {files[0].file_name} ({files[0].url}): {files[0].error}")
+                continue
+            hosts = ", ".join(sorted({urlsplit(f.url).hostname or f.url for f in files}))
+            named = f" ({', '.join(f.file_name for f in files)})" if len(files) <= 4 else ""
+            lines.append(f"{title}: {len(files)} files{named} from {hosts}: {files[0].error}")
+        if any(f.failure in NETWORK_FAILURES for f in self.failures):
+            where = "another mirror" if self.base_url else "a mirror you can reach"
+            lines.append(
+                f"hint: no network? `migsys fetch --base-url URL` downloads from {where}: any "
+                "HTTP server of a folder laid out like MIGSYS_SOURCES (e.g. `python -m "
+                "http.server` in a copy of the files)"
+            )
+        return lines
+
     def __str__(self) -> str:
         lines = [
             f"{self.dest}: {self.count('downloaded')} downloaded, {self.count('unchanged')} "
@@ -69,23 +193,56 @@ class FetchReport:
         return "\n".join(lines)
 
     def __rich__(self) -> Table:
-        table = Table(title=f"Sources in {self.dest}")
-        for column in ("file", "status", "bytes", "sha256", "url"):
-            table.add_column(column)
+        origin = self.base_url or "the registered mirrors (warehouse/sources.py)"
+        table = Table(title=f"Sources in {self.dest}", caption=f"from {origin}")
+        table.add_column("file", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("checked", justify="right", no_wrap=True)
+        table.add_column("bytes", justify="right", no_wrap=True)
         for f in self.files:
-            status = f.status if f.error is None else f"{f.status}: {f.error}"
-            size = "" if f.size is None else f"{f.size:,}"
-            table.add_row(f.file_name, status, size, (f.sha256 or "")[:12], f.url)
+            pinned = "pinned sha256" if f.sha256 else ""
+            checked = pinned if f.rows is None else f"{f.rows:,} rows"
+            table.add_row(
+                *(
+                    Text(value)  # plain text: brackets in file names or errors are not markup
+                    for value in (
+                        f.file_name,
+                        f.status if f.error is None else f"{f.status}: {f.error}",
+                        checked,
+                        "" if f.size is None else f"{f.size:,}",
+                    )
+                )
+            )
         return table
 
 
 class FetchError(RuntimeError):
-    """One or more downloads failed; ``report`` holds every file's outcome."""
+    """One or more files failed; nothing in ``report.dest`` was replaced."""
 
     def __init__(self, report: FetchReport) -> None:
         self.report = report
-        details = "\n".join(f"  {f.url}: {f.error}" for f in report.failures)
-        super().__init__(f"{len(report.failures)} download(s) failed:\n{details}")
+        details = "\n".join(
+            f"  {f.file_name} ({f.url}): {f.error} — rule: {FAILURE_KINDS[f.failure].rule}"
+            for f in report.failures
+            if f.failure
+        )
+        super().__init__(
+            f"{len(report.failures)} of {len(report.files)} file(s) failed; no file in "
+            f"{report.dest} was replaced:\n{details}"
+        )
+
+
+class SourcesFolderError(OSError):
+    """The sources folder cannot be used (not a folder, read-only, another fetch running)."""
+
+
+class FetchFailure(Exception):
+    """One file failed one check; ``kind`` is a key of ``FAILURE_KINDS``."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
 
 
 def source_url(source: Source, file_name: str, base_url: str | None) -> str:
@@ -100,81 +257,462 @@ def fetch_sources(
     base_url: str | None = None,
     *,
     sources: tuple[Source, ...] = SOURCES,
-    timeout: float = 60.0,
+    limits: FetchLimits | None = None,
 ) -> FetchReport:
-    """Bring ``dest`` up to date with the mirror; see the module docstring."""
+    """Bring ``dest`` up to date with the mirror, all files or none; see the module docstring."""
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         raise ValueError(f"base_url {base_url!r} must start with http:// or https://")
+    limits = limits or FetchLimits()
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    previous = read_json_manifest(dest)
-    report = FetchReport(dest)
-    for source in sources:
-        for file_name in source.files:
-            url = source_url(source, file_name, base_url)
-            report.files.append(fetch_file(dest, file_name, url, previous.get(file_name), timeout))
-    write_manifests(dest, [f for f in report.files if f.status != "failed"], previous)
-    if not report.ok:
-        raise FetchError(report)
+    report = FetchReport(dest, base_url=base_url)
+    with _sources_folder(dest) as staging_folder:
+        staging = Staging(dest, staging_folder, limits)
+        previous = read_json_manifest(dest)
+        failed_hosts: dict[str, tuple[str, FetchFailure]] = {}
+        for source in sources:
+            for file_name in source.files:
+                url = source_url(source, file_name, base_url)
+                wanted = Wanted(source, file_name, url, previous.get(file_name))
+                report.files.append(_fetch_one(wanted, staging, failed_hosts))
+        if not report.ok:
+            report.files = [
+                replace(f, status="held") if f.status == "staged" else f for f in report.files
+            ]
+            raise FetchError(report)
+        staged = [f.file_name for f in report.files if f.status == "staged"]
+        swap_in(staging_folder, dest, staged)
+        report.files = [
+            replace(f, status="downloaded") if f.status == "staged" else f for f in report.files
+        ]
+        write_manifests(dest, report.files, previous)
     return report
 
 
-def fetch_file(
-    dest: Path, file_name: str, url: str, previous: dict | None, timeout: float
-) -> FetchedFile:
-    """Download one file unless unchanged; never raises for HTTP/network errors."""
-    target = dest / file_name
-    local_sha = sha256_of(target) if target.is_file() else None
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    # Revalidate with the ETag only if the local file is still the one the manifest describes.
-    if previous and previous.get("etag") and local_sha == previous.get("sha256"):
-        request.add_header("If-None-Match", previous["etag"])
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+@contextlib.contextmanager
+def _sources_folder(dest: Path) -> Iterator[Path]:
+    """Lock ``dest`` for one fetch and give a staging folder inside it (same file system).
+
+    Leftover staging folders of a killed fetch are removed. If ``dest`` did not exist and nothing
+    was swapped in, it is removed again: a failed fetch must not leave an empty sources folder.
+    """
+    if dest.exists() and not dest.is_dir():
+        raise SourcesFolderError(f"sources folder {dest} exists but is not a folder")
+    created = not dest.exists()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-            etag = response.headers.get("ETag")
-            declared = response.headers.get("Content-Length")
-    except urllib.error.HTTPError as error:
-        if error.code == 304 and previous is not None:
-            known = {k: v for k, v in previous.items() if k in FetchedFile.__dataclass_fields__}
-            return FetchedFile(
-                **{**known, "file_name": file_name, "url": url, "status": "unchanged"}
-            )
-        return _failed(file_name, url, f"HTTP {error.code} {error.reason}")
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        return _failed(file_name, url, f"cannot download: {reason}")
-    except ValueError as error:  # a malformed registered URL
-        return _failed(file_name, url, f"invalid URL: {error}")
-    if declared is not None and declared.isdigit() and int(declared) != len(body):
-        return _failed(file_name, url, f"got {len(body)} of {declared} bytes (connection cut)")
-    sha = hashlib.sha256(body).hexdigest()
+        dest.mkdir(parents=True, exist_ok=True)
+        lock = (dest / LOCK_FILE).open("a")
+    except OSError as error:
+        raise SourcesFolderError(
+            f"cannot write to the sources folder {dest}: {error.strerror or error} "
+            "(fetch needs a writable MIGSYS_SOURCES; is it mounted read-only?)"
+        ) from error
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SourcesFolderError(
+                f"another `migsys fetch` is writing to {dest} (lock {dest / LOCK_FILE} is held)"
+            ) from None
+        for leftover in dest.glob(STAGING_PREFIX + "*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        lock.close()
+        if created and [p.name for p in dest.iterdir()] == [LOCK_FILE]:
+            shutil.rmtree(dest, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One registered file to bring into the sources folder."""
+
+    source: Source
+    file_name: str
+    url: str
+    previous: dict | None  # its entry in the earlier MANIFEST.json
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where a fetch stages its downloads before the swap, and its limits."""
+
+    dest: Path
+    folder: Path
+    limits: FetchLimits
+
+
+def _fetch_one(
+    wanted: Wanted, staging: Staging, failed_hosts: dict[str, tuple[str, FetchFailure]]
+) -> FetchedFile:
+    """Download and check one file into the staging folder; never raises for a failed check."""
+    host = urlsplit(wanted.url).hostname or wanted.url
+    if host in failed_hosts:
+        first, failure = failed_hosts[host]
+        detail = f"not tried: {host} already failed for {first} ({failure.detail})"
+        return _failed(wanted.file_name, wanted.url, failure.kind, detail)
+    try:
+        return check_and_stage(wanted, staging)
+    except FetchFailure as failure:
+        if failure.kind in HOST_FAILURES:
+            failed_hosts[host] = (wanted.file_name, failure)
+        return _failed(wanted.file_name, wanted.url, failure.kind, failure.detail)
+
+
+def check_and_stage(wanted: Wanted, staging: Staging) -> FetchedFile:
+    """Download ``wanted`` into the staging folder and run every check; raises ``FetchFailure``."""
+    source, file_name, url, previous = (
+        wanted.source,
+        wanted.file_name,
+        wanted.url,
+        wanted.previous,
+    )
+    target = staging.dest / file_name
+    if (target.exists() or target.is_symlink()) and not target.is_file():
+        kind = "a broken symlink" if target.is_symlink() else "not a regular file"
+        raise FetchFailure("local", f"{target} is {kind}: remove it, then fetch again")
+    local_sha = sha256_of(target) if target.is_file() else None
+    # Revalidate with the ETag only if the local file is still the one the manifest describes.
+    etag = previous.get("etag") if previous and local_sha == previous.get("sha256") else None
+    staged = staging.folder / file_name
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    got = download(url, staged, staging.limits, if_none_match=etag)
+    if got is None:  # 304 Not Modified
+        known = {k: v for k, v in (previous or {}).items() if k in FetchedFile.__dataclass_fields__}
+        return FetchedFile(**{**known, "file_name": file_name, "url": url, "status": "unchanged"})
+    size, sha, etag = got
     if sha == local_sha:
         fetched_at = (previous or {}).get("fetched_at") or now
-        return FetchedFile(file_name, url, "unchanged", len(body), sha, etag, fetched_at)
-    write_atomically(target, body)
-    return FetchedFile(file_name, url, "downloaded", len(body), sha, etag, now)
+        rows = (previous or {}).get("rows")
+        return FetchedFile(file_name, url, "unchanged", size, sha, etag, fetched_at, rows=rows)
+    rows = check_content(source, file_name, staged, sha, target if local_sha else None)
+    return FetchedFile(file_name, url, "staged", size, sha, etag, now, rows=rows)
 
 
-def _failed(file_name: str, url: str, error: str) -> FetchedFile:
-    return FetchedFile(file_name, url, "failed", error=error)
+def check_content(
+    source: Source, file_name: str, staged: Path, sha: str, replaces: Path | None
+) -> int | None:
+    """Pin, or parser and never-fewer-rows checks of a downloaded file; returns its row count."""
+    pinned = source.pinned(file_name)
+    if pinned is not None:
+        if sha != pinned:
+            raise FetchFailure(
+                "checksum",
+                f"sha256 {sha} differs from the pinned {pinned} of the published file "
+                f"(source {source.id} in warehouse/sources.py): the mirror serves other bytes",
+            )
+        return None  # exactly the published bytes, which the parser tests read as they are
+    result = source.parser(staged.read_bytes(), file_name)
+    if result.failed:
+        reject = next(r for r in result.rejects if r.is_file_level)
+        where = f" line {reject.line_number}" if reject.line_number else ""
+        raise FetchFailure("parse", f"{reject.rule}{where}: {reject.message}")
+    if not result.rows:
+        raise FetchFailure("parse", "the file parses but holds no data rows")
+    if replaces is not None:
+        before = source.parser(replaces.read_bytes(), file_name)
+        if not before.failed and len(result.rows) < len(before.rows):
+            raise FetchFailure(
+                "shrunk",
+                f"{len(result.rows):,} rows, fewer than the {len(before.rows):,} of {replaces}",
+            )
+    return len(result.rows)
+
+
+def _failed(file_name: str, url: str, kind: str, error: str) -> FetchedFile:
+    return FetchedFile(file_name, url, "failed", error=error, failure=kind)
+
+
+# --- transport -------------------------------------------------------------------------------
+
+
+class Deadline:
+    """One overall deadline for a download: at expiry, every socket it watches is shut down.
+
+    A per-read timeout cannot stop a server that sends one byte just before each timeout; shutting
+    the socket down from a timer thread ends any read in progress at the deadline.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class DeadlineWatched:
+    """Mixin for an ``http.client`` connection: its socket is handed to a ``Deadline``."""
+
+    sock: socket.socket
+
+    def __init__(self, *args, deadline: Deadline, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()  # for HTTPS, the socket is already wrapped in TLS when this returns
+        self.deadline.watch(self.sock)
+
+
+class WatchedHTTPConnection(DeadlineWatched, http.client.HTTPConnection):
+    pass
+
+
+class WatchedHTTPSConnection(DeadlineWatched, http.client.HTTPSConnection):
+    pass
+
+
+class WatchedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(partial(WatchedHTTPConnection, deadline=self.deadline), req)
+
+
+class WatchedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: Deadline) -> None:
+        self.context = ssl.create_default_context()
+        super().__init__(context=self.context)
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(
+            partial(WatchedHTTPSConnection, deadline=self.deadline), req, context=self.context
+        )
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme, 0)
+
+
+def redirect_allowed(registered_url: str, new_url: str) -> bool:
+    """Same host as registered; same scheme and port, or an upgrade from http to https."""
+    scheme, host, port = _origin(registered_url)
+    new_scheme, new_host, new_port = _origin(new_url)
+    if new_host != host:
+        return False
+    if (new_scheme, new_port) == (scheme, port):
+        return True
+    return scheme == "http" and new_scheme == "https"
+
+
+class SameHostRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follows redirects only within the registered host; anything else fails the file."""
+
+    def __init__(self, registered_url: str, max_redirects: int) -> None:
+        super().__init__()
+        self.registered_url = registered_url
+        self.max_redirections = max_redirects
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - stdlib
+        if not redirect_allowed(self.registered_url, newurl):
+            fp.close()
+            raise FetchFailure(
+                "redirect",
+                f"HTTP {code} redirect from {req.full_url} to {newurl}, outside "
+                f"{urlsplit(self.registered_url).netloc}",
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def download(
+    url: str, staged: Path, limits: FetchLimits, *, if_none_match: str | None = None
+) -> tuple[int, str, str | None] | None:
+    """Stream ``url`` into ``staged``: (size, sha256, etag), or None for 304 Not Modified.
+
+    Raises ``FetchFailure`` for every transport problem; ``staged`` may then hold a partial
+    body, which the caller's staging folder discards.
+    """
+    deadline = Deadline(limits.deadline_seconds)
+    opener = urllib.request.build_opener(
+        WatchedHTTPHandler(deadline),
+        WatchedHTTPSHandler(deadline),
+        SameHostRedirectHandler(url, limits.max_redirects),
+    )
+    request = urllib.request.Request(
+        url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    )
+    if if_none_match:
+        request.add_header("If-None-Match", if_none_match)
+    try:
+        try:
+            response = opener.open(request, timeout=min(limits.stall_seconds, deadline.seconds))
+        except urllib.error.HTTPError as error:
+            error.close()
+            if error.code == 304 and if_none_match:
+                return None
+            if error.code in (301, 302, 303, 307, 308):
+                raise FetchFailure(
+                    "redirect", f"more than {limits.max_redirects} redirects"
+                ) from None
+            raise FetchFailure("http", f"HTTP {error.code} {error.reason}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            raise _transport_failure(error, deadline, limits) from None
+        with response:
+            return _stream_body(response, staged, limits, deadline)
+    finally:
+        deadline.cancel()
+
+
+def _stream_body(
+    response: http.client.HTTPResponse, staged: Path, limits: FetchLimits, deadline: Deadline
+) -> tuple[int, str, str | None]:
+    content_type = response.headers.get_content_type()
+    if content_type in HTML_CONTENT_TYPES:
+        raise FetchFailure(
+            "html", f"HTTP 200 with an HTML page (Content-Type {content_type}), not the data file"
+        )
+    declared = response.headers.get("Content-Length")
+    length = int(declared) if declared and declared.isdigit() else None
+    if length is not None and length > limits.max_bytes:
+        raise FetchFailure(
+            "too_large", f"Content-Length {length:,} bytes is over the cap of {limits.max_bytes:,}"
+        )
+    digest = hashlib.sha256()
+    total = 0
+    head = b""
+    # Mode 0666 before the umask, like any file the user creates (not mkstemp's 0600).
+    with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
+        while True:
+            try:
+                chunk = response.read1(CHUNK_BYTES)
+            except (OSError, http.client.HTTPException) as error:
+                raise _transport_failure(error, deadline, limits) from None
+            if deadline.expired:
+                raise _deadline_failure(total, limits)
+            if not chunk:
+                break
+            if len(head) < 512:
+                head += chunk[: 512 - len(head)]
+                if _looks_like_html(head):
+                    raise FetchFailure(
+                        "html",
+                        f"HTTP 200 whose body is an HTML page (Content-Type {content_type}), "
+                        "not the data file",
+                    )
+            total += len(chunk)
+            if total > limits.max_bytes:
+                raise FetchFailure(
+                    "too_large", f"over the cap of {limits.max_bytes:,} bytes; download stopped"
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    if length is not None and total != length:
+        raise FetchFailure("truncated", f"got {total:,} of {length:,} bytes")
+    return total, digest.hexdigest(), response.headers.get("ETag")
+
+
+def _looks_like_html(head: bytes) -> bool:
+    """An HTML document by its first bytes, whatever the Content-Type said."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    return text.startswith(HTML_PREFIXES) or (text.startswith(b"<?xml") and b"<html" in text)
+
+
+def _deadline_failure(received: int, limits: FetchLimits) -> FetchFailure:
+    return FetchFailure(
+        "timeout",
+        f"not complete after the {limits.deadline_seconds:g} s deadline "
+        f"({received:,} bytes received)",
+    )
+
+
+def _transport_failure(
+    error: BaseException, deadline: Deadline, limits: FetchLimits
+) -> FetchFailure:
+    """Classify a network error: DNS, refused, TLS, stall, deadline, cut connection."""
+    if deadline.expired:
+        return _deadline_failure(0, limits)
+    reason = getattr(error, "reason", error)
+    if isinstance(reason, FetchFailure):
+        return reason
+    if isinstance(reason, socket.gaierror):
+        return FetchFailure("offline", f"no address for the host: {reason.strerror or reason}")
+    if isinstance(reason, ssl.SSLError | ssl.CertificateError):
+        return FetchFailure("tls", f"TLS error: {reason}")
+    if isinstance(reason, TimeoutError):
+        return FetchFailure("timeout", f"no answer for {limits.stall_seconds:g} s: {reason}")
+    if isinstance(reason, ConnectionRefusedError) or getattr(reason, "errno", None) in (
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+    ):
+        return FetchFailure("unreachable", f"cannot connect: {reason}")
+    if isinstance(reason, http.client.HTTPException | ConnectionError):
+        return FetchFailure("truncated", f"connection broken: {reason!r}")
+    return FetchFailure("unreachable", f"cannot download: {reason}")
+
+
+# --- swap and manifests ----------------------------------------------------------------------
+
+
+def swap_in(staging: Path, dest: Path, file_names: list[str]) -> None:
+    """Move every staged file over its target; if one rename fails, put the others back."""
+    backups = staging / ".replaced"
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for file_name in file_names:
+            target = dest / file_name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            backup = None
+            if target.is_file():
+                backup = backups / file_name
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                os.link(target, backup)  # the old bytes stay reachable until the swap succeeded
+            os.replace(staging / file_name, target)
+            done.append((target, backup))
+    except OSError:
+        for target, backup in reversed(done):
+            if backup is None:
+                target.unlink(missing_ok=True)
+            else:
+                os.replace(backup, target)
+        raise
 
 
 def write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file next to ``target``, then rename over it."""
+    """Write to a temporary file next to ``target``, then rename over it (umask permissions)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-    )
+    temporary = target.parent / f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.part"
     try:
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(
+            os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb"
+        ) as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -197,8 +735,10 @@ def read_json_manifest(dest: Path) -> dict[str, dict]:
 
 
 def write_manifests(dest: Path, files: list[FetchedFile], previous: dict[str, dict]) -> None:
-    """``MANIFEST.sha256`` and ``MANIFEST.json``; files that failed keep their earlier entry."""
-    entries = {**previous, **{f.file_name: asdict(f) for f in files}}
+    """``MANIFEST.sha256`` and ``MANIFEST.json`` of the files now in ``dest``; never empty."""
+    entries = {**previous, **{f.file_name: asdict(f) for f in files if f.sha256}}
+    if not entries:
+        return
     ordered = [entries[name] for name in sorted(entries)]
     sums = "".join(f"{e['sha256']}  {e['file_name']}\n" for e in ordered)
     write_atomically(dest / SHA256_MANIFEST, sums.encode())

@@ -35,6 +35,10 @@ class Source:
     description: str
     mirror_url: str  # the public repository the files were taken from
     mirror_files: tuple[tuple[str, str], ...]  # (relative path, download URL in the mirror)
+    # sha256 of each file whose published bytes never change (a closed release, kept exactly in
+    # ../shared/data): `migsys fetch` refuses any other bytes. Series that keep growing have no pin;
+    # fetch checks them with the parser and refuses a file with fewer rows than the one it replaces.
+    pinned_sha256: tuple[tuple[str, str], ...] = ()
 
     def mirror_file_url(self, file_name: str) -> str:
         """Download URL of one registered file in the default mirror."""
@@ -42,6 +46,10 @@ class Source:
             if name == file_name:
                 return url
         raise KeyError(f"{file_name} is not a file of source {self.id} (files: {list(self.files)})")
+
+    def pinned(self, file_name: str) -> str | None:
+        """The pinned sha256 of ``file_name``, or None for a growing series."""
+        return dict(self.pinned_sha256).get(file_name)
 
 
 def _mxmaps(year: str) -> tuple[str, str]:
@@ -52,6 +60,15 @@ def _mxmaps(year: str) -> tuple[str, str]:
 
 
 _INEGI_YEARS = ("1990", "1995", "2000", "2005", "2010")
+# The census tabulations are closed releases: their published bytes are pinned.
+_INEGI_SHA256 = {
+    "inegi/censo_1990.csv": "490effb02eb01c3b4dee778745e2341d9b845d63f95059fdf05dba8c9ee7c08e",
+    "inegi/censo_1995.csv": "8e71f53441fd3dd0102b92aa6cd7d3599c86ff344a3dc37b2822218bcf5b6200",
+    "inegi/censo_2000.csv": "8722b454fdd2eceaa9f8d6e58f986f5df80b8547879367e63f3e98a3bb252d62",
+    "inegi/censo_2005.csv": "62da78cc356a29550ec98894262d001eba25f32176ece57d45180771209f3b84",
+    "inegi/censo_2010.csv": "5cc850982e3a2fdeb84381fb9cdba8e0232cabba9a6d346d0f1728993b4070ad",
+    "inegi/censo_1990-2010.csv": "edf17d0d98b3d793f6ade180bcfe06ec24e8ca516a2b22ecd1959478cc5838cd",
+}
 _REMESAS = f"{GITHUB_RAW}/lapanquecita/remesas/main/data"
 
 SOURCES: tuple[Source, ...] = (
@@ -72,6 +89,12 @@ SOURCES: tuple[Source, ...] = (
                 f"{GITHUB_RAW}/dievalhu/semi_supervised_soft_clustering/master/Datasets/Medium/Migration.csv",
             ),
         ),
+        pinned_sha256=(
+            (
+                "conapo/iim_2000_municipal.csv",
+                "b917338d6d13f72675117b12754c94f258f1a9e528790110d65236a955d36242",
+            ),
+        ),
     ),
     Source(
         id="conapo_iim_2010",
@@ -90,6 +113,12 @@ SOURCES: tuple[Source, ...] = (
                 f"{GITHUB_RAW}/luismanuel2/dataframe_covid/main/datos/IIM2010_BASEMUN.csv",
             ),
         ),
+        pinned_sha256=(
+            (
+                "conapo/IIM2010_BASEMUN.csv",
+                "697415db02ea7cad3a2c8364cd834f70c6026ee9acf979521d9cf7c6f562620d",
+            ),
+        ),
     ),
     Source(
         id="inegi_census",
@@ -103,6 +132,7 @@ SOURCES: tuple[Source, ...] = (
         "and municipal totals by sex.",
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=tuple(_mxmaps(year) for year in _INEGI_YEARS),
+        pinned_sha256=tuple((name, _INEGI_SHA256[name]) for name, _ in map(_mxmaps, _INEGI_YEARS)),
     ),
     Source(
         id="inegi_census_series",
@@ -115,6 +145,7 @@ SOURCES: tuple[Source, ...] = (
         description="The five census years side by side; lines Total/Hombre/Mujer per area.",
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=(_mxmaps("1990-2010"),),
+        pinned_sha256=(("inegi/censo_1990-2010.csv", _INEGI_SHA256["inegi/censo_1990-2010.csv"]),),
     ),
     Source(
         id="banxico_remittances_monthly",
@@ -196,6 +227,12 @@ SOURCES: tuple[Source, ...] = (
             (
                 "un/usa_migration.csv",
                 "https://vincentarelbundock.github.io/Rdatasets/csv/stevedata/usa_migration.csv",
+            ),
+        ),
+        pinned_sha256=(
+            (
+                "un/usa_migration.csv",
+                "a593b5614257dd77a0a6a10ca3b2e4e248b455ef7629ede487234b52d47970f4",
             ),
         ),
     ),

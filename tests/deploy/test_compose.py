@@ -18,49 +18,19 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-import yaml
-from compose_spec import PyCompose
+from compose_file import (
+    DOCKERFILE,
+    REPO_ROOT,
+    compose_document,
+    mount,
+    validated,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-DOCKERFILE = REPO_ROOT / "Dockerfile"
-EXPECTED_SERVICES = {"prefect-server", "migsys", "dask-scheduler", "dask-worker"}
+EXPECTED_SERVICES = {"dask-tls-init", "prefect-server", "migsys", "dask-scheduler", "dask-worker"}
+# Services that run once and exit (restart: "no"): no healthcheck to keep.
+ONE_SHOT_SERVICES = {"dask-tls-init"}
 # The base image (python:3.11-slim) provides the interpreter the healthchecks call.
 BASE_IMAGE_EXECUTABLES = {"python"}
-# Compose's interpolation syntax: ${VAR}, ${VAR:-default}, ${VAR-default}.
-INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<sep>:?-)(?P<default>[^}]*))?\}")
-
-
-def interpolate(value: object, environ: dict[str, str]) -> object:
-    """Replace ``${VAR:-default}`` in every string of a parsed compose document, as compose does."""
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, sep, default = match.group("name", "sep", "default")
-            current = environ.get(name)
-            if current is None or (sep == ":-" and current == ""):
-                return default or ""
-            return current
-
-        return INTERPOLATION.sub(substitute, value)
-    if isinstance(value, dict):
-        return {key: interpolate(item, environ) for key, item in value.items()}
-    if isinstance(value, list):
-        return [interpolate(item, environ) for item in value]
-    return value
-
-
-def compose_document(environ: dict[str, str] | None = None) -> dict:
-    raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))  # resolves << merge keys
-    return interpolate(raw, {} if environ is None else environ)
-
-
-def validated(document: dict) -> dict:
-    """compose-spec's parse + reference checks; returns the normalised dict."""
-    compose = PyCompose.from_json(json.dumps(document))
-    compose.validate()
-    compose.to_spec()
-    return compose.to_dict()
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +69,7 @@ def test_named_volumes_are_declared() -> None:
     declared = set(document.get("volumes", {}))
     for name, service in document["services"].items():
         for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
+            source = mount(volume)[0]
             if not source.startswith((".", "/", "~")):
                 assert source in declared, f"{name}: volume {source} is not declared"
 
@@ -107,7 +77,7 @@ def test_named_volumes_are_declared() -> None:
 def test_environment_overrides_are_interpolated() -> None:
     document = compose_document({"MIGSYS_SOURCES_DIR": "/srv/sources", "MIGSYS_SCHEDULE_TZ": "UTC"})
     migsys = validated(document)["services"]["migsys"]
-    assert "/srv/sources:/data/sources" in migsys["volumes"]
+    assert ("/srv/sources", "/data/sources", True) in [mount(v) for v in migsys["volumes"]]
     assert migsys["environment"]["MIGSYS_SCHEDULE_TZ"] == "UTC"
 
 
@@ -120,13 +90,16 @@ def test_ports_are_bound_to_localhost_only(services: dict[str, dict]) -> None:
 
 def test_every_service_has_a_healthcheck(services: dict[str, dict]) -> None:
     for name, service in services.items():
+        if name in ONE_SHOT_SERVICES:
+            assert service["restart"] == "no", f"{name} runs once: it must not be restarted"
+            continue
         test = service.get("healthcheck", {}).get("test")
         assert test and test[0] == "CMD", f"{name}: no exec-form healthcheck"
 
 
 def test_volumes_for_home_and_sources(services: dict[str, dict]) -> None:
     for name in ("migsys", "dask-worker"):
-        targets = {volume.split(":")[1] for volume in services[name]["volumes"]}
+        targets = {mount(volume)[1] for volume in services[name]["volumes"]}
         assert {"/var/migsys", "/data/sources"} <= targets, name
         environment = services[name]["environment"]
         assert environment["MIGSYS_HOME"] == "/var/migsys"
@@ -137,7 +110,7 @@ def test_workers_can_be_scaled(services: dict[str, dict]) -> None:
     """--scale needs no fixed container name and no host port on the scaled service."""
     worker = services["dask-worker"]
     assert "container_name" not in worker and not worker.get("ports")
-    assert "tcp://dask-scheduler:8786" in worker["command"]
+    assert "tls://dask-scheduler:8786" in worker["command"]
 
 
 def image_executables() -> set[str]:
@@ -163,7 +136,8 @@ def service_commands(services: dict[str, dict]) -> list[tuple[str, list[str]]]:
     commands = []
     for name, service in services.items():
         commands.append((name, list(service["command"])))
-        commands.append((f"{name} healthcheck", list(service["healthcheck"]["test"][1:])))
+        if "healthcheck" in service:
+            commands.append((f"{name} healthcheck", list(service["healthcheck"]["test"][1:])))
     return commands
 
 
