@@ -174,14 +174,15 @@ def parameter_matrix(task: ChunkTask) -> tuple[np.ndarray, np.ndarray]:
     """(swept values [m, k], full kernel parameter matrix [m, n_params] in model order)."""
     swept = design.scenario_values(task.spec, task.start, task.stop)
     fixed = dict(task.fixed)
-    columns = []
     swept_index = {name: j for j, name in enumerate(task.spec.swept_names)}
-    for parameter in task.model.parameters:
+    # Filled column by column in place: no per-column temporaries (a chunk's arrays are large).
+    params = np.empty((task.stop - task.start, len(task.model.parameters)), dtype=np.float64)
+    for column, parameter in enumerate(task.model.parameters):
         if parameter.name in swept_index:
-            columns.append(swept[:, swept_index[parameter.name]])
+            params[:, column] = swept[:, swept_index[parameter.name]]
         else:
-            columns.append(np.full(task.stop - task.start, fixed[parameter.name]))
-    return swept, np.ascontiguousarray(np.column_stack(columns), dtype=np.float64)
+            params[:, column] = fixed[parameter.name]
+    return swept, params
 
 
 def chunk_table(task: ChunkTask, swept: np.ndarray, results: dict[str, np.ndarray]) -> pa.Table:
