@@ -454,11 +454,19 @@ def _remittance_kernel(
     n_years = usd.shape[1]
     n_closed = initial_stock.shape[0] - 1
     n_observed = observed.shape[1]
-    log_observed = np.log(observed)
     n_stripes = max(1, min(n_threads, n_scen))
+    # Filled by plain loops: in a parallel function np.log or np.full would each be a parallel
+    # region of their own, and every region wakes the thread pool (costly for small calls).
+    log_observed = np.empty((observed.shape[0], n_observed))
+    for path in range(observed.shape[0]):
+        for year in range(n_observed):
+            log_observed[path, year] = math.log(observed[path, year])
     rates = np.empty((n_stripes, 4, n_closed))
     cohorts = np.empty((n_stripes, n_closed + n_years))
-    memo = np.full((n_stripes, MEMO_SLOTS), np.nan)  # NaN equals nothing: first use computes
+    memo = np.empty((n_stripes, MEMO_SLOTS))
+    for stripe in range(n_stripes):
+        for slot in range(MEMO_SLOTS):
+            memo[stripe, slot] = np.nan  # NaN equals nothing: the first scenario computes
     factors = np.empty((n_stripes, 2, n_observed))
     for stripe in prange(n_stripes):
         for scenario in range(stripe * n_scen // n_stripes, (stripe + 1) * n_scen // n_stripes):
