@@ -99,6 +99,9 @@ LOCAL_WORKER_ENVIRON = {
 }
 
 
+_MEMORY_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+
+
 @contextlib.contextmanager
 def _local_cluster(workers: int | None) -> Iterator[object]:
     """A ``LocalCluster`` of single-threaded worker processes started with
@@ -164,7 +167,8 @@ class Slurm:
     single-threaded workers, so ``workers`` rounds up to whole jobs. Every other field left at
     None comes from dask-jobqueue's configuration (``jobqueue.slurm.queue``, ``.account``,
     ``.walltime``, ``.cores``, ``.memory``, ``.job-script-prologue``, ``.log-directory``…);
-    cores and memory fall back to 1 and 2 GiB when that configuration has none either.
+    cores and memory fall back to 1 and 2 GiB when that configuration has none either. The job
+    script exports the workers' malloc settings of ``LOCAL_WORKER_ENVIRON`` before the prologue.
     The login node running the study and the compute nodes must share ``MIGSYS_HOME``.
     """
 
@@ -209,8 +213,15 @@ class Slurm:
         for name in ("queue", "account", "walltime"):
             if getattr(self, name) is not None:
                 options[name] = getattr(self, name)
-        if self.job_script_prologue is not None:
-            options["job_script_prologue"] = list(self.job_script_prologue)
+        prologue = self.job_script_prologue
+        if prologue is None:
+            prologue = configured("job-script-prologue") or ()
+        # The workers' memory settings of LOCAL_WORKER_ENVIRON (their Nanny keeps a variable
+        # already set over Dask's default), then the configured or given prologue.
+        options["job_script_prologue"] = [
+            *(f"export {name}={LOCAL_WORKER_ENVIRON[name]}" for name in _MEMORY_VARIABLES),
+            *prologue,
+        ]
         return options
 
     @contextlib.contextmanager

@@ -168,6 +168,7 @@ def test_slurm_job_takes_dask_jobqueue_configuration() -> None:
         "source /opt/migsys/.venv/bin/activate",
         "--nworkers 4",  # one single-threaded worker per core
         "--nthreads 1",
+        "export MALLOC_MMAP_THRESHOLD_=33554432",
     ):
         assert line in script, (line, script)
     for line in ("#SBATCH -p short", "#SBATCH -A migration-lab", "--nworkers 2", "--mem=3G"):
