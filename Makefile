@@ -11,15 +11,19 @@ export MPLBACKEND := Agg
 
 venv: $(VENV_STAMP)
 
+# The environment is built quietly: pip's and setuptools' chatter goes to .venv/install.log,
+# which is shown only when the install fails.
 $(VENV_STAMP): pyproject.toml requirements.lock
-	test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
-	rm -f .venv/.installed-*
-	touch $@
+	@echo "Building the environment in .venv (first run: a few minutes; log in .venv/install.log)"
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	@{ $(PY) -m pip install --upgrade pip && \
+	   $(PY) -m pip install -c requirements.lock -e '.[dev]'; } > .venv/install.log 2>&1 \
+	  || { tail -n 40 .venv/install.log; echo "environment build failed: see .venv/install.log"; exit 1; }
+	@rm -f .venv/.installed-*
+	@touch $@
 
 refresh: venv
-	.venv/bin/migsys refresh
+	@.venv/bin/migsys refresh
 
 test: venv
 	$(PY) -m pytest -q
@@ -35,4 +39,4 @@ lint: venv
 	.venv/bin/ruff format --check .
 
 clean:
-	rm -rf var/builds dbt_project/target dbt_project/logs
+	rm -rf var/builds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def metric(
@@ -26,3 +27,36 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+_published: dict[str, object] = {}
+
+
+def published_paths():
+    """A published warehouse to benchmark against: MIGSYS_HOME's own when it has one, else one the
+    nightly flow publishes once into ``MIGSYS_HOME/bench/home`` (so `make bench` works on a fresh
+    MIGSYS_HOME)."""
+    from migsys.warehouse.paths import MigsysPaths
+
+    env_paths = MigsysPaths.from_env()
+    if env_paths.warehouse.is_file():
+        return env_paths
+    if "paths" not in _published:
+        from migsys.flows.config import NightlySettings
+        from migsys.flows.nightly import run_nightly
+
+        paths = MigsysPaths(home=env_paths.bench / "home", sources=env_paths.sources)
+        if not paths.warehouse.is_file():
+            run_nightly(NightlySettings.from_paths(paths, config_file=no_studies_config(paths)))
+        _published["paths"] = paths
+    return _published["paths"]
+
+
+def no_studies_config(paths) -> Path:
+    """A nightly config without standing studies (the warehouse alone), under ``paths.home``."""
+    from pathlib import Path
+
+    config = Path(paths.home) / "nightly-no-studies.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[schedule]\ncron = '0 2 * * *'\n", encoding="utf-8")
+    return config

@@ -1,68 +1,95 @@
-"""Calibration and backtest timings and headline scores on the published warehouse.
+"""Forecast speed and headline skill on the real data.
 
-Reads ``MIGSYS_HOME/warehouse.duckdb`` (run ``migsys refresh`` first) read-only and writes
-nothing under ``MIGSYS_HOME``: the backtest runs in memory. Metrics:
+Reads ``MIGSYS_HOME/warehouse.duckdb`` read-only when it exists; on a fresh ``MIGSYS_HOME`` it
+refreshes a temporary one from ``MIGSYS_SOURCES`` first (and writes nothing under
+``MIGSYS_HOME`` either way). Metrics:
 
-- ``projections.depopulation.calibrate_seconds``: calibration on censuses up to 2000;
-- ``projections.depopulation.backtest_seconds``: calibration + 200-draw projection + scoring;
-- ``projections.depopulation.mape_2010`` and ``.best_baseline_mape_2010`` (fractions);
-- ``projections.depopulation.sign_share_2010`` and ``.best_baseline_sign_share_2010``;
-- ``projections.remittances.backtest_seconds`` and ``.mape_2011_2015`` (mean over the years).
+- ``projections.depopulation.seconds_per_origin`` (target ≤ 60 on 2 cores): one origin of the
+  rolling-origin evaluation — every method's forecast, the model's fit (kernel, share models), the
+  realised errors that calibrate the intervals, and the scores; the mean over origins 2000, 2005;
+- ``projections.depopulation.mdape_vs_best_baseline.<origin>_<target>``: the model's MdAPE over
+  the best single baseline's (the issue asks ≤ 0.9) for 2000→2005, 2000→2010, 2005→2010;
+- ``projections.depopulation.coverage_90.<origin>_<target>`` (nominal 0.90);
+- ``projections.remittances.seconds``: the whole remittance evaluation (12 origins);
+- ``projections.remittances.mape_vs_best_baseline`` and ``.coverage_90`` over every pair.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import duckdb
-import numpy as np
+import pandas as pd
 
 from migsys.bench.common import metric
-from migsys.projections.backtest import backtest_depopulation, backtest_remittances
-from migsys.projections.depopulation import calibrate_depopulation
+from migsys.projections.depopulation import read_depopulation_data
+from migsys.projections.evaluation import MODEL, depopulation_origin, evaluate_remittances
+from migsys.projections.remittance_forecast import read_remittance_data
 from migsys.warehouse.paths import MigsysPaths
 
+ORIGINS = (2000, 2005)
+SINGLE_BASELINES = ("zero_growth", "linear", "exponential", "share_of_state", "damped_trend")
+REMITTANCE_BASELINES = ("last_level", "drift", "damped_ets")
 
-def _scores(rows: list[dict], year: int) -> tuple[dict, list[dict]]:
-    scored = [row for row in rows if row["target_year"] == year]
-    model = next(row for row in scored if row["method"] == "model")
-    return model, [row for row in scored if row["method"] != "model"]
+
+def _measure(warehouse: Path) -> dict[str, dict]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        data = read_depopulation_data(con)
+        remittance_data = read_remittance_data(con)
+    finally:
+        con.close()
+    rows, seconds = [], []
+    for origin in ORIGINS:
+        later = [year for year in data.panel.years if year > origin]
+        start = time.perf_counter()
+        rows += depopulation_origin(data, origin, later).skill
+        seconds.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    remittances = evaluate_remittances(remittance_data)
+    remittance_seconds = time.perf_counter() - start
+    skill = pd.DataFrame(rows)
+    skill = skill[skill["size_class"] == "all"].set_index(["origin", "target_year", "method"])
+    out = {
+        "projections.depopulation.seconds_per_origin": metric(
+            sum(seconds) / len(seconds), "s", 60.0, False
+        ),
+        "projections.remittances.seconds": metric(remittance_seconds, "s", None, False),
+    }
+    for origin, target in sorted({(o, t) for o, t, _ in skill.index}):
+        pair = skill.loc[(origin, target)]
+        if MODEL not in pair.index:
+            continue
+        best = pair.loc[[m for m in SINGLE_BASELINES if m in pair.index], "mdape"].min()
+        key = f"{origin}_{target}"
+        out[f"projections.depopulation.mdape_vs_best_baseline.{key}"] = metric(
+            pair.loc[MODEL, "mdape"] / best, "ratio", 0.9, False
+        )
+        out[f"projections.depopulation.coverage_90.{key}"] = metric(
+            pair.loc[MODEL, "coverage_90"], "fraction"
+        )
+    by_method = remittances.skill.groupby("method")
+    mape = by_method["mape"].mean()
+    out["projections.remittances.mape_vs_best_baseline"] = metric(
+        mape[MODEL] / mape[list(REMITTANCE_BASELINES)].min(), "ratio", 1.0, False
+    )
+    out["projections.remittances.coverage_90"] = metric(
+        by_method["coverage_90"].mean()[MODEL], "fraction"
+    )
+    return out
 
 
 def collect() -> dict[str, dict]:
     paths = MigsysPaths.from_env()
-    if not paths.warehouse.is_file():
-        raise FileNotFoundError(f"no published warehouse at {paths.warehouse}: run migsys refresh")
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    try:
-        start = time.perf_counter()
-        calibrate_depopulation(con, 2000)
-        calibrate_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        depopulation = backtest_depopulation(con, 2000, [2010], draws=200)
-        depopulation_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        remittances = backtest_remittances(con, 2010, list(range(2011, 2016)), draws=200)
-        remittance_seconds = time.perf_counter() - start
-    finally:
-        con.close()
-    model, baselines = _scores(depopulation.rows, 2010)
-    remittance_mape = np.mean(
-        [row["mean_ape"] for row in remittances.rows if row["method"] == "model"]
-    )
-    return {
-        "projections.depopulation.calibrate_seconds": metric(calibrate_seconds, "s", None, False),
-        "projections.depopulation.backtest_seconds": metric(depopulation_seconds, "s", None, False),
-        "projections.depopulation.mape_2010": metric(model["mean_ape"], "fraction", None, False),
-        "projections.depopulation.best_baseline_mape_2010": metric(
-            min(row["mean_ape"] for row in baselines), "fraction", None, False
-        ),
-        "projections.depopulation.sign_share_2010": metric(model["sign_share"], "fraction"),
-        "projections.depopulation.best_baseline_sign_share_2010": metric(
-            max(row["sign_share"] for row in baselines), "fraction"
-        ),
-        "projections.remittances.backtest_seconds": metric(remittance_seconds, "s", None, False),
-        "projections.remittances.mape_2011_2015": metric(
-            float(remittance_mape), "fraction", None, False
-        ),
-    }
+    if paths.warehouse.is_file():
+        return _measure(paths.warehouse)
+    from migsys.bench.common import no_studies_config
+    from migsys.flows.config import NightlySettings
+    from migsys.flows.pipeline import run_plain
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = MigsysPaths(home=Path(tmp), sources=paths.sources)
+        run_plain(NightlySettings.from_paths(fresh, config_file=no_studies_config(fresh)))
+        return _measure(fresh.warehouse)

@@ -25,8 +25,9 @@ measurement, which runs the Ishigami function (kernel time ~0) to isolate the en
   cores; this ratio leaves out both (no scheduling cost for the engine, no thread pool for the
   loop), so a loaded machine disturbs it far less.
 - ``sweep.part_write_us_per_scenario`` / ``sweep.part_bytes_per_scenario``: CPU time and size of
-  one chunk's part as written (``store.write_part``), beside ``..._zstd_all`` for zstd on every
-  column (the earlier encoding): the measurement behind the choice.
+  one chunk's part as written and hashed for the manifest (``store.write_part``), beside
+  ``..._zstd_all`` for zstd on every column (the earlier encoding, hashed the same way): the
+  measurement behind the choice.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def _remittance_spec(name: str, n: int, chunk_size: int, years: tuple[int, int])
 def _context() -> ModelContext:
     from migsys.bench.kernels import remittance_inputs
 
-    return ModelContext(remittance_inputs=remittance_inputs(np.random.default_rng(SEED)))
+    return ModelContext(
+        inputs={"remittance_inputs": remittance_inputs(np.random.default_rng(SEED))}
+    )
 
 
 def _engine_seconds(spec: StudySpec, root: Path, scheduler: str, context: ModelContext) -> float:
@@ -143,7 +146,8 @@ def _loop_rate(
     _, params = parameter_matrix(ChunkTask("", spec, model, fixed, 0, LOOP_SCENARIOS))
     from migsys.kernels import get_threads, set_threads
 
-    project_remittances(params[:1], context.remittance_inputs, *years)  # compile / load cache
+    inputs = context.inputs["remittance_inputs"]
+    project_remittances(params[:1], inputs, *years)  # compile / load cache
     previous = get_threads()
     set_threads(threads or previous)
     best = float("inf")
@@ -151,7 +155,7 @@ def _loop_rate(
         for _ in range(repeats):
             start = clock()
             for row in params:
-                project_remittances(row[None, :], context.remittance_inputs, *years)
+                project_remittances(row[None, :], inputs, *years)
             best = min(best, clock() - start)
     finally:
         set_threads(previous)
@@ -201,7 +205,8 @@ def _overhead_ms_per_chunk(root: Path) -> float:
 
 def _part_write_costs(context: ModelContext, years: tuple[int, int]) -> dict[str, float]:
     """CPU µs and bytes per scenario of one 16,384-scenario chunk's part, as written
-    (``store.write_part``) and with zstd on every column; best of 5 writes each."""
+    (``store.write_part``, with the sha256 the manifest records) and with zstd on every column
+    (hashed the same way); best of 5 writes each."""
     from migsys.sweeps import store
     from migsys.sweeps.engine import (
         ChunkTask,
@@ -219,7 +224,11 @@ def _part_write_costs(context: ModelContext, years: tuple[int, int]) -> dict[str
     table = chunk_table(task, swept, model.evaluate(params))
     writers = {
         "chosen": lambda path: store.write_part(path, table),
-        "zstd_all": lambda path: store.atomic_write_parquet(path, table),
+        # Digest included in both: every part's sha256 goes to the manifest.
+        "zstd_all": lambda path: (
+            store.atomic_write_parquet(path, table),
+            store.file_sha256(path),
+        ),
     }
     costs = {}
     with tempfile.TemporaryDirectory(prefix="bench-parts-") as tmp:

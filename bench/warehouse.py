@@ -1,4 +1,8 @@
-"""Refresh time by phase, and latency of typical analyst queries on the published file."""
+"""Refresh time by step (through the nightly flow), and latency of typical analyst queries.
+
+The refresh publishes into a fresh temporary MIGSYS_HOME from MIGSYS_SOURCES (no standing
+studies: they are benchmarked in bench/sweeps.py); the step times come from its run record.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from migsys.bench.common import metric
+from migsys.bench.common import metric, no_studies_config
 from migsys.warehouse.paths import MigsysPaths
-from migsys.warehouse.refresh import RefreshConfig, run_refresh
 from migsys.warehouse.sql import run_query
 
 # What analysts ask most: one municipality's history, rankings, aggregates by degree and period.
@@ -27,6 +30,7 @@ ANALYST_QUERIES = (
     "select * from fct_binational_asymmetry where year between 1994 and 2004 order by year",
     "select status, count(*) from fct_paper_claims_check group by 1",
 )
+STEPS = ("ingest", "dbt build", "docs", "publish", "report")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -34,26 +38,30 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def collect(repeats: int = 20) -> dict[str, dict]:
+    from migsys.flows.config import NightlySettings
+    from migsys.flows.nightly import run_nightly
+
     env_paths = MigsysPaths.from_env()
-    with tempfile.TemporaryDirectory(
-        dir=env_paths.home if env_paths.home.exists() else None
-    ) as tmp:
+    env_paths.bench.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=env_paths.bench) as tmp:
         paths = MigsysPaths(home=Path(tmp), sources=env_paths.sources)
-        result = run_refresh(RefreshConfig(paths=paths))
+        start = time.perf_counter()
+        result = run_nightly(
+            NightlySettings.from_paths(paths, config_file=no_studies_config(paths))
+        )
+        total = time.perf_counter() - start
         latencies_ms: list[float] = []
         for _ in range(repeats):
             for query in ANALYST_QUERIES:
-                start = time.perf_counter()
+                began = time.perf_counter()
                 run_query(paths.warehouse, query)
-                latencies_ms.append((time.perf_counter() - start) * 1000)
-    s = result.seconds
-    return {
-        "refresh.seconds.total": metric(s["total"], "s", None, False),
-        "refresh.seconds.ingest": metric(s["ingest"], "s", None, False),
-        "refresh.seconds.dbt_build": metric(s["dbt_build"], "s", None, False),
-        "refresh.seconds.tests": metric(s["tests"], "s", None, False),
-        "refresh.seconds.docs": metric(s["docs"], "s", None, False),
-        "refresh.seconds.publish": metric(s["publish"], "s", None, False),
-        "sql.latency_ms.p50": metric(_percentile(latencies_ms, 50), "ms", None, False),
-        "sql.latency_ms.p95": metric(_percentile(latencies_ms, 95), "ms", None, False),
-    }
+                latencies_ms.append((time.perf_counter() - began) * 1000)
+    seconds = result.seconds
+    metrics = {"refresh.seconds.total": metric(total, "s", None, False)}
+    for step in STEPS:
+        metrics[f"refresh.seconds.{step.replace(' ', '_')}"] = metric(
+            seconds[step], "s", None, False
+        )
+    metrics["sql.latency_ms.p50"] = metric(_percentile(latencies_ms, 50), "ms", None, False)
+    metrics["sql.latency_ms.p95"] = metric(_percentile(latencies_ms, 95), "ms", None, False)
+    return metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 
@@ -16,13 +17,38 @@ app = typer.Typer(
     help="Warehouse, projections and sensitivity sweeps for the Mexico–US migratory system.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-def _register_all() -> None:
-    from migsys.flows import cli_nightly, cli_projections, cli_sweeps, cli_warehouse
+def _version(value: bool) -> None:
+    if value:
+        from migsys import __version__
 
-    for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly):
+        typer.echo(f"migsys {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Warehouse, projections and sensitivity sweeps for the Mexico–US migratory system.
+
+    Start with `migsys refresh`, then query with `migsys sql`. Every command has -h.
+    """
+
+
+def _register_all() -> None:
+    from migsys.flows import cli_nightly, cli_projections, cli_snapshot, cli_sweeps, cli_warehouse
+
+    for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly, cli_snapshot):
         module.register(app)
 
 

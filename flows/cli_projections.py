@@ -17,6 +17,27 @@ from rich.console import Console
 from rich.table import Table
 
 KERNEL_HELP = "depopulation | remittances"
+BACKTEST_HELP = (
+    "Rolling-origin evaluation: how good are the projections?\n\n"
+    "An ORIGIN is the last year of data a forecast may use: a census or count year for "
+    "depopulation (1995, 2000, 2005; 2010 only forecasts), a calendar year for remittances "
+    "(2003-2014). Every method sees only the data up to its origin. A HORIZON is the time from "
+    "the origin to a TARGET year: the exact years between census reference dates for "
+    "depopulation, 1 to 5 years for remittances. Without --train-until every origin/target "
+    "pair the data allow is forecast by the model and by the baselines (zero growth, linear, "
+    "exponential, share of state, damped trend and their average; last level, drift and "
+    "damped-trend ETS for remittances), all scored on the same units.\n\n"
+    "SCORES, per pair, method and size quintile at the origin: MdAPE and MAPE of the p50 (the "
+    "forecast), the median log error (bias), growth-direction accuracy, the CRPS of the log "
+    "level (a proper score of the whole predictive distribution; lower is better) and the "
+    "shares of units observed inside p05-p95 and p25-p75 (nominal 90 % and 50 %). Intervals "
+    "come from each method's own errors at earlier origins, by size and growth class.\n\n"
+    "Examples:\n\n"
+    "migsys backtest   (every pair, both kernels)\n\n"
+    "migsys backtest --kernel depopulation --train-until 2000 --target-years 2005,2010 "
+    "--out forecast.parquet\n\n"
+    "The refresh puts the same evaluation into the mart fct_forecast_skill."
+)
 _YEAR_RANGE = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
 
 
@@ -83,33 +104,56 @@ def calibration_summary(calibration) -> str:
     )
 
 
-def backtest_table(rows: list[dict]) -> Table:
-    """Rich table of backtest scores, the model next to its baselines.
+def backtest_table(rows: list[dict], title: str) -> Table:
+    """Rich table of skill rows (all units): the model in bold next to its baselines.
 
-    MdAPE/MAPE: median/mean absolute percentage error; sign ok: share of units on the observed
-    side of 'depopulating'; in p05–p95: share of units observed inside the model's interval.
+    MdAPE/MAPE: median/mean absolute percentage error of the p50; bias: median log error;
+    direction: share of units whose growth direction is right; CRPS of the log level; in
+    p05–p95 / p25–p75: shares of units observed inside the intervals.
     """
-    first = rows[0]
-    table = Table(
-        title=f"{first['kernel']} backtest {first['backtest_id']} (trained until {first['train_until']})"
-    )
-    table.add_column("year")
-    table.add_column("method", no_wrap=True)
-    table.add_column("units", justify="right")
-    for column in ("MdAPE %", "MAPE %", "sign ok %", "in p05–p95 %"):
+    table = Table(title=title)
+    for column in ("origin", "target", "method", "units"):
+        table.add_column(column, justify="right" if column == "units" else "left", no_wrap=True)
+    for column in ("MdAPE %", "MAPE %", "bias %", "direction %", "CRPS", "p05–p95 %", "p25–p75 %"):
         table.add_column(column, justify="right")
     for row in rows:
-        style = "bold" if row["method"] == "model" else None
+        if row.get("size_class", "all") != "all":
+            continue
+        crps = row.get("crps")
         table.add_row(
+            str(row["origin"]),
             str(row["target_year"]),
             row["method"],
             str(row["n_units"]),
-            _percent(row["median_ape"]),
-            _percent(row["mean_ape"]),
-            _percent(row["sign_share"]),
-            _percent(row["interval_coverage"]),
-            style=style,
+            _percent(row["mdape"]),
+            _percent(row["mape"]),
+            _percent(row["median_log_error"]),
+            _percent(row["direction_accuracy"]),
+            "—"
+            if crps is None or (isinstance(crps, float) and math.isnan(crps))
+            else f"{crps:.4f}",
+            _percent(row["coverage_90"]),
+            _percent(row["coverage_50"]),
+            style="bold" if row["method"] == "model" else None,
         )
+    return table
+
+
+def coverage_table(rows: list[dict], title: str) -> Table:
+    """The model's p05–p95 coverage per origin/target and size quintile."""
+    table = Table(title=title)
+    table.add_column("origin → target")
+    classes = ("all", "q1", "q2", "q3", "q4", "q5")
+    for name in classes:
+        table.add_column(name, justify="right")
+    pairs = sorted({(r["origin"], r["target_year"]) for r in rows if r["method"] == "model"})
+    for origin, target in pairs:
+        by_class = {
+            r["size_class"]: r["coverage_90"]
+            for r in rows
+            if r["method"] == "model" and (r["origin"], r["target_year"]) == (origin, target)
+        }
+        table.add_row(f"{origin} → {target}", *(_percent(by_class.get(c)) for c in classes))
     return table
 
 
@@ -119,12 +163,10 @@ def _fail(console: Console, message: str) -> None:
 
 
 def _publish(paths, console: Console) -> None:
-    try:
-        from migsys.warehouse.refresh import RefreshConfig, run_refresh
-    except ImportError as error:  # the refresh is another area's module
-        _fail(console, f"--publish: the warehouse refresh is not available ({error})")
-    result = run_refresh(RefreshConfig(paths=paths))
-    console.print(f"published {result.warehouse} (build {result.build_id})")
+    """Run the nightly flow now, so the new results reach the published warehouse."""
+    from migsys.flows.cli_nightly import run_refresh_command
+
+    run_refresh_command(paths=paths)
 
 
 def register(app: typer.Typer) -> None:
@@ -166,51 +208,90 @@ def register(app: typer.Typer) -> None:
         else:
             console.print("(loaded into main.calibrations at the next `migsys refresh`)")
 
-    @app.command()
+    @app.command(help=BACKTEST_HELP)
     def backtest(
-        kernel: Annotated[str, typer.Option(help=KERNEL_HELP)],
-        train_until: Annotated[int, typer.Option(help="Calibrate with data up to this year only.")],
+        kernel: Annotated[str, typer.Option(help=f"{KERNEL_HELP} | all")] = "all",
+        train_until: Annotated[
+            int | None,
+            typer.Option(
+                help="One origin only: the forecast uses data up to this year (needs "
+                "--target-years). Without it, every origin the data allow."
+            ),
+        ] = None,
         target_years: Annotated[
-            str, typer.Option(help="Years to project and score: 2010 or 2011,2012 or 2011-2015.")
-        ],
+            str | None,
+            typer.Option(help="With --train-until: years to forecast, e.g. 2010 or 2011-2015."),
+        ] = None,
         out: Annotated[
             Path | None,
-            typer.Option(help="Write the projections (p05/p50/p95) to this Parquet file."),
+            typer.Option(
+                help="Parquet file: with --train-until the model's p05/p50/p95 per unit and year; "
+                "else the skill rows."
+            ),
         ] = None,
-        draws: Annotated[int, typer.Option(min=1, help="Ensemble size for the p05/p50/p95.")] = 200,
-        seed: Annotated[int, typer.Option(help="Seed of the ensemble.")] = 0,
         publish: Annotated[
             bool,
             typer.Option(help="Refresh the warehouse afterwards so main.backtests shows the rows."),
         ] = False,
     ) -> None:
-        """Calibrate up to a year, project later years, score against what was observed."""
-        from migsys.projections.backtest import run_backtest
-        from migsys.projections.calibration import check_kernel
-        from migsys.projections.store import save_backtest_rows, save_calibration
+        from migsys.projections.backtest import (
+            check_kernel,
+            run_backtest,
+            run_rolling_origin,
+            stamp_rows,
+        )
+        from migsys.projections.store import save_backtest_rows
         from migsys.warehouse.paths import MigsysPaths
         from migsys.warehouse.sql import open_read_only
 
         console = Console()
         paths = MigsysPaths.from_env()
         try:
-            check_kernel(kernel)
-            years = parse_years(target_years)
             if out is not None and out.suffix != ".parquet":
                 raise ValueError(f"--out: {out} must end in .parquet")
+            if train_until is not None and target_years is None:
+                raise ValueError("--target-years: required with --train-until (e.g. 2010,2020)")
+            if train_until is None and target_years is not None:
+                raise ValueError("--target-years: only with --train-until (one origin)")
+            if train_until is not None and kernel == "all":
+                raise ValueError(
+                    "--kernel: name one kernel (depopulation or remittances) with --train-until"
+                )
+            check_kernel(kernel, allow_all=train_until is None)
+            years = None if target_years is None else parse_years(target_years)
             con = open_read_only(paths.warehouse)
             try:
-                result = run_backtest(con, kernel, train_until, years, draws=draws, seed=seed)
+                if train_until is None:
+                    evaluations = run_rolling_origin(con, kernel)
+                else:
+                    single = run_backtest(con, kernel, train_until, years)
             finally:
                 con.close()
         except (ValueError, FileNotFoundError) as error:
             _fail(console, str(error))
-        console.print(backtest_table(result.rows))
-        save_calibration(result.calibration, paths.home)
-        console.print(f"stored {save_backtest_rows(result.rows, paths.home)}")
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            result.projections.to_parquet(out, index=False)
-            console.print(f"wrote {len(result.projections)} projection rows to {out}")
+        if train_until is None:
+            frames = []
+            for name, evaluation in evaluations.items():
+                rows = evaluation.skill.to_dict("records")
+                console.print(backtest_table(rows, f"{name}: rolling-origin skill"))
+                console.print(coverage_table(rows, f"{name}: model p05–p95 coverage by size"))
+                stamped = stamp_rows(rows) if rows else []
+                if stamped:
+                    console.print(f"stored {save_backtest_rows(stamped, paths.home)}")
+                frames.append(evaluation.skill)
+            if out is not None:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                import pandas as pd
+
+                skill = pd.concat(frames, ignore_index=True)
+                skill.to_parquet(out, index=False)
+                console.print(f"wrote {len(skill)} skill rows to {out}")
+        else:
+            console.print(backtest_table(single.rows, f"{kernel}: forecast from {single.origin}"))
+            console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+            if out is not None:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                single.projections.to_parquet(out, index=False)
+                console.print(f"wrote {len(single.projections)} projection rows to {out}")
         if publish:
             _publish(paths, console)

@@ -1,38 +1,19 @@
-"""``migsys fetch``, ``migsys refresh`` and ``migsys sql``."""
+"""``migsys fetch`` and ``migsys sql`` (``migsys refresh`` is in ``flows/cli_nightly.py``)."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape as rich_escape
 
+from migsys.flows.cli_help import command_help
 from migsys.warehouse.fetch import FetchLimits as FetchLimitsDefaults
 from migsys.warehouse.paths import MigsysPaths
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def command_help(docstring: str | None) -> str:
-    """A docstring as Typer's Rich help shows it well: prose reflowed, examples kept as lines.
-
-    Typer's "rich" mode keeps every newline of later paragraphs and reads brackets as markup, so
-    prose paragraphs are joined into one line each, indented lines (examples) stay as they are,
-    and brackets are escaped (``.schema [table]`` must survive).
-    """
-    paragraphs = inspect.cleandoc(docstring or "").split("\n\n")
-    shown = []
-    for paragraph in paragraphs:
-        lines = paragraph.splitlines()
-        if any(line.startswith("  ") for line in lines[1:]) or paragraph.startswith("  "):
-            shown.append("\n".join(lines))
-        else:
-            shown.append(" ".join(line.strip() for line in lines))
-    return rich_escape("\n\n".join(shown))
 
 
 def fetch(
@@ -101,28 +82,6 @@ def fetch(
 def _error(text: str) -> None:
     """Error text exactly as written: brackets in SQL, URLs or rules are not Rich markup."""
     err_console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def refresh(
-    rerun_studies: Annotated[
-        bool, typer.Option("--rerun-studies", help="Re-run standing studies even if unchanged.")
-    ] = False,
-    fetch: Annotated[
-        bool | None,
-        typer.Option("--fetch/--no-fetch", help="Download sources first (default: as configured)."),
-    ] = None,
-    rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Rebuild even when no input changed.")
-    ] = False,
-) -> None:
-    """Run the nightly flow once: ingest, dbt build and tests, studies, publish, report.
-
-    Runs on Prefect's ephemeral API (no server needed). On failure the published warehouse is
-    left byte-for-byte unchanged and the failed step is named on stderr.
-    """
-    from migsys.flows.cli_nightly import run_refresh_command
-
-    run_refresh_command(rerun_studies=rerun_studies, fetch=fetch, rebuild=rebuild)
 
 
 def sql(
@@ -225,5 +184,4 @@ def sql(
 
 def register(app: typer.Typer) -> None:
     app.command(help=command_help(fetch.__doc__))(fetch)
-    app.command()(refresh)
     app.command(help=command_help(sql.__doc__))(sql)

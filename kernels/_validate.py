@@ -74,3 +74,11 @@ def check_years(base_year: int, horizon_year: int, step: int) -> int:
             f"horizon_year: horizon_year - base_year must be a multiple of {step} years, got {span}"
         )
     return span // step
+
+
+def unit_vector(values: object, name: str, n_units: int) -> np.ndarray:
+    """``values`` as a finite float64 vector with one entry per unit."""
+    array = as_float_array(values, name, 1)
+    if array.shape[0] != n_units:
+        raise ValueError(f"{name}: expected {n_units} entries (one per unit), got {array.shape[0]}")
+    return array

@@ -1,8 +1,10 @@
 """Default parameters of the projection kernels, their plausible ranges and where each comes from.
 
-This is the one place sweeps, calibration and the kernels read parameter names, defaults and bounds.
-The order of ``DEPOPULATION_PARAMETERS`` and ``REMITTANCE_PARAMETERS`` is the column order of the
-``params[n_scenarios, n_params]`` matrices the batch wrappers take.
+The values live in one table per kernel, ``kernels/parameters/<kernel>.csv`` (columns name, default,
+low, high, valid_low, valid_high, unit, description, source), shipped as package data: edit a range
+there, nowhere else. Sweeps, calibration and the kernels read parameter names, defaults and bounds
+through this module (and :mod:`kernels.registry`). The row order of a table is the column order
+of the ``params[n_scenarios, n_params]`` matrices the batch wrappers take.
 
 Each :class:`Parameter` carries two ranges:
 
@@ -28,7 +30,13 @@ Sources, abbreviated in ``source``:
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 import numpy as np
 
@@ -55,397 +63,83 @@ class Parameter:
             )
 
 
-DEPOPULATION_PARAMETERS: tuple[Parameter, ...] = (
-    Parameter(
-        "e0_female_base",
-        77.6,
-        75.0,
-        80.0,
-        "years",
-        "CONAPO 2002 projections, life expectancy of women in 2000",
-        "female life expectancy at birth in the base year",
-        20.0,
-        95.0,
-    ),
-    Parameter(
-        "e0_male_base",
-        73.1,
-        70.0,
-        76.0,
-        "years",
-        "CONAPO 2002 projections, life expectancy of men in 2000",
-        "male life expectancy at birth in the base year",
-        20.0,
-        95.0,
-    ),
-    Parameter(
-        "e0_gain",
-        0.15,
-        0.0,
-        0.3,
-        "years per year",
-        "CONAPO 2002 (about +1.5 years per decade 2000–2030)",
-        "linear annual gain of life expectancy (both sexes; capped at 95 years)",
-        -1.0,
-        1.0,
-    ),
-    Parameter(
-        "tfr_base",
-        2.4,
-        2.1,
-        2.8,
-        "children per woman",
-        "CONAPO 2002 projections, total fertility 2000",
-        "total fertility rate in the base year",
-        0.0,
-        10.0,
-    ),
-    Parameter(
-        "tfr_target",
-        1.85,
-        1.4,
-        2.1,
-        "children per woman",
-        "CONAPO 2002 long-run fertility assumption",
-        "total fertility the path converges to",
-        0.0,
-        10.0,
-    ),
-    Parameter(
-        "tfr_speed",
-        0.05,
-        0.01,
-        0.15,
-        "per year",
-        "CONAPO 2002 (half of the gap closed in about 14 years)",
-        "exponential speed of convergence of fertility to its target",
-        0.0,
-        5.0,
-    ),
-    Parameter(
-        "mean_age_childbearing",
-        27.0,
-        25.5,
-        29.0,
-        "years",
-        "CONAPO 2002 projections (mean age of the fertility schedule)",
-        "centre of the Gaussian age schedule of fertility (sd 6 years) over ages 15–49",
-        18.0,
-        40.0,
-    ),
-    Parameter(
-        "sex_ratio_birth",
-        1.05,
-        1.03,
-        1.07,
-        "males per female",
-        "UN World Population Prospects, standard sex ratio at birth",
-        "male births per female birth",
-        0.8,
-        1.3,
-    ),
-    Parameter(
-        "emigration_scale",
-        1.0,
-        0.0,
-        2.5,
-        "multiplier",
-        "CONAPO 2000 intensity index (unit intensities are observed 1995–2000 rates)",
-        "multiplier of each unit's observed crude emigration intensity",
-        0.0,
-        20.0,
-    ),
-    Parameter(
-        "emigration_trend",
-        -0.01,
-        -0.08,
-        0.04,
-        "per year",
-        "paper (flows peaked around 2000); range spans collapse to renewed growth",
-        "exponential annual trend of emigration after the base year",
-        -0.5,
-        0.5,
-    ),
-    Parameter(
-        "emigration_female_ratio",
-        0.4,
-        0.2,
-        1.0,
-        "ratio",
-        "CONAPO 2000 (about 3 in 4 emigrants to the US were men)",
-        "female emigration rate relative to the male rate",
-        0.0,
-        5.0,
-    ),
-    Parameter(
-        "rc_peak_age",
-        20.5,
-        17.0,
-        25.0,
-        "years",
-        "Rogers & Castro 1981, standard schedule mu2 ≈ 20",
-        "Rogers–Castro labour-force peak location mu2",
-        10.0,
-        40.0,
-    ),
-    Parameter(
-        "rc_rise",
-        0.4,
-        0.2,
-        0.7,
-        "per year",
-        "Rogers & Castro 1981, standard schedule lambda2 ≈ 0.4",
-        "Rogers–Castro rate of rise to the labour-force peak lambda2",
-        0.01,
-        2.0,
-    ),
-    Parameter(
-        "rc_fall",
-        0.1,
-        0.06,
-        0.16,
-        "per year",
-        "Rogers & Castro 1981, standard schedule alpha2 ≈ 0.1 (alpha1 = alpha2)",
-        "Rogers–Castro rate of descent after the peak alpha2 (also used for alpha1)",
-        0.01,
-        1.0,
-    ),
-    Parameter(
-        "rc_child_level",
-        0.33,
-        0.1,
-        0.6,
-        "ratio a1/a2",
-        "Rogers & Castro 1981, standard schedule a1/a2 ≈ 1/3",
-        "Rogers–Castro pre-labour-force level relative to the labour peak",
-        0.0,
-        5.0,
-    ),
-    Parameter(
-        "rc_baseline_level",
-        0.05,
-        0.0,
-        0.15,
-        "ratio c/a2",
-        "Rogers & Castro 1981, standard schedule c/a2 ≈ 0.05",
-        "Rogers–Castro constant level relative to the labour peak",
-        0.0,
-        5.0,
-    ),
-    Parameter(
-        "return_scale",
-        1.0,
-        0.0,
-        2.0,
-        "multiplier",
-        "CONAPO 2000 indicator of households with return migrants",
-        "multiplier of each unit's return intensity (share of emigrants who return within the step;"
-        " the product is capped at 1)",
-        0.0,
-        100.0,
-    ),
+PARAMETER_TABLES = resources.files("migsys.kernels") / "parameters"
+TABLE_COLUMNS = (
+    "name",
+    "default",
+    "low",
+    "high",
+    "valid_low",
+    "valid_high",
+    "unit",
+    "description",
+    "source",
 )
 
-REMITTANCE_PARAMETERS: tuple[Parameter, ...] = (
-    Parameter(
-        "inflow_base",
-        400_000.0,
-        150_000.0,
-        600_000.0,
-        "persons per year",
-        "paper (UN 2006: 400,000 Mexicans a year settling abroad, 1990–95)",
-        "arrivals of Mexican-born to the US in the base year",
-        0.0,
-        1e8,
-    ),
-    Parameter(
-        "inflow_gap_elasticity",
-        1.0,
-        0.0,
-        2.0,
-        "elasticity",
-        "paper (wage gap 5.7 -> 6.8 alongside rising flows, 1994–2004)",
-        "elasticity of arrivals to the US/Mexico wage ratio relative to the base year",
-        -10.0,
-        10.0,
-    ),
-    Parameter(
-        "inflow_demand_elasticity",
-        1.0,
-        0.0,
-        2.0,
-        "elasticity",
-        "paper (labour-export model: flows follow US labour demand)",
-        "elasticity of arrivals to the US labour-demand index",
-        -10.0,
-        10.0,
-    ),
-    Parameter(
-        "return_rate_initial",
-        0.08,
-        0.02,
-        0.2,
-        "per year",
-        "paper (from circular to settled migration); CONAPO return indicators",
-        "annual return probability in the first year after arrival",
-        0.0,
-        1.0,
-    ),
-    Parameter(
-        "return_rate_decay",
-        0.1,
-        0.02,
-        0.3,
-        "per year of duration",
-        "paper (settlement: returns fall with time in the US)",
-        "exponential decay of the return probability with years since arrival",
-        0.0,
-        5.0,
-    ),
-    Parameter(
-        "mortality_rate",
-        0.004,
-        0.002,
-        0.008,
-        "per year",
-        "UN / CONAPO life tables for ages 20–50",
-        "annual death probability in the first year after arrival",
-        0.0,
-        1.0,
-    ),
-    Parameter(
-        "mortality_duration_growth",
-        0.05,
-        0.03,
-        0.08,
-        "per year of duration",
-        "Gompertz slope of adult mortality (about 0.08 per year of age) damped by arrival-age spread",
-        "exponential growth of the death probability with years since arrival (capped at 1)",
-        0.0,
-        0.5,
-    ),
-    Parameter(
-        "remitter_share_initial",
-        0.6,
-        0.4,
-        0.8,
-        "fraction",
-        "Banxico/CONAPO surveys of migrants (EMIF)",
-        "share of recent arrivals who remit",
-        0.0,
-        1.0,
-    ),
-    Parameter(
-        "remitter_share_decay",
-        0.05,
-        0.01,
-        0.1,
-        "per year of duration",
-        "paper (settlement weakens ties); remittance-decay literature",
-        "exponential decay of the remitting share with years since arrival",
-        0.0,
-        5.0,
-    ),
-    Parameter(
-        "amount_base",
-        5_000.0,
-        2_500.0,
-        8_000.0,
-        "USD per remitter per year",
-        "Banxico 2005 (USD 21.7 bn over roughly 4 million remitters)",
-        "yearly amount sent by a remitter in the base year",
-        0.0,
-        1e6,
-    ),
-    Parameter(
-        "amount_wage_elasticity",
-        1.0,
-        0.5,
-        1.5,
-        "elasticity",
-        "issue text (amounts follow US wages)",
-        "elasticity of the amount per remitter to the US wage index",
-        -10.0,
-        10.0,
-    ),
-    Parameter(
-        "households_per_remitter",
-        0.45,
-        0.3,
-        0.9,
-        "households per remitter",
-        "paper (1.6 million receiving households, CONAPO 2004b) over Banxico-implied remitters",
-        "remittance-receiving households per remitter in the US (capped at all households)",
-        0.0,
-        10.0,
-    ),
-    Parameter(
-        "us_wage_growth",
-        0.01,
-        0.0,
-        0.03,
-        "per year",
-        "paper table 2 (US manufacturing wage 12.0 -> 16.2 USD/h 1994–2004, nominal)",
-        "growth of the US wage index beyond its data",
-        -0.5,
-        0.5,
-    ),
-    Parameter(
-        "mx_wage_growth",
-        0.01,
-        -0.01,
-        0.04,
-        "per year",
-        "paper table 2 (Mexican manufacturing wage 2.1 -> 2.5 USD/h 1994–2004)",
-        "growth of the Mexican wage/income index beyond its data",
-        -0.5,
-        0.5,
-    ),
-    Parameter(
-        "labour_demand_growth",
-        0.01,
-        -0.02,
-        0.03,
-        "per year",
-        "US BLS employment growth (paper: manufacturing 17.1 -> 14.2 million)",
-        "growth of the US labour-demand index beyond its data",
-        -0.5,
-        0.5,
-    ),
-    Parameter(
-        "gdp_growth",
-        0.04,
-        0.0,
-        0.07,
-        "per year",
-        "World Bank WDI, Mexican GDP in current USD 1995–2015",
-        "growth of Mexican GDP in USD beyond its data",
-        -0.5,
-        0.5,
-    ),
-    Parameter(
-        "households_growth",
-        0.02,
-        0.005,
-        0.03,
-        "per year",
-        "INEGI censuses 2000–2010 (households grew about 2 % a year)",
-        "growth of the number of Mexican households beyond its data",
-        -0.5,
-        0.5,
-    ),
-    Parameter(
-        "fx_growth",
-        0.03,
-        -0.02,
-        0.08,
-        "per year",
-        "Banxico FIX 1995–2015 (average depreciation of the peso)",
-        "growth of the USD/MXN rate beyond its data",
-        -0.5,
-        0.5,
-    ),
-)
+
+def _number(text: str, where: str, column: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {column}: {text!r} is not a number") from None
+    if math.isnan(value) or (math.isinf(value) and column not in ("valid_low", "valid_high")):
+        raise ValueError(f"{where}: {column}: must be a finite number, got {text!r}")
+    return value
+
+
+def parse_parameter_table(text: str, source: str) -> tuple[Parameter, ...]:
+    """Parameters of a CSV table (columns ``TABLE_COLUMNS``), in row order = column order.
+
+    Every problem is a ``ValueError`` naming ``source``, the row and the column.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != TABLE_COLUMNS:
+        raise ValueError(
+            f"{source}: header must be {','.join(TABLE_COLUMNS)}, got {','.join(reader.fieldnames or ())}"
+        )
+    parameters: list[Parameter] = []
+    for line, row in enumerate(reader, start=2):
+        where = f"{source}, row {line}"
+        if None in row or any(value is None for value in row.values()):
+            raise ValueError(f"{where}: expected {len(TABLE_COLUMNS)} fields")
+        name = row["name"].strip()
+        if not name.isidentifier():
+            raise ValueError(f"{where}: name: {name!r} is not a valid parameter name")
+        if any(p.name == name for p in parameters):
+            raise ValueError(f"{where}: name: {name!r} appears twice")
+        numbers = {
+            column: _number(row[column], where, column)
+            for column in ("default", "low", "high", "valid_low", "valid_high")
+        }
+        try:
+            parameters.append(
+                Parameter(
+                    name=name,
+                    unit=row["unit"],
+                    source=row["source"],
+                    description=row["description"],
+                    **numbers,
+                )
+            )
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    if not parameters:
+        raise ValueError(f"{source}: no parameters")
+    return tuple(parameters)
+
+
+def read_parameter_table(path: Path | Traversable) -> tuple[Parameter, ...]:
+    """Parameters of the CSV table at ``path`` (package data or any file)."""
+    return parse_parameter_table(path.read_text(encoding="utf-8"), str(path))
+
+
+def kernel_parameters(kernel: str) -> tuple[Parameter, ...]:
+    """Parameters of a shipped kernel, from ``kernels/parameters/<kernel>.csv``."""
+    return read_parameter_table(PARAMETER_TABLES / f"{kernel}.csv")
+
+
+DEPOPULATION_PARAMETERS: tuple[Parameter, ...] = kernel_parameters("depopulation")
+REMITTANCE_PARAMETERS: tuple[Parameter, ...] = kernel_parameters("remittances")
 
 
 def parameter_names(parameters: tuple[Parameter, ...]) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from migsys.kernels._schedules import (
     STEP_YEARS,
     standard_cumulative_hazard,
 )
-from migsys.kernels.coupled import CoupledResult, allocate_to_units, yearly_arrivals
+from migsys.kernels.coupled import CoupledResult
 from migsys.kernels.depopulation import DepopulationResult, DepopulationUnits
 from migsys.kernels.remittances import RemittanceInputs, RemittanceResult
 
@@ -157,8 +157,53 @@ def depopulation_step_numpy(
     deaths += male_births * (1.0 - birth_survival[MALE]) + female_births * (
         1.0 - birth_survival[FEMALE]
     )
-    components = np.stack([births, deaths, leaving.sum(axis=(1, 2)), coming_back.sum(axis=(1, 2))])
+    components = np.stack(
+        [
+            births,
+            deaths,
+            leaving.sum(axis=(1, 2)),
+            coming_back.sum(axis=(1, 2)),
+            np.zeros_like(births),
+        ]
+    )
     return following, components
+
+
+MASK_64 = (1 << 64) - 1
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+
+
+def _splitmix64(state: int) -> int:
+    """splitmix64 in Python integers (the kernel's is in Numba uint64)."""
+    z = (state + GOLDEN_GAMMA) & MASK_64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK_64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK_64
+    return z ^ (z >> 31)
+
+
+def shock_normals_numpy(n_units: int, step: int) -> np.ndarray:
+    """The standard normal draws of every unit in ``step`` (Box–Muller of two splitmix64 outputs
+    seeded by ``unit × golden gamma + step``)."""
+    out = np.empty(n_units)
+    for unit in range(n_units):
+        first = _splitmix64((unit * GOLDEN_GAMMA + step) & MASK_64)
+        second = _splitmix64(first)
+        u1 = ((first >> 11) + 0.5) / 2.0**53
+        u2 = (second >> 11) / 2.0**53
+        out[unit] = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return out
+
+
+def apply_growth_shock_numpy(
+    population: np.ndarray, components: np.ndarray, sd: float, step: int
+) -> np.ndarray:
+    """Scale each unit by its mean-one lognormal shock; record the change as component 4."""
+    if sd <= 0.0:
+        return population
+    scale = sd * np.sqrt(STEP_YEARS)
+    factor = np.exp(scale * shock_normals_numpy(population.shape[0], step) - 0.5 * scale**2)
+    components[4] = population.sum(axis=(1, 2)) * (factor - 1.0)
+    return population * factor[:, None, None]
 
 
 def project_depopulation_numpy(
@@ -196,6 +241,9 @@ def project_depopulation_numpy(
                 schedules["weights"],
                 male_birth_share,
             )
+            population = apply_growth_shock_numpy(
+                population, components, row[dep.GROWTH_SHOCK_SD], step
+            )
             following_totals = population.sum(axis=(1, 2))
             falling = following_totals < totals
             plan.depopulating[scenario, step] = falling.sum()
@@ -210,7 +258,7 @@ def project_depopulation_numpy(
 
 
 def _record_depopulation_state(
-    plan: dep._DepopulationPlan,
+    plan: dep.DepopulationPlan,
     scenario: int,
     step: int,
     population: np.ndarray,
@@ -320,6 +368,55 @@ def project_remittances_numpy(
     return rem._result(base_year, n_years, outputs)
 
 
+def yearly_arrivals_numpy(emigrants: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    """Net emigrants per year ``[n_scen, 5 × n_steps]``: each five-year period's national net
+    emigration, one fifth in each of its years (written here with a broadcast, not the
+    coupled module's repeat)."""
+    net = emigrants.sum(axis=2) - returns.sum(axis=2)  # [n_scen, n_steps]
+    per_year = np.empty((net.shape[0], net.shape[1], STEP_YEARS))
+    per_year[:] = (net / STEP_YEARS)[:, :, None]
+    return per_year.reshape(net.shape[0], -1)
+
+
+def allocate_to_units_numpy(
+    unit_population: np.ndarray,
+    households: np.ndarray,
+    remittance_household_share: np.ndarray,
+    national_usd: np.ndarray,
+    national_receiving: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The coupled allocation written unit by unit: households follow population from the base;
+    each unit receives the national flow in proportion to its receiving households."""
+    n_scen, n_grid, n_units = unit_population.shape
+    outputs = [np.zeros((n_scen, n_grid, n_units)) for _ in range(5)]
+    unit_households, unit_receiving, unit_usd, per_household, per_capita = outputs
+    for scenario in range(n_scen):
+        for step in range(n_grid):
+            weights = np.zeros(n_units)
+            for unit in range(n_units):
+                base = unit_population[scenario, 0, unit]
+                ratio = unit_population[scenario, step, unit] / base if base > 0 else 0.0
+                unit_households[scenario, step, unit] = households[unit] * ratio
+                weights[unit] = (
+                    unit_households[scenario, step, unit] * (remittance_household_share[unit])
+                )
+            total = weights.sum()
+            if total <= 0:
+                continue
+            for unit in range(n_units):
+                share = weights[unit] / total
+                usd = national_usd[scenario, step] * share
+                unit_usd[scenario, step, unit] = usd
+                unit_receiving[scenario, step, unit] = national_receiving[scenario, step] * share
+                if unit_households[scenario, step, unit] > 0:
+                    per_household[scenario, step, unit] = (
+                        usd / unit_households[scenario, step, unit]
+                    )
+                if unit_population[scenario, step, unit] > 0:
+                    per_capita[scenario, step, unit] = usd / unit_population[scenario, step, unit]
+    return unit_households, unit_receiving, unit_usd, per_household, per_capita
+
+
 def project_coupled_numpy(
     dep_params: np.ndarray,
     rem_params: np.ndarray,
@@ -328,7 +425,8 @@ def project_coupled_numpy(
     base_year: int,
     horizon_year: int,
 ) -> CoupledResult:
-    """NumPy twin of :func:`kernels.coupled.project_coupled` built on the two twins above."""
+    """NumPy twin of :func:`kernels.coupled.project_coupled`, built on the two twins above and
+    its own arrivals and allocation (no code shared with the module it is compared with)."""
     if units.households is None or units.remittance_household_share is None:
         raise ValueError(
             "units: the coupled run needs units.households and units.remittance_household_share"
@@ -336,11 +434,12 @@ def project_coupled_numpy(
     depopulation = project_depopulation_numpy(
         dep_params, units, base_year, horizon_year, keep_trajectories=True
     )
+    arrivals = yearly_arrivals_numpy(depopulation.emigrants, depopulation.returns)
     remittances = project_remittances_numpy(
-        rem_params, inputs, base_year, horizon_year, arrivals=yearly_arrivals(depopulation)
+        rem_params, inputs, base_year, horizon_year, arrivals=arrivals
     )
     grid = (depopulation.years - base_year).astype(np.int64)
-    allocation = allocate_to_units(
+    allocation = allocate_to_units_numpy(
         depopulation.unit_population,
         units.households,
         units.remittance_household_share,

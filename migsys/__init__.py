@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
+    from migsys.sweeps.api import Study
+
 try:
     __version__ = metadata.version("migsys")
 except metadata.PackageNotFoundError:  # running from a checkout that was never installed
@@ -39,3 +41,16 @@ def connect(home: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnec
     if home is not None:
         environ["MIGSYS_HOME"] = os.fspath(home)
     return open_read_only(MigsysPaths.from_env(environ).warehouse)
+
+
+def study(name: str, home: str | os.PathLike[str] | None = None) -> Study:
+    """A finished study's scenarios, outcomes, sensitivity indices and bands as DataFrames.
+
+    ``home`` defaults to ``MIGSYS_HOME`` (else ``./var``); see :mod:`migsys.sweeps.api`.
+
+    >>> s = migsys.study("ishigami-sobol")                 # doctest: +SKIP
+    >>> s.sensitivity.query("index == 'ST'")               # doctest: +SKIP
+    """
+    from migsys.sweeps.api import study as load_study
+
+    return load_study(name, home)

@@ -1,13 +1,22 @@
-"""Projections of real places: unit inputs from the warehouse, calibration and backtests.
+"""Projections of real places: forecasts that earn their place out of sample, and calibrations.
 
-- :mod:`projections.inputs` — kernel inputs from the marts (municipal units, Table 1 degree units,
-  the national remittance paths);
-- :mod:`projections.depopulation`, :mod:`projections.remittances` — each kernel's calibration
-  method and its ensemble projection (p05/p50/p95);
-- :mod:`projections.calibration` — ``migsys calibrate``'s entry point;
-- :mod:`projections.backtest` — ``migsys backtest``: the model next to naive baselines
-  (:mod:`projections.metrics`);
-- :mod:`projections.fitting` — batched least squares, posterior ensembles, shrinkage;
-- :mod:`projections.store` — results as files under ``MIGSYS_HOME`` and their loading into the
-  warehouse tables ``main.calibrations`` and ``main.backtests`` at each refresh.
+- :mod:`projections.census` — the municipal census panel (exact reference dates, counts vs
+  censuses, stable geography by exclusion);
+- :mod:`projections.baselines` — the extrapolations the field uses (zero, linear, exponential,
+  share of state, damped trend, their average);
+- :mod:`projections.damped_growth` — damped growth with count error (variogram fit, kriging);
+- :mod:`projections.municipal_forecast` — the municipal forecast: kernel national drift × state
+  share × municipal share;
+- :mod:`projections.remittance_forecast` — annual remittances as operations × average amount,
+  with its baselines (last level, drift, damped-trend ETS);
+- :mod:`projections.intervals`, :mod:`projections.skill` — empirical calibrated intervals and
+  the scores (MdAPE, MAPE, bias, direction, CRPS, coverage);
+- :mod:`projections.evaluation` — the rolling-origin evaluation of both kernels;
+- :mod:`projections.forecast_refresh` — the refresh's forecast step (``refresh_forecasts``);
+- :mod:`projections.backtest` — ``migsys backtest`` (every pair, or one);
+- :mod:`projections.depopulation`, :mod:`projections.remittances` — the kernels' calibrations
+  (``migsys calibrate``; the sweeps' parameters ``from = "calibration"``);
+- :mod:`projections.inputs` — kernel unit inputs from the marts (sweeps);
+- :mod:`projections.fitting` — batched least squares;
+- :mod:`projections.store` — calibrations and backtest rows as files under ``MIGSYS_HOME``.
 """

@@ -1,9 +1,12 @@
-"""Backtests: calibrate on data up to a year, project later years, score against what happened.
+"""``migsys backtest``: the rolling-origin evaluation, or one origin/target pair of it.
 
-Each run yields one score row per (kernel, train_until, target_year, method) — the calibrated
-model and the naive baselines side by side (:mod:`projections.metrics`) — and the projections
-themselves (p05/p50/p95), also for target years the warehouse has no observation for. The model
-is scored on its ensemble median (p50).
+- :func:`run_rolling_origin` — every origin/horizon pair the data allow (the refresh runs the
+  same thing, :mod:`projections.evaluation`); its rows are the skill table.
+- :func:`run_backtest` — one origin (the last enumeration, or year, not after ``train_until``) to
+  the given target years: the per-method skill rows (stored under ``MIGSYS_HOME/backtests`` and
+  loaded into ``main.backtests``) and the model's published forecast in the columns scripts have
+  always read (``cve_mun, year, population_p05, population_p50, population_p95`` or ``year,
+  remittances_usd_p05/p50/p95``), one row per unit and year, observed or not.
 """
 
 from __future__ import annotations
@@ -14,22 +17,28 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from migsys.projections import depopulation, remittances
-from migsys.projections.calibration import check_kernel
-from migsys.projections.inputs import census_population, census_years
-from migsys.projections.metrics import Scores, baseline_projections, score
-from migsys.projections.store import Calibration, new_backtest_id
+from migsys.projections import remittance_forecast as rf
+from migsys.projections.depopulation import read_depopulation_data
+from migsys.projections.evaluation import (
+    MODEL,
+    MODEL_MIN_ENUMERATIONS,
+    Evaluation,
+    OriginResult,
+    depopulation_origin,
+    evaluate_depopulation,
+    evaluate_remittances,
+    remittance_origin,
+)
+from migsys.projections.store import code_version, new_backtest_id
 
-MODEL = "model"
+KERNELS = ("depopulation", "remittances")
 
 
-@dataclass(frozen=True)
-class BacktestResult:
-    """Score rows (``backtests`` table), projections (``--out``) and the calibration used."""
-
-    rows: list[dict]
-    projections: pd.DataFrame
-    calibration: Calibration
+def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
+    """Refuse an unknown kernel name, naming the known ones."""
+    known = (*KERNELS, "all") if allow_all else KERNELS
+    if kernel not in known:
+        raise ValueError(f"kernel: unknown kernel {kernel!r}; choose one of {', '.join(known)}")
 
 
 def check_target_years(train_until: int, target_years: list[int]) -> list[int]:
@@ -45,169 +54,97 @@ def check_target_years(train_until: int, target_years: list[int]) -> list[int]:
     return sorted(set(int(year) for year in target_years))
 
 
-def _row(
-    backtest_id: str,
-    kernel: str,
-    calibration: Calibration,
-    target_year: int,
-    method: str,
-    scores: Scores | None,
-    coverage: float | None = None,
-) -> dict:
-    return {
-        "backtest_id": backtest_id,
-        "kernel": kernel,
-        "train_until": calibration.train_until,
-        "target_year": target_year,
-        "method": method,
-        "n_units": 0 if scores is None else scores.n_units,
-        "median_ape": None if scores is None else scores.median_ape,
-        "mean_ape": None if scores is None else scores.mean_ape,
-        "sign_share": None if scores is None else scores.sign_share,
-        "interval_coverage": coverage,
-        "calibration_id": calibration.calibration_id,
-        "created_at": datetime.now(UTC).replace(tzinfo=None),
-        "code_version": calibration.code_version,
-    }
+@dataclass(frozen=True)
+class BacktestResult:
+    """Skill rows of every method, and the model's forecast in the ``--out`` columns."""
+
+    rows: list[dict]
+    projections: pd.DataFrame
+    origin: int
 
 
-def _interval_coverage(low: np.ndarray, high: np.ndarray, observed: np.ndarray) -> float:
-    return float(np.mean((observed >= low) & (observed <= high)))
-
-
-def backtest_depopulation(
-    con, train_until: int, target_years: list[int], *, draws: int = 200, seed: int = 0
-) -> BacktestResult:
-    """Calibrate on censuses up to ``train_until``, project municipalities, score each census.
-
-    Scored units: municipalities enumerated at the base census, the census before it (the
-    last-period baseline needs it) and the target year. Baselines use the last training period.
-    """
-    targets = check_target_years(train_until, target_years)
-    fitted = depopulation.calibrate_depopulation(con, train_until)
-    calibration = fitted.calibration
-    projected = depopulation.project_municipalities(con, fitted, targets, draws=draws, seed=seed)
-    base = fitted.base_year
-    available = census_years(con)
-    previous = max(year for year in available if year < base)
+def stamp_rows(rows: list[dict]) -> list[dict]:
+    """Skill rows with one fresh ``backtest_id``, creation time and code version (to store)."""
     backtest_id = new_backtest_id()
-    rows = []
-    for year in targets:
-        if year not in available:
-            rows.append(_row(backtest_id, "depopulation", calibration, year, MODEL, None))
-            continue
-        levels = census_population(con, [previous, base, year])
-        frame = (
-            projected[projected["year"] == year].set_index("cve_mun").join(levels, how="inner")
-        ).dropna(subset=[previous, base, year])
-        observed = frame[year].to_numpy(float)
-        base_levels = frame[base].to_numpy(float)
-        rows.append(
-            _row(
-                backtest_id,
-                "depopulation",
-                calibration,
-                year,
-                MODEL,
-                score(base_levels, frame["population_p50"].to_numpy(float), observed),
-                _interval_coverage(
-                    frame["population_p05"].to_numpy(float),
-                    frame["population_p95"].to_numpy(float),
-                    observed,
-                ),
-            )
-        )
-        baselines = baseline_projections(
-            base_levels, frame[previous].to_numpy(float), base - previous, year - base
-        )
-        for method, values in baselines.items():
-            rows.append(
-                _row(
-                    backtest_id,
-                    "depopulation",
-                    calibration,
-                    year,
-                    method,
-                    score(base_levels, values, observed),
-                )
-            )
-    return BacktestResult(rows, projected, calibration)
+    created = datetime.now(UTC).replace(tzinfo=None)
+    version = code_version()
+    return [
+        {"backtest_id": backtest_id, **row, "created_at": created, "code_version": version}
+        for row in rows
+    ]
 
 
-def backtest_remittances(
-    con, train_until: int, target_years: list[int], *, draws: int = 200, seed: int = 0
-) -> BacktestResult:
-    """Calibrate on remittances and the migrant stock up to ``train_until``; score each year.
-
-    One national series: APE of the year's USD remittances, and the sign of its change from
-    ``train_until``. Baselines: the ``train_until`` level, and the last year's growth continued
-    (the national-growth baseline is the model's own series here, so it is not repeated).
-    """
-    targets = check_target_years(train_until, target_years)
-    fitted = remittances.calibrate_remittances(con, train_until)
-    calibration = fitted.calibration
-    projected = remittances.project_national(con, fitted, targets, draws=draws, seed=seed)
-    observed_series = remittances.observed_remittances(con)
-    backtest_id = new_backtest_id()
-    rows = []
-    missing = [year for year in (train_until - 1, train_until) if year not in observed_series]
-    if missing:
+def _depopulation_pair(con, train_until: int, years: list[int]) -> BacktestResult:
+    data = read_depopulation_data(con)
+    enumerations = list(data.panel.years)
+    if train_until > enumerations[-1]:
         raise ValueError(
-            f"fct_remittances_annual: no complete year {missing[0]}, which the last-period "
-            f"baseline for train_until {train_until} needs"
+            f"train_until: {train_until} is after the last census in the warehouse "
+            f"({enumerations[-1]}); nothing after {enumerations[-1]} can be trained on"
         )
-    base_level = float(observed_series[train_until])
-    previous_level = float(observed_series[train_until - 1])
-    for year in targets:
-        if year not in observed_series.index:
-            rows.append(_row(backtest_id, "remittances", calibration, year, MODEL, None))
-            continue
-        observed = np.array([observed_series[year]])
-        base_array = np.array([base_level])
-        this_year = projected[projected["year"] == year]
-        rows.append(
-            _row(
-                backtest_id,
-                "remittances",
-                calibration,
-                year,
-                MODEL,
-                score(base_array, this_year["remittances_usd_p50"].to_numpy(float), observed),
-                _interval_coverage(
-                    this_year["remittances_usd_p05"].to_numpy(float),
-                    this_year["remittances_usd_p95"].to_numpy(float),
-                    observed,
-                ),
+    usable = [year for year in enumerations if year <= train_until]
+    if len(usable) < MODEL_MIN_ENUMERATIONS:
+        raise ValueError(
+            f"train_until: {train_until} leaves {len(usable)} census/count year(s) "
+            f"({', '.join(map(str, usable)) or 'none'}); the model needs "
+            f"{MODEL_MIN_ENUMERATIONS} (census years: {enumerations})"
+        )
+    origin = usable[-1]
+    result: OriginResult = depopulation_origin(data, origin, years)
+    forecast = result.forecasts[MODEL]
+    frames = []
+    for position, year in enumerate(result.years):
+        keep = np.isfinite(forecast.p50[:, position])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cve_mun": data.panel.cve_mun[keep],
+                    "year": np.int64(year),
+                    "population_p05": forecast.p05[keep, position],
+                    "population_p50": forecast.p50[keep, position],
+                    "population_p95": forecast.p95[keep, position],
+                }
             )
         )
-        baselines = baseline_projections(
-            base_array, np.array([previous_level]), 1.0, year - train_until
+    return BacktestResult(stamp_rows(result.skill), pd.concat(frames, ignore_index=True), origin)
+
+
+def _remittance_pair(con, train_until: int, years: list[int]) -> BacktestResult:
+    data = rf.read_remittance_data(con)
+    if train_until > data.last_year:
+        raise ValueError(
+            f"train_until: {train_until} is after the last complete year of remittances in the "
+            f"warehouse ({data.last_year})"
         )
-        for method in ("zero_growth", "last_period_growth"):
-            rows.append(
-                _row(
-                    backtest_id,
-                    "remittances",
-                    calibration,
-                    year,
-                    method,
-                    score(base_array, baselines[method], observed),
-                )
-            )
-    return BacktestResult(rows, projected, calibration)
+    result = remittance_origin(data, train_until, years)
+    forecast = result.forecasts[rf.MODEL]
+    projections = pd.DataFrame(
+        {
+            "year": np.array(result.years, dtype=np.int64),
+            "remittances_usd_p05": forecast.p05[0],
+            "remittances_usd_p50": forecast.p50[0],
+            "remittances_usd_p95": forecast.p95[0],
+        }
+    )
+    return BacktestResult(stamp_rows(result.skill), projections, train_until)
 
 
-def run_backtest(
-    con,
-    kernel: str,
-    train_until: int,
-    target_years: list[int],
-    *,
-    draws: int = 200,
-    seed: int = 0,
-) -> BacktestResult:
-    """Backtest ``kernel`` ('depopulation' or 'remittances')."""
+def run_backtest(con, kernel: str, train_until: int, target_years: list[int]) -> BacktestResult:
+    """One origin (data up to ``train_until``) of ``kernel`` to ``target_years``."""
     check_kernel(kernel)
-    check_target_years(train_until, target_years)
-    runner = backtest_depopulation if kernel == "depopulation" else backtest_remittances
-    return runner(con, train_until, target_years, draws=draws, seed=seed)
+    years = check_target_years(train_until, target_years)
+    runner = _depopulation_pair if kernel == "depopulation" else _remittance_pair
+    return runner(con, int(train_until), years)
+
+
+def run_rolling_origin(con, kernel: str = "all") -> dict[str, Evaluation]:
+    """Every origin/horizon pair the data allow, for ``kernel`` or both."""
+    check_kernel(kernel, allow_all=True)
+    kernels = KERNELS if kernel == "all" else (kernel,)
+    out = {}
+    for name in kernels:
+        if name == "depopulation":
+            out[name] = evaluate_depopulation(read_depopulation_data(con))
+        else:
+            out[name] = evaluate_remittances(rf.read_remittance_data(con))
+    return out

@@ -7,11 +7,12 @@ parameters, fit statistics, data years used, method, creation time and code vers
 
 from __future__ import annotations
 
+from migsys.kernels import registry
 from migsys.projections import depopulation, remittances
 from migsys.projections.inputs import census_years
 from migsys.projections.store import Calibration
 
-KERNELS = ("depopulation", "remittances")
+KERNELS = registry.calibrated_kernels()  # kernels declaring a calibrate hook
 
 
 def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
@@ -38,7 +39,7 @@ def calibrate_kernel(con, kernel: str, train_until: int | None = None) -> Calibr
     check_kernel(kernel)
     until = default_train_until(con, kernel) if train_until is None else int(train_until)
     if kernel == "depopulation":
-        return depopulation.calibrate_depopulation(con, until).calibration
+        return depopulation.calibrate_depopulation(con, until)
     return remittances.calibrate_remittances(con, until).calibration
 
 

@@ -15,6 +15,8 @@ import pandas as pd
 from migsys.kernels.depopulation import (
     DEGREE_NAMES,
     DepopulationUnits,
+)
+from migsys.kernels.depopulation_indicators import (
     emigration_intensity_from_indicators,
     return_intensity_from_indicators,
 )

@@ -1,4 +1,4 @@
-"""Calibration and projection of the remittance-dependence kernel on the national series.
+"""Calibration of the remittance-dependence kernel on the national series (for the sweeps).
 
 Data (marts): Banxico annual remittances (``fct_remittances_annual``, complete years only), the
 UN DESA Mexican-born population in the US (``fct_migrant_stock``), Mexican GDP in USD,
@@ -25,12 +25,9 @@ recording of electronic transfers rather than to migrants, and a level fit would
 as wage elasticity. ``amount_base``
 (remittances are proportional to it) is then set to match the log levels.
 
-Projection: an ensemble of parameter draws from the fit's posterior (importance resampling through
-one batch, :func:`projections.fitting.posterior_ensemble`); each draw's path is started from the
-observed ``train_until`` level (intercept correction), so the model supplies the growth after the
-last observation, as the depopulation projection starts from the last census; and each draw
-carries yearly log shocks as large as the fit's misfit of yearly changes (robust sd: 1.4826 MAD),
-because parameter uncertainty alone ignores everything the model leaves out.
+The calibration serves the scenario sweeps (parameters ``from = "calibration"``) and
+``migsys calibrate``. It is not the forecast: the forecast of annual remittances, evaluated against
+the simple extrapolations, is :mod:`projections.remittance_forecast`.
 """
 
 from __future__ import annotations
@@ -44,7 +41,6 @@ from migsys.kernels.defaults import (
     REMITTANCE_PARAMETERS,
     default_params,
     parameter_index,
-    valid_bounds,
 )
 from migsys.kernels.remittances import (
     RemittanceInputs,
@@ -57,7 +53,6 @@ from migsys.projections.fitting import (
     LeastSquaresFit,
     fit_batch_least_squares,
     fit_summary,
-    posterior_ensemble,
 )
 from migsys.projections.inputs import fetch_frame, latest_index_year
 from migsys.projections.store import Calibration, FitStatistics
@@ -365,52 +360,4 @@ def calibrate_remittances(con, train_until: int) -> RemittanceCalibration:
         residuals,
         float(observed[-1]),
         noise_sd,
-    )
-
-
-def project_national(
-    con,
-    calibration: RemittanceCalibration,
-    years: list[int],
-    *,
-    draws: int = 200,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """p05/p50/p95 remittances in USD for each requested year (after the training years).
-
-    Columns: year, remittances_usd_p05, remittances_usd_p50, remittances_usd_p95.
-    """
-    del con  # the calibration carries its inputs: nothing after train_until is read
-    last = int(calibration.inputs.years[-1])
-    bad = [year for year in years if year <= last]
-    if bad:
-        raise ValueError(f"years: {bad[0]} is not after the training years (up to {last})")
-    if draws < 1:
-        raise ValueError(f"draws: must be >= 1, got {draws}")
-    rng = np.random.default_rng(seed)
-    lower = np.array([p.lower for p in FREE_PARAMETERS])
-    upper = np.array([p.upper for p in FREE_PARAMETERS])
-    ensemble = posterior_ensemble(calibration.residuals, calibration.fit, lower, upper, draws, rng)
-    rows = np.tile(calibration.params_row, (draws, 1))
-    rows[:, calibration.free_index] = ensemble.draws
-    bounds = valid_bounds(REMITTANCE_PARAMETERS)
-    rows = np.clip(rows, bounds[:, 0], bounds[:, 1])
-    horizon = max(years)
-    result = project_remittances(rows, calibration.inputs, calibration.start_year, horizon)
-    # start from the observed train_until level: the model supplies the growth after it
-    anchor = calibration.last_observed / result.remittances_usd[:, last - calibration.start_year]
-    positions = np.array(years) - calibration.start_year
-    projected = result.remittances_usd[:, positions] * anchor[:, None]
-    # year-to-year shocks the model does not explain, as large as its misfit in the training
-    # years: a random walk in logs on top of each draw
-    shocks = rng.normal(0.0, calibration.growth_noise_sd, size=(draws, horizon - last))
-    projected *= np.exp(np.cumsum(shocks, axis=1)[:, np.array(years) - last - 1])
-    quantiles = np.quantile(projected, [0.05, 0.5, 0.95], axis=0)
-    return pd.DataFrame(
-        {
-            "year": np.array(years, dtype=np.int64),
-            "remittances_usd_p05": quantiles[0],
-            "remittances_usd_p50": quantiles[1],
-            "remittances_usd_p95": quantiles[2],
-        }
     )

@@ -51,36 +51,56 @@ CALIBRATIONS_COLUMNS: dict[str, str] = {
 BACKTESTS_COLUMNS: dict[str, str] = {
     "backtest_id": "VARCHAR NOT NULL",
     "kernel": "VARCHAR NOT NULL",
-    "train_until": "INTEGER NOT NULL",
+    "origin": "INTEGER NOT NULL",  # last census/count (or year) of data the forecast used
     "target_year": "INTEGER NOT NULL",
-    "method": "VARCHAR NOT NULL",  # model | zero_growth | last_period_growth | national_growth
+    "horizon_years": "DOUBLE",
+    "method": "VARCHAR NOT NULL",  # model | a baseline (projections.baselines / remittance_forecast)
+    "size_class": "VARCHAR NOT NULL",  # all | q1..q5 (quintile of population at the origin)
     "n_units": "INTEGER NOT NULL",
-    "median_ape": "DOUBLE",  # fractions
-    "mean_ape": "DOUBLE",
-    "sign_share": "DOUBLE",  # share of units whose growth sign is right
-    "interval_coverage": "DOUBLE",  # share of units observed within p05-p95 (model rows only)
-    "calibration_id": "VARCHAR",
+    "mdape": "DOUBLE",  # fractions
+    "mape": "DOUBLE",
+    "median_log_error": "DOUBLE",
+    "direction_accuracy": "DOUBLE",  # share of units whose growth direction is right
+    "crps": "DOUBLE",  # of ln(level), NULL without intervals
+    "coverage_90": "DOUBLE",  # share of units observed within p05-p95
+    "coverage_50": "DOUBLE",  # share within p25-p75
     "created_at": "TIMESTAMP NOT NULL",
     "code_version": "VARCHAR NOT NULL",
 }
 
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP": pa.timestamp("us"),
+}
 _BACKTEST_ARROW_SCHEMA = pa.schema(
-    [
-        ("backtest_id", pa.string()),
-        ("kernel", pa.string()),
-        ("train_until", pa.int32()),
-        ("target_year", pa.int32()),
-        ("method", pa.string()),
-        ("n_units", pa.int32()),
-        ("median_ape", pa.float64()),
-        ("mean_ape", pa.float64()),
-        ("sign_share", pa.float64()),
-        ("interval_coverage", pa.float64()),
-        ("calibration_id", pa.string()),
-        ("created_at", pa.timestamp("us")),
-        ("code_version", pa.string()),
-    ]
+    [(name, _ARROW_TYPES[kind.split()[0]]) for name, kind in BACKTESTS_COLUMNS.items()]
 )
+# Files written before the rolling-origin evaluation (one row per pair and method, no size class)
+_OLD_BACKTEST_NAMES = {
+    "train_until": "origin",
+    "median_ape": "mdape",
+    "mean_ape": "mape",
+    "sign_share": "direction_accuracy",
+    "interval_coverage": "coverage_90",
+}
+
+
+def _read_backtest_file(path: Path) -> pa.Table:
+    """One stored backtest file in the current schema (older files' columns renamed)."""
+    table = pq.read_table(path)
+    names = [_OLD_BACKTEST_NAMES.get(name, name) for name in table.column_names]
+    table = table.rename_columns(names)
+    columns = []
+    for field_ in _BACKTEST_ARROW_SCHEMA:
+        if field_.name in table.column_names:
+            columns.append(table[field_.name].cast(field_.type))
+        elif field_.name == "size_class":
+            columns.append(pa.array(["all"] * table.num_rows, pa.string()))
+        else:
+            columns.append(pa.nulls(table.num_rows, field_.type))
+    return pa.Table.from_arrays(columns, schema=_BACKTEST_ARROW_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -235,7 +255,7 @@ def load_projection_tables(con, home: Path) -> dict[str, int]:  # con: duckdb co
         con.execute(f"INSERT INTO main.calibrations VALUES ({placeholders})", values)
     backtest_files = sorted((Path(home) / BACKTESTS_DIR).glob("*.parquet"))
     if backtest_files:
-        tables = [pq.read_table(path, schema=_BACKTEST_ARROW_SCHEMA) for path in backtest_files]
+        tables = [_read_backtest_file(path) for path in backtest_files]
         con.register("_stored_backtests", pa.concat_tables(tables))
         try:
             selected = ", ".join(BACKTESTS_COLUMNS)

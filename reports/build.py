@@ -3,31 +3,58 @@
 ``build_report`` opens the warehouse read-only, runs ``reports.queries``, draws
 ``reports.figures`` and writes ``<reports_root>/<date>/index.html`` beside its PNGs, then points
 ``<reports_root>/latest`` at that folder. The page has no external assets: it opens offline.
+
+The folder is written fresh and swapped in whole, so a figure of a section that has no data
+tonight never survives from an earlier run. Sections, in order: the run summary, Table 1 (paper
+beside data), remittances, how good the projections are (``reports/forecast_section.py``),
+depopulation, standing studies, ad-hoc studies, claims of the paper the data do not reproduce,
+and data freshness (the period each source covers and its release date).
 """
 
 from __future__ import annotations
 
 import html
+import importlib
+import importlib.util
 import os
+import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from migsys.reports import figures, queries
+from migsys.reports.labels import humanize, series_label, source_title, with_labels
 from migsys.reports.queries import Absent
+from migsys.reports.summary import html_table, render_run_summary
 
 LATEST_LINK = "latest"
+FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
+# A Sobol estimate whose 95 % interval is wider than this share of the index cannot rank anything.
+SOBOL_WIDE_INTERVAL_SHARE = 0.5
+
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       color: #222; }
+body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.4; }
+nav ul { columns: 2; font-size: 0.9rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
-th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; }
-th { background: #f0f0f0; }
-td:first-child, th:first-child { text-align: left; }
+caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; vertical-align: top; }
+th { background: #f0f0f0; text-align: left; }
+td:first-child, td.text { text-align: left; }
+table.table1 th[scope='col'] { text-align: right; }
+table.table1 thead tr:first-child th:first-child { text-align: left; }
+table.claims td { text-align: left; }
+tr.differs td { background: #fff4e0; }
+td.wide { background: #fde2e2; }
 .absent { color: #8a5a00; font-style: italic; }
+.warning { border-left: 4px solid #c0392b; background: #fdf0ee; padding: 0.4rem 0.8rem; }
+.note { color: #555; font-size: 0.85rem; }
 img { max-width: 100%; border: 1px solid #ddd; }
 footer { color: #777; font-size: 0.8rem; margin-top: 2rem; }
 """
@@ -35,6 +62,26 @@ footer { color: #777; font-size: 0.8rem; margin-top: 2rem; }
 
 class ReportError(RuntimeError):
     """The report could not be built (the message names the file and what is wrong)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of the page. ``absent`` says why there is nothing to show (shown instead)."""
+
+    anchor: str
+    title: str
+    body: str = ""
+    note: str | None = None
+    absent: str | None = None
+    images: tuple[Path, ...] = ()
+
+    def html(self) -> str:
+        body = f'<p class="absent">{html.escape(self.absent)}</p>' if self.absent else self.body
+        note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
+        return (
+            f'<section id="{self.anchor}">\n<h2>{html.escape(self.title)}</h2>\n'
+            f"{body}\n{note}\n</section>"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,12 +100,17 @@ def build_report(
     *,
     docs_index: Path | None = None,
     report_date: date | None = None,
+    run_summary: Mapping[str, Any] | None = None,
+    standing_studies: Iterable[str] | None = None,
     run_summary_markdown: str | None = None,
 ) -> ReportResult:
     """Write the report of ``warehouse`` under ``reports_root/<date>/`` and link it as latest.
 
-    ``docs_index`` is the published dbt docs page to link to; ``run_summary_markdown`` (the
-    flow's summary table) is shown verbatim in a preformatted block when given.
+    ``docs_index`` is the published dbt docs page to link to. ``run_summary`` is the pipeline's
+    summary dict (see ``reports.summary``), rendered as tables. ``standing_studies`` names the
+    studies the nightly config runs: they get their own section, every other study loaded in
+    the warehouse is shown as ad hoc (None: the report cannot tell, and says so).
+    ``run_summary_markdown`` is the older text summary, shown folded when no dict is given.
     """
     if not warehouse.is_file():
         raise ReportError(
@@ -66,28 +118,50 @@ def build_report(
         )
     day = report_date or datetime.now(UTC).date()
     out_dir = reports_root / day.isoformat()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    reports_root.mkdir(parents=True, exist_ok=True)
+    staging = reports_root / f".{day.isoformat()}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as error:
-        raise ReportError(f"{warehouse}: cannot open the warehouse read-only: {error}") from error
-    try:
-        sections, images, absent = _render_sections(con, out_dir)
+        try:
+            con = duckdb.connect(str(warehouse), read_only=True)
+        except duckdb.Error as error:
+            raise ReportError(
+                f"{warehouse}: cannot open the warehouse read-only: {error}"
+            ) from error
+        try:
+            standing = None if standing_studies is None else set(standing_studies)
+            sections = render_sections(con, staging, standing)
+        finally:
+            con.close()
+        page = _page(
+            day=day,
+            warehouse=warehouse,
+            sections=sections,
+            docs_link=_docs_link(out_dir, docs_index),
+            run_summary=run_summary,
+            run_summary_markdown=run_summary_markdown,
+        )
+        (staging / "index.html").write_text(page, encoding="utf-8")
+        _swap_in(staging, out_dir)
     finally:
-        con.close()
-    page = _page(
-        day=day,
-        warehouse=warehouse,
-        sections=sections,
-        docs_link=_docs_link(out_dir, docs_index),
-        run_summary_markdown=run_summary_markdown,
-    )
-    index_html = out_dir / "index.html"
-    _write_atomically(index_html, page)
+        shutil.rmtree(staging, ignore_errors=True)
     latest = link_latest(reports_root, out_dir)
+    images = tuple(out_dir / image.name for s in sections for image in s.images)
+    absent = {s.anchor: s.absent for s in sections if s.absent}
     return ReportResult(
-        index_html=index_html, latest=latest, images=tuple(images), absent_sections=absent
+        index_html=out_dir / "index.html", latest=latest, images=images, absent_sections=absent
     )
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the freshly written ``staging`` folder: no file of a run survives."""
+    old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def link_latest(reports_root: Path, out_dir: Path) -> Path:
@@ -100,131 +174,157 @@ def link_latest(reports_root: Path, out_dir: Path) -> Path:
     return latest
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Readers see the old page or the new one, never half of one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def _docs_link(out_dir: Path, docs_index: Path | None) -> str | None:
     if docs_index is None or not docs_index.is_file():
         return None
     return os.path.relpath(docs_index, out_dir)
 
 
-def _render_sections(
-    con: duckdb.DuckDBPyConnection, out_dir: Path
-) -> tuple[list[str], list[Path], dict[str, str]]:
-    """HTML of each section in order, the PNGs written, and the sections with no data."""
-    sections: list[str] = []
-    images: list[Path] = []
-    absent: dict[str, str] = {}
+# --------------------------------------------------------------------------- sections
 
-    def note_absent(key: str, value: object) -> bool:
-        if isinstance(value, Absent):
-            absent[key] = value.reason
-            return True
-        return False
 
-    # Table 1 of the paper.
-    table1 = queries.table1(con)
-    body = (
-        _absent_html(table1)
-        if note_absent("table1", table1)
-        else _table_html(_with_degree_labels(table1, "intensity_degree"))
-    )
-    sections.append(
-        _section(
-            "table1",
-            "Table 1 reproduced: municipalities by intensity of migration to the US, 2000",
-            body,
-            "Source: CONAPO migration intensity index 2000; INEGI census 2000. Percentages of "
-            "the national total.",
-        )
-    )
-
-    # Remittances history and the projection fan of the standing study.
-    annual = queries.remittances_annual(con)
-    if note_absent("remittances", annual):
-        body = _absent_html(annual)
-    else:
-        quantiles = queries.series_quantiles(con)
-        fan = None if isinstance(quantiles, Absent) else remittance_fan(quantiles)
-        fan_note = ""
-        if fan is None:
-            reason = (
-                quantiles.reason
-                if isinstance(quantiles, Absent)
-                else "no remittance series among the standing studies"
-            )
-            absent["remittances_fan"] = reason
-            fan_note = _absent_html(Absent(f"projection fan not shown: {reason}"))
-        image = figures.plot_remittances(
-            annual,
-            None if fan is None else fan[1],
-            out_dir / "remittances.png",
-            fan_label="projection" if fan is None else fan[0],
-        )
-        images.append(image)
-        body = _image_html(image, "Annual remittance income to Mexico, USD billion") + fan_note
-    sections.append(_section("remittances", "Remittances: history and projection", body))
-
-    # Depopulating municipalities by degree and period.
-    depopulation = queries.depopulation_by_degree(con)
-    if note_absent("depopulation", depopulation):
-        body = _absent_html(depopulation)
-    else:
-        image = figures.plot_depopulation(depopulation, out_dir / "depopulation.png")
-        images.append(image)
-        body = _image_html(image, "Depopulating municipalities by intensity degree") + _table_html(
-            _with_degree_labels(depopulation, "intensity_degree_2000")
-        )
-    sections.append(
-        _section(
-            "depopulation",
-            "Depopulating municipalities by migration intensity degree and period",
-            body,
-        )
-    )
-
-    # Sobol indices with their intervals.
+def render_sections(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, standing: set[str] | None
+) -> list[Section]:
+    """Every section of the report, in page order; figures are written into ``out_dir``."""
+    study_frame = queries.studies(con)
     sensitivity = queries.sensitivity(con)
-    if note_absent("sensitivity", sensitivity):
-        body = _absent_html(sensitivity)
-    elif not (groups := sobol_groups(sensitivity)):
-        absent["sensitivity"] = "no data: the standing studies have no Sobol indices"
-        body = _absent_html(Absent(absent["sensitivity"]))
-    else:
-        parts = []
-        for index, (title, frame) in enumerate(groups):
-            image = figures.plot_sobol(frame, out_dir / f"sobol_{index}.png", title=title)
-            images.append(image)
-            parts.append(f"<h3>{html.escape(title)}</h3>")
-            parts.append(_image_html(image, title))
-            parts.append(_table_html(frame))
-        body = "\n".join(parts)
-    sections.append(_section("sensitivity", "Sobol sensitivity indices (95% intervals)", body))
+    return [
+        table1_section(con),
+        remittances_section(con, out_dir, standing),
+        forecast_skill_section(con, out_dir),
+        depopulation_section(con, out_dir),
+        studies_section(
+            "standing",
+            "Standing studies: what drives the spread (sensitivity, not forecasts)",
+            study_frame,
+            sensitivity,
+            out_dir,
+            lambda name: standing is None or name in standing,
+            "These studies run every night on the new data. Their ranges show how the outcome "
+            "responds to the assumptions swept within their stated bounds; they are not "
+            "forecasts."
+            if standing is not None
+            else "The run did not say which studies are standing: every study loaded in the "
+            "warehouse is shown here.",
+        ),
+        studies_section(
+            "adhoc",
+            "Ad-hoc studies",
+            study_frame,
+            sensitivity,
+            out_dir,
+            lambda name: standing is not None and name not in standing,
+            "Studies someone ran by hand (`migsys sweep run`) and that the refresh loaded: "
+            "not refreshed nightly, shown for reference.",
+        ),
+        claims_section(con),
+        freshness_section(con),
+    ]
 
-    # Paper vs data.
-    claims = queries.disagreeing_claims(con)
-    body = _absent_html(claims) if note_absent("claims", claims) else _table_html(claims)
-    sections.append(_section("claims", "Claims of the paper the data do not reproduce", body))
 
-    # Data freshness.
-    freshness = queries.source_freshness(con)
-    body = (
-        _absent_html(freshness) if note_absent("freshness", freshness) else _table_html(freshness)
+def table1_section(con: duckdb.DuckDBPyConnection) -> Section:
+    anchor, title = "table1", "Table 1: municipalities by intensity of migration to the US, 2000"
+    frame = queries.table1_side_by_side(con)
+    if isinstance(frame, Absent):
+        return Section(anchor, title, absent=frame.reason)
+    differs = []
+    for _, row in frame.iterrows():
+        counts = ("municipalities", "population", "households")
+        differs.append(any(row[f"{c}_paper"] != row[f"{c}_data"] for c in counts))
+    header_top = (
+        "<tr><th rowspan='2' scope='col'>Migration intensity degree</th>"
+        + "".join(
+            f"<th colspan='4' scope='colgroup'>{label}</th>"
+            for label in ("Municipalities", "Population", "Households")
+        )
+        + "</tr>"
     )
-    sections.append(_section("freshness", "Data freshness", body))
-    return sections, images, absent
+    header_sub = (
+        "<tr>" + "<th scope='col'>paper</th><th scope='col'>data</th>"
+        "<th scope='col'>% paper</th><th scope='col'>% data</th>" * 3 + "</tr>"
+    )
+    rows = []
+    labelled = with_labels(frame[["intensity_degree"]], ("intensity_degree",))
+    for index, row in frame.iterrows():
+        cells = [f"<th scope='row'>{html.escape(str(labelled.iloc[index, 0]))}</th>"]
+        for measure in ("municipalities", "population", "households"):
+            for column, digits in (
+                (f"{measure}_paper", 0),
+                (f"{measure}_data", 0),
+                (f"{measure}_pct_paper", 2),
+                (f"{measure}_pct_data", 2),
+            ):
+                cells.append(f"<td>{_number(row[column], digits)}</td>")
+        css = " class='differs'" if differs[index] else ""
+        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
+    agree = not any(differs)
+    verdict = (
+        "The data reproduce every count of the paper's Table 1."
+        if agree
+        else f"{sum(differs)} of {len(differs)} degrees differ from the paper (highlighted)."
+    )
+    body = (
+        f"<p>{verdict}</p>"
+        "<table class='table1'><caption>Paper (Delgado Wise &amp; Márquez Covarrubias 2006, "
+        "Table 1) beside the values recomputed from the data</caption>"
+        f"<thead>{header_top}{header_sub}</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return Section(
+        anchor,
+        title,
+        body,
+        note="Data: CONAPO migration intensity index 2000 (degrees, households) and INEGI census "
+        "2000 (population). Percentages of the national total; the paper prints them to two "
+        "decimals.",
+    )
 
 
-def remittance_fan(quantiles: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
-    """The remittance projection of the standing studies as (label, year × quantile-level frame).
+def remittances_section(
+    con: duckdb.DuckDBPyConnection, out_dir: Path, standing: set[str] | None
+) -> Section:
+    anchor, title = "remittances", "Remittances: history and the spread of the standing study"
+    annual = queries.remittances_annual(con)
+    if isinstance(annual, Absent):
+        return Section(anchor, title, absent=annual.reason)
+    quantiles = queries.series_quantiles(con)
+    fan = None
+    reason = None
+    if isinstance(quantiles, Absent):
+        reason = quantiles.reason
+    else:
+        if standing is not None:
+            quantiles = quantiles[quantiles["study"].isin(standing)]
+        fan = remittance_fan(quantiles, _study_descriptions(con))
+        if fan is None:
+            reason = "no remittance series among the standing studies"
+    image = figures.plot_remittances(
+        annual,
+        None if fan is None else fan[1],
+        out_dir / "remittances.png",
+        fan_label="sensitivity range" if fan is None else fan[0],
+    )
+    body = _image_html(image, "Annual remittance income to Mexico, USD billion")
+    if reason:
+        body += (
+            f'<p class="absent">Spread of the standing study not shown: {html.escape(reason)}</p>'
+        )
+    else:
+        body += (
+            "<p>The shaded band is the spread of the standing study's scenarios over its "
+            "stated parameter ranges: what drives the uncertainty, not a forecast (see "
+            '<a href="#forecast">How good are these projections?</a>).</p>'
+        )
+    return Section(anchor, title, body, images=(image,))
+
+
+def remittance_fan(
+    quantiles: pd.DataFrame, descriptions: Mapping[str, str] | None = None
+) -> tuple[str, pd.DataFrame] | None:
+    """The remittance series of the studies as (legend label, year × quantile-level frame).
 
     ``sweeps.series_quantiles`` is long: one row per study, series, year and quantile. The first
-    series whose name mentions remittances is shown, in USD.
+    series whose name mentions remittances is shown, in USD first (comparable with history).
     """
     frame = quantiles.rename(columns=str.lower)
     required = {"study", "series", "year", "quantile", "value"}
@@ -236,7 +336,6 @@ def remittance_fan(quantiles: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
     remittance_rows = frame[frame["series"].astype(str).str.contains("remit", case=False)]
     if remittance_rows.empty:
         return None
-    # Remittances in USD (comparable with the observed history) before other remittance series.
     preference = (remittance_rows["series"] != "remittances_usd").astype(int)
     first = (
         remittance_rows.assign(_rank=preference).sort_values(["_rank", "study", "series"]).iloc[0]
@@ -246,14 +345,105 @@ def remittance_fan(quantiles: pd.DataFrame) -> tuple[str, pd.DataFrame] | None:
         (remittance_rows["study"] == study) & (remittance_rows["series"] == series)
     ]
     fan = rows.pivot_table(index="year", columns="quantile", values="value").sort_index()
-    return f"{study} / {series}", fan
+    label = f"{series_label(series)}, study “{humanize(study)}”"
+    return label, fan
+
+
+def forecast_skill_section(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Section:
+    """'How good are these projections?', written by ``reports/forecast_section.py``.
+
+    That module (the forecast evaluation's own) provides ``forecast_section(con, out_dir)``
+    returning a ``Section`` (or None when there is nothing to show); until it exists, or when
+    it has nothing, the section says so.
+    """
+    anchor, title = "forecast", "How good are these projections?"
+    if importlib.util.find_spec(FORECAST_SECTION_MODULE) is None:
+        return Section(
+            anchor, title, absent="not evaluated yet: no forecast skill evaluation in this build"
+        )
+    module = importlib.import_module(FORECAST_SECTION_MODULE)
+    section = module.forecast_section(con, out_dir)
+    if section is None:
+        return Section(
+            anchor, title, absent="no data: the forecast skill evaluation has no results"
+        )
+    return section
+
+
+def depopulation_section(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Section:
+    anchor = "depopulation"
+    title = "Depopulating municipalities by migration intensity degree and census period"
+    frame = queries.depopulation_by_degree(con)
+    if isinstance(frame, Absent):
+        return Section(anchor, title, absent=frame.reason)
+    image = figures.plot_depopulation(frame, out_dir / "depopulation.png")
+    body = _image_html(image, "Share of depopulating municipalities by degree and period")
+    body += _table_html(
+        with_labels(frame, ("intensity_degree_2000",)),
+        caption="Municipalities whose population fell between two censuses or counts",
+    )
+    return Section(
+        anchor,
+        title,
+        body,
+        note="INEGI censuses and counts; degrees of CONAPO's 2000 index.",
+        images=(image,),
+    )
+
+
+def studies_section(
+    anchor: str,
+    title: str,
+    study_frame: pd.DataFrame | Absent,
+    sensitivity: pd.DataFrame | Absent,
+    out_dir: Path,
+    belongs: Any,
+    intro: str,
+) -> Section:
+    """Studies of one kind (standing or ad hoc): what they are and their Sobol indices."""
+    names: list[str] = []
+    if not isinstance(study_frame, Absent):
+        names = [name for name in study_frame["study"] if belongs(name)]
+    groups = []
+    if not isinstance(sensitivity, Absent):
+        groups = [g for g in sobol_groups(sensitivity) if belongs(g[0])]
+        names += [g[0] for g in groups if g[0] not in names]
+    if not names:
+        reason = (
+            study_frame.reason
+            if isinstance(study_frame, Absent) and anchor == "standing"
+            else f"none: no {title.split(':')[0].lower()} in this warehouse"
+        )
+        return Section(anchor, title, absent=reason)
+    descriptions = {} if isinstance(study_frame, Absent) else _descriptions(study_frame)
+    parts = [f"<p>{html.escape(intro)}</p>"]
+    if not isinstance(study_frame, Absent):
+        listed = study_frame[study_frame["study"].isin(names)].copy()
+        listed["study"] = listed["study"].map(humanize)
+        parts.append(_table_html(with_labels(listed), caption="Studies"))
+    images = []
+    for study, outcome, frame in groups:
+        figure_title = f"Sobol indices: {humanize(outcome)} ({humanize(study)})"
+        image = figures.plot_sobol(
+            frame, out_dir / f"sobol_{anchor}_{len(images)}.png", title=figure_title
+        )
+        images.append(image)
+        parts.append(f"<h3>{html.escape(figure_title)}</h3>")
+        if descriptions.get(study):
+            parts.append(f"<p class='note'>{html.escape(descriptions[study])}</p>")
+        parts.append(sobol_warning(frame))
+        parts.append(_image_html(image, figure_title))
+        parts.append(_sobol_table(frame))
+    if not groups:
+        parts.append('<p class="absent">No Sobol indices for these studies.</p>')
+    return Section(anchor, title, "\n".join(parts), images=tuple(images))
 
 
 SOBOL_COLUMNS = ["parameter", "s1", "s1_conf", "st", "st_conf"]
 
 
-def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """One (title, frame) per study and outcome with Sobol indices.
+def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """One (study, outcome, frame) per study and outcome with Sobol indices.
 
     ``sweeps.sensitivity`` is long (study, outcome, method, index, parameter, value, conf); the
     frames are wide: parameter, s1, s1_conf, st, st_conf.
@@ -279,77 +469,255 @@ def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
                 "st_conf": wide[("conf", "ST")].to_numpy(),
             }
         )
-        groups.append((f"Sobol indices — {study}: {outcome}", frame))
+        groups.append((str(study), str(outcome), frame))
     return groups
 
 
-def _with_degree_labels(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    labelled = frame.copy()
-    labelled[column] = labelled[column].map(
-        lambda degree: figures.DEGREE_LABELS.get(degree, degree)
+def wide_sobol_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Booleans (s1, st) per parameter: the 95 % interval (2 × conf) exceeds half the index."""
+    return pd.DataFrame(
+        {
+            index: 2 * frame[f"{index}_conf"].abs() > SOBOL_WIDE_INTERVAL_SHARE * frame[index].abs()
+            for index in ("s1", "st")
+        }
     )
-    return labelled
+
+
+def sobol_warning(frame: pd.DataFrame) -> str:
+    """A visible warning naming the parameters whose indices are too uncertain to rank."""
+    wide = wide_sobol_intervals(frame)
+    flagged = frame.loc[wide.any(axis=1), "parameter"].tolist()
+    if not flagged:
+        return ""
+    return (
+        "<p class='warning'>Warning: for "
+        + html.escape(", ".join(map(str, flagged)))
+        + f" the 95 % interval is wider than half the index ({len(flagged)} of {len(frame)} "
+        "parameters, highlighted): these estimates cannot rank the parameters. Run the study "
+        "with a larger design.n before reading them.</p>"
+    )
+
+
+def _sobol_table(frame: pd.DataFrame) -> str:
+    wide = wide_sobol_intervals(frame)
+    header = "".join(
+        f"<th scope='col'>{html.escape(label)}</th>"
+        for label in ("Parameter", "First-order index S1", "Total index ST")
+    )
+    rows = []
+    for position, row in frame.reset_index(drop=True).iterrows():
+        cells = [f"<td>{html.escape(str(row['parameter']))}</td>"]
+        for index in ("s1", "st"):
+            css = " class='wide'" if wide.iloc[position][index] else ""
+            cells.append(f"<td{css}>{row[index]:.3f} ± {row[f'{index}_conf']:.3f}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        "<table class='sobol'><caption>Sobol indices with the half-width of their 95 % "
+        f"intervals</caption><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def claims_section(con: duckdb.DuckDBPyConnection) -> Section:
+    anchor, title = "claims", "Claims of the paper the data do not reproduce"
+    claims = queries.disagreeing_claims(con)
+    if isinstance(claims, Absent):
+        return Section(anchor, title, absent=claims.reason)
+    frame = claims.copy()
+    frame["paper_value"] = [
+        f"{format_number(value)} {unit}"
+        for value, unit in zip(frame["paper_value"], frame["unit"], strict=True)
+    ]
+    frame = frame.drop(columns=["unit"])
+    return Section(
+        anchor,
+        title,
+        _table_html(
+            with_labels(frame),
+            caption="Judged at the precision the paper prints each figure",
+            css="claims",
+        ),
+        note="Every claim with its verdict: select * from fct_paper_claims_check.",
+    )
+
+
+def freshness_section(con: duckdb.DuckDBPyConnection) -> Section:
+    anchor, title = "freshness", "Data freshness: the period each source covers"
+    frame = queries.source_freshness(con)
+    if isinstance(frame, Absent):
+        return Section(anchor, title, absent=frame.reason)
+    table = pd.DataFrame(
+        {
+            "source": frame["source_id"].map(source_title),
+            "period_covered": [
+                _period(start, end, problem)
+                for start, end, problem in zip(
+                    frame["period_start"], frame["period_end"], frame["problem"], strict=False
+                )
+            ],
+            "release_date": frame["release_date"].fillna("—"),
+            "origin": [
+                _origin(origin, created)
+                for origin, created in zip(frame["origin"], frame["snapshot_created"], strict=True)
+            ],
+            "rows_loaded": frame["rows_loaded"],
+            "rows_rejected": frame["rows_rejected"],
+        }
+    )
+    return Section(
+        anchor,
+        title,
+        _table_html(with_labels(table), caption="Sources of this build"),
+        note="The period is read from the rows loaded (first and last year, month or quarter "
+        "with a value); the release date is the one a file states about itself, 'unknown' "
+        "where it states none.",
+    )
+
+
+def _period(start: object, end: object, problem: object) -> str:
+    if isinstance(problem, str) and problem:
+        return f"— ({problem})"
+    if not isinstance(start, str) or not start:
+        return "—"
+    return start if start == end else f"{start} to {end}"
+
+
+def _origin(origin: object, created: object) -> str:
+    if origin == "embedded":
+        stamp = pd.Timestamp(created).date().isoformat() if pd.notna(created) else "unknown date"
+        return f"embedded snapshot of {stamp}"
+    if origin == "sources":
+        return "source files"
+    return str(origin)
+
+
+def _study_descriptions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    frame = queries.studies(con)
+    return {} if isinstance(frame, Absent) else _descriptions(frame)
+
+
+def _descriptions(frame: pd.DataFrame) -> dict[str, str]:
+    return {
+        str(study): str(description)
+        for study, description in zip(frame["study"], frame["description"], strict=True)
+        if isinstance(description, str) and description
+    }
+
+
+# --------------------------------------------------------------------------- HTML
 
 
 def format_number(value: float) -> str:
     """Counts and money in full with thousands separators; shares and rates to 4 digits."""
+    if pd.isna(value):
+        return "—"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.4g}"
 
 
-def _table_html(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, na_rep="—", float_format=format_number, border=0)
+def _number(value: object, digits: int) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{float(value):,.{digits}f}"
 
 
-def _absent_html(absent: Absent) -> str:
-    return f'<p class="absent">{html.escape(absent.reason)}</p>'
+def _table_html(frame: pd.DataFrame, *, caption: str | None = None, css: str = "") -> str:
+    rows = [
+        [None if _missing(value) else value for value in record]
+        for record in frame.itertuples(index=False, name=None)
+    ]
+    return html_table(
+        [str(c) for c in frame.columns], rows, caption=caption, css=css, formatter=_cell
+    )
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _cell(value: object) -> str:
+    """Counts and money in full with separators, other numbers to 4 digits, dates as dates."""
+    if value is None:
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return (
+            value.strftime("%Y-%m-%d %H:%M")
+            if value.time() != pd.Timestamp(0).time()
+            else value.date().isoformat()
+        )
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return format_number(float(value))
+    return str(value)
 
 
 def _image_html(image: Path, alt: str) -> str:
     return f'<p><img src="{html.escape(image.name)}" alt="{html.escape(alt)}"></p>'
 
 
-def _section(anchor: str, title: str, body: str, note: str | None = None) -> str:
-    note_html = f"<p><small>{html.escape(note)}</small></p>" if note else ""
-    return (
-        f'<section id="{anchor}">\n<h2>{html.escape(title)}</h2>\n{body}\n{note_html}\n</section>'
-    )
-
-
 def _page(
     *,
     day: date,
     warehouse: Path,
-    sections: list[str],
+    sections: list[Section],
     docs_link: str | None,
+    run_summary: Mapping[str, Any] | None,
     run_summary_markdown: str | None,
 ) -> str:
     docs = (
-        f'<p>Model and column documentation: <a href="{html.escape(docs_link)}">dbt docs</a>.</p>'
+        f'<p>Every model and column is documented in the <a href="{html.escape(docs_link)}">'
+        "dbt docs</a> of this warehouse.</p>"
         if docs_link
         else '<p class="absent">dbt docs were not published with this warehouse.</p>'
     )
-    summary = (
-        f'<section id="run"><h2>Run summary</h2><pre>{html.escape(run_summary_markdown)}</pre></section>'
-        if run_summary_markdown
-        else ""
+    blocks = []
+    if run_summary:
+        blocks.append(
+            Section("run", "What tonight's refresh did", render_run_summary(run_summary)).html()
+        )
+    elif run_summary_markdown:
+        blocks.append(
+            Section(
+                "run",
+                "What tonight's refresh did",
+                "<details><summary>Run summary (text)</summary><pre>"
+                f"{html.escape(run_summary_markdown)}</pre></details>",
+            ).html()
+        )
+    contents = [("run", "What tonight's refresh did")] if blocks else []
+    contents += [(s.anchor, s.title) for s in sections]
+    nav = (
+        "<nav><ul>"
+        + "".join(
+            f'<li><a href="#{anchor}">{html.escape(title)}</a></li>' for anchor, title in contents
+        )
+        + "</ul></nav>"
     )
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>migsys nightly report {day.isoformat()}</title>
 <style>{STYLE}</style>
 </head>
 <body>
 <h1>Mexico–US migratory system: nightly report, {day.isoformat()}</h1>
-<p>Built {generated} from <code>{html.escape(str(warehouse))}</code>.</p>
+<p>Built {generated} from <code>{html.escape(str(warehouse))}</code>. Observed data are the
+publishers' figures; study ranges are sensitivity analyses, not forecasts.</p>
 {docs}
-{summary}
-{"".join(sections)}
-<footer>migsys — data: CONAPO, INEGI, Banco de México, World Bank, UN DESA.</footer>
+{nav}
+{"".join(blocks)}
+{"".join(section.html() for section in sections)}
+<footer>migsys — data: CONAPO, INEGI, Banco de México, World Bank, UN DESA (see Data freshness for
+each source's licence and release); paper: Delgado Wise &amp; Márquez Covarrubias (2006).</footer>
 </body>
 </html>
 """

@@ -17,14 +17,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-DEGREE_LABELS: dict[str, str] = {
-    "very_high": "Very high",
-    "high": "High",
-    "medium": "Medium",
-    "low": "Low",
-    "very_low": "Very low",
-    "null": "Null",
-}
+from migsys.reports.labels import DEGREE_LABELS  # noqa: E402
 
 FIGURE_SIZE = (8.0, 4.5)
 FIGURE_DPI = 110
@@ -45,7 +38,7 @@ def plot_remittances(
     fan: pd.DataFrame | None,
     path: Path,
     *,
-    fan_label: str = "standing study",
+    fan_label: str = "sensitivity range of the standing study",
 ) -> Path:
     """Annual remittance income (USD bn) and, when given, the projection fan of a study.
 
@@ -61,17 +54,22 @@ def plot_remittances(
         markersize=3,
         label="observed (Banxico)",
     )
-    if fan is not None and not fan.empty:
+    has_fan = fan is not None and not fan.empty
+    if has_fan:
         _draw_fan(ax, fan, fan_label)
-    ax.set_title("Remittance income to Mexico, observed and projected")
+    ax.set_title(
+        "Remittance income to Mexico: observed, and the spread of a sensitivity study"
+        if has_fan
+        else "Remittance income to Mexico, observed"
+    )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # years, not 2000.5
     ax.set_xlabel("year")
     ax.set_ylabel("USD billion per year (current)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     source = "Banco de México SIE (remittance income, ID_FLUJO 1)"
-    if fan is not None and not fan.empty:
-        source += f"; projection: migsys {fan_label}"
+    if has_fan:
+        source += "; scenarios: migsys sensitivity study (not a forecast)"
     return _save(fig, path, source)
 
 
@@ -90,7 +88,7 @@ def _draw_fan(ax: plt.Axes, fan: pd.DataFrame, label: str) -> None:
             color="tab:orange",
             alpha=alpha,
             linewidth=0,
-            label=f"{label}: {low:.0%}–{high:.0%}",
+            label=f"{label}: {low * 100:.0f}th–{high * 100:.0f}th percentile of scenarios",
         )
     median = min(levels, key=lambda level: abs(level - 0.5))
     ax.plot(
@@ -98,7 +96,7 @@ def _draw_fan(ax: plt.Axes, fan: pd.DataFrame, label: str) -> None:
         fan[median].to_numpy() / 1e9,
         color="tab:orange",
         linestyle="--",
-        label=f"{label}: median",
+        label=f"{label}: median scenario",
     )
 
 

@@ -95,7 +95,7 @@ def _frame_or_absent(
 
 
 def table1(con: duckdb.DuckDBPyConnection, index_year: int = 2000) -> pd.DataFrame | Absent:
-    """Table 1 of the paper: municipalities, population and households by intensity degree."""
+    """Table 1 recomputed from the data: municipalities, population and households by degree."""
     order = ", ".join(f"'{degree}'" for degree in DEGREE_ORDER)
     sql = f"""
         select intensity_degree, municipalities, municipalities_pct,
@@ -105,6 +105,50 @@ def table1(con: duckdb.DuckDBPyConnection, index_year: int = 2000) -> pd.DataFra
         order by list_position([{order}], intensity_degree)
     """
     return _frame_or_absent(con, "fct_intensity_degree_summary", sql, "table1")
+
+
+def table1_paper(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Table 1 as the paper prints it (seed ``paper_table_1_intensity_2000``), degree rows."""
+    relation = find_relation(con, "paper_table_1_intensity_2000")
+    if relation is None:
+        return Absent("no data: seed paper_table_1_intensity_2000 is not in the warehouse")
+    frame = con.execute(
+        f"""
+        select intensity_degree, municipalities, municipalities_pct, population, population_pct,
+               households, households_pct
+        from {relation} where row_kind = 'degree'
+        """
+    ).df()
+    if frame.empty:
+        return Absent("no data: seed paper_table_1_intensity_2000 is empty")
+    return frame
+
+
+def table1_side_by_side(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """Table 1: the paper's values beside those recomputed from the data, one row per degree.
+
+    Columns ``<measure>_paper`` and ``<measure>_data`` for municipalities, population and
+    households (counts and % of the national total), in the paper's degree order. Degrees the
+    data lack keep the paper's values and NULL data.
+    """
+    paper = table1_paper(con)
+    if isinstance(paper, Absent):
+        return paper
+    data = table1(con)
+    if isinstance(data, Absent):
+        return data
+    merged = paper.merge(
+        data, on="intensity_degree", how="outer", suffixes=("_paper", "_data"), sort=False
+    )
+    order = {degree: rank for rank, degree in enumerate(DEGREE_ORDER)}
+    merged = merged.sort_values(
+        "intensity_degree", key=lambda column: column.map(order).fillna(len(order))
+    )
+    columns = ["intensity_degree"]
+    for measure in ("municipalities", "population", "households"):
+        for suffix in ("", "_pct"):
+            columns += [f"{measure}{suffix}_paper", f"{measure}{suffix}_data"]
+    return merged[columns].reset_index(drop=True)
 
 
 def remittances_annual(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
@@ -138,11 +182,10 @@ def disagreeing_claims(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
         return Absent("no data: table fct_paper_claims_check is not in the warehouse")
     frame = con.execute(
         f"""
-        select claim_id, claim, paper_value, recomputed_value, unit,
-               relative_difference, status, explanation
+        select claim, location, paper_value, unit, status, explanation
         from {relation}
         where lower(coalesce(status, '')) not in ({agreeing})
-        order by claim_id
+        order by location, claim_id
         """
     ).df()
     if frame.empty:
@@ -154,18 +197,55 @@ def disagreeing_claims(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
 
 
 def source_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
-    """One row per registered source file: status, modification time, rows loaded and rejected."""
+    """One row per registered source: the period its rows cover, release date and origin.
+
+    The period comes from the data (``raw.source_files.period_start/end``, which ingest computes
+    from the rows loaded), never from the time a file was copied. A source whose files document
+    no release date says 'unknown'; a source whose files differ says each date once.
+    """
     relation = find_relation(con, "source_files", schema="raw")
     if relation is None:
         return Absent("no data: raw.source_files is not in the warehouse")
+    columns = set(relation_columns(con, relation))
+    provenance = {"origin", "period_start", "period_end", "release_date", "snapshot_created"}
+    if not provenance <= columns:
+        return Absent(
+            "no data: this warehouse was built before ingest recorded the period and release "
+            "date of each source (refresh it)"
+        )
     frame = con.execute(
         f"""
-        select source_id, file_name, status, file_modified_at, rows_loaded, rows_rejected, loaded_at
-        from {relation} order by source_id, file_name
+        select source_id,
+               min(status) filter (where status <> 'loaded') as problem,
+               count(*) as files,
+               min(period_start) as period_start,
+               max(period_end) as period_end,
+               string_agg(distinct coalesce(release_date, 'unknown'), ', ') as release_date,
+               min(origin) as origin,
+               min(snapshot_created) as snapshot_created,
+               sum(rows_loaded) as rows_loaded,
+               sum(rows_rejected) as rows_rejected
+        from {relation}
+        group by source_id
+        order by source_id
         """
     ).df()
     if frame.empty:
         return Absent("no data: no source file was registered in this build")
+    return frame
+
+
+def studies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
+    """The studies loaded in the warehouse (``sweeps.studies``): name, kernel, description."""
+    relation = find_relation(con, "studies", schema="sweeps")
+    if relation is None:
+        return Absent("no data: no study has been loaded (sweeps.studies absent)")
+    frame = con.execute(
+        f"select study, kernel, design, description, n_scenarios, finished_at from {relation} "
+        "order by study"
+    ).df()
+    if frame.empty:
+        return Absent("no data: no study has finished")
     return frame
 
 

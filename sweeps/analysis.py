@@ -19,7 +19,6 @@ from SALib.analyze import morris as morris_analyze
 from SALib.analyze import sobol as sobol_analyze
 
 from migsys.sweeps import design, prim, store
-from migsys.sweeps.engine import load_study_record
 from migsys.sweeps.models import series_column
 from migsys.sweeps.spec import SpecError, StudySpec
 
@@ -51,22 +50,46 @@ PRIM_COLUMNS = [
 ]
 
 
+PRIM_TRAJECTORY_COLUMNS = [
+    "study",
+    "outcome",
+    "rule",
+    "box",
+    "step",
+    "phase",
+    "coverage",
+    "density",
+    "mass",
+    "n_restricted",
+    "chosen",
+]
+
+
 @dataclass
 class Analysis:
-    """Results of ``analyze_study``; also written to ``<study>/analysis/``."""
+    """Results of ``analyze_study``; also written to ``<study>/analysis/``.
+
+    ``prim_trajectories`` holds every box along each PRIM peeling/pasting trajectory (the
+    coverage-density trade-off); it stays in ``analysis/`` (the warehouse gets the chosen boxes).
+    """
 
     study: str
     sensitivity: pd.DataFrame
     series_quantiles: pd.DataFrame
     prim_boxes: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
-
-
-def read_column(study: store.StudyDir, column: str, n_scenarios: int) -> np.ndarray:
-    """One column of all parts, in scenario order, checked complete."""
-    dataset = ds.dataset(
-        study.parts_glob().rsplit("/*/", 1)[0], format="parquet", partitioning="hive"
+    prim_trajectories: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=PRIM_TRAJECTORY_COLUMNS)
     )
+
+
+def read_column(
+    study: store.StudyDir, column: str, n_scenarios: int, parts: list[Path] | None = None
+) -> np.ndarray:
+    """One column of the study's parts (the verified ``parts`` when given), in scenario
+    order, checked complete."""
+    files = parts if parts is not None else sorted(study.parts.glob(f"*/{store.PART_NAME}"))
+    dataset = ds.dataset([str(path) for path in files], format="parquet")
     if column not in dataset.schema.names:
         raise SpecError(f"{study.path}: results have no column {column!r}")
     table = dataset.to_table(columns=["scenario_id", column])
@@ -213,7 +236,11 @@ def _row(study, outcome, method, index, parameter, parameter_2, value, conf) -> 
 
 
 def series_quantile_rows(
-    study: store.StudyDir, name: str, record: dict, quantiles: tuple[float, ...]
+    study: store.StudyDir,
+    name: str,
+    record: dict,
+    quantiles: tuple[float, ...],
+    parts: list[Path] | None = None,
 ) -> list[dict]:
     """Quantile bands of every kept yearly series, one year column at a time."""
     rows = []
@@ -221,7 +248,9 @@ def series_quantile_rows(
         if output["kind"] != "series":
             continue
         for year in output["years"]:
-            values = read_column(study, series_column(output["name"], year), record["n_scenarios"])
+            values = read_column(
+                study, series_column(output["name"], year), record["n_scenarios"], parts
+            )
             for q, value in zip(quantiles, np.quantile(values, quantiles), strict=True):
                 rows.append(
                     {
@@ -235,10 +264,13 @@ def series_quantile_rows(
     return rows
 
 
-def prim_rows(study: store.StudyDir, spec: StudySpec, record: dict) -> list[dict]:
-    """PRIM boxes of each discovery rule, on a seeded subsample of at most PRIM_MAX_SCENARIOS."""
+def prim_rows(
+    study: store.StudyDir, spec: StudySpec, record: dict, parts: list[Path] | None = None
+) -> tuple[list[dict], list[dict]]:
+    """PRIM boxes of each discovery rule, on a seeded subsample of at most PRIM_MAX_SCENARIOS,
+    and the steps of their peeling/pasting trajectories."""
     if not spec.discovery:
-        return []
+        return [], []
     n = record["n_scenarios"]
     keep = None
     if n > PRIM_MAX_SCENARIOS:
@@ -246,11 +278,11 @@ def prim_rows(study: store.StudyDir, spec: StudySpec, record: dict) -> list[dict
             np.random.default_rng(spec.seed).choice(n, PRIM_MAX_SCENARIOS, replace=False)
         )
     names = spec.swept_names
-    x = np.column_stack([read_column(study, p, n) for p in names])
+    x = np.column_stack([read_column(study, p, n, parts) for p in names])
     x = x if keep is None else x[keep]
-    rows = []
+    rows, steps = [], []
     for rule in spec.discovery:
-        y = read_column(study, rule.outcome, n)
+        y = read_column(study, rule.outcome, n, parts)
         y = y if keep is None else y[keep]
         interest = y > rule.above if rule.above is not None else y < rule.below
         label = (
@@ -264,6 +296,22 @@ def prim_rows(study: store.StudyDir, spec: StudySpec, record: dict) -> list[dict
             x, interest, min_coverage=rule.min_coverage, max_boxes=rule.max_boxes
         )
         for number, box in enumerate(boxes, start=1):
+            steps.extend(
+                {
+                    "study": spec.name,
+                    "outcome": rule.outcome,
+                    "rule": label,
+                    "box": number,
+                    "step": step.step,
+                    "phase": step.phase,
+                    "coverage": step.coverage,
+                    "density": step.density,
+                    "mass": step.mass,
+                    "n_restricted": step.n_restricted,
+                    "chosen": step.chosen,
+                }
+                for step in box.trajectory
+            )
             restricted = list(box.restricted)
             for j in restricted or [None]:
                 rows.append(
@@ -281,14 +329,77 @@ def prim_rows(study: store.StudyDir, spec: StudySpec, record: dict) -> list[dict
                         "n_scenarios": box.n_scenarios,
                     }
                 )
-    return rows
+    return rows, steps
+
+
+_IDENTITY_FREE = ("analysis", "discovery", "description", "chunk_size")
+
+
+def _without_settings(spec_json: str | dict) -> dict:
+    data = json.loads(spec_json) if isinstance(spec_json, str) else dict(spec_json)
+    return {k: v for k, v in data.items() if k not in _IDENTITY_FREE}
+
+
+def verified_study(root: Path, name: str) -> store.StudyCheck:
+    """The verification of a finished study; a clear error when it was never run or does not
+    verify (``migsys sweep run`` repairs it)."""
+    study = store.StudyDir(Path(root) / name)
+    if not study.study_file.exists():
+        raise SpecError(
+            f"study {name}: no results under {study.path} (run `migsys sweep run` first)"
+        )
+    check = store.verify_study(study.path)
+    if not check.loadable:
+        raise StudyNotVerified(
+            f"study {name}: results do not verify, refusing to analyse them; "
+            f"`migsys sweep run` on its spec re-runs what is missing or changed:\n{check.describe()}"
+        )
+    return check
+
+
+class StudyNotVerified(SpecError):
+    """A study's results are unfinished, missing parts, or changed since they were written."""
+
+
+def stored_spec(check: store.StudyCheck, given: StudySpec | None = None) -> StudySpec:
+    """The spec the results were run with (calibration resolved), with the analysis and
+    discovery settings of ``given`` if any; refuses a ``given`` spec the results do not match."""
+    record = check.record
+    if "spec_json" not in record:
+        raise SpecError(
+            f"study {check.name}: study.json has no spec_json (written by an older migsys)"
+        )
+    stored = StudySpec.model_validate_json(record["spec_json"])
+    if given is None:
+        return stored
+    mine = _without_settings(given.model_dump_json(by_alias=True, exclude_none=True))
+    ran = {_json_key(_without_settings(record["spec_json"]))}
+    if "source_spec_json" in record:
+        ran.add(_json_key(_without_settings(record["source_spec_json"])))
+    if _json_key(mine) not in ran:
+        raise SpecError(
+            f"study {given.name}: the spec differs from the one its results were run with "
+            "(only analysis, discovery, description and chunk_size may change); run it again"
+        )
+    return stored.model_copy(update={"analysis": given.analysis, "discovery": given.discovery})
+
+
+def _json_key(data: dict) -> str:
+    return json.dumps(data, sort_keys=True)
 
 
 def analyze_study(
     root: Path, spec: StudySpec, *, second_order: bool | None = None, write: bool = True
 ) -> Analysis:
-    """Analyse the finished study ``root / spec.name`` and (by default) write ``analysis/``."""
-    record = load_study_record(root, spec.name)
+    """Analyse the finished study ``root / spec.name`` and (by default) write ``analysis/``.
+
+    Refuses a study that does not verify (:func:`sweeps.store.verify_study`) and a spec that
+    is not the one the results were run with.
+    """
+    check = verified_study(root, spec.name)
+    spec = stored_spec(check, spec)
+    record = check.record
+    parts = check.part_files()
     study = store.StudyDir(Path(root) / spec.name)
     n = record["n_scenarios"]
     problem = design.unit_problem(spec)
@@ -303,7 +414,7 @@ def analyze_study(
     scalars = [o["name"] for o in record["outputs"] if o["kind"] == "scalar"]
     x = None
     for outcome in scalars:
-        y = read_column(study, outcome, n)
+        y = read_column(study, outcome, n, parts)
         if not np.all(np.isfinite(y)):
             bad = int(np.flatnonzero(~np.isfinite(y))[0])
             raise SpecError(f"study {spec.name}: outcome {outcome} is not finite in scenario {bad}")
@@ -317,26 +428,28 @@ def analyze_study(
             new_rows, new_warnings = morris_rows(spec.name, outcome, problem, y, spec)
         else:
             if x is None:
-                x = np.column_stack([read_column(study, p, n) for p in spec.swept_names])
+                x = np.column_stack([read_column(study, p, n, parts) for p in spec.swept_names])
             new_rows, new_warnings = rbd_fast_rows(spec.name, outcome, problem, x, y, spec)
         rows.extend(new_rows)
         warnings.extend(new_warnings)
+    boxes, trajectories = prim_rows(study, spec, record, parts)
     analysis = Analysis(
         study=spec.name,
         sensitivity=pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS),
         series_quantiles=pd.DataFrame(
-            series_quantile_rows(study, spec.name, record, spec.analysis.quantiles),
+            series_quantile_rows(study, spec.name, record, spec.analysis.quantiles, parts),
             columns=QUANTILE_COLUMNS,
         ),
-        prim_boxes=pd.DataFrame(prim_rows(study, spec, record), columns=PRIM_COLUMNS),
+        prim_boxes=pd.DataFrame(boxes, columns=PRIM_COLUMNS),
         warnings=warnings,
+        prim_trajectories=pd.DataFrame(trajectories, columns=PRIM_TRAJECTORY_COLUMNS),
     )
     if write:
         write_analysis(study, analysis, record["fingerprint"])
     return analysis
 
 
-_ARROW_TYPES = {
+ARROW_SCHEMAS = {
     "sensitivity": pa.schema(
         [
             ("study", pa.string()),
@@ -373,12 +486,27 @@ _ARROW_TYPES = {
             ("n_scenarios", pa.int64()),
         ]
     ),
+    "prim_trajectories": pa.schema(
+        [
+            ("study", pa.string()),
+            ("outcome", pa.string()),
+            ("rule", pa.string()),
+            ("box", pa.int32()),
+            ("step", pa.int32()),
+            ("phase", pa.string()),
+            ("coverage", pa.float64()),
+            ("density", pa.float64()),
+            ("mass", pa.float64()),
+            ("n_restricted", pa.int32()),
+            ("chosen", pa.bool_()),
+        ]
+    ),
 }
 
 
 def write_analysis(study: store.StudyDir, analysis: Analysis, fingerprint: str) -> None:
-    """Write the three tables and the warnings under ``analysis/`` (each file atomically)."""
-    for name, schema in _ARROW_TYPES.items():
+    """Write the analysis tables and the warnings under ``analysis/`` (each file atomically)."""
+    for name, schema in ARROW_SCHEMAS.items():
         frame = getattr(analysis, name)
         table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         store.atomic_write_parquet(study.analysis / f"{name}.parquet", table)

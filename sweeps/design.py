@@ -17,10 +17,10 @@ import numpy as np
 from scipy import stats
 from scipy.stats import qmc
 
-from migsys.sweeps.spec import ParameterSpec, StudySpec
+from migsys.sweeps.spec import NORMAL_TAIL, ParameterSpec, StudySpec
 
-# Normal inverse CDF at exactly 0 or 1 is infinite; a unit sample never needs to go that far.
-_UNIT_EPSILON = 1e-12
+# Bump when the values a spec's scenarios get change (it is part of every study's fingerprint).
+DESIGN_VERSION = 1
 
 
 def unit_problem(spec: StudySpec) -> dict:
@@ -111,8 +111,13 @@ def to_parameter_scale(unit: np.ndarray, parameter: ParameterSpec) -> np.ndarray
         width = parameter.high - parameter.low
         shape = (parameter.mode - parameter.low) / width
         return stats.triang.ppf(unit, shape, loc=parameter.low, scale=width)
-    clipped = np.clip(unit, _UNIT_EPSILON, 1.0 - _UNIT_EPSILON)
-    return stats.norm.ppf(clipped, loc=parameter.mean, scale=parameter.sd)
+    # The inverse CDF at exactly 0 or 1 is infinite; spec checks rely on this clip (NORMAL_TAIL).
+    clipped = np.clip(unit, NORMAL_TAIL, 1.0 - NORMAL_TAIL)
+    if parameter.low is None and parameter.high is None:
+        return stats.norm.ppf(clipped, loc=parameter.mean, scale=parameter.sd)
+    a = -np.inf if parameter.low is None else (parameter.low - parameter.mean) / parameter.sd
+    b = np.inf if parameter.high is None else (parameter.high - parameter.mean) / parameter.sd
+    return stats.truncnorm.ppf(clipped, a, b, loc=parameter.mean, scale=parameter.sd)
 
 
 def scenario_values(spec: StudySpec, start: int, stop: int) -> np.ndarray:

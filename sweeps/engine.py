@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from migsys.sweeps import design, store
-from migsys.sweeps.calibration import calibrated_values
+from migsys.sweeps.calibration import Calibrated, calibrated
 from migsys.sweeps.evaluators import Evaluator, evaluator_for
 from migsys.sweeps.models import (
     ModelContext,
@@ -33,14 +33,22 @@ from migsys.sweeps.models import (
     output_years,
     series_column,
 )
-from migsys.sweeps.spec import SpecError, StudySpec, spec_to_dict
-from migsys.warehouse.paths import PACKAGE_ROOT
+from migsys.sweeps.spec import SpecError, StudySpec, UnusableCalibration, spec_to_dict
+from migsys.sweeps.store import StudyLocked
 
-_ANALYTIC_KERNELS = ("ishigami", "sobol_g")
+__all__ = ["StudyConflict", "StudyCorrupt", "StudyLocked", "run_study", "prepare_study"]
 
 
 class StudyConflict(RuntimeError):
-    """A study directory holds results of a different spec or code version."""
+    """A study directory holds results of another spec, calibration, kernel version or data."""
+
+
+class StudyCorrupt(RuntimeError):
+    """A study's results do not verify (see ``migsys sweep status``)."""
+
+
+class StudyStoreError(RuntimeError):
+    """The study folder cannot be written (e.g. a read-only MIGSYS_HOME)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class ChunkDone:
     seconds: float  # wall time in the worker
     cpu_seconds: float  # CPU time of the worker process (a busy machine inflates wall time only)
     worker: str
+    rows: int = 0
+    sha256: str = ""  # of the part file as written
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class StudyRun:
     chunks_run: int
     scenarios_run: int
     seconds: float
+    chunks_repaired: int = 0  # chunks re-run because their parts were missing or changed
 
     @property
     def scenarios_per_second(self) -> float:
@@ -86,67 +97,114 @@ class StudyRun:
 class StudyStatus:
     name: str
     directory: Path
-    state: str  # missing | running | interrupted | finished
+    state: str  # missing | running | corrupt | interrupted | finished
     n_scenarios: int
     scenarios_done: int
     chunks_done: int
     started_at: str | None
     finished_at: str | None
     seconds: float | None
+    check: store.StudyCheck | None = None
+    lock_holder: str | None = None
 
 
-# Source files that decide a study's numbers (not export, analysis, CLI...): changing one of
-# them invalidates the results of the studies that use it.
-_ANALYTIC_SOURCES = (
-    "sweeps/spec.py",
-    "sweeps/design.py",
-    "sweeps/models.py",
-    "sweeps/testfunctions.py",
-)
-_KERNEL_SOURCES = (
-    *_ANALYTIC_SOURCES,
-    "sweeps/kernel_models.py",
-    "kernels/*.py",
-    "projections/inputs.py",
-    "projections/remittances.py",
-)
+def kernel_version(kernel: str) -> str:
+    """The version label of a kernel's numbers: name and version constant (kernels.registry)."""
+    from migsys.kernels import registry
+
+    return f"{kernel}-v{registry.get(kernel).version}"
 
 
-def code_version(kernel: str, root: Path = PACKAGE_ROOT) -> str:
-    """Hash of the source files that determine a kernel's results.
-
-    Analytic test functions depend on ``sweeps/`` only; the projection kernels also on
-    ``kernels/`` and on the unit inputs built in ``projections/``.
-    """
-    patterns = _ANALYTIC_SOURCES if kernel in _ANALYTIC_KERNELS else _KERNEL_SOURCES
-    digest = hashlib.sha256()
-    for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def study_fingerprint(spec: StudySpec, code_version: str, data_fingerprint: str) -> str:
-    """Identity of a study's results: what is evaluated, by which code, on which data.
-
-    Chunk size, description, analysis and discovery settings are left out: they do not change
-    the scenario results.
-    """
+def _spec_payload(spec: StudySpec) -> dict:
     payload = spec_to_dict(spec)
     for key in ("chunk_size", "description", "analysis", "discovery"):
         payload.pop(key, None)
-    # The order of the swept parameters is the column order of the design: part of the identity.
-    text = json.dumps(
-        {
-            "spec": payload,
-            "swept": list(spec.swept_names),
-            "code": code_version,
-            "data": data_fingerprint,
-        },
-        sort_keys=True,
+    for parameter in payload.get("parameters", {}).values():
+        parameter.pop("unit", None)
+    return payload
+
+
+def study_identity(
+    spec: StudySpec,
+    fixed: dict[str, float],
+    kernel_version: str,
+    data_fingerprint: str,
+    source_spec: StudySpec | None = None,
+) -> dict:
+    """What decides a study's numbers, as plain data.
+
+    The spec as written (``source_spec``, default ``spec``) less chunking, description, units,
+    analysis and discovery; the concrete distributions of the parameters swept around the
+    calibration (from the resolved ``spec``); the order of the swept parameters (the design's
+    column order); the values of every fixed parameter (spec values, calibrated values and table
+    defaults); the kernel's version constant; the design code's version; and the fingerprint of
+    the kernel's input data. Source files are not hashed: a docstring edit does not invalidate
+    results, a new calibration (another fixed value or centre) does.
+    """
+    source = source_spec or spec
+    resolved = _spec_payload(spec)["parameters"]
+    centred = {
+        name: resolved[name]
+        for name, parameter in source.parameters.items()
+        if parameter.from_calibration and parameter.is_swept
+    }
+    return {
+        "spec": _spec_payload(source),
+        "calibrated_spreads": centred,
+        "swept": list(spec.swept_names),
+        "fixed": {name: float(value) for name, value in sorted(fixed.items())},
+        "kernel": kernel_version,
+        "design": design.DESIGN_VERSION,
+        "data": data_fingerprint,
+    }
+
+
+def study_fingerprint(
+    spec: StudySpec,
+    fixed: dict[str, float],
+    kernel_version: str,
+    data_fingerprint: str,
+    source_spec: StudySpec | None = None,
+) -> str:
+    """Identity of a study's results (see :func:`study_identity`), 24 hex digits."""
+    identity = study_identity(spec, fixed, kernel_version, data_fingerprint, source_spec)
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def identity_changes(previous: dict, prepared: PreparedStudy) -> list[str]:
+    """What differs between a stored ``study.json`` and a prepared run, in words (e.g.
+    ``calibration or fixed values (amount_base 4100 -> 4321)``); empty when nothing does."""
+    before = previous.get("identity") or {}
+    now = prepared.identity
+    if not before:
+        return ["results written by an older migsys (no identity recorded)"]
+    changes = []
+    if before.get("spec") != now["spec"] or before.get("swept") != now["swept"]:
+        changes.append("spec")
+    spreads_before, spreads_now = before.get("calibrated_spreads", {}), now["calibrated_spreads"]
+    moved_spreads = sorted(
+        name
+        for name in set(spreads_before) | set(spreads_now)
+        if spreads_before.get(name) != spreads_now.get(name)
     )
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    if moved_spreads and "spec" not in changes:
+        changes.append(f"spreads around the calibration ({', '.join(moved_spreads)})")
+    old_fixed, new_fixed = before.get("fixed", {}), now["fixed"]
+    moved = [
+        f"{name} {old_fixed.get(name)} -> {new_fixed.get(name)}"
+        for name in sorted(set(old_fixed) | set(new_fixed))
+        if old_fixed.get(name) != new_fixed.get(name)
+    ]
+    if moved:
+        shown = ", ".join(moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")
+        changes.append(f"fixed or calibrated values ({shown})")
+    if before.get("kernel") != now["kernel"]:
+        changes.append(f"kernel version ({before.get('kernel')} -> {now['kernel']})")
+    if before.get("design") != now["design"]:
+        changes.append(f"design code version ({before.get('design')} -> {now['design']})")
+    if before.get("data") != now["data"]:
+        changes.append("input data")
+    return changes
 
 
 def model_data_fingerprint(model: SweepModel) -> str:
@@ -154,19 +212,24 @@ def model_data_fingerprint(model: SweepModel) -> str:
 
 
 def fixed_parameter_values(
-    spec: StudySpec, model: SweepModel, warehouse: Path | None
+    spec: StudySpec, model: SweepModel, warehouse: Path | None, fitted: Calibrated | None = None
 ) -> dict[str, float]:
-    """Values of the parameters that do not vary: spec value, calibration, else model default."""
-    calibrated = calibrated_values(spec, warehouse)
+    """Values of the parameters that do not vary: spec value, calibration, else the table's
+    default (or the calibration's value when the spec says ``defaults = "calibration"``)."""
+    fitted = fitted if fitted is not None else calibrated(spec, warehouse)
     fixed = {}
     for parameter in model.parameters:
         given = spec.parameters.get(parameter.name)
-        if given is None:
+        if given is None and spec.defaults == "calibration":
+            fixed[parameter.name] = fitted.values[parameter.name]
+        elif given is None:
             fixed[parameter.name] = parameter.default
+        elif given.is_swept:
+            continue
         elif given.value is not None:
             fixed[parameter.name] = given.value
-        elif given.from_ == "calibration":
-            fixed[parameter.name] = calibrated[parameter.name]
+        else:
+            fixed[parameter.name] = fitted.values[parameter.name]
     return fixed
 
 
@@ -234,65 +297,122 @@ def run_chunk(task: ChunkTask) -> ChunkDone:
     results = task.model.evaluate(params)
     table = chunk_table(task, swept, results)
     study = store.StudyDir(Path(task.study_dir))
-    store.write_part(study.part(task.start), table)
+    # The manifest records the digest of what was written, so that `sweep status` can verify it.
+    digest = store.write_part(study.part(task.start), table)
     return ChunkDone(
         task.start,
         task.stop,
         time.perf_counter() - began,
         time.process_time() - began_cpu,
         socket.gethostname(),
+        table.num_rows,
+        digest,
     )
 
 
 @dataclass(frozen=True)
 class PreparedStudy:
-    """A spec resolved against its model: fixed values, fingerprint, chunks to run."""
+    """A spec resolved against its kernel and calibration: what runs, under which identity.
+
+    ``spec`` is the spec that runs (``from = "calibration"`` replaced by the fitted values or
+    by distributions around them); ``source_spec`` the spec as written.
+    """
 
     spec: StudySpec
     model: SweepModel
     directory: store.StudyDir
     fixed: dict[str, float]
     fingerprint: str
-    code: str
-    data: str
+    code: str  # the kernel's version label, e.g. "remittances-v1"
+    data: str  # fingerprint of the kernel's input data
+    identity: dict = field(default_factory=dict)
+    source_spec: StudySpec | None = None
+    calibration: Calibrated = field(default_factory=Calibrated)
+
+
+def resolve_spec(spec: StudySpec, fitted: Calibrated) -> StudySpec:
+    """``spec`` with its calibration resolved, checked against the kernel again."""
+    from migsys.kernels import registry
+    from migsys.sweeps.spec import kernel_problems
+
+    try:
+        resolved = spec.resolved(fitted.values)
+    except ValueError as error:
+        message = str(error).splitlines()[-1].strip().removeprefix("Value error, ")
+        raise UnusableCalibration(
+            f"study {spec.name}: parameters from calibration: {message}"
+        ) from None
+    problems = kernel_problems(resolved, registry.get(spec.kernel))
+    if problems:
+        where, message = problems[0]
+        raise UnusableCalibration(
+            f"study {spec.name}: {where} around the calibrated value "
+            f"{fitted.values.get(where.split('.')[-1])}: {message}"
+        )
+    return resolved
 
 
 def prepare_study(
     spec: StudySpec, root: Path, context: ModelContext | None = None
 ) -> PreparedStudy:
-    """Build the model, resolve fixed values and check the study dir belongs to this spec."""
+    """Build the model, resolve the calibration and fixed values, compute the fingerprint and
+    check that the study folder (if any) holds results of this very identity."""
     context = context or ModelContext()
     model = build_model(spec, context)
-    fixed = fixed_parameter_values(spec, model, context.warehouse)
-    code = code_version(spec.kernel)
+    fitted = calibrated(spec, context.warehouse)
+    resolved = resolve_spec(spec, fitted)
+    fixed = fixed_parameter_values(resolved, model, context.warehouse, fitted)
+    code = kernel_version(spec.kernel)
     data = model_data_fingerprint(model)
-    fingerprint = study_fingerprint(spec, code, data)
+    identity = study_identity(resolved, fixed, code, data, spec)
+    fingerprint = study_fingerprint(resolved, fixed, code, data, spec)
     directory = store.StudyDir(Path(root) / spec.name)
-    if directory.study_file.exists():
+    prepared = PreparedStudy(
+        resolved, model, directory, fixed, fingerprint, code, data, identity, spec, fitted
+    )
+    check_conflict(prepared)
+    return prepared
+
+
+def check_conflict(prepared: PreparedStudy) -> None:
+    """Refuse a study folder whose results have another fingerprint: resuming would mix them."""
+    directory = prepared.directory
+    if not directory.study_file.exists():
+        return
+    try:
         previous = store.read_json(directory.study_file)
-        if previous.get("fingerprint") != fingerprint:
-            raise StudyConflict(
-                f"{directory.path} holds results of another spec, code or data version "
-                f"(fingerprint {previous.get('fingerprint')} != {fingerprint}); "
-                "remove that folder or rename the study"
-            )
-    return PreparedStudy(spec, model, directory, fixed, fingerprint, code, data)
+    except ValueError as error:
+        raise StudyCorrupt(f"{error}; move the folder {directory.path} away") from None
+    if previous.get("fingerprint") != prepared.fingerprint:
+        changed = ", ".join(identity_changes(previous, prepared)) or "identity"
+        raise StudyConflict(
+            f"{directory.path} holds results of another version of this study (changed: "
+            f"{changed}; fingerprint {previous.get('fingerprint')} != {prepared.fingerprint}); "
+            "its chunks cannot be mixed with new ones: remove that folder or rename the study"
+        )
 
 
 def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
     spec = prepared.spec
+    source = prepared.source_spec or spec
     return {
         "name": spec.name,
         "kernel": spec.kernel,
         "design": spec.design.method,
         "fingerprint": prepared.fingerprint,
+        "identity": prepared.identity,
         "code_version": prepared.code,
+        "kernel_version": prepared.code,
         "data_fingerprint": prepared.data,
         "n_scenarios": spec.n_scenarios,
         "chunk_size": spec.chunk_size,
         "spec": spec_to_dict(spec),
         # The spec verbatim: JSON objects written with sorted keys would lose the parameter order.
+        # spec_json is what ran (calibration resolved); source_spec_json what the file said.
         "spec_json": spec.model_dump_json(by_alias=True, exclude_none=True),
+        "source_spec_json": source.model_dump_json(by_alias=True, exclude_none=True),
+        "calibrations": prepared.calibration.record(),
+        "calibrated_parameters": prepared.calibration.values,
         "fixed_parameters": prepared.fixed,
         "swept_parameters": list(spec.swept_names),
         "outputs": [
@@ -308,20 +428,68 @@ def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
             for o in kept_outputs(spec, prepared.model)
         ],
         "years": list(prepared.model.years),
-        "parameter_units": {
-            p.name: (
-                spec.parameters[p.name].unit
-                if p.name in spec.parameters and spec.parameters[p.name].unit
-                else p.unit
-            )
-            for p in prepared.model.parameters
-        },
+        "parameter_units": {p.name: p.unit for p in prepared.model.parameters},
         **timing,
     }
 
 
 def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """What a run does before computing: chunks kept, parts adopted, chunks to (re-)run."""
+
+    kept: tuple[store.ChunkRecord, ...]
+    adopted: tuple[store.ChunkRecord, ...]
+    rerun: tuple[tuple[int, int], ...]  # exact ranges of chunks whose parts are missing/changed
+    chunks: tuple[tuple[int, int], ...]  # everything to run: rerun + gaps cut by chunk_size
+    set_aside: tuple[Path, ...]  # parts and strays to move to quarantine/
+
+    @classmethod
+    def fresh(cls, n_scenarios: int, chunk_size: int) -> RepairPlan:
+        """A study with nothing on disk: every chunk runs."""
+        return cls((), (), (), tuple(store.missing_ranges([], n_scenarios, chunk_size)), ())
+
+
+def plan_repair(check: store.StudyCheck, chunk_size: int) -> RepairPlan:
+    """From a verification: keep verified chunks, adopt intact unrecorded parts, re-run exactly
+    the recorded chunks whose parts are missing or changed, fill the remaining gaps."""
+    kept, adopted = check.verified, check.unrecorded
+    verified_starts = {chunk.start for chunk in kept}
+    taken = [(c.start, c.stop) for c in (*kept, *adopted)]
+    rerun: list[tuple[int, int]] = []
+    set_aside: list[Path] = []
+    for problem in check.problems:
+        if problem.repair == "rerun":
+            assert problem.start is not None and problem.stop is not None
+            if not any(problem.start < b and a < problem.stop for a, b in taken + rerun):
+                rerun.append((problem.start, problem.stop))
+            if problem.path.exists():
+                set_aside.append(problem.path)
+        elif (
+            problem.repair == "quarantine"
+            and problem.start not in verified_starts
+            and problem.path.exists()
+        ):
+            set_aside.append(problem.path)
+    gaps = store.missing_ranges(taken + rerun, check.n_scenarios, chunk_size)
+    chunks = tuple(sorted(rerun + gaps))
+    return RepairPlan(tuple(kept), tuple(adopted), tuple(sorted(rerun)), chunks, tuple(set_aside))
+
+
+def _prepare_folder(directory: store.StudyDir) -> None:
+    try:
+        directory.path.mkdir(parents=True, exist_ok=True)
+        probe = directory.path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise StudyStoreError(
+            f"{directory.path}: cannot write study results ({error.strerror}); "
+            "MIGSYS_HOME must be a writable folder"
+        ) from None
 
 
 def run_study(
@@ -335,48 +503,79 @@ def run_study(
     context: ModelContext | None = None,
     evaluator: Evaluator | None = None,
 ) -> StudyRun:
-    """Run (or finish) a study under ``root / spec.name``; only missing chunks are evaluated.
+    """Run, finish or repair a study under ``root / spec.name``.
+
+    Holds the study's lock throughout (a second run of the same study is refused with
+    :class:`StudyLocked`), verifies what is on disk, re-runs exactly the chunks whose parts are
+    missing or changed (moving bad files to ``quarantine/``), runs the missing ranges, and
+    checks the finished study verifies.
 
     Chunks run on ``evaluator`` (``sweeps.evaluators``); without one, ``workers``,
     ``scheduler`` and ``slurm`` choose it as the CLI options do.
     """
     evaluator = evaluator or evaluator_for(workers, scheduler, slurm)
     prepared = prepare_study(spec, root, context)
+    spec = prepared.spec
     directory = prepared.directory
-    directory.path.mkdir(parents=True, exist_ok=True)
-    store.remove_temporaries(directory)
-    previous = store.read_json(directory.study_file) if directory.study_file.exists() else {}
-    started_at = previous.get("started_at") or _now()
-    elapsed_before = float(previous.get("run_seconds") or 0.0)
-    chunks = store.missing_ranges(store.done_ranges(directory), spec.n_scenarios, spec.chunk_size)
-    chunks_total = len(store.done_ranges(directory)) + len(chunks)
-    began = time.perf_counter()
-    if chunks:
+    _prepare_folder(directory)
+    with store.study_lock(directory):
+        check_conflict(prepared)  # again, under the lock: another run may have just finished
+        store.remove_temporaries(directory)
+        previous = store.read_json(directory.study_file) if directory.study_file.exists() else {}
+        if previous:
+            check = store.verify_study(directory.path)
+            plan = plan_repair(check, spec.chunk_size)
+        else:
+            # No record of what is there: parts or a manifest without a study.json are set aside.
+            check = None
+            for leftover in (directory.parts, directory.manifest):
+                if leftover.exists():
+                    store.quarantine(directory, leftover)
+            plan = RepairPlan.fresh(spec.n_scenarios, spec.chunk_size)
+        for path in plan.set_aside:
+            store.quarantine(directory, path)
+        if check is not None and (check.problems or check.notes or check.unrecorded):
+            store.write_manifest(
+                directory, sorted((*plan.kept, *plan.adopted), key=lambda r: r.start)
+            )
+        started_at = previous.get("started_at") or _now()
+        elapsed_before = float(previous.get("run_seconds") or 0.0)
+        chunks = list(plan.chunks)
+        chunks_total = len(plan.kept) + len(plan.adopted) + len(chunks)
+        began = time.perf_counter()
+        if chunks or previous.get("state") != "finished":
+            store.atomic_write_json(
+                directory.study_file,
+                _study_record(
+                    prepared,
+                    state="running",
+                    pid=os.getpid(),
+                    started_at=started_at,
+                    finished_at=None,
+                    run_seconds=elapsed_before,
+                ),
+            )
+        if chunks:
+            with evaluator.client() as client:
+                _fan_out(client, prepared, chunks, progress)
+        seconds = time.perf_counter() - began
+        after = store.verify_study(directory.path)
+        if not after.complete or after.problems or after.unrecorded:
+            raise StudyCorrupt(
+                f"study {spec.name}: results do not verify after the run:\n{after.describe()}"
+            )
         store.atomic_write_json(
             directory.study_file,
             _study_record(
                 prepared,
-                state="running",
-                pid=os.getpid(),
+                state="finished",
+                pid=None,
                 started_at=started_at,
-                finished_at=None,
-                run_seconds=elapsed_before,
+                finished_at=previous.get("finished_at") if not chunks else _now(),
+                run_seconds=elapsed_before + seconds,
+                repaired_chunks=[list(r) for r in plan.rerun],
             ),
         )
-        with evaluator.client() as client:
-            _fan_out(client, prepared, chunks, progress)
-    seconds = time.perf_counter() - began
-    store.atomic_write_json(
-        directory.study_file,
-        _study_record(
-            prepared,
-            state="finished",
-            pid=None,
-            started_at=started_at,
-            finished_at=previous.get("finished_at") if not chunks else _now(),
-            run_seconds=elapsed_before + seconds,
-        ),
-    )
     return StudyRun(
         name=spec.name,
         directory=directory.path,
@@ -386,6 +585,7 @@ def run_study(
         chunks_run=len(chunks),
         scenarios_run=sum(stop - start for start, stop in chunks),
         seconds=seconds,
+        chunks_repaired=len(plan.rerun),
     )
 
 
@@ -418,15 +618,16 @@ def _fan_out(
         for future in running:
             done: ChunkDone = future.result()
             future.release()
-            store.append_manifest(
-                prepared.directory,
-                {
-                    "start": done.start,
-                    "stop": done.stop,
-                    "seconds": round(done.seconds, 4),
-                    "cpu_seconds": round(done.cpu_seconds, 4),
-                },
+            record = store.ChunkRecord(
+                done.start,
+                done.stop,
+                done.rows,
+                done.sha256,
+                prepared.fingerprint,
+                round(done.seconds, 4),
+                round(done.cpu_seconds, 4),
             )
+            store.append_manifest(prepared.directory, record.as_dict())
             bar.advance(done.stop - done.start)
             for chunk in _take(queue, 1):
                 running.add(submit(chunk))
@@ -442,43 +643,39 @@ def _take(iterator: Iterator, count: int) -> list:
 
 
 def study_status(root: Path, name: str) -> StudyStatus:
-    """State of a study on disk: missing, running (its client is alive), interrupted or finished."""
+    """State of a study on disk, verified: missing, running (its lock is held), corrupt (parts
+    missing or changed, a manifest that does not add up), interrupted or finished."""
     directory = store.StudyDir(Path(root) / name)
     if not directory.study_file.exists():
         return StudyStatus(name, directory.path, "missing", 0, 0, 0, None, None, None)
-    record = store.read_json(directory.study_file)
-    done = store.done_ranges(directory)
-    scenarios_done = sum(stop - start for start, stop in done)
-    n = int(record["n_scenarios"])
-    if scenarios_done >= n and record.get("state") == "finished":
-        state = "finished"
-    elif record.get("pid") and _pid_alive(int(record["pid"])):
+    check = store.verify_study(directory.path)
+    record = check.record
+    holder = store.lock_holder(directory)
+    if holder is not None:
         state = "running"
+    elif not check.ok:
+        state = "corrupt"
+    elif check.loadable:
+        state = "finished"
     else:
         state = "interrupted"
     return StudyStatus(
         name,
         directory.path,
         state,
-        n,
-        scenarios_done,
-        len(done),
+        check.n_scenarios,
+        check.scenarios_verified + sum(r.rows for r in check.unrecorded),
+        len(check.verified) + len(check.unrecorded),
         record.get("started_at"),
         record.get("finished_at"),
         record.get("run_seconds"),
+        check,
+        holder,
     )
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
-
-
 def load_study_spec(root: Path, name: str) -> StudySpec:
-    """The spec a stored study was run with, parameters in their original order."""
+    """The spec a stored study ran with (calibration resolved), parameters in their order."""
     record = load_study_record(root, name)
     if "spec_json" not in record:
         raise SpecError(

@@ -199,6 +199,7 @@ class Slurm:
         """Keyword arguments of ``SLURMCluster``: the fields given here, then dask-jobqueue's
         configuration, then the fallbacks for cores and memory."""
         import dask
+        import dask_jobqueue  # noqa: F401  (adds its configuration defaults on import)
 
         def configured(key: str):
             return dask.config.get(f"jobqueue.slurm.{key}", default=None)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from migsys.sweeps import store
-from migsys.sweeps.analysis import series_quantile_rows
+from migsys.sweeps.analysis import series_quantile_rows, verified_study
 from migsys.sweeps.models import series_column
 from migsys.sweeps.spec import SpecError
 
@@ -30,17 +30,15 @@ def _series_outputs(record: dict) -> list[dict]:
 
 
 def _model_name(record: dict) -> str:
-    return f"migsys-{record['kernel']} {record['code_version'][:8]}"
+    return f"migsys-{record.get('kernel_version') or record['kernel']}"
 
 
 def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = False) -> Path:
     """Write the IAMC CSV of study ``name`` under ``root`` to ``output``; returns ``output``."""
     directory = store.StudyDir(Path(root) / name)
-    if not directory.study_file.exists():
-        raise SpecError(f"study {name}: no results under {directory.path}")
-    record = store.read_json(directory.study_file)
-    if record.get("state") != "finished":
-        raise SpecError(f"study {name}: not finished; run `migsys sweep run` again first")
+    check = verified_study(root, name)
+    record = check.record
+    parts = check.part_files()
     series = _series_outputs(record)
     by_name = {o["name"]: o for o in series}
     model = _model_name(record)
@@ -50,12 +48,12 @@ def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = Fa
         writer = csv.writer(handle)
         writer.writerow(IAMC_COLUMNS)
         if all_scenarios:
-            _write_all_scenarios(writer, directory, record, series, model)
+            _write_all_scenarios(writer, parts, record, series, model)
         else:
             quantiles = (
                 record["spec"].get("analysis", {}).get("quantiles", [0.05, 0.25, 0.5, 0.75, 0.95])
             )
-            for row in series_quantile_rows(directory, name, record, tuple(quantiles)):
+            for row in series_quantile_rows(directory, name, record, tuple(quantiles), parts):
                 out = by_name[row["series"]]
                 scenario = f"{name}|p{round(row['quantile'] * 100):02d}"
                 writer.writerow(
@@ -74,10 +72,10 @@ def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = Fa
 
 
 def _write_all_scenarios(
-    writer, directory: store.StudyDir, record: dict, series: list[dict], model: str
+    writer, parts: list[Path], record: dict, series: list[dict], model: str
 ) -> None:
     """One part at a time, so memory stays one chunk whatever the study size."""
-    for part in sorted(directory.parts.glob(f"*/{store.PART_NAME}")):
+    for part in parts:
         columns = ["scenario_id"] + [
             series_column(o["name"], y) for o in series for y in o["years"]
         ]

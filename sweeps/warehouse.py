@@ -1,18 +1,27 @@
-"""Load finished studies into schema ``sweeps`` of a warehouse build (called by the refresh).
+"""Load verified studies into schema ``sweeps`` of a warehouse build (called by the refresh).
 
-The six tables are always created, empty when there are no studies, so the dbt models over them
+The tables are always created, empty when there are no studies, so the dbt models over them
 compile. Scenario parameters and scalar outcomes are stored long (study, scenario_id, name,
 value) so one query spans studies with different parameters; the same rows are also queryable
 straight from the Parquet parts (``sweeps.studies.parts_glob``).
+
+Only studies that verify (:func:`sweeps.store.verify_study`: finished, every part present with
+its recorded sha256) are loaded; the others are quarantined with the reason (table
+``sweeps.quarantined_studies`` and :attr:`SweepsLoad.quarantined`), and folders that are not
+studies (stray folders, ``.bak`` copies, ``.NAME.old-PID`` leftovers of a killed swap) are
+ignored. ``sweeps.kernels`` lists the registered kernels (the dbt tests check study kernels
+against it).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from migsys.kernels import registry
 from migsys.sweeps import store
 
 TABLES: dict[str, str] = {
@@ -35,6 +44,9 @@ TABLES: dict[str, str] = {
     "prim_boxes": "study VARCHAR NOT NULL, outcome VARCHAR NOT NULL, rule VARCHAR NOT NULL, "
     "box INTEGER NOT NULL, parameter VARCHAR, low DOUBLE, high DOUBLE, coverage DOUBLE, "
     "density DOUBLE, mass DOUBLE, n_scenarios BIGINT",
+    "kernels": "kernel VARCHAR PRIMARY KEY, version INTEGER NOT NULL, description VARCHAR, "
+    "parameters VARCHAR[], outputs VARCHAR[], inputs VARCHAR[]",
+    "quarantined_studies": "folder VARCHAR NOT NULL, study VARCHAR NOT NULL, reason VARCHAR NOT NULL",
 }
 ANALYSIS_TABLES = ("series_quantiles", "sensitivity", "prim_boxes")
 
@@ -47,20 +59,26 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE sweeps.{table} ({columns})")
 
 
-def finished_studies(sweeps_root: Path) -> list[store.StudyDir]:
-    """Study folders whose every scenario is on disk and whose run finished."""
-    if not sweeps_root.is_dir():
-        return []
-    finished = []
-    for folder in sorted(p for p in sweeps_root.iterdir() if p.is_dir()):
-        study = store.StudyDir(folder)
-        if not study.study_file.exists():
-            continue
-        record = store.read_json(study.study_file)
-        done = sum(stop - start for start, stop in store.done_ranges(study))
-        if record.get("state") == "finished" and done == record["n_scenarios"]:
-            finished.append(study)
-    return finished
+@dataclass
+class SweepsLoad:
+    """What :func:`load_sweeps` did: studies loaded, studies quarantined with the reason, and
+    entries of the sweeps folder that are not studies."""
+
+    loaded: list[str] = field(default_factory=list)
+    quarantined: list[store.Quarantined] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        """One line per quarantined study, for the run summary and the report."""
+        return [f"study {q.name} quarantined: {q.reason}" for q in self.quarantined]
+
+
+def _load_kernels(con: duckdb.DuckDBPyConnection) -> None:
+    for row in registry.kernel_rows():
+        con.execute(
+            "INSERT INTO sweeps.kernels VALUES (?, ?, ?, ?, ?, ?)",
+            [row.kernel, row.version, row.description, row.parameters, row.outputs, row.inputs],
+        )
 
 
 def _quote(name: str) -> str:
@@ -145,19 +163,31 @@ def _load_study(con: duckdb.DuckDBPyConnection, study: store.StudyDir) -> str:
     return name
 
 
-def load_sweeps(con: duckdb.DuckDBPyConnection, sweeps_root: Path) -> list[str]:
-    """Create schema ``sweeps`` and fill it from every finished study under ``sweeps_root``.
+def load_sweeps(con: duckdb.DuckDBPyConnection, sweeps_root: Path) -> SweepsLoad:
+    """Create schema ``sweeps`` and fill it from every verified study under ``sweeps_root``.
 
-    Returns the names of the studies loaded. Analysis tables are loaded for a study only when
-    its analysis belongs to its current results (same fingerprint).
+    A study that does not verify, or fails to load, is quarantined with the reason instead of
+    failing the refresh. Analysis tables are loaded for a study only when its analysis belongs
+    to its current results (same fingerprint).
     """
     create_tables(con)
-    loaded = []
-    for study in finished_studies(Path(sweeps_root)):
+    _load_kernels(con)
+    scan = store.scan_studies(Path(sweeps_root))
+    result = SweepsLoad(quarantined=list(scan.quarantined), ignored=list(scan.ignored))
+    for check in scan.loadable:
+        study = store.StudyDir(check.directory)
+        con.execute("BEGIN TRANSACTION")
         try:
-            loaded.append(_load_study(con, study))
-        except (KeyError, duckdb.Error) as error:
-            raise ValueError(
-                f"{study.study_file}: cannot load study into the warehouse: {error}"
-            ) from error
-    return loaded
+            result.loaded.append(_load_study(con, study))
+        except (KeyError, TypeError, ValueError, duckdb.Error) as error:
+            con.execute("ROLLBACK")
+            reason = f"cannot be loaded into the warehouse: {type(error).__name__}: {error}"
+            result.quarantined.append(store.Quarantined(check.directory, reason))
+        else:
+            con.execute("COMMIT")
+    for item in result.quarantined:
+        con.execute(
+            "INSERT INTO sweeps.quarantined_studies VALUES (?, ?, ?)",
+            [str(item.directory), item.name, item.reason],
+        )
+    return result

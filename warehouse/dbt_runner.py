@@ -1,31 +1,66 @@
-"""Run the dbt project against one build file, in-process, and summarise what happened.
+"""Run the dbt project against one DuckDB file through dbt's documented interfaces.
 
-The DuckDB path reaches ``dbt_project/profiles.yml`` through ``MIGSYS_DBT_PATH``; the target and log
-folders live inside the build so that concurrent or failed builds never share dbt's state.
+dbt runs as a child process (``python -m dbt.cli.main``): its environment (the DuckDB path, no
+telemetry) is given to that process only, never set process-wide; the child can be stopped at
+once on Ctrl-C or SIGTERM; and dbt-duckdb's connection lives and dies with it, so nothing in this
+process holds the build file open afterwards. What happened is read from the artifacts dbt
+documents for that purpose, ``target/run_results.json`` (status, timing and failures of every
+node) and ``target/manifest.json`` (each node's layer and parents, for lineage).
+
+The DuckDB path reaches ``dbt_project/profiles.yml`` through ``MIGSYS_DBT_PATH``; the target and
+log folders live inside the build, so concurrent or failed builds never share dbt's state and
+nothing is ever written into the (possibly read-only) installed project.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import json
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migsys.warehouse.paths import DBT_PROJECT_DIR
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+PASSED_STATUSES = frozenset({"success", "pass"})
+# Seconds dbt gets to cancel its queries and exit after SIGTERM before it is killed.
+TERMINATE_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class DbtNodeResult:
+    """One node of a dbt invocation, as ``run_results.json`` and ``manifest.json`` describe it."""
+
     unique_id: str
-    resource_type: str  # model | test | seed | ...
+    resource_type: str  # model | test | seed | unit_test | ...
     status: str
     seconds: float
     message: str | None
     failures: int | None
+    layer: str = ""  # seeds | staging | intermediate | marts | tests (folder of the node)
+    parents: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.unique_id.split(".", 2)[-1]
+
+
+@dataclass(frozen=True)
+class DbtEvent:
+    """A node finished: streamed from dbt's JSON log while the command runs (for progress)."""
+
+    unique_id: str
+    status: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -35,6 +70,7 @@ class DbtReport:
     seconds: float
     nodes: list[DbtNodeResult] = field(default_factory=list)
     error: str | None = None
+    log_file: Path | None = None
 
     def count(self, resource_type: str, status: str | None = None) -> int:
         return sum(
@@ -50,15 +86,34 @@ class DbtReport:
     def seconds_by_type(self, resource_type: str) -> float:
         return sum(n.seconds for n in self.nodes if n.resource_type == resource_type)
 
+    def counts_by_type(self) -> dict[str, dict[str, int]]:
+        """``{resource type: {passed, failed, warned, skipped}}`` for the run summary."""
+        counts: dict[str, dict[str, int]] = {}
+        for node in self.nodes:
+            row = counts.setdefault(
+                node.resource_type, {"passed": 0, "failed": 0, "warned": 0, "skipped": 0}
+            )
+            if node.status in PASSED_STATUSES:
+                row["passed"] += 1
+            elif node.status in FAILED_STATUSES:
+                row["failed"] += 1
+            elif node.status == "warn":
+                row["warned"] += 1
+            else:
+                row["skipped"] += 1
+        return counts
+
     def describe_failures(self) -> str:
-        if self.error:
-            return self.error
         lines = [
-            f"{n.resource_type} {n.unique_id}: {n.status}"
+            f"{n.resource_type} {n.name}: {n.status}"
             + (f" ({n.failures} failing rows)" if n.failures else "")
             + (f": {n.message}" if n.message else "")
             for n in self.failed
         ]
+        if self.error:
+            lines.append(self.error)
+        if self.log_file is not None:
+            lines.append(f"(dbt log: {self.log_file})")
         return "\n".join(lines) or "dbt reported failure without failed nodes"
 
 
@@ -68,23 +123,35 @@ class DbtFailed(RuntimeError):
         super().__init__(f"dbt {report.command} failed:\n{report.describe_failures()}")
 
 
-def dbt_environment(database: Path) -> dict[str, str]:
-    """Environment the dbt profile reads: the DuckDB file to build, and no telemetry."""
-    return {
-        "MIGSYS_DBT_PATH": str(database),
-        "DO_NOT_TRACK": "1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+class DbtInterrupted(RuntimeError):
+    """dbt was stopped because the refresh was interrupted (Ctrl-C or SIGTERM)."""
 
 
-def dbt_command_args(command: str, work_dir: Path, *extra: str) -> list[str]:
-    """Arguments for ``dbt <command>`` on our project, with target/logs inside ``work_dir``."""
+def dbt_environment(database: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of the dbt child process: the DuckDB file to build, and no telemetry."""
+    env = dict(os.environ if base is None else base)
+    env.update(
+        {
+            "MIGSYS_DBT_PATH": str(database),
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_USE_COLORS": "false",
+            "DBT_PRINTER_WIDTH": "100",
+        }
+    )
+    return env
+
+
+def dbt_command_args(
+    command: str, work_dir: Path, *extra: str, project_dir: Path = DBT_PROJECT_DIR
+) -> list[str]:
+    """Arguments for ``dbt <command>`` on a project, with target/logs inside ``work_dir``."""
     return [
         *command.split(),
         "--project-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        str(project_dir),
         "--target-path",
         str(work_dir / "target"),
         "--log-path",
@@ -93,56 +160,225 @@ def dbt_command_args(command: str, work_dir: Path, *extra: str) -> list[str]:
     ]
 
 
+def _load_prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_prctl = _load_prctl()  # looked up here: the child between fork and exec must not import
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the dbt child, before exec: get SIGTERM when the process that started it dies.
+
+    dbt runs in its own session (a terminal's Ctrl-C reaches only us, and we stop dbt ourselves),
+    so without this a SIGKILLed refresh would leave dbt running on, orphaned. The thread that
+    starts dbt waits for it, so the signal never comes early.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+# Children running now, so that a signal handler in the main thread can stop them (Prefect runs
+# tasks in worker threads).
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def terminate_running(grace_seconds: float = TERMINATE_GRACE_SECONDS) -> int:
+    """Stop every dbt child of this process (SIGTERM, then SIGKILL); returns how many ran.
+
+    Later calls of ``run_dbt`` in this process refuse to start: the refresh is being stopped.
+    """
+    _stopping.set()
+    with _running_lock:
+        children = list(_running)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    return len(children)
+
+
+def allow_runs_again() -> None:
+    """Undo ``terminate_running`` (for a long-lived process that starts a new refresh)."""
+    _stopping.clear()
+
+
 @contextlib.contextmanager
-def patched_environ(values: dict[str, str]) -> Iterator[None]:
-    """dbt reads env_var() from os.environ; set ours for the call only."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
+def _tracked(child: subprocess.Popen) -> Iterator[None]:
+    with _running_lock:
+        _running.add(child)
     try:
         yield
     finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+        with _running_lock:
+            _running.discard(child)
 
 
-def node_results(result: object) -> list[DbtNodeResult]:
-    nodes = []
-    for r in getattr(result, "results", None) or []:
-        node = r.node
-        nodes.append(
+def _node_event(line: str, total_hint: int) -> tuple[str, str, int, int] | None:
+    """(unique_id, status, index, total) of a 'node finished' line of dbt's JSON log, else None."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    info, data = record.get("info", {}), record.get("data", {})
+    if info.get("name") not in {"LogModelResult", "LogTestResult", "LogSeedResult"}:
+        return None
+    node = data.get("node_info", {})
+    return (
+        node.get("unique_id", ""),
+        str(data.get("status", node.get("node_status", ""))),
+        int(data.get("index", 0) or 0),
+        # Test results name the total num_models; model and seed results name it total.
+        int(data.get("total") or data.get("num_models") or total_hint),
+    )
+
+
+def _log_text(line: str) -> str:
+    """The human message of one JSON log line (the raw line when it is not JSON)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line.rstrip("\n")
+    info = record.get("info", {})
+    return f"{info.get('ts', '')[11:19]} {info.get('level', ''):5} {info.get('msg', '')}".rstrip()
+
+
+def _error_lines(lines: list[str], limit: int = 20) -> str | None:
+    """dbt's own error messages (level error) from its JSON log, for failures with no results."""
+    errors = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            info = json.loads(line).get("info", {})
+            if info.get("level") == "error" and info.get("msg"):
+                errors.append(info["msg"].strip())
+    return "\n".join(errors[-limit:]) or None
+
+
+def read_run_results(target: Path) -> list[DbtNodeResult]:
+    """Node results from ``run_results.json``, with layers and parents from ``manifest.json``."""
+    results_file = target / "run_results.json"
+    if not results_file.is_file():
+        return []
+    results = json.loads(results_file.read_text(encoding="utf-8")).get("results", [])
+    manifest_file = target / "manifest.json"
+    manifest = (
+        json.loads(manifest_file.read_text(encoding="utf-8")) if manifest_file.is_file() else {}
+    )
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+    out = []
+    for result in results:
+        unique_id = result["unique_id"]
+        node = nodes.get(unique_id, {})
+        out.append(
             DbtNodeResult(
-                unique_id=node.unique_id,
-                resource_type=str(node.resource_type),
-                status=str(r.status),
-                seconds=float(r.execution_time or 0.0),
-                message=r.message,
-                failures=r.failures,
+                unique_id=unique_id,
+                resource_type=node.get("resource_type") or unique_id.split(".", 1)[0],
+                status=str(result.get("status")),
+                seconds=float(result.get("execution_time") or 0.0),
+                message=result.get("message"),
+                failures=result.get("failures"),
+                layer=_layer(node),
+                parents=tuple(node.get("depends_on", {}).get("nodes", [])),
             )
         )
-    return nodes
+    return out
 
 
-def run_dbt(command: str, database: Path, work_dir: Path, *extra: str) -> DbtReport:
-    """Invoke dbt in-process; returns a report (never raises for dbt failures)."""
-    from dbt.cli.main import dbtRunner
+def _layer(node: dict) -> str:
+    """The folder a node lives in: seeds, staging, intermediate, marts, or tests."""
+    if node.get("resource_type") in {"test", "unit_test"}:
+        return "tests"
+    path = Path(node.get("original_file_path", ""))
+    if path.parts[:1] == ("seeds",):
+        return "seeds"
+    if path.parts[:1] == ("models",) and len(path.parts) > 2:
+        return path.parts[1]
+    return path.parts[0] if path.parts else ""
 
-    args = dbt_command_args(command, work_dir, *extra)
+
+def run_dbt(
+    command: str,
+    database: Path,
+    work_dir: Path,
+    *extra: str,
+    project_dir: Path = DBT_PROJECT_DIR,
+    log_file: Path | None = None,
+    on_node: Callable[[DbtEvent], None] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> DbtReport:
+    """Run ``dbt <command>`` on ``database`` in a child process; never raises for dbt failures.
+
+    ``log_file`` receives dbt's log as text (appended), ``on_node`` is called as each node
+    finishes (progress bars), ``echo`` gets every log line live (``migsys refresh -v``).
+    Raises ``DbtInterrupted`` when the refresh is being stopped.
+    """
+    if _stopping.is_set():
+        raise DbtInterrupted(f"dbt {command} not started: the refresh is being stopped")
+    target = work_dir / "target"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "run_results.json").unlink(missing_ok=True)  # never read a previous command's
+    args = [
+        sys.executable,
+        "-m",
+        "dbt.cli.main",
+        "--log-format",
+        "json",
+        "--no-use-colors",
+        *dbt_command_args(command, work_dir, *extra, project_dir=project_dir),
+    ]
     start = time.perf_counter()
-    with patched_environ(dbt_environment(database)):
-        outcome = dbtRunner().invoke(args)
-    seconds = time.perf_counter() - start
-    error = (
-        None
-        if outcome.exception is None
-        else f"{type(outcome.exception).__name__}: {outcome.exception}"
-    )
+    lines: list[str] = []
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_file, "a", encoding="utf-8") if log_file else contextlib.nullcontext()  # noqa: SIM115
+    with log as sink:
+        child = subprocess.Popen(
+            args,
+            env=dbt_environment(database),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,  # its own process group: stopped as a whole
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl, no Python imports
+        )
+        with _tracked(child):
+            assert child.stdout is not None
+            for line in child.stdout:
+                lines.append(line)
+                text = _log_text(line)
+                if sink is not None:
+                    sink.write(text + "\n")
+                if echo is not None:
+                    echo(text)
+                event = _node_event(line, 0) if on_node is not None else None
+                if event is not None and on_node is not None:
+                    on_node(DbtEvent(*event))
+            returncode = child.wait()
+    if _stopping.is_set():
+        raise DbtInterrupted(f"dbt {command} stopped: the refresh was interrupted")
+    nodes = read_run_results(target)
+    success = returncode == 0
     return DbtReport(
         command=command,
-        success=bool(outcome.success),
-        seconds=seconds,
-        nodes=node_results(outcome.result),
-        error=error,
+        success=success,
+        seconds=time.perf_counter() - start,
+        nodes=nodes,
+        error=None if success else (_error_lines(lines) or f"dbt exited with {returncode}"),
+        log_file=log_file,
     )

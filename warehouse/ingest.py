@@ -5,12 +5,18 @@ folder say today: one ``raw.source_files`` row per registered file (loaded, abse
 typed rows with lineage in ``raw.<source_id>``, and every broken rule in ``raw.rejects``. It never
 raises on bad input: the returned ``IngestReport`` says what went wrong, and the refresh refuses
 to publish when ``not report.ok``.
+
+When no registered file is present at all (a fresh clone), the raw schema is filled from the
+snapshot the package ships instead (``warehouse.snapshot``; ``would_use_embedded`` tells in
+advance). The report's ``origin`` says which was used, ``origin_line()`` says it in one line, and
+every ``raw.source_files`` row carries the origin with the provenance of its file.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,8 +25,26 @@ import pyarrow as pa
 
 from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
 from migsys.warehouse.parsers.common import ParseResult, Reject
-from migsys.warehouse.raw_schema import RAW_TABLES, REJECTS_COLUMNS, create_raw_schema
+from migsys.warehouse.raw_schema import (
+    PERIOD_KEYS,
+    RAW_TABLES,
+    REJECTS_COLUMNS,
+    SOURCE_FILES_COLUMNS,
+    create_raw_schema,
+)
+from migsys.warehouse.snapshot import (
+    EMBEDDED_DIR,
+    SnapshotError,
+    SnapshotManifest,
+    load_snapshot_table,
+    read_manifest,
+    verify_snapshot,
+)
 from migsys.warehouse.sources import SOURCES, Source, registered_files
+
+ORIGIN_SOURCES = "sources"  # the files in MIGSYS_SOURCES
+ORIGIN_EMBEDDED = "embedded"  # the snapshot shipped in the package (warehouse/embedded)
+UNKNOWN_RELEASE = "unknown"
 
 # Files the sources folder may hold besides the registered ones (written by ``warehouse.fetch``).
 MANIFEST_NAMES = frozenset({SHA256_MANIFEST, JSON_MANIFEST})
@@ -49,6 +73,10 @@ class FileStats:
     rows_loaded: int = 0
     rows_rejected: int = 0
     lines_skipped: int = 0
+    origin: str = ORIGIN_SOURCES
+    release_date: str | None = None  # ISO date or 'unknown'; None when nothing was loaded
+    period_start: str | None = None
+    period_end: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +104,22 @@ class IngestReject:
 class IngestReport:
     files: list[FileStats] = field(default_factory=list)
     rejects: list[IngestReject] = field(default_factory=list)
+    origin: str = ORIGIN_SOURCES  # sources | embedded
+    sources_dir: Path | None = None
+    snapshot: SnapshotManifest | None = None  # set when origin is embedded
+
+    def origin_line(self) -> str:
+        """Where the raw data came from, in one line for the person running the refresh."""
+        if self.origin == ORIGIN_EMBEDDED and self.snapshot is not None:
+            return (
+                f"no source files in {self.sources_dir}: using the embedded "
+                f"{self.snapshot.describe()}"
+            )
+        loaded = sum(1 for f in self.files if f.status == "loaded")
+        line = f"{loaded} of {len(self.files)} source files loaded from {self.sources_dir}"
+        if self.absent_files:
+            line += f" ({len(self.absent_files)} absent: their tables stay empty)"
+        return line
 
     @property
     def absent_files(self) -> list[str]:
@@ -110,27 +154,147 @@ class IngestReport:
         return "\n".join(self.problem_lines())
 
 
+def would_use_embedded(sources_dir: Path, sources: tuple[Source, ...] = SOURCES) -> bool:
+    """True when no registered file is present in ``sources_dir``: ingest then uses the snapshot."""
+    sources_dir = Path(sources_dir)
+    return not any((sources_dir / name).is_file() for name in registered_files(sources))
+
+
 def ingest_sources(
     con: duckdb.DuckDBPyConnection,
     sources_dir: Path,
     *,
     loaded_at: datetime | None = None,
     sources: tuple[Source, ...] = SOURCES,
+    snapshot_dir: Path | None = EMBEDDED_DIR,
 ) -> IngestReport:
-    """Create the raw schema and fill it from ``sources_dir``; see the module docstring."""
+    """Create the raw schema and fill it from ``sources_dir``; see the module docstring.
+
+    ``snapshot_dir`` is the snapshot used when no registered file is present; ``None`` builds
+    from the files alone (absent files leave their tables empty: the paper's seeds only).
+    """
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
     sources_dir = Path(sources_dir)
     create_raw_schema(con)
     _clear_raw(con)
-    report = IngestReport()
+    report = IngestReport(sources_dir=sources_dir)
     report.rejects.extend(find_stray_files(sources_dir, sources))
-    for source in sources:
-        for file_name in source.files:
-            stats, rejects = _ingest_file(con, source, sources_dir, file_name, loaded_at)
-            report.files.append(stats)
-            report.rejects.extend(rejects)
+    if snapshot_dir is not None and would_use_embedded(sources_dir, sources):
+        _ingest_snapshot(con, report, Path(snapshot_dir), sources, loaded_at)
+    else:
+        for source in sources:
+            for file_name in source.files:
+                stats, rejects = _ingest_file(con, source, sources_dir, file_name, loaded_at)
+                report.files.append(stats)
+                report.rejects.extend(rejects)
     _insert_rejects(con, report.rejects, report.files, loaded_at)
     return report
+
+
+def _ingest_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    snapshot_dir: Path,
+    sources: tuple[Source, ...],
+    loaded_at: datetime,
+) -> None:
+    """Fill the raw tables from the embedded snapshot; any problem with it is a reject."""
+    report.origin = ORIGIN_EMBEDDED
+    try:
+        manifest = read_manifest(snapshot_dir)
+    except SnapshotError as error:
+        report.rejects.append(
+            IngestReject("snapshot", str(snapshot_dir), "snapshot.unreadable", str(error))
+        )
+        return
+    report.snapshot = manifest
+    damaged = verify_snapshot(snapshot_dir, manifest)
+    for problem in damaged:
+        report.rejects.append(
+            IngestReject("snapshot", str(snapshot_dir), "snapshot.integrity", problem)
+        )
+    if damaged:
+        return
+    for source in sources:
+        entry = manifest.source(source.id)
+        files = {f.file_name: f for f in manifest.files_of(source.id)}
+        inserted = 0 if entry is None else load_snapshot_table(con, snapshot_dir, entry, loaded_at)
+        expected = sum(f.rows_loaded for f in files.values())
+        if inserted != expected:
+            report.rejects.append(
+                IngestReject(
+                    source.id,
+                    entry.parquet if entry else source.id,
+                    "snapshot.integrity",
+                    f"{inserted} rows in the snapshot's Parquet file, {expected} in its manifest",
+                )
+            )
+        for file_name in source.files:
+            snap = files.get(file_name)
+            if snap is None:
+                stats = FileStats(source.id, file_name, "absent", origin=ORIGIN_EMBEDDED)
+            else:
+                start, end = _period(con, source.id, file_name)
+                stats = FileStats(
+                    source.id,
+                    file_name,
+                    "loaded",
+                    snap.file_sha256,
+                    snap.file_bytes,
+                    snap.rows_read,
+                    snap.rows_loaded,
+                    snap.rows_rejected,
+                    snap.lines_skipped,
+                    origin=ORIGIN_EMBEDDED,
+                    release_date=snap.release_date,
+                    period_start=start,
+                    period_end=end,
+                )
+            _insert_source_file(con, stats, source, None, loaded_at, manifest.created_date)
+            report.files.append(stats)
+
+
+# Lines in a file's title or footnote that state when the publisher released or updated it:
+# the World Bank's API export ("Last Updated Date","2025-01-28"), INEGI and Banxico exports
+# ("Fecha de publicación: 28/01/2025"). The copies in ../shared/data carry none of them.
+_RELEASE_PATTERNS = (
+    re.compile(r'"?Last Updated Date"?\s*[,;:]\s*"?(\d{4})-(\d{2})-(\d{2})'),
+    re.compile(r"(?i)release date\s*[,;:]\s*\"?(\d{4})-(\d{2})-(\d{2})"),
+    re.compile(
+        r"(?i)fecha de (?:publicaci|actualizaci|liberaci).{1,2}n\s*[,;:]?\s*\"?"
+        r"(\d{1,2})/(\d{1,2})/(\d{4})"
+    ),
+)
+_EDGE_LINES = 15  # such notes sit in the first or last lines, never among the data
+
+
+def documented_release_date(data: bytes) -> str:
+    """The release date a published file states about itself (ISO), else 'unknown'."""
+    lines = data.decode("latin-1").splitlines()
+    for line in lines[:_EDGE_LINES] + lines[-_EDGE_LINES:]:
+        for pattern in _RELEASE_PATTERNS:
+            found = pattern.search(line)
+            if found is None:
+                continue
+            a, b, c = found.groups()
+            year, month, day = (a, b, c) if len(a) == 4 else (c, b, a)
+            try:
+                return datetime(int(year), int(month), int(day)).date().isoformat()
+            except ValueError:
+                continue
+    return UNKNOWN_RELEASE
+
+
+def _period(con: duckdb.DuckDBPyConnection, source_id: str, file_name: str):
+    """First and last period the loaded rows of one file cover (None, None when none)."""
+    key, condition = PERIOD_KEYS[source_id]
+    return tuple(
+        con.execute(
+            f"SELECT min({key}), max({key}) FROM raw.{source_id} "
+            f"WHERE file_name = $file AND {condition}",
+            {"file": file_name},
+        ).fetchall()[0]
+    )
 
 
 def find_stray_files(
@@ -184,7 +348,7 @@ def _ingest_file(
     path = sources_dir / file_name
     if not path.is_file():
         stats = FileStats(source.id, file_name, "absent")
-        _insert_source_file(con, stats, None, loaded_at)
+        _insert_source_file(con, stats, source, None, loaded_at)
         return stats, []
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
@@ -200,11 +364,14 @@ def _ingest_file(
         rows_loaded,
         result.rows_rejected,
         result.lines_skipped,
+        release_date=documented_release_date(data),
     )
     _check_row_accounting(stats)
     if not result.failed:
         _insert_rows(con, source.id, file_name, sha256, result, loaded_at)
-    _insert_source_file(con, stats, path, loaded_at)
+        start, end = _period(con, source.id, file_name)
+        stats = replace(stats, period_start=start, period_end=end)
+    _insert_source_file(con, stats, source, path, loaded_at)
     return stats, [_locate(source.id, file_name, r) for r in result.rejects]
 
 
@@ -267,27 +434,41 @@ def _insert_arrow(
 
 
 def _insert_source_file(
-    con: duckdb.DuckDBPyConnection, stats: FileStats, path: Path | None, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    stats: FileStats,
+    source: Source,
+    path: Path | None,
+    loaded_at: datetime,
+    snapshot_created=None,
 ) -> None:
     modified = (
         datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(tzinfo=None) if path else None
     )
-    con.execute(
-        "INSERT INTO raw.source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            stats.source_id,
-            stats.file_name,
-            stats.status,
-            stats.file_sha256,
-            stats.file_bytes,
-            modified,
-            stats.rows_read,
-            stats.rows_loaded,
-            stats.rows_rejected,
-            stats.lines_skipped,
-            loaded_at,
-        ],
-    )
+    row = {
+        "source_id": stats.source_id,
+        "file_name": stats.file_name,
+        "status": stats.status,
+        "file_sha256": stats.file_sha256,
+        "file_bytes": stats.file_bytes,
+        "file_modified_at": modified,
+        "rows_read": stats.rows_read,
+        "rows_loaded": stats.rows_loaded,
+        "rows_rejected": stats.rows_rejected,
+        "lines_skipped": stats.lines_skipped,
+        "loaded_at": loaded_at,
+        "origin": stats.origin,
+        "publisher": source.publisher,
+        "source_url": source.url,
+        "licence": source.licence,
+        "release_date": stats.release_date,
+        "period_start": stats.period_start,
+        "period_end": stats.period_end,
+        "snapshot_created": snapshot_created,
+    }
+    assert list(row) == list(SOURCE_FILES_COLUMNS), "raw.source_files columns changed"
+    names = ", ".join(row)
+    placeholders = ", ".join(f"${name}" for name in row)
+    con.execute(f"INSERT INTO raw.source_files ({names}) VALUES ({placeholders})", row)
 
 
 def _insert_rejects(

@@ -65,6 +65,11 @@ class MigsysPaths(BaseModel):
         return self.home / "bench"
 
     @property
+    def logs(self) -> Path:
+        """Full logs of refreshes and dbt (the console shows one line per step)."""
+        return self.home / "logs"
+
+    @property
     def state(self) -> Path:
         """Small bookkeeping files (locks, last-run fingerprints)."""
         return self.home / "state"

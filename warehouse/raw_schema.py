@@ -135,6 +135,35 @@ SOURCE_FILES_COLUMNS: dict[str, str] = {
     "rows_rejected": "BIGINT NOT NULL",
     "lines_skipped": "BIGINT NOT NULL",  # title, header, blank and footnote lines
     "loaded_at": "TIMESTAMP NOT NULL",
+    # Provenance. ``origin`` tells a build made from the files in MIGSYS_SOURCES ('sources') from
+    # one made from the snapshot the package ships ('embedded', see warehouse/snapshot.py).
+    "origin": "VARCHAR NOT NULL",  # sources | embedded
+    "publisher": "VARCHAR NOT NULL",
+    "source_url": "VARCHAR NOT NULL",  # the publisher's official page
+    "licence": "VARCHAR NOT NULL",  # licence and attribution as the publisher states them
+    "release_date": "VARCHAR",  # ISO date where the file documents it, else 'unknown'
+    "period_start": "VARCHAR",  # first year ('1990'), month ('1995-01') or quarter ('2003-Q1')
+    "period_end": "VARCHAR",  # ... and last one the loaded rows cover
+    "snapshot_created": "DATE",  # date of the embedded snapshot (origin = 'embedded' only)
+}
+
+# What period a raw table's rows cover: a sortable text key per row (year, 'YYYY-MM' or
+# 'YYYY-Qn') and the condition a row must meet to count (a value is present). Conapo's files are
+# the index of one year, which no column repeats.
+PERIOD_KEYS: dict[str, tuple[str, str]] = {
+    "conapo_iim_2000": ("'2000'", "true"),
+    "conapo_iim_2010": ("'2010'", "true"),
+    "inegi_census": ("cast(census_year as varchar)", "total is not null"),
+    "inegi_census_series": ("cast(census_year as varchar)", "population is not null"),
+    "banxico_remittances_monthly": ("strftime(periodo, '%Y-%m')", "valor_usd is not null"),
+    "banxico_remittances_state": (
+        "cast(year(periodo) as varchar) || '-Q' || cast(quarter(periodo) as varchar)",
+        "valor_usd is not null",
+    ),
+    "banxico_usdmxn_monthly": ("strftime(periodo, '%Y-%m')", "tipo_cambio is not null"),
+    "worldbank_gdp": ("cast(year as varchar)", "value is not null"),
+    "worldbank_population": ("cast(year as varchar)", "value is not null"),
+    "un_migrant_stock": ("cast(year as varchar)", "count is not null"),
 }
 
 

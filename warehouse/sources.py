@@ -39,6 +39,15 @@ class Source:
     # ../shared/data): `migsys fetch` refuses any other bytes. Series that keep growing have no pin;
     # fetch checks them with the parser and refuses a file with fewer rows than the one it replaces.
     pinned_sha256: tuple[tuple[str, str], ...] = ()
+    publisher_short: str = ""  # how people name the publisher in a sentence: CONAPO, Banxico, ...
+
+    @property
+    def attribution(self) -> str:
+        """Who to credit and under what terms, in one line (shown beside embedded data)."""
+        return (
+            f"{self.publisher}, {self.title} ({self.url}); licence: {self.licence}; "
+            f"copy taken from {self.mirror_url}"
+        )
 
     def mirror_file_url(self, file_name: str) -> str:
         """Download URL of one registered file in the default mirror."""
@@ -74,6 +83,7 @@ _REMESAS = f"{GITHUB_RAW}/lapanquecita/remesas/main/data"
 SOURCES: tuple[Source, ...] = (
     Source(
         id="conapo_iim_2000",
+        publisher_short="CONAPO",
         publisher="CONAPO (Consejo Nacional de Población)",
         title="Índice de intensidad migratoria México–Estados Unidos 2000, por municipio",
         url="https://www.gob.mx/conapo/documentos/indices-de-intensidad-migratoria-mexico-estados-unidos-2000",
@@ -98,6 +108,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="conapo_iim_2010",
+        publisher_short="CONAPO",
         publisher="CONAPO (Consejo Nacional de Población)",
         title="Índice de intensidad migratoria México–Estados Unidos 2010, base municipal",
         url="https://www.gob.mx/conapo/documentos/indices-de-intensidad-migratoria-mexico-estados-unidos-2010",
@@ -122,6 +133,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="inegi_census",
+        publisher_short="INEGI",
         publisher="INEGI (Instituto Nacional de Estadística y Geografía)",
         title="Censos y conteos de población y vivienda: población total por municipio y sexo",
         url="https://www.inegi.org.mx/programas/ccpv/",
@@ -136,6 +148,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="inegi_census_series",
+        publisher_short="INEGI",
         publisher="INEGI (Instituto Nacional de Estadística y Geografía)",
         title="Población total por municipio y sexo, censos 1990–2010",
         url="https://www.inegi.org.mx/programas/ccpv/",
@@ -149,6 +162,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="banxico_remittances_monthly",
+        publisher_short="Banxico",
         publisher="Banco de México (SIE)",
         title="Ingresos y egresos por remesas, mensual",
         url="https://www.banxico.org.mx/SieInternet/consultarDirectorioInternetAction.do?sector=1&accion=consultarCuadro&idCuadro=CE81",
@@ -161,6 +175,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="banxico_remittances_state",
+        publisher_short="Banxico",
         publisher="Banco de México (SIE)",
         title="Ingresos por remesas por entidad federativa, trimestral",
         url="https://www.banxico.org.mx/SieInternet/consultarDirectorioInternetAction.do?sector=1&accion=consultarCuadro&idCuadro=CE100",
@@ -173,6 +188,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="banxico_usdmxn_monthly",
+        publisher_short="Banxico",
         publisher="Banco de México (SIE)",
         title="Tipo de cambio FIX, promedio mensual (SF43718)",
         url="https://www.banxico.org.mx/SieInternet/consultarDirectorioInternetAction.do?sector=6&accion=consultarCuadro&idCuadro=CF102",
@@ -185,6 +201,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="worldbank_gdp",
+        publisher_short="World Bank",
         publisher="World Bank (World Development Indicators)",
         title="GDP (current US$), NY.GDP.MKTP.CD",
         url="https://data.worldbank.org/indicator/NY.GDP.MKTP.CD",
@@ -197,6 +214,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="worldbank_population",
+        publisher_short="World Bank",
         publisher="World Bank (World Development Indicators)",
         title="Population, total, SP.POP.TOTL",
         url="https://data.worldbank.org/indicator/SP.POP.TOTL",
@@ -214,6 +232,7 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         id="un_migrant_stock",
+        publisher_short="UN",
         publisher="UN DESA Population Division",
         title="International Migrant Stock: United States by origin and destination",
         url="https://www.un.org/development/desa/pd/content/international-migrant-stock",

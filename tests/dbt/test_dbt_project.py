@@ -28,9 +28,10 @@ INEGI_NATIONAL_TOTALS = {2000: 97_483_412, 2005: 103_263_388, 2010: 112_336_538}
 
 
 def ingest_into(database: Path, sources: Path) -> None:
+    """The files in ``sources`` only: an empty folder gives the paper-only build, not the snapshot."""
     con = duckdb.connect(str(database))
     try:
-        ingest_sources(con, sources)
+        ingest_sources(con, sources, snapshot_dir=None)
     finally:
         con.close()
 

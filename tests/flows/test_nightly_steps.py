@@ -1,4 +1,5 @@
-"""The plain functions behind the nightly flow's tasks: config, study planning, summary, deployment."""
+"""The plain functions behind the nightly flow: config, study planning, fingerprints, summary,
+deployment."""
 
 from __future__ import annotations
 
@@ -6,18 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from migsys.flows.nightly import (
+from migsys.flows.config import (
     DEFAULT_NIGHTLY_CONFIG,
+    SOURCE_FED_MARTS,
     NightlyConfigError,
     NightlySettings,
-    StudyOutcome,
     load_nightly_config,
-    nightly_deployment,
+)
+from migsys.flows.nightly import nightly_deployment
+from migsys.flows.planning import (
+    StudyOutcome,
     plan_standing_study,
     run_standing_study,
-    summary_markdown,
     swap_directory,
 )
+from migsys.flows.steps import run_summary, summary_markdown
 from migsys.sweeps.spec import load_spec
 from migsys.warehouse.dbt_runner import DbtNodeResult, DbtReport
 from migsys.warehouse.paths import MigsysPaths
@@ -78,6 +82,7 @@ def test_repository_config_loads_and_its_studies_validate() -> None:
             r"studies\[0\]\.spec: .*missing\.toml does not exist",
         ),
         ("[schedule\n", r"not valid TOML"),
+        ("[publish_guard]\nmin_row_share = 1.5\n", r"publish_guard\.min_row_share: .*less than"),
     ],
 )
 def test_bad_config_names_file_and_field(tmp_path: Path, body: str, message: str) -> None:
@@ -134,15 +139,31 @@ def test_standing_study_runs_then_skips_until_its_spec_changes(tmp_path: Path) -
     forced = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=True, workers=1)
     assert (forced.action, forced.reason) == ("run", "forced with --rerun-studies")
 
+    part = next((sweeps_root / "ishigami-nightly" / "parts").rglob("*.parquet"))
+    original = part.read_bytes()
+    part.write_bytes(original[: len(original) // 2])  # a truncated part
+    damaged = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
+    assert damaged.action == "run" and "do not verify" in damaged.reason
+    part.write_bytes(original)
+
     spec_path.write_text(ISHIGAMI_SPEC.format(seed=2), encoding="utf-8")
     changed = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
-    assert (changed.action, changed.reason) == ("run", "spec changed")
+    assert (changed.action, changed.reason) == ("run", "changed: spec")
     run_standing_study(changed, sweeps_root, warehouse)  # replaces the old results, no conflict
     again = plan_standing_study(spec_path, sweeps_root, warehouse, rerun=False, workers=1)
     assert again.action == "skip"
 
 
-def test_summary_lists_sources_tests_studies_and_timings() -> None:
+def test_summary_lists_sources_tests_guard_studies_and_timings(tmp_path: Path) -> None:
+    import duckdb
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        "create schema raw; create table raw.source_files as select 'inegi_census' as source_id, "
+        "'loaded' as status, 12345 as rows_loaded, 0 as rows_rejected from range(5)"
+    )
+    con.close()
     dbt = DbtReport(
         command="build",
         success=True,
@@ -150,29 +171,41 @@ def test_summary_lists_sources_tests_studies_and_timings() -> None:
         nodes=[
             DbtNodeResult("model.migsys.fct_a", "model", "success", 1.0, None, None),
             DbtNodeResult("test.migsys.unique_a", "test", "pass", 0.1, None, 0),
-            DbtNodeResult("test.migsys.not_null_a", "test", "pass", 0.1, None, 0),
+            DbtNodeResult("test.migsys.not_null_a", "test", "fail", 0.1, None, 2),
         ],
     )
-    text = summary_markdown(
-        freshness=[
-            {
-                "source": "inegi_census",
-                "status": "loaded",
-                "files": 5,
-                "newest_file": "2020-01-01",
-                "rows_loaded": 12345,
-                "rows_rejected": 0,
-            }
-        ],
-        dbt=dbt,
-        studies=[StudyOutcome("remit", "skip", "unchanged")],
-        seconds={"ingest": 1.25},
-        build_id="b1",
+    from migsys.warehouse.guard import GuardCheck
+
+    settings = NightlySettings.from_paths(
+        MigsysPaths(home=tmp_path, sources=tmp_path / "src"), allow_shrink=True
     )
-    assert "| inegi_census | loaded | 5 | 2020-01-01 | 12,345 | 0 |" in text
-    assert "| test | 2 | 0 | 0 | 0 |" in text
+    summary = run_summary(
+        "b1",
+        settings,
+        warehouse,
+        dbt,
+        [GuardCheck("rows of fct_a", "100", "90", "allowed")],
+        [StudyOutcome("remit", "skip", "unchanged")],
+        {"ingest": 1.25},
+        True,
+    )
+    assert summary["allow_shrink"] is True
+    assert summary["sources"] == [
+        {"source": "inegi_census", "status": "loaded", "files": 5, "rows_loaded": 61725,
+         "rows_rejected": 0}
+    ]  # fmt: skip
+    text = summary_markdown(summary)
+    assert "| inegi_census | loaded | 5 | 61,725 | 0 |" in text
+    assert "| test | 1 | 1 | 0 | 0 |" in text
+    assert "| rows of fct_a | 100 | 90 | allowed |" in text
     assert "| remit | skip | unchanged | 0 | 0.0 |" in text
     assert "| ingest | 1.2 |" in text or "| ingest | 1.3 |" in text
+
+
+def test_repository_config_lists_the_source_fed_marts() -> None:
+    config = load_nightly_config(DEFAULT_NIGHTLY_CONFIG)
+    assert config.publish_guard.source_fed_marts == SOURCE_FED_MARTS
+    assert config.publish_guard.min_row_share == 0.95
 
 
 def test_deployment_runs_nightly_in_mexico_city(tmp_path: Path) -> None:
@@ -192,7 +225,7 @@ def test_deployment_refuses_a_bad_schedule(tmp_path: Path) -> None:
 
 
 def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Path) -> None:
-    from migsys.flows.nightly import code_fingerprint
+    from migsys.flows.steps import code_fingerprint
 
     (tmp_path / "warehouse").mkdir()
     (tmp_path / "warehouse" / "ingest.py").write_text("x = 1\n")
@@ -209,7 +242,7 @@ def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Pa
 def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
     import duckdb
 
-    from migsys.flows.nightly import loaded_extras_fingerprint
+    from migsys.flows.steps import loaded_extras_fingerprint
 
     def database(name: str, rows: list[tuple[int, str]], dbt_output: int = 0) -> Path:
         path = tmp_path / name
@@ -230,11 +263,13 @@ def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
     assert len({a, c, d}) == 3
 
 
-def test_standing_study_waits_for_absent_inputs_instead_of_failing(embedded_home, tmp_path) -> None:
-    """With no source files (the embedded default) the remittance study is skipped, with why."""
-    from migsys.flows.nightly import plan_standing_study
+def test_standing_study_waits_for_absent_inputs_instead_of_failing(
+    paper_only_home, tmp_path
+) -> None:
+    """With no source data at all (paper's seeds only) the remittance study is skipped, with why."""
+    from migsys.warehouse.paths import STUDIES_DIR
 
-    spec = Path(__file__).resolve().parents[2] / "studies" / "remittances_nightly.toml"
-    plan = plan_standing_study(spec, tmp_path / "sweeps", embedded_home.warehouse, rerun=True)
+    spec = STUDIES_DIR / "remittances_nightly.toml"
+    plan = plan_standing_study(spec, tmp_path / "sweeps", paper_only_home.warehouse, rerun=True)
     assert plan.action == "skip"
     assert "inputs absent" in plan.reason and "remittances" in plan.reason

@@ -11,11 +11,12 @@ from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, default_params, par
 from migsys.kernels.depopulation import (
     N_DEGREES,
     DepopulationUnits,
-    emigration_intensity_from_indicators,
     project_depopulation,
-    quasi_stable_age_shares,
+)
+from migsys.kernels.depopulation_ages import quasi_stable_age_shares, stable_age_shares
+from migsys.kernels.depopulation_indicators import (
+    emigration_intensity_from_indicators,
     return_intensity_from_indicators,
-    stable_age_shares,
 )
 from migsys.kernels.reference import project_depopulation_numpy
 
@@ -25,6 +26,8 @@ E0_GAIN = parameter_index(DEPOPULATION_PARAMETERS, "e0_gain")
 TFR_BASE = parameter_index(DEPOPULATION_PARAMETERS, "tfr_base")
 TFR_TARGET = parameter_index(DEPOPULATION_PARAMETERS, "tfr_target")
 EMIGRATION_TREND = parameter_index(DEPOPULATION_PARAMETERS, "emigration_trend")
+GROWTH_SHOCK_SD = parameter_index(DEPOPULATION_PARAMETERS, "growth_shock_sd")
+N_PARAMS = len(DEPOPULATION_PARAMETERS)
 
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
@@ -71,7 +74,7 @@ def test_accounting_holds_per_unit_and_population_stays_non_negative(rng) -> Non
     population = result.unit_population
     assert (population >= 0).all()
     change = population[:, 1:] - population[:, :-1]
-    flows = result.births - result.deaths - result.emigrants + result.returns
+    flows = result.births - result.deaths - result.emigrants + result.returns + result.shocks
     assert np.allclose(change, flows, rtol=0, atol=1e-10 * max(1.0, population.max()))
     assert (result.returns <= result.emigrants).all()
     np.testing.assert_allclose(population.sum(axis=2), result.national_population, rtol=1e-12)
@@ -90,7 +93,8 @@ def test_zero_emigration_gives_the_closed_population(rng) -> None:
     assert (scaled_off.emigrants == 0).all() and (scaled_off.returns == 0).all()
     np.testing.assert_array_equal(scaled_off.unit_population, intensity_off.unit_population)
     change = np.diff(scaled_off.unit_population, axis=1)
-    assert np.allclose(change, scaled_off.births - scaled_off.deaths, rtol=0, atol=1e-8)
+    closed = scaled_off.births - scaled_off.deaths + scaled_off.shocks
+    assert np.allclose(change, closed, rtol=0, atol=1e-8)
 
 
 def test_population_decreases_monotonically_with_emigration_scale(rng) -> None:
@@ -185,6 +189,7 @@ def test_stable_structure_is_reproduced_under_constant_rates(rng) -> None:
     params[0, E0_GAIN] = 0.0
     params[0, TFR_TARGET] = params[0, TFR_BASE]
     params[0, EMIGRATION_TREND] = 0.0
+    params[0, GROWTH_SHOCK_SD] = 0.0  # constant rates: no shock either
     units = DepopulationUnits(shares * 1e4, intensity, returns, rng.integers(0, 6, 25))
     result = project_depopulation_numpy(params, units, 2000, 2005, keep_trajectories=True)
     stepped = project_depopulation(
@@ -206,6 +211,7 @@ def test_quasi_stable_at_the_intrinsic_rate_is_the_stable_structure(rng) -> None
     constant[0, E0_GAIN] = 0.0
     constant[0, TFR_TARGET] = constant[0, TFR_BASE]
     constant[0, EMIGRATION_TREND] = 0.0
+    constant[0, GROWTH_SHOCK_SD] = 0.0
     units = DepopulationUnits(shares, intensity, returns, np.zeros(12))
     step = project_depopulation(constant, units, 2000, 2005, keep_trajectories=True)
     intrinsic = np.log(step.unit_population[0, 1] / step.unit_population[0, 0]) / 5.0
@@ -246,11 +252,14 @@ def test_indicator_conversions() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda p, u: (p[:, :5], u), r"params: expected shape \(n_scenarios >= 1, 17\)"),
+        (lambda p, u: (p[:, :5], u), rf"params: expected shape \(n_scenarios >= 1, {N_PARAMS}\)"),
         (lambda p, u: (p[0], u), "1-d array"),
-        (lambda p, u: (np.where(np.arange(17) == 3, np.nan, p), u), r"params: must be finite"),
         (
-            lambda p, u: (np.where(np.arange(17) == SCALE, -0.1, p), u),
+            lambda p, u: (np.where(np.arange(N_PARAMS) == 3, np.nan, p), u),
+            r"params: must be finite",
+        ),
+        (
+            lambda p, u: (np.where(np.arange(N_PARAMS) == SCALE, -0.1, p), u),
             r"params\[0, 8\] \(emigration_scale\) = -0.1 is outside its valid range \[0.0, 20.0\]",
         ),
         (lambda p, u: (p, "units"), "units: expected DepopulationUnits"),
@@ -334,3 +343,21 @@ def test_from_totals_rejects_inconsistent_sexes() -> None:
         DepopulationUnits.from_totals(
             [100.0, 100.0], [50.0, 70.0], [50.0, 50.0], [0.0, 0.0], [0.0, 0.0], [0, 1]
         )
+
+
+def test_growth_shock_is_non_persistent_mean_one_and_off_at_zero(rng) -> None:
+    units = random_units(rng, 4000, with_households=False)
+    params = default_params(DEPOPULATION_PARAMETERS, 2)
+    params[1, GROWTH_SHOCK_SD] = 0.02
+    result = project_depopulation(params, units, 2000, 2020, keep_trajectories=True)
+    assert (result.shocks[0] == 0).all()  # no shock, nothing changes
+    with_people = result.unit_population[0, 0] > 0
+    ratio = result.unit_population[1] / np.where(
+        result.unit_population[0] > 0, result.unit_population[0], 1
+    )
+    log_steps = np.diff(np.log(ratio[:, with_people]), axis=0)  # the shock of each step
+    scale = 0.02 * np.sqrt(5)
+    assert np.std(log_steps) == pytest.approx(scale, rel=0.05)
+    assert np.mean(ratio[1:, with_people]) == pytest.approx(1.0, abs=0.003)  # mean one in levels
+    # fresh draws each step: consecutive shocks are uncorrelated
+    assert abs(np.corrcoef(log_steps[0], log_steps[1])[0, 1]) < 0.05

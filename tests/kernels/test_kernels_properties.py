@@ -35,7 +35,7 @@ def test_depopulation_is_balanced_everywhere_admissible(params: np.ndarray, seed
     result = project_depopulation(params, units, 2000, 2030, keep_trajectories=True)
     population = result.unit_population
     assert np.isfinite(population).all() and (population >= 0).all()
-    flows = result.births - result.deaths - result.emigrants + result.returns
+    flows = result.births - result.deaths - result.emigrants + result.returns + result.shocks
     scale = max(1.0, float(population.max()))
     assert np.allclose(np.diff(population, axis=1), flows, rtol=0, atol=1e-9 * scale)
     twin = project_depopulation_numpy(params, units, 2000, 2030, keep_trajectories=True)

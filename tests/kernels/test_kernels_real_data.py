@@ -17,8 +17,10 @@ from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, default_params
 from migsys.kernels.depopulation import (
     DEGREE_NAMES,
     DepopulationUnits,
-    emigration_intensity_from_indicators,
     project_depopulation,
+)
+from migsys.kernels.depopulation_indicators import (
+    emigration_intensity_from_indicators,
     return_intensity_from_indicators,
 )
 from migsys.warehouse.parsers import conapo, inegi

@@ -15,13 +15,18 @@ from migsys.kernels.defaults import (
     default_params,
     parameter_index,
 )
-from migsys.kernels.depopulation import DEGREE_NAMES, project_depopulation
+from migsys.kernels.depopulation import DEGREE_NAMES
 from migsys.kernels.remittances import (
     RemittanceInputs,
     initial_stock_from_total,
     project_remittances,
 )
-from migsys.projections.inputs import municipal_inputs, units_from_inputs
+from migsys.projections.depopulation import (
+    KernelFit,
+    kernel_units,
+    read_depopulation_data,
+    start_parameters,
+)
 
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
@@ -30,19 +35,55 @@ def _table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> No
     con.unregister("_frame")
 
 
+CENSUS_DATES = {
+    1990: ("XI Censo General de Población y Vivienda 1990", "1990-03-12"),
+    1995: ("Conteo de Población y Vivienda 1995", "1995-11-05"),
+    2000: ("XII Censo General de Población y Vivienda 2000", "2000-02-14"),
+    2005: ("II Conteo de Población y Vivienda 2005", "2005-10-17"),
+    2010: ("Censo de Población y Vivienda 2010", "2010-06-12"),
+}
+
+
+CENSUS_DATE_YEARS = {
+    year: pd.Timestamp(day).year
+    + (pd.Timestamp(day).day_of_year - 1) / (366 if pd.Timestamp(day).is_leap_year else 365)
+    for year, (_, day) in CENSUS_DATES.items()
+}
+
+
+def census_dates_table(con: duckdb.DuckDBPyConnection) -> None:
+    """``seeds.inegi_census_dates`` as the dbt seed has it."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS seeds")
+    frame = pd.DataFrame(
+        {
+            "census_year": list(CENSUS_DATES),
+            "census_name": [name for name, _ in CENSUS_DATES.values()],
+            "reference_date": pd.to_datetime([day for _, day in CENSUS_DATES.values()]).date,
+            "source": "INEGI",
+        }
+    )
+    _table(con, "seeds.inegi_census_dates", frame)
+
+
 def depopulation_truth(tfr_base: float = 3.2, emigration_scale: float = 1.8) -> np.ndarray:
-    """A full parameter row (at 1990) with known fitted parameters."""
-    row = default_params(DEPOPULATION_PARAMETERS)[0]
+    """A full parameter row at 1990 with known fitted parameters (the others as the forecast
+    calibration sets them, :func:`projections.depopulation.start_parameters`)."""
+    row = start_parameters(1990)
     row[parameter_index(DEPOPULATION_PARAMETERS, "tfr_base")] = tfr_base
     row[parameter_index(DEPOPULATION_PARAMETERS, "emigration_scale")] = emigration_scale
     return row
+
+
+SECANT_STEPS = 12
 
 
 def depopulation_warehouse(
     truth: np.ndarray, n_units: int = 120, seed: int = 1, years=(1990, 1995, 2000)
 ) -> duckdb.DuckDBPyConnection:
     """Censuses ``years`` of ``n_units`` municipalities projected by the kernel under ``truth``
-    from 1990, with CONAPO-like 2000 indicators."""
+    from 1990 exactly as the calibration models them (one run from the first census, quasi-
+    stable structure at the growth to the next census, exact dates), with CONAPO-like 2000
+    indicators. The structure depends on the growth it produces: iterated to a fixed point."""
     rng = np.random.default_rng(seed)
     cve = np.array([f"{1 + i // 200:02d}{1 + i % 200:03d}" for i in range(n_units)])
     total = np.round(np.exp(rng.uniform(np.log(2_000), np.log(300_000), n_units)))
@@ -50,6 +91,7 @@ def depopulation_warehouse(
     pct_emigrants = rng.uniform(0.0, 25.0, n_units)
     degree = np.array(DEGREE_NAMES)[np.clip((25.0 - pct_emigrants) // 5, 0, 4).astype(int)]
     con = duckdb.connect()
+    census_dates_table(con)
     intensity = pd.DataFrame(
         {
             "cve_mun": cve,
@@ -65,8 +107,8 @@ def depopulation_warehouse(
         }
     )
     _table(con, "fct_migration_intensity", intensity)
-    levels = {years[0]: total}
-    for _ in range(8):  # the emigration rate's denominator is the 2000 population: fixed point
+
+    def write(levels: dict[int, np.ndarray]) -> None:
         population = pd.DataFrame(
             {
                 "cve_mun": np.tile(cve, len(levels)),
@@ -82,16 +124,39 @@ def depopulation_warehouse(
             }
         )
         _table(con, "fct_municipal_population", population)
-        if 2000 not in levels:
-            levels[2000] = total  # first guess of the index-year population
-            continue
-        units = units_from_inputs(municipal_inputs(con, years[0], index_year=2000), truth)
-        result = project_depopulation(
-            truth[None, :], units, years[0], years[-1], report_years=list(years[1:])
+
+    def project(log_ratio_2000: np.ndarray) -> np.ndarray:
+        """Kernel log levels at the later census dates given the 2000/1990 log ratio that sets
+        the structure (and the 2000 population, the emigration rate's denominator)."""
+        write({years[0]: total, 2000: total * np.exp(log_ratio_2000)})
+        data = read_depopulation_data(con)
+        fit = KernelFit(
+            origin=2000,
+            start_year=years[0],
+            start_date=data.panel.date(years[0]),
+            index_year=2000,
+            params_row=truth,
+            units=kernel_units(data, 2000),
+            calibration=None,
         )
-        levels = {years[0]: total}
-        for position, year in enumerate(years[1:]):
-            levels[year] = result.unit_population[0, position]
+        return fit.log_unit_levels(np.array([CENSUS_DATE_YEARS[year] for year in years[1:]]))
+
+    # the structure depends on the growth it produces: solve log_ratio = F(log_ratio) per unit
+    # by the secant method (units are independent)
+    at_2000 = list(years[1:]).index(2000)
+    previous = np.full(n_units, 0.1)
+    previous_gap = project(previous)[:, at_2000] - np.log(total) - previous
+    current = previous + previous_gap
+    for _ in range(SECANT_STEPS):
+        gap = project(current)[:, at_2000] - np.log(total) - current
+        slope = np.where(np.abs(gap - previous_gap) > 1e-15, (gap - previous_gap), -1.0)
+        step = np.where(np.abs(gap) > 1e-13, -gap * (current - previous) / slope, 0.0)
+        previous, previous_gap, current = current, gap, current + step
+    log_levels = project(current)
+    levels = {years[0]: total}
+    for position, year in enumerate(years[1:]):
+        levels[year] = np.exp(log_levels[:, position])
+    write(levels)
     return con
 
 

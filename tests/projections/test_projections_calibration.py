@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from projection_warehouses import (
     REMITTANCE_TRUTH,
@@ -14,7 +13,12 @@ from projection_warehouses import (
 from migsys.kernels.defaults import DEPOPULATION_PARAMETERS, REMITTANCE_PARAMETERS, parameter_index
 from migsys.kernels.remittances import project_remittances
 from migsys.projections.calibration import calibrate, default_train_until
-from migsys.projections.depopulation import calibrate_depopulation, rebase_parameters
+from migsys.projections.depopulation import (
+    calibrate_depopulation,
+    fit_kernel,
+    read_depopulation_data,
+    rebase_parameters,
+)
 from migsys.projections.remittances import calibrate_remittances
 from migsys.projections.remittances import rebase_parameters as rebase_remittance_parameters
 
@@ -34,16 +38,21 @@ def remittance_con():
 
 
 def test_depopulation_calibration_recovers_known_parameters(depopulation_con):
-    fitted = calibrate_depopulation(depopulation_con, 2000)
-    assert (fitted.start_year, fitted.base_year, fitted.index_year) == (1990, 2000, 2000)
-    truth_at_base = rebase_parameters(depopulation_truth(), 10.0)[0]
+    data = read_depopulation_data(depopulation_con)
+    fitted = fit_kernel(data, 2000)
+    assert (fitted.start_year, fitted.index_year) == (1990, 2000)
     for name in ("tfr_base", "emigration_scale"):
         column = parameter_index(DEPOPULATION_PARAMETERS, name)
-        assert fitted.calibration.parameters[name] == pytest.approx(truth_at_base[column], rel=0.01)
-    # the kernel explains the data, so nothing is left for the municipal component
-    assert np.nanmax(np.abs(fitted.unit_components["observed_residual_rate"])) < 1e-3
-    assert fitted.calibration.fit.r2 > 0.99
-    assert fitted.calibration.data_years == (1990, 1995, 2000)
+        assert fitted.params_row[column] == pytest.approx(depopulation_truth()[column], rel=0.01)
+    calibration = fitted.calibration
+    assert calibration.fit.r2 > 0.99
+    assert calibration.data_years == (1990, 2000)  # censuses and the CONAPO index; no count
+    # stored parameters are carried along their paths to the origin's exact date
+    years = data.panel.date(2000) - data.panel.date(1990)
+    column = parameter_index(DEPOPULATION_PARAMETERS, "tfr_base")
+    rebased = rebase_parameters(depopulation_truth(), years)[0, column]
+    assert calibration.parameters["tfr_base"] == pytest.approx(rebased, rel=0.01)
+    assert calibrate_depopulation(depopulation_con, 2000).train_until == 2000
 
 
 def test_remittance_calibration_recovers_known_parameters(remittance_con):

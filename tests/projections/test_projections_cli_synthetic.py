@@ -21,14 +21,13 @@ def home(tmp_path):
 
 def test_calibrate_stores_and_publishes(home, monkeypatch):
     published = []
-    import migsys.warehouse.refresh
+    import migsys.flows.cli_nightly
 
-    class Result:
-        warehouse = home / "warehouse.duckdb"
-        build_id = "test-build"
-
+    # The refresh itself (the nightly flow) is tested in tests/flows; here: that it is asked for.
     monkeypatch.setattr(
-        migsys.warehouse.refresh, "run_refresh", lambda config: published.append(config) or Result()
+        migsys.flows.cli_nightly,
+        "run_refresh_command",
+        lambda paths: published.append(paths) or paths.warehouse,
     )
     result = CliRunner().invoke(
         app,
@@ -40,7 +39,7 @@ def test_calibrate_stores_and_publishes(home, monkeypatch):
     record = json.loads(stored.read_text())
     assert record["kernel"] == "remittances" and record["train_until"] == 2010
     assert record["parameters"]["remitter_share_decay"] == pytest.approx(0.06, rel=0.03)
-    assert [config.paths.home for config in published] == [home]
+    assert [paths.home for paths in published] == [home]
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path):
@@ -69,3 +68,53 @@ def test_out_must_be_parquet(home, tmp_path):
     )
     assert result.exit_code == 2
     assert "must end in .parquet" in " ".join(result.output.split())
+
+
+def test_remittance_backtest_writes_todays_columns(home, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "remittances.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--kernel",
+            "remittances",
+            "--train-until",
+            "2008",
+            "--target-years",
+            "2009-2012,2020",
+            "--out",
+            str(out),
+        ],
+        env={"MIGSYS_HOME": str(home), "COLUMNS": "150"},
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_parquet(out)
+    assert list(written.columns) == [
+        "year",
+        "remittances_usd_p05",
+        "remittances_usd_p50",
+        "remittances_usd_p95",
+    ]
+    assert written["year"].tolist() == [2009, 2010, 2011, 2012, 2020]  # 2020 never observed
+    assert (written["remittances_usd_p05"] <= written["remittances_usd_p50"]).all()
+    assert (written["remittances_usd_p50"] <= written["remittances_usd_p95"]).all()
+    stored = pd.concat(pd.read_parquet(p) for p in (home / "backtests").glob("*.parquet"))
+    assert set(stored["method"]) == {"model", "last_level", "drift", "damped_ets"}
+    assert set(stored["target_year"]) == {2009, 2010, 2011, 2012}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--train-until", "2008"], "--target-years: required with --train-until"),
+        (["--target-years", "2009"], "--target-years: only with --train-until"),
+        (["--train-until", "2008", "--target-years", "2009"], "--kernel: name one kernel"),
+        (["--kernel", "tides"], "kernel: unknown kernel 'tides'"),
+    ],
+)
+def test_backtest_option_combinations_are_checked(home, args, message):
+    result = CliRunner().invoke(app, ["backtest", *args], env={"MIGSYS_HOME": str(home)})
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())

@@ -8,7 +8,6 @@ import pytest
 from migsys.projections.fitting import (
     fit_batch_least_squares,
     fit_summary,
-    shrink_towards_group_means,
 )
 
 
@@ -45,32 +44,3 @@ def test_fit_summary_by_hand():
     assert summary.mape == pytest.approx((1 / 3) / 3)
     assert summary.r2 == pytest.approx(1 - 1 / 2)
     assert summary.n_obs == 3
-
-
-def test_shrinkage_keeps_large_units_and_pulls_small_ones():
-    rng = np.random.default_rng(3)
-    n = 4000
-    groups = np.where(np.arange(n) % 2 == 0, "a", "b")
-    means = np.where(groups == "a", 0.01, -0.01)
-    effect = rng.normal(0.0, 0.005, n)
-    sizes = np.exp(rng.uniform(np.log(500), np.log(500_000), n))
-    noise = rng.normal(0.0, np.sqrt(2.0 / sizes))
-    values = means + effect + noise
-    values[5] = np.nan
-    shrunk = shrink_towards_group_means(values, sizes, groups)
-    assert shrunk.group_means["a"] == pytest.approx(0.01, abs=0.001)
-    assert shrunk.group_means["b"] == pytest.approx(-0.01, abs=0.001)
-    # shrunk estimates predict the persistent part better than the raw values
-    known = np.isfinite(values)
-    raw_error = np.mean((values[known] - (means + effect)[known]) ** 2)
-    shrunk_error = np.mean((shrunk.estimates[known] - (means + effect)[known]) ** 2)
-    assert shrunk_error < 0.7 * raw_error
-    # the weights follow the true signal-to-noise ratio: large units keep more of their own value
-    true_weights = 0.005**2 / (0.005**2 + 2.0 / sizes)
-    assert np.mean(np.abs(shrunk.weights[known] - true_weights[known])) < 0.05
-    assert shrunk.estimates[5] == shrunk.group_means["b"] and shrunk.weights[5] == 0.0
-
-
-def test_shrinkage_refuses_bad_sizes():
-    with pytest.raises(ValueError, match="sizes: every unit size"):
-        shrink_towards_group_means(np.zeros(3), np.array([1.0, 0.0, 2.0]), np.array(["a"] * 3))

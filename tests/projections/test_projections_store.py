@@ -33,19 +33,23 @@ def _calibration(train_until: int = 2000) -> Calibration:
     )
 
 
-def _backtest_row(backtest_id: str, method: str, mean_ape: float | None) -> dict:
+def _backtest_row(backtest_id: str, method: str, mdape: float | None) -> dict:
     return {
         "backtest_id": backtest_id,
         "kernel": "depopulation",
-        "train_until": 2000,
+        "origin": 2000,
         "target_year": 2010,
+        "horizon_years": 10.32,
         "method": method,
-        "n_units": 3 if mean_ape is not None else 0,
-        "median_ape": mean_ape,
-        "mean_ape": mean_ape,
-        "sign_share": 0.5,
-        "interval_coverage": None,
-        "calibration_id": "cal-x",
+        "size_class": "all",
+        "n_units": 3,
+        "mdape": mdape,
+        "mape": mdape,
+        "median_log_error": 0.01,
+        "direction_accuracy": 0.5,
+        "crps": None,
+        "coverage_90": None,
+        "coverage_50": None,
         "created_at": datetime(2026, 1, 1),
         "code_version": "test",
     }
@@ -55,7 +59,7 @@ def test_tables_exist_and_are_empty_without_files(tmp_path):
     con = duckdb.connect()
     assert load_projection_tables(con, tmp_path) == {"calibrations": 0, "backtests": 0}
     columns = [row[0] for row in con.execute("DESCRIBE main.backtests").fetchall()]
-    assert "sign_share" in columns and "median_ape" in columns
+    assert "direction_accuracy" in columns and "mdape" in columns and "size_class" in columns
 
 
 def test_stored_results_reach_the_tables(tmp_path):
@@ -78,11 +82,41 @@ def test_stored_results_reach_the_tables(tmp_path):
     ).fetchone()
     assert json.loads(parameters)["tfr_base"] == 2.6 and years == [1990, 1995, 2000]
     assert con.execute(
-        "SELECT mean_ape FROM main.backtests WHERE method = 'zero_growth'"
+        "SELECT mdape FROM main.backtests WHERE method = 'zero_growth'"
     ).fetchone() == (None,)
     assert read_unit_components(tmp_path, calibration.calibration_id).num_rows == 1
     # loading again replaces rather than duplicates
     assert load_projection_tables(con, tmp_path) == {"calibrations": 2, "backtests": 2}
+
+
+def test_backtests_stored_before_the_skill_grain_still_load(tmp_path):
+    import pyarrow.parquet as pq
+
+    (tmp_path / "backtests").mkdir()
+    old = pa.table(
+        {
+            "backtest_id": ["bt-old"],
+            "kernel": ["depopulation"],
+            "train_until": pa.array([2000], pa.int32()),
+            "target_year": pa.array([2010], pa.int32()),
+            "method": ["model"],
+            "n_units": pa.array([2403], pa.int32()),
+            "median_ape": [0.074],
+            "mean_ape": [0.1],
+            "sign_share": [0.73],
+            "interval_coverage": [0.61],
+            "calibration_id": ["cal-x"],
+            "created_at": pa.array([datetime(2025, 1, 1)], pa.timestamp("us")),
+            "code_version": ["old"],
+        }
+    )
+    pq.write_table(old, tmp_path / "backtests" / "bt-old.parquet")
+    con = duckdb.connect()
+    assert load_projection_tables(con, tmp_path)["backtests"] == 1
+    row = con.execute(
+        "SELECT origin, size_class, mdape, direction_accuracy, coverage_90 FROM main.backtests"
+    ).fetchone()
+    assert row == (2000, "all", 0.074, 0.73, 0.61)
 
 
 def test_a_broken_calibration_file_is_named(tmp_path):

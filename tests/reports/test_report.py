@@ -10,8 +10,16 @@ import duckdb
 import pandas as pd
 import pytest
 
-from migsys.reports.build import ReportError, build_report, remittance_fan, sobol_groups
-from migsys.warehouse.raw_schema import create_raw_schema
+from migsys.reports.build import (
+    ReportError,
+    build_report,
+    remittance_fan,
+    sobol_groups,
+    wide_sobol_intervals,
+)
+from migsys.reports.summary import render_run_summary, summary_sources
+from migsys.warehouse.paths import DBT_PROJECT_DIR
+from migsys.warehouse.raw_schema import SOURCE_FILES_COLUMNS, create_raw_schema
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -36,11 +44,46 @@ def page_links(index_html: Path) -> list[str]:
 
 
 def assert_links_resolve(index_html: Path) -> None:
+    text = index_html.read_text(encoding="utf-8")
     for target in page_links(index_html):
         assert not target.startswith(("http:", "https:", "//")), f"external link {target}"
-        local = target.split("#", 1)[0]
+        if target.startswith("data:"):
+            continue
+        local, _, anchor = target.partition("#")
         if local:
             assert (index_html.parent / local).exists(), f"{index_html}: broken link {target}"
+        elif anchor:
+            assert f'id="{anchor}"' in text, f"{index_html}: no element with id {anchor}"
+
+
+def insert_source_file(con: duckdb.DuckDBPyConnection, **values: object) -> None:
+    """One raw.source_files row; unspecified columns get plausible defaults."""
+    row = {
+        "source_id": "banxico_remittances_monthly",
+        "file_name": "banxico/remesas_mensuales.csv",
+        "status": "loaded",
+        "file_sha256": "abc",
+        "file_bytes": 10,
+        "file_modified_at": None,
+        "rows_read": 36,
+        "rows_loaded": 36,
+        "rows_rejected": 0,
+        "lines_skipped": 1,
+        "loaded_at": "2026-01-02 03:04:05",
+        "origin": "sources",
+        "publisher": "Banco de México (SIE)",
+        "source_url": "https://www.banxico.org.mx",
+        "licence": "open data",
+        "release_date": "unknown",
+        "period_start": "2000-01",
+        "period_end": "2002-12",
+        "snapshot_created": None,
+        **values,
+    }
+    assert list(row) == list(SOURCE_FILES_COLUMNS)
+    con.execute(
+        f"insert into raw.source_files values ({', '.join('?' for _ in row)})", list(row.values())
+    )
 
 
 def empty_warehouse(path: Path) -> Path:
@@ -75,6 +118,10 @@ def small_warehouse(path: Path) -> Path:
     degrees["population_pct"] = 100 * degrees["population"] / 4500
     degrees["households_pct"] = 100 * degrees["households"] / 900
     store(con, "marts.fct_intensity_degree_summary", degrees)
+    # The paper's own Table 1, as the dbt seed types it.
+    con.execute("create schema seeds")
+    seed = DBT_PROJECT_DIR / "seeds" / "paper" / "paper_table_1_intensity_2000.csv"
+    con.execute(f"create table seeds.paper_table_1_intensity_2000 as from read_csv('{seed}')")
     annual = pd.DataFrame(
         {
             "year": [2000, 2001, 2002],
@@ -101,10 +148,10 @@ def small_warehouse(path: Path) -> Path:
     claims = pd.DataFrame(
         {
             "claim_id": ["households_2000", "remittances_2005", "irca_1987"],
+            "location": ["Table 1", "p. 7", "p. 3"],
             "claim": ["22.6 m households", "USD 20 bn in 2005", "2.3 m legalized"],
             "paper_value": [22_639_808.0, 20e9, 2.3e6],
             "unit": ["households", "USD", "persons"],
-            "location": ["Table 1", "p. 7", "p. 3"],
             "recomputed_value": [22_639_808.0, 21.7e9, None],
             "relative_difference": [0.0, 0.085, None],
             "status": ["consistent", "inconsistent", "not_checkable"],
@@ -151,12 +198,72 @@ def small_warehouse(path: Path) -> Path:
         ],
     )
     store(con, "sweeps.sensitivity", sensitivity)
-    con.execute(
-        "insert into raw.source_files values ('banxico_remittances_monthly',"
-        " 'banxico/remesas_mensuales.csv', 'loaded', 'abc', 10, now(), 36, 36, 0, 1, now())"
+    studies = pd.DataFrame(
+        {
+            "study": ["remit_study", "adhoc_try"],
+            "kernel": ["remittances", "remittances"],
+            "design": ["sobol", "lhs"],
+            "description": ["Remittance fan and its drivers", "A quick look at elasticity"],
+            "n_scenarios": [448, 100],
+            "finished_at": pd.to_datetime(["2026-01-02", "2026-01-01"]),
+        }
     )
+    store(con, "sweeps.studies", studies)
+    adhoc = pd.DataFrame(
+        [
+            ("adhoc_try", "remittances_usd_2030", "sobol", index, "elasticity", None, value, 0.2)
+            for index, value in [("S1", 0.1), ("ST", 0.3)]
+        ],
+        columns=list(sensitivity.columns),
+    )
+    con.register("adhoc_view", adhoc)
+    con.execute("insert into sweeps.sensitivity select * from adhoc_view")
+    con.unregister("adhoc_view")
+    insert_source_file(con)
     con.close()
     return path
+
+
+SUMMARY = {
+    "build_id": "20260102T030405-42",
+    "rebuilt": True,
+    "sources": [
+        {
+            "source": "banxico_remittances_monthly",
+            "status": "loaded",
+            "files": 1,
+            "rows_loaded": 36,
+            "rows_rejected": 0,
+            "origin": "embedded",
+            "period": "2000-01 to 2002-12",
+            "release_date": "unknown",
+        }
+    ],
+    "dbt": {
+        "model": {"passed": 40, "failed": 0, "warned": 0, "skipped": 0},
+        "test": {"passed": 300, "failed": 0, "warned": 1, "skipped": 0},
+    },
+    "studies": [
+        {
+            "name": "remit_study",
+            "standing": True,
+            "action": "run",
+            "reason": "new data",
+            "scenarios_run": 448,
+            "seconds": 12.5,
+        }
+    ],
+    "quarantined": [{"name": "adhoc_broken", "reason": "spec no longer parses"}],
+    "guard": [
+        {
+            "check": "rows in fct_municipal_population",
+            "published": 12000,
+            "build": 12000,
+            "outcome": "ok",
+        }
+    ],
+    "seconds": {"ingest": 3.2, "dbt_build": 20.0},
+}
 
 
 def test_empty_warehouse_renders_with_reasons(tmp_path: Path) -> None:
@@ -165,25 +272,25 @@ def test_empty_warehouse_renders_with_reasons(tmp_path: Path) -> None:
     assert result.index_html == tmp_path / "reports" / "2026-01-02" / "index.html"
     assert result.images == ()
     text = result.index_html.read_text(encoding="utf-8")
-    assert "no data: table fct_intensity_degree_summary is not in the warehouse" in text
-    assert "sweeps.sensitivity absent" in text
-    assert set(result.absent_sections) >= {"table1", "remittances", "depopulation", "claims"}
+    assert "no data: seed paper_table_1_intensity_2000 is not in the warehouse" in text
+    assert set(result.absent_sections) >= {
+        "table1",
+        "remittances",
+        "forecast",
+        "depopulation",
+        "standing",
+        "adhoc",
+        "claims",
+    }
     assert result.latest.resolve() == result.index_html.parent.resolve()
     assert_links_resolve(result.index_html)
 
 
 def test_empty_marts_name_the_absent_source(tmp_path: Path) -> None:
-    warehouse = empty_warehouse(tmp_path / "warehouse.duckdb")
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(warehouse))
-    con.execute(
-        "create table main.fct_intensity_degree_summary (index_year int, intensity_degree varchar,"
-        " municipalities int, municipalities_pct double, population bigint, population_pct double,"
-        " households bigint, households_pct double)"
-    )
-    con.execute(
-        "insert into raw.source_files values ('inegi_census', 'inegi/censo_2000.csv', 'loaded',"
-        " 'abc', 10, now(), 1, 1, 0, 0, now())"
-    )
+    con.execute("delete from marts.fct_intensity_degree_summary")
+    insert_source_file(con, source_id="inegi_census", file_name="inegi/censo_2000.csv")
     con.close()
     result = build_report(warehouse, tmp_path / "reports")
     assert result.absent_sections["table1"] == "no data: source conapo_iim_2000 absent"
@@ -195,22 +302,145 @@ def test_full_warehouse_has_images_tables_and_resolving_links(tmp_path: Path) ->
     docs.parent.mkdir()
     docs.write_text("<html></html>", encoding="utf-8")
     result = build_report(
-        warehouse, tmp_path / "reports", docs_index=docs, run_summary_markdown="| a | b |"
+        warehouse,
+        tmp_path / "reports",
+        docs_index=docs,
+        run_summary=SUMMARY,
+        standing_studies=["remit_study"],
     )
     names = sorted(image.name for image in result.images)
-    assert names == ["depopulation.png", "remittances.png", "sobol_0.png"]
+    assert names == [
+        "depopulation.png",
+        "remittances.png",
+        "sobol_adhoc_0.png",
+        "sobol_standing_0.png",
+    ]
     for image in result.images:
         data = image.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5_000, image
     text = result.index_html.read_text(encoding="utf-8")
     # Table 1 rows come in the paper's degree order, claims show only the disagreeing one.
-    assert text.index("Very high") < text.index("Low") < text.index("Null")
-    assert "remittances_2005" in text
-    assert "households_2000" not in text and "irca_1987" not in text
-    assert "21,700,000,000" in text  # money in full, not 2.17e+10
-    assert result.absent_sections == {}
+    table1 = text[text.index('id="table1"') : text.index('id="remittances"')]
+    assert table1.index("Very high") < table1.index("Low") < table1.index("Null")
+    assert "USD 20 bn in 2005" in text
+    assert "22.6 m households" not in text and "2.3 m legalized" not in text
+    assert "20,000,000,000 USD" in text  # money in full, not 2e+10
+    assert result.absent_sections == {
+        "forecast": "no data: the forecast skill evaluation has no results"
+    }
     assert any(link.endswith("docs/index.html") for link in page_links(result.index_html))
+    assert "<pre>" not in text  # the run summary is tables, not Markdown
     assert_links_resolve(result.index_html)
+
+
+def test_table_1_shows_the_paper_beside_the_data(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    text = build_report(warehouse, tmp_path / "reports").index_html.read_text(encoding="utf-8")
+    table1 = text[text.index('id="table1"') : text.index('id="remittances"')]
+    # paper: 162 very-high municipalities, 2,201,710 people; data (hand-made): 10 and 1,000
+    row = table1[table1.index("Very high") : table1.index("</tr>", table1.index("Very high"))]
+    assert "<td>162</td><td>10</td>" in row
+    assert "<td>2,201,710</td><td>1,000</td>" in row
+    assert "class='differs'" in table1
+    assert "degrees differ from the paper" in table1
+
+
+def test_standing_and_adhoc_studies_are_separate_sections(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    result = build_report(warehouse, tmp_path / "reports", standing_studies=["remit_study"])
+    text = result.index_html.read_text(encoding="utf-8")
+    standing = text[text.index('id="standing"') : text.index('id="adhoc"')]
+    adhoc = text[text.index('id="adhoc"') : text.index('id="claims"')]
+    assert "Remit study" in standing and "Adhoc try" not in standing
+    assert "Adhoc try" in adhoc and "Remit study" not in adhoc
+    assert "not forecasts" in standing
+
+
+def test_wide_sobol_intervals_are_flagged(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    result = build_report(warehouse, tmp_path / "reports", standing_studies=["remit_study"])
+    text = result.index_html.read_text(encoding="utf-8")
+    standing = text[text.index('id="standing"') : text.index('id="adhoc"')]
+    adhoc = text[text.index('id="adhoc"') : text.index('id="claims"')]
+    # remit_study: S1 0.6 ± 0.05, ST 0.65 ± 0.06 ... intervals narrow: no warning
+    assert "class='warning'" not in standing
+    # adhoc_try: S1 0.1 ± 0.2 (interval 0.4 > 0.05), ST 0.3 ± 0.2 (0.4 > 0.15)
+    assert "class='warning'" in adhoc and "elasticity" in adhoc
+    assert adhoc.count("class='wide'") == 2
+
+
+def test_wide_interval_rule() -> None:
+    frame = pd.DataFrame(
+        {
+            "parameter": ["a", "b", "c"],
+            "s1": [0.40, 0.40, 0.0],
+            "s1_conf": [0.09, 0.11, 0.01],
+            "st": [0.5, 0.5, 0.0],
+            "st_conf": [0.1, 0.1, 0.0],
+        }
+    )
+    wide = wide_sobol_intervals(frame)
+    # a: interval 0.18 < 0.20; b: 0.22 > 0.20; c: any interval around a zero index is too wide
+    assert wide["s1"].tolist() == [False, True, True]
+    assert wide["st"].tolist() == [False, False, False]
+
+
+def test_freshness_is_the_period_covered_and_the_release_date(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(warehouse))
+    insert_source_file(
+        con,
+        source_id="inegi_census",
+        file_name="inegi/censo_1990.csv",
+        origin="embedded",
+        snapshot_created="2026-11-29",
+        period_start="1990",
+        period_end="1990",
+        release_date="2011-03-03",
+        file_modified_at="2026-01-05 00:00:00",
+    )
+    insert_source_file(
+        con,
+        source_id="inegi_census",
+        file_name="inegi/censo_2010.csv",
+        origin="embedded",
+        snapshot_created="2026-11-29",
+        period_start="2010",
+        period_end="2010",
+        release_date="unknown",
+    )
+    con.close()
+    text = build_report(warehouse, tmp_path / "reports").index_html.read_text(encoding="utf-8")
+    freshness = text[text.index('id="freshness"') :]
+    assert "INEGI: Censos y conteos" in freshness
+    assert "1990 to 2010" in freshness and "2000-01 to 2002-12" in freshness
+    assert "2011-03-03, unknown" in freshness
+    assert "embedded snapshot of 2026-11-29" in freshness and "source files" in freshness
+    assert "2026-01-05" not in freshness  # the copy time of a file is not freshness
+
+
+def test_run_summary_renders_what_is_present() -> None:
+    rendered = render_run_summary(SUMMARY)
+    for caption in ("Sources", "dbt build", "Studies", "Quarantined", "Publish guard"):
+        assert f"<caption>{caption}</caption>" in rendered
+    assert "Banxico: Ingresos y egresos por remesas, mensual" in rendered
+    assert "embedded snapshot" in rendered and "standing" in rendered
+    assert "<td class='num'>448</td>" in rendered
+    partial = render_run_summary({"build_id": "b1", "sources": [{"source": "x"}], "extra": 1})
+    assert "<caption>Sources</caption>" in partial and "dbt build" not in partial
+    assert render_run_summary({"dbt": None, "rebuilt": False}).count("unchanged") == 2
+
+
+def test_report_that_drops_a_section_leaves_no_stale_files(tmp_path: Path) -> None:
+    full = small_warehouse(tmp_path / "full.duckdb")
+    day = date(2026, 1, 2)
+    first = build_report(full, tmp_path / "reports", report_date=day)
+    assert (first.index_html.parent / "sobol_standing_0.png").is_file()
+    empty = empty_warehouse(tmp_path / "empty.duckdb")
+    second = build_report(empty, tmp_path / "reports", report_date=day)
+    assert second.index_html == first.index_html
+    assert sorted(p.name for p in second.index_html.parent.iterdir()) == ["index.html"]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["2026-01-02", "latest"]
 
 
 def test_second_report_moves_latest(tmp_path: Path) -> None:
@@ -250,17 +480,17 @@ def test_sobol_groups_pivot_first_order_and_total() -> None:
         ],
         columns=["study", "outcome", "method", "index", "parameter", "value", "conf"],
     )
-    [(title, wide)] = sobol_groups(frame)
-    assert title == "Sobol indices — s: y"
+    [(study, outcome, wide)] = sobol_groups(frame)
+    assert (study, outcome) == ("s", "y")
     assert wide.to_dict("records") == [
         {"parameter": "a", "s1": 0.5, "s1_conf": 0.1, "st": 0.6, "st_conf": 0.2}
     ]
 
 
-def test_remittance_fan_pivots_quantiles_by_year() -> None:
+def test_remittance_fan_pivots_quantiles_by_year_with_a_human_label() -> None:
     frame = pd.DataFrame(
         {
-            "study": ["s"] * 4 + ["t"] * 2,
+            "study": ["s_one"] * 4 + ["t"] * 2,
             "series": ["remittances_usd"] * 4 + ["remittances_pct_gdp"] * 2,
             "year": [2001, 2001, 2000, 2000, 2000, 2000],
             "quantile": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9],
@@ -268,7 +498,30 @@ def test_remittance_fan_pivots_quantiles_by_year() -> None:
         }
     )
     label, fan = remittance_fan(frame)
-    assert label == "s / remittances_usd"
+    assert label == "remittance income (USD), study “S one”"
+    assert "_" not in label
     assert list(fan.index) == [2000, 2001]
     assert fan.loc[2001, 0.9] == 4.0
     assert remittance_fan(frame.assign(series="population")) is None
+
+
+def test_summary_sources_read_the_build(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = summary_sources(con)
+    finally:
+        con.close()
+    assert rows == [
+        {
+            "source": "banxico_remittances_monthly",
+            "status": "loaded",
+            "files": 1,
+            "rows_loaded": 36,
+            "rows_rejected": 0,
+            "origin": "sources",
+            "period": "2000-01 to 2002-12",
+            "release_date": "unknown",
+        }
+    ]
+    assert "2000-01 to 2002-12" in render_run_summary({"sources": rows})

@@ -13,11 +13,11 @@ from migsys.sweeps.spec import parse_spec
 from migsys.sweeps.store import missing_ranges
 
 
-def _spec(method: dict, parameters: dict | None = None, seed: int = 5):
+def _spec(method: dict, parameters: dict | None = None, seed: int = 5, kernel: str = "sobol_g"):
     parameters = parameters or {f"x{i}": {"low": 0.0, "high": 1.0} for i in (1, 2, 3)}
     return parse_spec(
         {
-            "study": {"name": "d", "kernel": "sobol_g", "seed": seed},
+            "study": {"name": "d", "kernel": kernel, "seed": seed},
             "design": method,
             "parameters": parameters,
         }
@@ -57,11 +57,20 @@ def test_distributions_map_through_inverse_cdfs() -> None:
         "x2": {"distribution": "normal", "mean": 1.0, "sd": 0.5},
         "x3": {"distribution": "triangular", "low": 0.0, "high": 1.0, "mode": 0.2},
     }
-    spec = _spec({"method": "lhs", "n": 4000}, parameters)
+    spec = _spec({"method": "lhs", "n": 4000}, parameters, kernel="ishigami")
     values = design.scenario_values(spec, 0, 4000)
     assert values[:, 0].min() >= 2.0 and values[:, 0].max() <= 4.0
     assert stats.kstest(values[:, 1], "norm", args=(1.0, 0.5)).pvalue > 0.01
     assert stats.kstest(values[:, 2], "triang", args=(0.2, 0.0, 1.0)).pvalue > 0.01
+
+
+def test_truncated_normal_stays_within_its_bounds() -> None:
+    parameters = {"x1": {"distribution": "normal", "mean": 0.5, "sd": 0.3, "low": 0.0, "high": 1.0}}
+    spec = _spec({"method": "lhs", "n": 4000}, parameters)
+    values = design.scenario_values(spec, 0, 4000)[:, 0]
+    assert values.min() >= 0.0 and values.max() <= 1.0
+    shape = ((0.0 - 0.5) / 0.3, (1.0 - 0.5) / 0.3)
+    assert stats.kstest(values, "truncnorm", args=(*shape, 0.5, 0.3)).pvalue > 0.01
 
 
 def test_out_of_range_request_is_refused() -> None:

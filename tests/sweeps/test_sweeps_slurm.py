@@ -241,7 +241,9 @@ def test_study_through_slurm_jobs_matches_a_local_run(slurm_node: SlurmNode, tmp
     from migsys.bench.kernels import remittance_inputs
 
     spec = _spec()
-    context = ModelContext(remittance_inputs=remittance_inputs(np.random.default_rng(71)))
+    context = ModelContext(
+        inputs={"remittance_inputs": remittance_inputs(np.random.default_rng(71))}
+    )
     local = run_study(
         spec, tmp_path / "local", evaluator=LocalProcesses(2), progress=False, context=context
     )

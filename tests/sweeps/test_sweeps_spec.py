@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,7 +59,7 @@ def test_good_spec_counts_saltelli_rows(tmp_path: Path) -> None:
         (("seed = 1", "seed = 1\ncolour = 'red'"), r"colour: unknown key"),
         (("low = -1.0", "low = -1.0\nlwo = 3"), r"parameters.x1.lwo: unknown key"),
         (('method = "sobol"', 'method = "random"'), r"design.method: Input should be 'grid'"),
-        (('kernel = "ishigami"', 'kernel = "weather"'), r"kernel: Input should be"),
+        (('kernel = "ishigami"', 'kernel = "weather"'), r"kernel: unknown kernel 'weather'"),
         (('name = "good"', 'name = "Bad Name!"'), r"name: String should match pattern"),
         (
             ('method = "sobol"\nn = 64', 'method = "grid"\nn = 64'),
@@ -76,28 +79,28 @@ def test_bad_specs_name_file_and_field(tmp_path: Path, edit: tuple[str, str], me
     assert str(path) in str(error.value)
 
 
-def test_unknown_kernel_parameter_is_rejected() -> None:
-    spec = parse_spec(
-        {
-            "study": {"name": "t", "kernel": "ishigami", "seed": 1},
-            "design": {"method": "lhs", "n": 10},
-            "parameters": {"x9": {"low": 0, "high": 1}},
-        }
-    )
+def test_unknown_kernel_parameter_is_rejected_at_parse_time() -> None:
     with pytest.raises(SpecError, match=r"parameters.x9: kernel ishigami has no such parameter"):
-        build_model(spec)
+        parse_spec(
+            {
+                "study": {"name": "t", "kernel": "ishigami", "seed": 1},
+                "design": {"method": "lhs", "n": 10},
+                "parameters": {"x9": {"low": 0, "high": 1}},
+            },
+            "t.toml",
+        )
 
 
-def test_unknown_output_is_rejected() -> None:
-    spec = parse_spec(
-        {
-            "study": {"name": "t", "kernel": "sobol_g", "seed": 1, "outputs": ["z"]},
-            "design": {"method": "lhs", "n": 10},
-            "parameters": {"x1": {"low": 0, "high": 1}},
-        }
-    )
-    with pytest.raises(SpecError, match=r"outputs: kernel sobol_g has no output 'z'"):
-        build_model(spec)
+def test_unknown_output_is_rejected_at_parse_time() -> None:
+    with pytest.raises(SpecError, match=r"t.toml(.|\n)*outputs: kernel sobol_g has no output 'z'"):
+        parse_spec(
+            {
+                "study": {"name": "t", "kernel": "sobol_g", "seed": 1, "outputs": ["z"]},
+                "design": {"method": "lhs", "n": 10},
+                "parameters": {"x1": {"low": 0, "high": 1}},
+            },
+            "t.toml",
+        )
 
 
 def test_invalid_toml_and_missing_file_are_named(tmp_path: Path) -> None:
@@ -109,7 +112,7 @@ def test_invalid_toml_and_missing_file_are_named(tmp_path: Path) -> None:
 
 def test_parameter_needs_exactly_one_way_to_vary(tmp_path: Path) -> None:
     text = GOOD.replace("high = 1.0", "high = 1.0\nvalue = 0.5")
-    with pytest.raises(SpecError, match=r"parameters.x1: a fixed parameter"):
+    with pytest.raises(SpecError, match=r"parameters.x1: a fixed value takes no low"):
         load_spec(_write(tmp_path, text))
     text = GOOD.replace("low = -1.0\nhigh = 1.0", 'distribution = "normal"\nmean = 0.0')
     with pytest.raises(SpecError, match=r"parameters.x1: a normal parameter needs mean and sd"):
@@ -120,3 +123,179 @@ def test_nothing_swept_is_rejected(tmp_path: Path) -> None:
     text = GOOD.replace("low = -1.0\nhigh = 1.0", "value = 0.5")
     with pytest.raises(SpecError, match=r"at least one parameter must vary"):
         load_spec(_write(tmp_path, text))
+
+
+# --- specs refuse what they cannot run ------------------------------------------------------
+
+
+def _limits_spec(design: str, parameters: str = "", study: str = "") -> str:
+    return (
+        '[study]\nname = "big"\nkernel = "sobol_g"\nseed = 1\n'
+        + study
+        + "\n[design]\n"
+        + design
+        + "\n[parameters]\n"
+        + (parameters or "x1 = { low = 0.0, high = 1.0 }\nx2 = { low = 0.0, high = 1.0 }\n")
+    )
+
+
+@pytest.mark.parametrize(
+    ("design", "message"),
+    [
+        (
+            'method = "sobol"\nn = 1099511627776',
+            r"design: 5,497,558,138,880 scenarios exceed the limit of 20,000,000",
+        ),
+        (
+            'method = "grid"\nlevels = 1000000',
+            r"design.levels: 1,000,000 levels: a grid takes at most 1,000",
+        ),
+        ('method = "grid"\nlevels = 200', r"a grid design of 8,000,000 scenarios is generated"),
+        ('method = "lhs"\nn = 5000000', r"a lhs design of 5,000,000 scenarios is generated whole"),
+        (
+            'method = "sobol"\nn = 1048576',
+            r"analysis.bootstrap: 200 resamples of n = 1,048,576 base rows",
+        ),
+        (
+            'method = "lhs"\nn = 1000000\n[analysis]\nbootstrap = 10',
+            r"chunk_size: 1 gives 1,000,000 chunks; at most 100,000 \(chunk_size >= 10\)",
+        ),
+    ],
+)
+def test_sizes_this_machine_cannot_hold_are_refused_before_anything_runs(
+    tmp_path: Path, design: str, message: str
+) -> None:
+    three = "".join(f"x{i} = {{ low = 0.0, high = 1.0 }}\n" for i in (1, 2, 3))
+    study = "chunk_size = 1\n" if "chunk" in message else ""
+    path = _write(tmp_path, _limits_spec(design, three, study))
+    with pytest.raises(SpecError, match=message) as error:
+        load_spec(path)
+    assert str(path) in str(error.value)
+
+
+def test_the_scenario_limit_is_configurable(tmp_path: Path, monkeypatch) -> None:
+    from migsys.sweeps.spec import SpecLimits
+
+    path = _write(tmp_path, _limits_spec('method = "sobol"\nn = 1024'))
+    assert load_spec(path).n_scenarios == 4096
+    monkeypatch.setenv("MIGSYS_MAX_SCENARIOS", "4000")
+    with pytest.raises(SpecError, match=r"4,096 scenarios exceed the limit of 4,000 \(MIGSYS_MAX"):
+        load_spec(path)
+    assert load_spec(path, limits=SpecLimits.from_env(5000)).n_scenarios == 4096
+    monkeypatch.setenv("MIGSYS_MAX_SCENARIOS", "lots")
+    with pytest.raises(SpecError, match=r"MIGSYS_MAX_SCENARIOS='lots': must be a positive whole"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        (
+            "x1 = { low = 0.0, high = inf }\n",
+            r"parameters.x1.high: Input should be a finite number",
+        ),
+        ("x1 = { low = nan, high = 1.0 }\n", r"parameters.x1.low: Input should be a finite number"),
+        (
+            'x1 = { distribution = "normal", mean = 0.5, sd = 0.2 }\n',
+            r"parameters.x1: normal\(mean 0.5, sd 0.2\) draws down to -0.906897 and up to 1.9069 "
+            r"\(mean ± 7.03 sd\), outside the range kernel sobol_g accepts \[0.0, 1.0\]",
+        ),
+        (
+            "x1 = { value = 2.0 }\nx2 = { low = 0.0, high = 1.0 }\n",
+            r"parameters.x1: value 2.0 is outside",
+        ),
+    ],
+)
+def test_bounds_must_be_finite_and_within_the_kernels_valid_range(
+    tmp_path: Path, parameters: str, message: str
+) -> None:
+    path = _write(tmp_path, _limits_spec('method = "lhs"\nn = 10', parameters))
+    with pytest.raises(SpecError, match=message) as error:
+        load_spec(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_truncated_normal_inside_the_valid_range_is_accepted(tmp_path: Path) -> None:
+    text = 'x1 = { distribution = "normal", mean = 0.5, sd = 0.2, low = 0.0, high = 1.0 }\n'
+    assert load_spec(_write(tmp_path, _limits_spec('method = "lhs"\nn = 10', text))).swept_names
+
+
+def test_a_non_utf8_spec_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(GOOD.replace('"good"', '"g\xf6od"').encode("latin-1"))
+    with pytest.raises(SpecError, match=r"latin1.toml: not UTF-8 text \(byte 0xf6 on line 3\)"):
+        load_spec(path)
+
+
+def test_cli_errors_print_intact_without_markup(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from migsys.flows.cli import app
+
+    monkeypatch.setenv("MIGSYS_HOME", str(tmp_path / "home"))
+    path = _write(tmp_path, GOOD.replace('name = "good"', 'name = "Bad Name!"'))
+    result = CliRunner().invoke(app, ["sweep", "run", str(path)])
+    assert result.exit_code == 2
+    assert "String should match pattern '^[a-z0-9][a-z0-9_-]{0,62}$'" in result.output
+    assert str(path) in result.output
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"[study]\nname = '\xff'\n")
+    result = CliRunner().invoke(app, ["sweep", "run", str(latin)])
+    assert result.exit_code == 2 and f"{latin}: not UTF-8 text" in result.output
+    assert "Traceback" not in result.output
+
+
+def _read_only(home: Path) -> list[str]:
+    """A command prefix that makes ``home`` read-only for what it runs (root ignores modes)."""
+    if os.geteuid() != 0:
+        home.chmod(0o555)
+        return []
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind {home} {home} && mount -o remount,bind,ro {home}",
+        ],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a read-only folder as root here: {probe.stderr.decode()[:200]}")
+    return [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        f'mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec "$@"',
+        "sh",
+    ]
+
+
+def test_a_read_only_home_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    spec = _write(tmp_path, GOOD)
+    prefix = _read_only(home)
+    env = os.environ | {"MIGSYS_HOME": str(home)}
+    done = subprocess.run(
+        [
+            *prefix,
+            str(Path(sys.executable).parent / "migsys"),
+            "sweep",
+            "run",
+            str(spec),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        "cannot write study results" in done.stderr
+        and "MIGSYS_HOME must be a writable" in done.stderr
+    )
+    assert "Traceback" not in done.stderr

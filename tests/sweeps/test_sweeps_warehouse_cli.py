@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from migsys.flows.cli import app
+from migsys.kernels import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import run_study
 from migsys.sweeps.warehouse import TABLES, load_sweeps
@@ -26,8 +27,10 @@ def _counts(con) -> dict[str, int]:
 
 def test_tables_exist_even_without_studies(tmp_path: Path) -> None:
     con = duckdb.connect()
-    assert load_sweeps(con, tmp_path / "no-sweeps-yet") == []
-    assert _counts(con) == dict.fromkeys(TABLES, 0)
+    assert load_sweeps(con, tmp_path / "no-sweeps-yet").loaded == []
+    counts = _counts(con)
+    assert counts.pop("kernels") == len(registry.names())
+    assert counts == dict.fromkeys(set(TABLES) - {"kernels"}, 0)
 
 
 def test_finished_studies_load_and_stale_analysis_is_left_out(
@@ -37,7 +40,7 @@ def test_finished_studies_load_and_stale_analysis_is_left_out(
     run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
     analyze_study(sweeps_root, spec)
     con = duckdb.connect()
-    assert load_sweeps(con, sweeps_root) == ["ishigami-test"]
+    assert load_sweeps(con, sweeps_root).loaded == ["ishigami-test"]
     counts = _counts(con)
     assert counts["studies"] == 1 and counts["scenarios"] == 320 * 3 and counts["outcomes"] == 320
     assert counts["sensitivity"] == 6
@@ -58,9 +61,14 @@ def test_finished_studies_load_and_stale_analysis_is_left_out(
     run_study(unfinished, sweeps_root, scheduler=dask_scheduler, progress=False)
     next((sweeps_root / "half-done" / "parts").iterdir()).joinpath("part.parquet").unlink()
     con = duckdb.connect()
-    assert load_sweeps(con, sweeps_root) == ["ishigami-test"]
+    loaded = load_sweeps(con, sweeps_root)
+    assert loaded.loaded == ["ishigami-test"]
+    assert [(q.name, "missing" in q.reason) for q in loaded.quarantined] == [("half-done", True)]
     assert _counts(con)["sensitivity"] == 0
     assert con.execute("select analyzed from sweeps.studies").fetchall() == [(False,)]
+    assert con.execute("select study from sweeps.quarantined_studies").fetchall() == [
+        ("half-done",)
+    ]
 
 
 def _write_spec(tmp_path: Path, text: str) -> Path:

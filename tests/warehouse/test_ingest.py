@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from migsys.warehouse.ingest import ingest_sources
+from migsys.warehouse.ingest import documented_release_date, ingest_sources
 from migsys.warehouse.raw_schema import RAW_TABLES
 from migsys.warehouse.sources import SOURCES, registered_files
 
@@ -85,10 +85,13 @@ def test_real_ingest_national_totals_in_raw(real_ingest) -> None:
     assert totals[2010] == 112_336_538
 
 
-def test_empty_sources_folder_gives_absent_files_and_empty_tables(tmp_path: Path) -> None:
+def test_empty_sources_folder_without_snapshot_gives_absent_files_and_empty_tables(
+    tmp_path: Path,
+) -> None:
     con = duckdb.connect()
-    report = ingest_sources(con, tmp_path)
+    report = ingest_sources(con, tmp_path, snapshot_dir=None)
     assert report.ok
+    assert report.origin == "sources"
     assert report.absent_sources == sorted(RAW_TABLES)
     statuses = con.execute("select distinct status from raw.source_files").fetchall()
     assert statuses == [("absent",)]
@@ -109,3 +112,57 @@ def test_ingest_twice_replaces_rather_than_appends(tmp_path: Path, real_sources:
     assert con.execute("select count(*) from raw.source_files").fetchall() == [
         (len(registered_files()),)
     ]
+
+
+def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> None:
+    con, report, _ = real_ingest
+    assert report.origin == "sources"
+    assert report.origin_line().startswith("14 of 14 source files loaded from ")
+    rows = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select file_name, origin, publisher, source_url, licence, release_date, "
+            "period_start, period_end, snapshot_created from raw.source_files"
+        ).fetchall()
+    }
+    origin, publisher, url, licence, release, start, end, snapshot = rows[
+        "banxico/remesas_mensuales.csv"
+    ]
+    assert (origin, start, end, snapshot) == ("sources", "1995-01", "2015-12", None)
+    assert publisher.startswith("Banco de México") and url.startswith("https://www.banxico")
+    assert licence and release == "unknown"  # the copies carry no release note
+    assert rows["banxico/remesas_entidad.csv"][5:7] == ("2003-Q1", "2015-Q4")
+    # The first months of the exchange-rate file carry 0 (no data): not part of the period.
+    assert rows["banxico/usdmxn_mensual.csv"][5] == "1991-11"
+    assert rows["inegi/censo_1990-2010.csv"][5:7] == ("1990", "2010")
+    assert rows["conapo/IIM2010_BASEMUN.csv"][5:7] == ("2010", "2010")
+
+
+def test_stats_of_real_ingest_carry_the_period(real_ingest) -> None:
+    _, report, _ = real_ingest
+    stats = report.stats_for("un/usa_migration.csv")
+    assert (stats.period_start, stats.period_end, stats.origin) == ("1990", "2017", "sources")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('"Last Updated Date","2025-01-28",', "2025-01-28"),
+        ("Fecha de publicación: 28/01/2025", "2025-01-28"),
+        ("Fecha de actualización 3/7/2011".encode().decode("latin-1"), "2011-07-03"),
+        ("Release date: 2019-09-18", "2019-09-18"),
+        ("Fecha de publicación: 31/02/2025", "unknown"),  # not a date
+        ('"Fuente: INEGI. XII Censo General de Población y Vivienda 2000."', "unknown"),
+    ],
+)
+def test_documented_release_date_reads_publishers_notes(line: str, expected: str) -> None:
+    # Latin-1 bytes; the third case is a UTF-8 file (two bytes per accent), read as Latin-1.
+    data = f"title\n{line}\nA,B\n1,2\n".encode("latin-1")
+    assert documented_release_date(data) == expected
+
+
+def test_release_note_among_the_data_rows_is_not_read() -> None:
+    rows = "\n".join(
+        f"{i},Fecha de publicación: 01/01/2020" if 20 <= i < 40 else f"{i},x" for i in range(60)
+    )
+    assert documented_release_date(f"A,B\n{rows}\n".encode("latin-1")) == "unknown"

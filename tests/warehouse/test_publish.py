@@ -1,19 +1,22 @@
-"""Build lifecycle: lock, leftovers of dead runs, atomic publish."""
+"""Build lifecycle: lock, leftovers of dead runs, atomic publish, a full disk."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import multiprocessing
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from migsys.warehouse.paths import MigsysPaths
-from migsys.warehouse.refresh import (
+from migsys.warehouse.publish import (
     RefreshInProgress,
+    cleaned_up_on_disk_full,
     prepare_build,
-    publish_step,
+    publish_build,
     refresh_lock,
 )
 
@@ -75,9 +78,13 @@ def test_prepare_build_removes_leftovers_of_dead_runs(tmp_path: Path) -> None:
     dead.mkdir(parents=True)
     (dead / "warehouse.duckdb").write_bytes(b"half written")
     (paths.builds / "stray.tmp").write_bytes(b"x")
+    paths.docs.mkdir(parents=True)
+    (paths.docs / ".staged-index.html.4242").write_bytes(b"half a page")
+    (paths.docs / "index.html").write_bytes(b"published docs")
     build = prepare_build(paths)
     assert [p.name for p in paths.builds.iterdir()] == [build.dir.name]
     assert build.dir.is_dir()
+    assert [p.name for p in paths.docs.iterdir()] == ["index.html"]
 
 
 def test_publish_replaces_atomically_and_old_readers_keep_their_data(tmp_path: Path) -> None:
@@ -92,7 +99,7 @@ def test_publish_replaces_atomically_and_old_readers_keep_their_data(tmp_path: P
     con = duckdb.connect(str(build.database))
     con.execute("create table v as select 'new' as version")
     con.close()
-    publish_step(build, paths)
+    publish_build(build, paths)
 
     assert reader.execute("select version from v").fetchall() == [("old",)]
     reader.close()
@@ -113,3 +120,53 @@ def test_failed_build_leaves_published_file_byte_for_byte(tmp_path: Path) -> Non
     (build.database).write_bytes(b"not a database")  # a build that died half-way
     prepare_build(paths)  # the next run cleans it up without touching the published file
     assert _sha(paths.warehouse) == before
+
+
+def _published_with_docs(paths: MigsysPaths) -> None:
+    paths.home.mkdir(parents=True)
+    con = duckdb.connect(str(paths.warehouse))
+    con.execute("create table v as select 'old' as version")
+    con.close()
+    paths.docs.mkdir()
+    (paths.docs / "index.html").write_text("old docs")
+
+
+def test_full_disk_during_publish_cleans_partial_files_and_keeps_the_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while staging the docs: nothing half-written stays, the old warehouse stays."""
+    paths = _paths(tmp_path)
+    _published_with_docs(paths)
+    before = (_sha(paths.warehouse), _sha(paths.docs / "index.html"))
+    build = prepare_build(paths)
+    con = duckdb.connect(str(build.database))
+    con.execute(
+        "create table v as select 'new' as version; create table big as select range from range(200000)"
+    )
+    con.close()
+    build.static_docs.write_text("new docs " * 10_000)
+
+    real_copyfile = shutil.copyfile
+
+    def copy_until_the_disk_is_full(source, target, **kwargs):
+        if Path(source) == build.static_docs:
+            Path(target).write_bytes(b"new docs, half of them")  # the partial write
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_copyfile(source, target, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", copy_until_the_disk_is_full)
+    with pytest.raises(OSError) as raised, cleaned_up_on_disk_full(paths):
+        publish_build(build, paths)
+    assert raised.value.errno == errno.ENOSPC
+    assert (_sha(paths.warehouse), _sha(paths.docs / "index.html")) == before
+    assert [p.name for p in paths.docs.iterdir()] == ["index.html"], "no staged docs left"
+    assert not build.dir.exists(), "the build is removed: it only fills the disk"
+    assert sorted(p.name for p in paths.home.iterdir()) == ["builds", "docs", "warehouse.duckdb"]
+
+
+def test_other_failures_keep_the_build_for_inspection(tmp_path: Path) -> None:
+    paths = _paths(tmp_path)
+    build = prepare_build(paths)
+    with pytest.raises(RuntimeError), cleaned_up_on_disk_full(paths):
+        raise RuntimeError("a dbt test failed")
+    assert build.dir.is_dir()

@@ -37,6 +37,8 @@ RULES: dict[str, str] = {
     "key.duplicate": "the same key appears twice in one file",
     "total.mismatch": "rows do not add up to their total row (INEGI municipalities, states)",
     "source.stray_file": "a file in the sources folder is not a registered file name",
+    "snapshot.unreadable": "the embedded snapshot's manifest is missing or not valid",
+    "snapshot.integrity": "an embedded snapshot file is missing, altered or holds other rows",
 }
 
 

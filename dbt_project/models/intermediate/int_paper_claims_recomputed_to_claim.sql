@@ -1,7 +1,15 @@
 -- Every checkable claim of the paper recomputed from the warehouse (or from the paper's own
--- figures, for its arithmetic). A claim absent here is not checkable with the data we hold.
+-- figures, for its arithmetic), as an interval: data values are exact, figures the paper prints
+-- carry their rounding interval through the arithmetic (macros/claim_recomputation.sql). A claim
+-- absent here is not checkable with the data we hold.
 {%- set wb = ['worldbank_gdp', 'worldbank_population'] %}
 {%- set wb_pop = ['worldbank_population'] %}
+{#- Place of the last printed digit of the Table 2 cells the checks divide (the paper prints
+    wages as 2.1, 2.5, 12 and 16.2 and per capita GDP in whole dollars). #}
+{%- set table_2_steps = {
+    'manufacturing_wage': {1994: {'USA': 1, 'MEX': 0.1}, 2004: {'USA': 0.1, 'MEX': 0.1}},
+    'gdp_per_capita': {1994: {'USA': 1, 'MEX': 1}, 2004: {'USA': 1, 'MEX': 1}},
+} %}
 
 with migrant_stock as (
     select * from {{ ref('fct_migrant_stock') }}
@@ -101,14 +109,14 @@ recomputed as (
     {{ claim_recomputation('nafta_gdp_per_capita_ratio_' ~ year,
         "(select us_to_mexico_ratio from worldbank where indicator = 'gdp_per_capita' and year = " ~ year ~ ")",
         wb) }}
+    {%- for indicator, claim in [('gdp_per_capita', 'nafta_gdp_per_capita_ratio_' ~ year ~ '_table_2'),
+                                 ('manufacturing_wage', 'nafta_wage_ratio_' ~ year)] %}
+    {%- set cell = "(select value from table_2 where indicator = '" ~ indicator ~ "' and column_year = " ~ year ~ " and country = '" %}
     union all
-    {{ claim_recomputation('nafta_gdp_per_capita_ratio_' ~ year ~ '_table_2',
-        "(select max(value) filter (where country = 'USA') / max(value) filter (where country = 'MEX')
-            from table_2 where indicator = 'gdp_per_capita' and column_year = " ~ year ~ ")") }}
-    union all
-    {{ claim_recomputation('nafta_wage_ratio_' ~ year,
-        "(select max(value) filter (where country = 'USA') / max(value) filter (where country = 'MEX')
-            from table_2 where indicator = 'manufacturing_wage' and column_year = " ~ year ~ ")") }}
+    {{ claim_recomputation(claim, claim_div(
+        claim_printed(cell ~ "USA')", table_2_steps[indicator][year]['USA']),
+        claim_printed(cell ~ "MEX')", table_2_steps[indicator][year]['MEX']))) }}
+    {%- endfor %}
     union all
     {{ claim_recomputation('nafta_mexico_population_' ~ year,
         "(select mexico_value from worldbank where indicator = 'population' and year = " ~ year ~ ")",
@@ -137,22 +145,25 @@ recomputed as (
         ['worldbank_gdp']) }}
     union all
     {{ claim_recomputation('impact_manufacturing_employment_fall_pct',
-        "100 * (" ~ paper_claim_value('impact_us_manufacturing_jobs_2005') ~ " / "
-            ~ paper_claim_value('impact_us_manufacturing_jobs_1995') ~ " - 1)") }}
+        claim_scale(claim_sub(
+            claim_div(paper_claim_interval('impact_us_manufacturing_jobs_2005'),
+                      paper_claim_interval('impact_us_manufacturing_jobs_1995')),
+            claim_exact('1')), '100')) }}
     union all
     {{ claim_recomputation('impact_mexican_based_manufacturing_workers_2005',
-        paper_claim_value('impact_disguised_maquila_workers_2005') ~ " + "
-            ~ paper_claim_value('impact_maquiladora_workers_2005')) }}
+        claim_add(paper_claim_interval('impact_disguised_maquila_workers_2005'),
+                  paper_claim_interval('impact_maquiladora_workers_2005'))) }}
     union all
     {{ claim_recomputation('impact_amplified_manufacturing_workers',
-        paper_claim_value('impact_us_manufacturing_jobs_2005') ~ " + "
-            ~ paper_claim_value('impact_mexican_based_manufacturing_workers_2005')) }}
+        claim_add(paper_claim_interval('impact_us_manufacturing_jobs_2005'),
+                  paper_claim_interval('impact_mexican_based_manufacturing_workers_2005'))) }}
     union all
     {{ claim_recomputation('impact_labor_export_share_pct',
-        "100 * (" ~ paper_claim_value('impact_mexicans_in_us_manufacturing_2005') ~ " + "
-            ~ paper_claim_value('impact_disguised_maquila_workers_2005') ~ " + "
-            ~ paper_claim_value('impact_maquiladora_workers_2005') ~ ") / "
-            ~ paper_claim_value('impact_amplified_manufacturing_workers')) }}
+        claim_scale(claim_div(
+            claim_add(claim_add(paper_claim_interval('impact_mexicans_in_us_manufacturing_2005'),
+                                paper_claim_interval('impact_disguised_maquila_workers_2005')),
+                      paper_claim_interval('impact_maquiladora_workers_2005')),
+            paper_claim_interval('impact_amplified_manufacturing_workers')), '100')) }}
     union all
     {{ claim_recomputation('impact_households_receiving_remittances',
         "(select sum(households * pct_households_remittances / 100) from intensity where index_year = 2000)",
@@ -163,25 +174,28 @@ recomputed as (
             from intensity where index_year = 2000)",
         ['conapo_iim_2000']) }}
     union all
+    {#- Table 3 prints "more than USD 50 million": one significant digit. #}
     {{ claim_recomputation('programs_tres_por_uno_share_of_remittances_2004',
-        "(select 100 * (select value from table_3 where program = 'Programa Tres por Uno' and unit = 'usd' and year = 2004)
-            / remittances_usd from remittances_annual where year = 2004 and months_observed = 12)",
+        claim_scale(claim_div(
+            claim_printed("(select value from table_3 where program = 'Programa Tres por Uno' and unit = 'usd' and year = 2004)", 10000000),
+            claim_exact("(select remittances_usd from remittances_annual where year = 2004 and months_observed = 12)")), '100'),
         ['banxico_remittances_monthly']) }}
     union all
     {{ claim_recomputation('social_hispanic_share_us_population',
-        "(select 100 * " ~ paper_claim_value('social_hispanic_population') ~ " / (1000 * us_value)
-            from worldbank where indicator = 'population' and year = 2004)",
+        claim_scale(claim_div(paper_claim_interval('social_hispanic_population'),
+            claim_exact("(select 1000 * us_value from worldbank where indicator = 'population' and year = 2004)")), '100'),
         wb_pop) }}
     union all
     {{ claim_recomputation('social_born_in_mexico_share_mexican_origin',
-        "100 * " ~ paper_claim_value('nafta_mexican_born_in_us_2004') ~ " / "
-            ~ paper_claim_value('nafta_mexican_origin_population_2004')) }}
+        claim_scale(claim_div(paper_claim_interval('nafta_mexican_born_in_us_2004'),
+                              paper_claim_interval('nafta_mexican_origin_population_2004')), '100')) }}
     union all
-    {{ claim_recomputation('social_no_health_coverage_pct',
-        "(select value_pct from table_4 where characteristic = 'no_health_coverage' and population_group = 'mexican_emigrants')") }}
+    {#- Table 4 prints percentages to one decimal. #}
+    {{ claim_recomputation('social_no_health_coverage_pct', claim_printed(
+        "(select value_pct from table_4 where characteristic = 'no_health_coverage' and population_group = 'mexican_emigrants')", 0.1)) }}
     union all
-    {{ claim_recomputation('social_university_pct',
-        "(select value_pct from table_4 where characteristic = 'university_and_postgraduate' and population_group = 'mexican_emigrants')") }}
+    {{ claim_recomputation('social_university_pct', claim_printed(
+        "(select value_pct from table_4 where characteristic = 'university_and_postgraduate' and population_group = 'mexican_emigrants')", 0.1)) }}
 ),
 
 final as (

@@ -1,0 +1,22 @@
+{{ config(tags=['forecast']) }}
+-- The model's probabilistic forecasts per kernel, origin, unit and year.
+with source as (
+    select * from {{ source('forecasts', 'model_forecasts') }}
+),
+
+renamed as (
+    select
+        kernel,
+        cast(origin as smallint) as origin,
+        unit,
+        cast(year as smallint) as year,
+        p05,
+        p25,
+        p50,
+        p75,
+        p95,
+        observed
+    from source
+)
+
+select * from renamed

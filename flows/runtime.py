@@ -1,0 +1,261 @@
+"""The process around a refresh: Prefect's settings, logs, Ctrl-C, and what a killed run left.
+
+* ``configure_prefect`` runs before Prefect is imported: no telemetry, Prefect's home under
+  ``MIGSYS_HOME`` unless the operator chose one, quiet console (full logs go to
+  ``MIGSYS_HOME/logs``), and the API: a local server when one answers (``migsys server``), else
+  Prefect's ephemeral API — and it says which.
+* ``interruptible`` turns the first Ctrl-C or SIGTERM into one line, stops dbt at once, and lets
+  the refresh unwind (lock released, published warehouse untouched); a second signal exits.
+* ``reap_leftovers`` removes what a run killed with SIGKILL left: the ephemeral Prefect server it
+  started (matched by pid *and* start time, so never a server it did not start).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from migsys.warehouse.paths import MigsysPaths
+
+# Where `migsys server` listens, and where refresh/serve look for it.
+DEFAULT_SERVER_URL = "http://127.0.0.1:4200/api"
+SERVER_URL_ENV = "MIGSYS_PREFECT_URL"
+EPHEMERAL_MARKER = "prefect.server.api.server:create_app"
+SERVER_RECORD = "prefect-server.json"
+
+log = logging.getLogger("migsys.refresh")
+
+
+@dataclass(frozen=True)
+class PrefectMode:
+    """Which Prefect API a run reports to, in words for the console."""
+
+    api_url: str | None  # None: ephemeral
+
+    def describe(self) -> str:
+        if self.api_url is None:
+            return "Prefect: ephemeral API (no server running; start one with `migsys server`)"
+        ui = self.api_url.removesuffix("/api")
+        return f"Prefect: reporting to the server at {ui}"
+
+
+def server_answers(api_url: str, timeout: float = 1.0) -> bool:
+    """Whether a Prefect server answers its health check at ``api_url``."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def configure_prefect(paths: MigsysPaths, environ: dict[str, str] | None = None) -> PrefectMode:
+    """Set Prefect's environment for this process (call before importing prefect)."""
+    env = os.environ if environ is None else environ
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    env.setdefault("PREFECT_HOME", str(paths.home / "prefect"))
+    # The console shows one line per step; Prefect's INFO lines go to the API and the log file.
+    env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    env.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
+    if env.get("PREFECT_API_URL"):
+        return PrefectMode(env["PREFECT_API_URL"])
+    candidate = env.get(SERVER_URL_ENV, DEFAULT_SERVER_URL)
+    if server_answers(candidate):
+        env["PREFECT_API_URL"] = candidate
+        return PrefectMode(candidate)
+    return PrefectMode(None)
+
+
+def start_ephemeral_api_in_background() -> threading.Thread:
+    """Start Prefect's ephemeral API server now, in a thread, while this process does other work.
+
+    Prefect starts it on the flow's first API call anyway (the same server: it is one per
+    process); starting it early lets its ~10 s start-up overlap with the refresh's own imports.
+    A failure here is left for that first call to report.
+    """
+
+    def start() -> None:
+        with contextlib.suppress(Exception):
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+
+    thread = threading.Thread(target=start, name="prefect-ephemeral-api", daemon=True)
+    thread.start()
+    return thread
+
+
+def log_to_file(path: Path, *, verbose: bool = False) -> logging.Handler:
+    """Send every log record (migsys, Prefect, dbt's lines) to ``path``; with ``verbose``, also
+    show them on stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("migsys").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if verbose:
+        echo = logging.StreamHandler(sys.stderr)
+        echo.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        root.addHandler(echo)
+    return handler
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+class Interrupted(KeyboardInterrupt):
+    """The refresh was stopped by a signal (Ctrl-C or SIGTERM)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+# Seconds the refresh gets to unwind after a signal (mark the flow run crashed, release the lock)
+# before the process ends itself; target ≤ 10 s from the signal to the exit.
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+def stop_children(grace_seconds: float = 3.0) -> None:
+    """Terminate every process this one started (Prefect server, Dask workers), then kill."""
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_seconds)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
+def _send_stderr_to(log_file: Path | None) -> None:
+    """After the one line the operator sees, whatever else is printed goes to the log."""
+    if log_file is None:
+        return
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+        fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def interruptible(
+    on_first: Callable[[int], None],
+    *,
+    log_file: Path | None = None,
+    grace_seconds: float = INTERRUPT_GRACE_SECONDS,
+) -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into ``Interrupted`` in the main thread, after stopping dbt.
+
+    ``on_first`` prints the one line the operator sees; anything printed afterwards goes to
+    ``log_file``. The refresh then unwinds (the flow run is marked crashed, the lock released);
+    if that takes longer than ``grace_seconds`` — Prefect waiting on a server the Ctrl-C also
+    stopped, say — the process stops its children and exits. A second signal exits at once.
+    """
+    from migsys.warehouse.dbt_runner import allow_runs_again, terminate_running
+
+    received: list[int] = []
+
+    def leave(signum: int) -> None:
+        stop_children()
+        os._exit(128 + signum)
+
+    def watchdog(signum: int) -> None:
+        time.sleep(grace_seconds)
+        leave(signum)
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        if received:
+            leave(signum)  # the operator insists
+        received.append(signum)
+        on_first(signum)
+        _send_stderr_to(log_file)
+        threading.Thread(target=watchdog, args=(signum,), daemon=True).start()
+        terminate_running(grace_seconds=2.0)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        allow_runs_again()
+
+
+# --------------------------------------------------------------------------- leftovers of kill -9
+
+
+def _process_identity(process: psutil.Process) -> dict:
+    return {"pid": process.pid, "create_time": process.create_time()}
+
+
+def _same_process(record: dict) -> psutil.Process | None:
+    """The process a record names, if it still runs (same pid AND same start time)."""
+    try:
+        process = psutil.Process(int(record["pid"]))
+        if abs(process.create_time() - float(record["create_time"])) > 0.01:
+            return None
+        return process
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return None
+
+
+def record_ephemeral_server(paths: MigsysPaths) -> dict | None:
+    """Write down the ephemeral Prefect server this process started (for ``reap_leftovers``)."""
+    me = psutil.Process()
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if EPHEMERAL_MARKER in " ".join(child.cmdline()):
+                record = {"owner": _process_identity(me), "server": _process_identity(child)}
+                paths.state.mkdir(parents=True, exist_ok=True)
+                (paths.state / SERVER_RECORD).write_text(json.dumps(record), encoding="utf-8")
+                return record
+    return None
+
+
+def forget_ephemeral_server(paths: MigsysPaths) -> None:
+    (paths.state / SERVER_RECORD).unlink(missing_ok=True)
+
+
+def reap_leftovers(paths: MigsysPaths) -> list[str]:
+    """Stop the ephemeral server a killed run left running; returns what was done, in words."""
+    record_file = paths.state / SERVER_RECORD
+    if not record_file.is_file():
+        return []
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record_file.unlink(missing_ok=True)
+        return []
+    if _same_process(record.get("owner", {})) is not None:
+        return []  # its run is still going: not a leftover
+    done = []
+    server = _same_process(record.get("server", {}))
+    if server is not None:
+        with contextlib.suppress(psutil.Error):
+            if EPHEMERAL_MARKER in " ".join(server.cmdline()):
+                server.terminate()
+                try:
+                    server.wait(timeout=5)
+                except psutil.TimeoutExpired:
+                    server.kill()
+                done.append(f"stopped the Prefect server (pid {server.pid}) a killed run left")
+    record_file.unlink(missing_ok=True)
+    return done

@@ -1,0 +1,150 @@
+"""The simple extrapolations small-area demographers use, which a projection must beat.
+
+Smith, Tayman & Swanson (2013, *A Practitioner's Guide to State and Local Population
+Projections*, ch. 13) and Wilson (2015) evaluate these on the same units as any model:
+
+- ``zero_growth`` — the origin level;
+- ``linear`` — the absolute change of the base period continued (floored at one person: a
+  straight line can cross zero, a population cannot);
+- ``exponential`` — the continuous growth rate of the base period continued;
+- ``share_of_state`` — the municipality keeps its share of its state, whose total follows its
+  own exponential trend over the same base (the constant-share method);
+- ``damped_trend`` — the base period's growth shrunk towards the mean: the least-absolute-
+  deviations line of one period's growth on the previous period's, both before the origin
+  (``r₂ ≈ a + b r₁``, ``b`` the persistence), applied to the base growth;
+- ``average`` — the equal-weight mean of the above, level by level.
+
+The base period is the ten years before the origin (1990–2000 for an origin in 2000), or the one
+earlier period there is (1990–1995 for 1995). Every rate divides by the exact time between the
+reference dates (the 1995 count came 5.65 years after the 1990 census and 4.28 before the 2000
+one). Each function takes a panel already cut at the origin and returns ``[n_units, n_targets]``
+levels, NaN where the unit lacks what the method needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+from migsys.projections.census import CensusPanel, base_start
+
+ZERO_GROWTH = "zero_growth"
+LINEAR = "linear"
+EXPONENTIAL = "exponential"
+SHARE_OF_STATE = "share_of_state"
+DAMPED_TREND = "damped_trend"
+AVERAGE = "average"
+SINGLE_BASELINES = (ZERO_GROWTH, LINEAR, EXPONENTIAL, SHARE_OF_STATE, DAMPED_TREND)
+BASELINES = (*SINGLE_BASELINES, AVERAGE)
+LINEAR_FLOOR = 1.0  # persons
+
+
+def lad_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Intercept and slope minimising Σ|y − a − b x| (exact, as a linear programme)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < 3:
+        raise ValueError(f"lad_line: need at least 3 finite pairs, got {x.size}")
+    n = x.size
+    design = sparse.csr_matrix(np.column_stack([np.ones(n), x]))
+    identity = sparse.eye(n, format="csr")
+    result = linprog(
+        np.r_[0.0, 0.0, np.ones(2 * n)],
+        A_eq=sparse.hstack([design, identity, -identity]),
+        b_eq=y,
+        bounds=[(None, None)] * 2 + [(0, None)] * (2 * n),
+        method="highs",
+    )
+    if not result.success:
+        raise ValueError(f"lad_line: the linear programme failed ({result.message})")
+    return float(result.x[0]), float(result.x[1])
+
+
+@dataclass(frozen=True)
+class BasePeriod:
+    """What the trend baselines read at one origin."""
+
+    origin: int
+    start: int
+    years: float  # exact time between the two reference dates
+    level: np.ndarray  # [n_units] origin population
+    start_level: np.ndarray  # [n_units] base-start population
+    rate: np.ndarray  # [n_units] continuous annual growth over the base
+
+    @classmethod
+    def of(cls, panel: CensusPanel, origin: int) -> BasePeriod:
+        start = base_start(panel, origin)
+        level, start_level = panel.level(origin), panel.level(start)
+        years = panel.date(origin) - panel.date(start)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.log(level / start_level) / years
+        return cls(origin, start, years, level, start_level, rate)
+
+
+def _horizons(panel: CensusPanel, origin: int, target_dates: np.ndarray) -> np.ndarray:
+    horizons = np.asarray(target_dates, dtype=float) - panel.date(origin)
+    if np.any(horizons <= 0):
+        raise ValueError(f"target dates: every target must come after the origin {origin}")
+    return horizons
+
+
+def damped_persistence(panel: CensusPanel, origin: int) -> tuple[float, float] | None:
+    """(a, b) of the LAD line of the last period's growth on the one before, or None with
+    fewer than three enumerations up to ``origin``."""
+    years = [year for year in panel.years if year <= origin]
+    if len(years) < 3:
+        return None
+    first, middle, last = years[-3:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        earlier = np.log(panel.level(middle) / panel.level(first)) / (
+            panel.date(middle) - panel.date(first)
+        )
+        later = np.log(panel.level(last) / panel.level(middle)) / (
+            panel.date(last) - panel.date(middle)
+        )
+    return lad_line(earlier, later)
+
+
+def baseline_forecasts(
+    panel: CensusPanel,
+    origin: int,
+    target_dates: np.ndarray,
+    fallback_line: tuple[float, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every baseline available at ``origin``: ``{method: [n_units, n_targets]}`` levels.
+
+    ``panel`` may extend past the origin; only enumerations up to it are read. The damped trend
+    needs three enumerations up to the origin; with fewer it uses ``fallback_line`` (the line a
+    later origin estimated, for the errors that calibrate its intervals) or is left out.
+    """
+    known = panel.until(origin)
+    horizons = _horizons(known, origin, target_dates)[None, :]
+    base = BasePeriod.of(known, origin)
+    level = base.level[:, None]
+    rate = base.rate[:, None]
+    forecasts = {
+        ZERO_GROWTH: np.repeat(level, horizons.shape[1], axis=1),
+        LINEAR: np.maximum(
+            level + (level - base.start_level[:, None]) / base.years * horizons, LINEAR_FLOOR
+        ),
+        EXPONENTIAL: level * np.exp(rate * horizons),
+    }
+    states, totals = known.state_totals()
+    state_rate = np.log(totals[:, known.column(origin)] / totals[:, known.column(base.start)])
+    state_rate = (state_rate / base.years)[known.state_of_rows()]
+    forecasts[SHARE_OF_STATE] = level * np.exp(state_rate[:, None] * horizons)
+    line = damped_persistence(known, origin) or fallback_line
+    if line is not None:
+        intercept, slope = line
+        forecasts[DAMPED_TREND] = level * np.exp((intercept + slope * rate) * horizons)
+    forecasts[AVERAGE] = np.mean(np.stack(list(forecasts.values())), axis=0)
+    # a unit without a base-start population has no trend: NaN, never a silent zero-growth
+    no_base = ~np.isfinite(base.rate)
+    for values in forecasts.values():
+        values[no_base, :] = np.nan
+    return forecasts

@@ -1,0 +1,122 @@
+"""How good a forecast was: the scores of one method at one origin/target pair, by size class.
+
+All scores compare a forecast with the enumeration it forecast, over the same units for every
+method (the units enumerated in the base period, at the origin and at the target):
+
+- ``mdape``, ``mape`` — median and mean absolute percentage error of the p50 (fractions);
+- ``median_log_error`` — median of ``ln(forecast / observed)``: the bias (> 0 too high);
+- ``direction_accuracy`` — share of units put on the observed side of "population fell
+  between origin and target" (zero growth counts as not falling, the rule of
+  ``fct_municipal_growth.is_depopulating``);
+- ``crps`` — mean continuous ranked probability score of the predictive distribution of
+  ``ln(population)`` (a proper score: lower is better; in log points, so comparable across units
+  of any size), computed by ``scoringrules.crps_ensemble``;
+- ``coverage_90``, ``coverage_50`` — shares of units observed inside p05–p95 and p25–p75.
+
+Size class is the quintile of population at the origin (``q1`` smallest); ``all`` is every unit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIZE_ALL = "all"
+SKILL_COLUMNS: dict[str, str] = {
+    "kernel": "VARCHAR",
+    "origin": "INTEGER",
+    "target_year": "INTEGER",
+    "horizon_years": "DOUBLE",
+    "method": "VARCHAR",
+    "size_class": "VARCHAR",
+    "n_units": "INTEGER",
+    "mdape": "DOUBLE",
+    "mape": "DOUBLE",
+    "median_log_error": "DOUBLE",
+    "direction_accuracy": "DOUBLE",
+    "crps": "DOUBLE",
+    "coverage_90": "DOUBLE",
+    "coverage_50": "DOUBLE",
+}
+
+
+def size_label(size: int) -> str:
+    return f"q{size + 1}"
+
+
+def crps_log(observed: np.ndarray, log_ensemble: np.ndarray) -> np.ndarray:
+    """CRPS of ``ln(observed)`` under each unit's ensemble of log values ``[n, members]``."""
+    import scoringrules
+
+    return np.asarray(
+        scoringrules.crps_ensemble(np.log(observed), log_ensemble, backend="numpy"), dtype=float
+    )
+
+
+def scores(
+    base: np.ndarray,
+    observed: np.ndarray,
+    p50: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    log_ensemble: np.ndarray | None,
+) -> dict[str, float | int | None]:
+    """Scores over aligned unit arrays; ``bounds`` = (p05, p25, p75, p95) or None."""
+    base = np.asarray(base, dtype=float)
+    observed = np.asarray(observed, dtype=float)
+    p50 = np.asarray(p50, dtype=float)
+    if not (base.shape == observed.shape == p50.shape) or base.ndim != 1:
+        raise ValueError("scores: base, observed and p50 must be 1-d arrays of one length")
+    if base.size == 0:
+        raise ValueError("scores: no unit to score")
+    if np.any(~np.isfinite(observed) | (observed <= 0)):
+        raise ValueError("scores: observed values must be finite and > 0")
+    if np.any(~np.isfinite(p50) | (p50 <= 0)):
+        raise ValueError("scores: forecasts must be finite and > 0")
+    ape = np.abs(p50 - observed) / observed
+    out: dict[str, float | int | None] = {
+        "n_units": int(base.size),
+        "mdape": float(np.median(ape)),
+        "mape": float(np.mean(ape)),
+        "median_log_error": float(np.median(np.log(p50 / observed))),
+        "direction_accuracy": float(np.mean((p50 < base) == (observed < base))),
+        "crps": None,
+        "coverage_90": None,
+        "coverage_50": None,
+    }
+    if bounds is not None and np.all(np.isfinite(np.stack(bounds))):
+        p05, p25, p75, p95 = bounds
+        out["coverage_90"] = float(np.mean((observed >= p05) & (observed <= p95)))
+        out["coverage_50"] = float(np.mean((observed >= p25) & (observed <= p75)))
+    if log_ensemble is not None and np.all(np.isfinite(log_ensemble)):
+        out["crps"] = float(np.mean(crps_log(observed, log_ensemble)))
+    return out
+
+
+def scores_by_size(
+    base: np.ndarray,
+    observed: np.ndarray,
+    p50: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    log_ensemble: np.ndarray | None,
+    size: np.ndarray,
+) -> list[dict]:
+    """``scores`` for all units (``size_class = 'all'``) and for each size class present."""
+    rows = [{"size_class": SIZE_ALL, **scores(base, observed, p50, bounds, log_ensemble)}]
+    for number in np.unique(size[size >= 0]):
+        keep = size == number
+
+        def take(array: np.ndarray | None, keep=keep) -> np.ndarray | None:
+            return None if array is None else array[keep]
+
+        rows.append(
+            {
+                "size_class": size_label(int(number)),
+                **scores(
+                    base[keep],
+                    observed[keep],
+                    p50[keep],
+                    None if bounds is None else tuple(b[keep] for b in bounds),
+                    take(log_ensemble),
+                ),
+            }
+        )
+    return rows

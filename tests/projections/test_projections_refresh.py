@@ -1,0 +1,106 @@
+"""The refresh's forecast step on warehouse files: computed once, reused, empty without data."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from projection_warehouses import (
+    REMITTANCE_TRUTH,
+    depopulation_truth,
+    depopulation_warehouse,
+    remittance_warehouse,
+)
+
+from migsys.projections.evaluation import FORECAST_COLUMNS
+from migsys.projections.forecast_refresh import (
+    inputs_fingerprint,
+    read_input_frames,
+    refresh_forecasts,
+)
+from migsys.projections.skill import SKILL_COLUMNS
+
+DEPOPULATION_TABLES = (
+    "fct_municipal_population",
+    "fct_migration_intensity",
+    "seeds.inegi_census_dates",
+)
+
+
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("forecast_refresh") / "build.duckdb"
+    remittance_warehouse(REMITTANCE_TRUTH, database=str(path)).close()
+    con = depopulation_warehouse(depopulation_truth(), years=(1990, 1995, 2000, 2005, 2010))
+    try:
+        con.execute(f"ATTACH '{path}' AS build")
+        con.execute("CREATE SCHEMA IF NOT EXISTS build.seeds")
+        for table in DEPOPULATION_TABLES:
+            con.execute(f"CREATE OR REPLACE TABLE build.{table} AS SELECT * FROM {table}")
+    finally:
+        con.close()
+    return path
+
+
+def _columns(path, table: str) -> list[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [row[0] for row in con.execute(f"DESCRIBE forecasts.{table}").fetchall()]
+    finally:
+        con.close()
+
+
+def _count(path, sql: str) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_forecasts_are_computed_then_reused(warehouse_file, tmp_path):
+    cache = tmp_path / "forecasts"
+    first = refresh_forecasts(warehouse_file, cache)
+    assert first.computed and first.rows > 0
+    assert "depopulation: 4 origins" in first.summary or "depopulation: 3 origins" in first.summary
+    assert _columns(warehouse_file, "skill_scores") == list(SKILL_COLUMNS)
+    assert _columns(warehouse_file, "model_forecasts") == list(FORECAST_COLUMNS)
+    kernels = _count(warehouse_file, "SELECT count(DISTINCT kernel) FROM forecasts.skill_scores")
+    assert kernels == 2
+    second = refresh_forecasts(warehouse_file, cache)
+    assert not second.computed
+    assert (second.fingerprint, second.rows) == (first.fingerprint, first.rows)
+    # a changed input row is a new fingerprint
+    con = duckdb.connect(str(warehouse_file))
+    try:
+        con.execute(
+            "UPDATE fct_remittances_annual SET remittances_usd = remittances_usd + 1 "
+            "WHERE year = 2012"
+        )
+        frames, _ = read_input_frames(con)
+    finally:
+        con.close()
+    assert inputs_fingerprint(frames) != first.fingerprint
+
+
+def test_no_data_writes_empty_tables_with_their_columns(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    result = refresh_forecasts(path, tmp_path / "forecasts")
+    assert result.rows == 0
+    assert "depopulation: not evaluated" in result.summary
+    assert _columns(path, "skill_scores") == list(SKILL_COLUMNS)
+    assert _columns(path, "model_forecasts") == list(FORECAST_COLUMNS)
+
+
+def test_the_dbt_macro_creates_the_same_columns():
+    """dbt's on-run-start creates the forecast tables empty when absent: same columns, same order."""
+    import re
+
+    from migsys.warehouse.paths import DBT_PROJECT_DIR
+
+    text = (DBT_PROJECT_DIR / "macros" / "forecast_tables.sql").read_text()
+    for table, columns in (("skill_scores", SKILL_COLUMNS), ("model_forecasts", FORECAST_COLUMNS)):
+        body = re.search(rf"forecasts\.{table} \((.*?)\);", text, re.S).group(1)
+        declared = [part.split()[0] for part in body.replace("\n", " ").split(",")]
+        assert declared == list(columns), table

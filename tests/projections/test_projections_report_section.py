@@ -1,0 +1,80 @@
+"""The report's forecast section from the forecast marts (hand-made rows)."""
+
+from __future__ import annotations
+
+import html
+
+import duckdb
+import pandas as pd
+
+from migsys.projections.skill import SKILL_COLUMNS
+from migsys.reports.forecast_section import FORECAST_STATEMENT, TITLE, forecast_section
+
+
+def _skill_rows() -> pd.DataFrame:
+    rows = []
+    for method, mdape in (("model", 0.05), ("linear", 0.06), ("average", 0.055)):
+        for size in ("all", "q1", "q2"):
+            rows.append(
+                {
+                    "kernel": "depopulation",
+                    "origin": 2000,
+                    "target_year": 2005,
+                    "horizon_years": 5.7,
+                    "method": method,
+                    "size_class": size,
+                    "n_units": 100,
+                    "mdape": mdape,
+                    "mape": mdape * 1.3,
+                    "median_log_error": 0.01,
+                    "direction_accuracy": 0.7,
+                    "crps": 0.04,
+                    "coverage_90": 0.9,
+                    "coverage_50": 0.5,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    assert list(frame.columns) == list(SKILL_COLUMNS)
+    return frame
+
+
+def test_section_shows_skill_coverage_and_the_fan(tmp_path):
+    con = duckdb.connect()
+    skill = _skill_rows()
+    con.register("_skill", skill)
+    con.execute("CREATE TABLE fct_forecast_skill AS SELECT * FROM _skill")
+    fan = pd.DataFrame(
+        {
+            "kernel": "remittances",
+            "origin": 2015,
+            "unit": "national",
+            "year": [2016, 2017],
+            "p05": [20e9, 19e9],
+            "p25": [23e9, 22e9],
+            "p50": [25e9, 25.5e9],
+            "p75": [27e9, 28e9],
+            "p95": [30e9, 32e9],
+            "observed": None,
+            "is_published": True,
+        }
+    )
+    con.register("_fan", fan)
+    con.execute("CREATE TABLE fct_forecasts AS SELECT * FROM _fan")
+    history = pd.DataFrame(
+        {"year": [2014, 2015], "remittances_usd": [24e9, 25e9], "months_observed": 12}
+    )
+    con.register("_history", history)
+    con.execute("CREATE TABLE fct_remittances_annual AS SELECT * FROM _history")
+    section = forecast_section(con, tmp_path)
+    page = section.html()
+    assert section.anchor == "forecast" and section.absent is None
+    assert TITLE in page and "sensitivity ranges" in page
+    assert html.escape(FORECAST_STATEMENT)[:60] in page
+    assert "2000 → 2005" in page and "linear" in page  # the best single baseline, not the average
+    names = [image.name for image in section.images]
+    assert names == ["forecast_coverage.png", "remittance_forecast.png"]
+    assert all(image.is_file() for image in section.images)
+
+
+def test_section_without_forecasts_is_none(tmp_path):
+    assert forecast_section(duckdb.connect(), tmp_path) is None

@@ -1,0 +1,101 @@
+"""The report and the dbt docs opened in a real browser: no console error, image or link broken.
+
+Screenshots of every page go to ``$MIGSYS_HOME/screenshots/`` (or the test's tmp folder) for a
+person to look at. The report of a fresh clone (the embedded snapshot, no source files) is the
+one a newcomer sees first; the hand-made warehouse exercises the sections a fresh clone has no
+data for (studies, Sobol warnings).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from report_browser import check_page, require_browser, save_full_page, start_chromium
+from test_report import SUMMARY, small_warehouse
+
+from migsys.reports.build import build_report
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = os.environ.get("MIGSYS_HOME")
+    folder = Path(home) / "screenshots" if home else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    require_browser()
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()
+
+
+def _assert_clean(check) -> None:
+    assert check.problems == [], f"{check.url}:\n" + "\n".join(check.problems)
+
+
+def test_fresh_clone_report_and_dbt_docs_open_cleanly(
+    browser, embedded_home, tmp_path: Path, screenshots: Path
+) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(embedded_home.home, home, ignore=shutil.ignore_patterns("*.lock"))
+    report = build_report(
+        home / "warehouse.duckdb",
+        home / "reports",
+        docs_index=home / "docs" / "index.html",
+        run_summary=None,
+        standing_studies=[],
+    )
+    check = check_page(
+        browser, report.latest / "index.html", screenshots / "report-fresh-clone.png"
+    )
+    _assert_clean(check)
+    assert check.title.startswith("migsys nightly report")
+    # Real data in every data section of a fresh clone.
+    for anchor in ("table1", "remittances", "depopulation", "claims", "freshness"):
+        assert anchor not in report.absent_sections, report.absent_sections[anchor]
+    # The only local page it links to is the dbt docs, which must open cleanly too.
+    assert [p.name for p in check.local_pages] == ["index.html"]
+    docs = check_page(browser, check.local_pages[0], screenshots / "dbt-docs-overview.png")
+    _assert_clean(docs)
+    assert docs.title == "dbt Docs"
+    # A model page of the docs (a hash route of the single-page app) renders its columns.
+    browser.get(docs.url + "#!/model/model.migsys.fct_paper_claims_check")
+    browser.implicitly_wait(5)
+    body = browser.find_element("tag name", "body").text
+    assert "fct_paper_claims_check" in body and "printed_step" in body
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+    save_full_page(browser, screenshots / "dbt-docs-fct_paper_claims_check.png")
+
+
+def test_every_section_renders_in_the_browser(browser, tmp_path: Path, screenshots: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    docs = tmp_path / "docs" / "index.html"
+    docs.parent.mkdir()
+    docs.write_text("<!doctype html><title>docs</title><link rel='icon' href='data:,'>")
+    report = build_report(
+        warehouse,
+        tmp_path / "reports",
+        docs_index=docs,
+        report_date=date(2026, 1, 2),
+        run_summary=SUMMARY,
+        standing_studies=["remit_study"],
+    )
+    check = check_page(browser, report.index_html, screenshots / "report-all-sections.png")
+    _assert_clean(check)
+    headings = [h.text for h in browser.find_elements("css selector", "section > h2")]
+    assert headings[0] == "What tonight's refresh did"
+    assert "How good are these projections?" in headings
+    assert len(browser.find_elements("css selector", "table")) >= 9
+    assert browser.find_elements("css selector", "p.warning")  # the wide Sobol interval
+    images = browser.find_elements("css selector", "img")
+    assert len(images) == 4 and all(img.size["width"] > 300 for img in images)

@@ -1,0 +1,149 @@
+"""The dbt runner on a toy project: a child process, results from run_results.json, no leaks.
+
+A two-model project written into the test's folder keeps each dbt invocation to a few seconds
+and never touches the repository's own dbt project.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import psutil
+import pytest
+
+from migsys.warehouse.dbt_runner import (
+    DbtInterrupted,
+    allow_runs_again,
+    run_dbt,
+    terminate_running,
+)
+
+PROFILE = """
+toy:
+  target: dev
+  outputs:
+    dev:
+      type: duckdb
+      path: "{{ env_var('MIGSYS_DBT_PATH') }}"
+      threads: 1
+"""
+PROJECT = """
+name: toy
+version: "1.0"
+config-version: 2
+profile: toy
+flags:
+  send_anonymous_usage_stats: false
+models:
+  toy:
+    staging:
+      +materialized: view
+    marts:
+      +materialized: table
+"""
+
+
+def toy_project(folder: Path, *, failing_test: bool = False, broken_sql: bool = False) -> Path:
+    project = folder / "toy_project"
+    (project / "models" / "staging").mkdir(parents=True)
+    (project / "models" / "marts").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "profiles.yml").write_text(PROFILE)
+    (project / "dbt_project.yml").write_text(PROJECT)
+    (project / "models" / "staging" / "stg_numbers.sql").write_text(
+        "select range as n from range(10)"
+    )
+    (project / "models" / "marts" / "fct_squares.sql").write_text(
+        "select n, n * n as square from {{ ref('stg_numbers') }}" + (" where" if broken_sql else "")
+    )
+    (project / "models" / "marts" / "fct_squares.yml").write_text(
+        "models:\n  - name: fct_squares\n    columns:\n      - name: n\n"
+        "        data_tests: [unique, not_null]\n"
+    )
+    if failing_test:
+        (project / "tests" / "assert_no_big_squares.sql").write_text(
+            "select * from {{ ref('fct_squares') }} where square > 50"
+        )
+    return project
+
+
+def test_build_reports_every_node_with_its_layer_and_parents(tmp_path: Path) -> None:
+    project = toy_project(tmp_path)
+    database = tmp_path / "toy.duckdb"
+    log = tmp_path / "logs" / "dbt.log"
+    seen = []
+    report = run_dbt(
+        "build", database, tmp_path / "work", project_dir=project, log_file=log, on_node=seen.append
+    )
+    assert report.success, report.describe_failures()
+    nodes = {node.name: node for node in report.nodes}
+    assert nodes["stg_numbers"].layer == "staging"
+    assert nodes["fct_squares"].layer == "marts"
+    assert nodes["fct_squares"].parents == ("model.toy.stg_numbers",)
+    assert report.counts_by_type() == {
+        "model": {"passed": 2, "failed": 0, "warned": 0, "skipped": 0},
+        "test": {"passed": 2, "failed": 0, "warned": 0, "skipped": 0},
+    }
+    assert [event.done for event in seen] == [1, 2, 3, 4] and seen[-1].total == 4
+    assert "fct_squares" in log.read_text()
+    # dbt ran in its own process: nothing here holds the file, and our environment is untouched.
+    assert "MIGSYS_DBT_PATH" not in os.environ
+    con = duckdb.connect(str(database))  # read-write: would fail if another handle were open
+    assert con.execute("select sum(square) from fct_squares").fetchone() == (285,)
+    con.close()
+    assert not (project / "target").exists() and not (project / "logs").exists()
+
+
+def test_failing_test_is_named_with_its_failing_rows(tmp_path: Path) -> None:
+    project = toy_project(tmp_path, failing_test=True)
+    report = run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
+    assert not report.success
+    [failed] = report.failed
+    assert failed.name == "assert_no_big_squares" and failed.failures == 2
+    assert "assert_no_big_squares: fail (2 failing rows)" in report.describe_failures()
+
+
+def test_broken_sql_reports_dbt_own_error(tmp_path: Path) -> None:
+    project = toy_project(tmp_path, broken_sql=True)
+    report = run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
+    assert not report.success
+    assert "fct_squares" in report.describe_failures()
+    assert "error" in report.describe_failures().lower()
+
+
+def test_terminate_running_stops_dbt_and_refuses_new_runs(tmp_path: Path) -> None:
+    project = toy_project(tmp_path)
+    # A model that runs for minutes, so the stop has something to interrupt.
+    (project / "models" / "marts" / "fct_slow.sql").write_text(
+        "select count(*) as n from range(100000000000) a"
+    )
+    outcome: list[BaseException | object] = []
+
+    def build() -> None:
+        try:
+            outcome.append(
+                run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
+            )
+        except BaseException as error:  # noqa: BLE001 - the thread reports what it got
+            outcome.append(error)
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    me = psutil.Process()
+    deadline = time.monotonic() + 120
+    while not any("dbt.cli.main" in " ".join(p.cmdline()) for p in me.children(recursive=True)):
+        assert time.monotonic() < deadline, "dbt never started"
+        time.sleep(0.1)
+    try:
+        assert terminate_running() == 1
+        worker.join(60)
+        assert isinstance(outcome[0], DbtInterrupted)
+        assert not [p for p in me.children(recursive=True) if "dbt" in " ".join(p.cmdline())]
+        with pytest.raises(DbtInterrupted, match="not started"):
+            run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
+    finally:
+        allow_runs_again()
