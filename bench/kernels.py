@@ -9,14 +9,26 @@ a few calls after a warm-up call that compiles (or loads the cache).
 Single-threaded comparisons (speedups vs NumPy, ns per cell) use the process CPU time, which a
 busy neighbour on the machine disturbs far less than wall time; thread scaling needs wall time
 (one thread against two) and is only meaningful on an otherwise idle machine.
+
+``kernel.remittances.ns_per_cohort_year``: one thread's CPU time of a ``project_remittances``
+batch of the sweep bench's shape (16,384 scenarios, 2005–2030 = 26 years, 50 durations; all 18
+parameters drawn anew per scenario, so no schedule is reused) per scenario × year × duration.
+Beside it ``kernel.remittances.core_peak_ns_per_cohort_year``: the time the cohort-year's 8
+floating-point operations (3 fused multiply-adds, an add, a multiply) take at the core's peak —
+its clock, measured by a chain of dependent one-cycle integer operations, times the double
+flops per cycle of its vector units (16 with AVX2 and FMA) — and
+``kernel.remittances.packed_fma_instructions``, the 256/512-bit FMAs in the compiled kernel
+(0 would mean the duration pass no longer vectorises).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 
 from migsys.bench.common import best_of, metric
 from migsys.kernels import get_threads, set_threads
@@ -36,6 +48,9 @@ TWIN_SCENARIOS = 8  # the NumPy twin is slow; a few scenarios give a stable per-
 SCALING_SCENARIOS = 64
 REMITTANCE_SCENARIOS = 2000
 REMITTANCE_HORIZON = 2060
+SWEEP_SCENARIOS = 16384  # one chunk of the sweep bench
+SWEEP_YEARS = (2005, 2030)
+COHORT_YEAR_FLOPS = 8  # 3 FMAs (remitters, returns, deaths), 1 add (stock), 1 multiply (ageing)
 
 
 def _sample(parameters: tuple, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -85,6 +100,63 @@ def best_cpu_of(fn: Callable[[], object], repeats: int = 3) -> float:
         fn()
         best = min(best, time.process_time() - start)
     return best
+
+
+@njit(cache=True)
+def _shift_xor_add_chain(n: int, x: int, y: int) -> int:
+    """``n`` steps of a chain of dependent shift, xor and add: 3 cycles a step on any x86-64
+    (one-cycle integer operations that LLVM cannot fold into a closed form)."""
+    for _ in range(n):
+        x = (x ^ (x >> 7)) + y
+    return x
+
+
+def core_clock_hz(steps: int = 200_000_000) -> float:
+    """The core's running clock (turbo included), from the integer chain's CPU time."""
+    _shift_xor_add_chain(10, 1, 3)
+    seconds = best_cpu_of(lambda: _shift_xor_add_chain(steps, 12345, 977), 3)
+    return 3 * steps / seconds
+
+
+def double_flops_per_cycle() -> int:
+    """Peak double-precision flops per cycle of one core from its vector extensions: two FMA
+    pipes × lanes × 2 (AVX-512: 8 lanes, AVX2+FMA: 4); SSE2 only: 2 lanes, add and multiply."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    if features.get("avx512f"):
+        return 32
+    if features.get("avx2") and features.get("fma"):
+        return 16
+    if features.get("avx"):
+        return 8
+    return 4
+
+
+def packed_fma_instructions(dispatcher) -> int:
+    """256/512-bit fused multiply-adds in a compiled Numba function, for the signature it was
+    last called with. Recompiled here without the cache (cached code keeps no assembly)."""
+    options = {
+        key: value
+        for key, value in dispatcher.targetoptions.items()
+        if key not in ("cache", "nopython")
+    }
+    fresh = njit(**options)(dispatcher.py_func)
+    signature = dispatcher.signatures[-1]
+    fresh.compile(signature)
+    listing = fresh.inspect_asm(signature)
+    return len(re.findall(r"\tvfn?m(?:add|sub)\w*pd\s+[^\n]*[yz]mm", listing))
+
+
+def remittance_ns_per_cohort_year(rng: np.random.Generator) -> float:
+    """One thread's CPU ns per scenario × year × duration on a sweep-sized batch."""
+    inputs = remittance_inputs(rng)
+    params = _sample(REMITTANCE_PARAMETERS, SWEEP_SCENARIOS, rng)
+    run = _with_threads(1, lambda: project_remittances(params, inputs, *SWEEP_YEARS))
+    run()
+    seconds = best_cpu_of(run, 5)
+    n_years = SWEEP_YEARS[1] - SWEEP_YEARS[0] + 1
+    return 1e9 * seconds / (SWEEP_SCENARIOS * n_years * inputs.initial_stock.size)
 
 
 def _with_threads(n: int, fn):
@@ -142,6 +214,9 @@ def collect(repeats: int = 3) -> dict[str, dict]:
     remittance_one_thread()
     remittance_seconds = best_cpu_of(remittance_one_thread, repeats)
     remittance_twin_seconds = best_cpu_of(remittance_twin, repeats)
+    ns_per_cohort_year = remittance_ns_per_cohort_year(rng)
+    peak_ns = 1e9 * COHORT_YEAR_FLOPS / (core_clock_hz() * double_flops_per_cycle())
+    from migsys.kernels.remittances import _remittance_kernel
 
     return {
         "kernel.depopulation.speedup_vs_numpy": metric(twin_seconds / kernel_seconds, "x", 5),
@@ -151,6 +226,15 @@ def collect(repeats: int = 3) -> dict[str, dict]:
         "kernel.depopulation.thread_scaling": metric(one_thread / two_threads, "x", 1.8),
         "kernel.depopulation.ns_per_cell": metric(
             one_thread_cpu / cells * 1e9, "ns", None, higher_is_better=False
+        ),
+        "kernel.remittances.ns_per_cohort_year": metric(
+            ns_per_cohort_year, "ns", None, higher_is_better=False
+        ),
+        "kernel.remittances.core_peak_ns_per_cohort_year": metric(
+            peak_ns, "ns", None, higher_is_better=False
+        ),
+        "kernel.remittances.packed_fma_instructions": metric(
+            packed_fma_instructions(_remittance_kernel), "count"
         ),
     }
 

@@ -7,9 +7,10 @@ measurement, which runs the Ishigami function (kernel time ~0) to isolate the en
 - ``sweep.speedup_vs_per_scenario_loop``: engine scenarios/s (2 workers, warm cluster) over
   the scenarios/s of a loop calling ``project_remittances`` once per scenario, the way general
   exploratory-modelling tools evaluate a model (same process, warm kernel).
-- ``sweep.parallel_efficiency``: T(1 worker) / (2 x T(2 workers)), best of two runs each, on a
-  2,097,152-scenario study (~14 s on 2 idle workers). Wall time: only meaningful on an
-  otherwise idle machine (the client and the in-process scheduler share the two cores).
+- ``sweep.parallel_efficiency``: T(1 worker) / (2 x T(2 workers)), best of two runs each, on an
+  8,388,608-scenario study (~10 s on 2 idle workers; each run's parts are deleted once timed).
+  Wall time: only meaningful on an otherwise idle machine (the client and the in-process
+  scheduler share the two cores).
   ``sweep.parallel_cpu_efficiency`` (CPU per chunk, 1 vs 2 workers) is the part a loaded
   machine does not disturb.
 - ``sweep.peak_rss_ratio_1m_vs_10k``: peak resident memory of the whole process tree (client,
@@ -17,11 +18,22 @@ measurement, which runs the Ishigami function (kernel time ~0) to isolate the en
   multiples of a power of two, 8,192 is the closest to 10,000); both keep the same outputs
   and use the same chunk size (2,048, so both workers work in both studies). The 1M study projects 2005-2015 (11 years) to keep it ~1 min.
 - ``sweep.overhead_ms_per_chunk``: wall ms per chunk of a 1-worker study of tiny chunks.
+- ``sweep.chunk_cpu_us_per_scenario``: worker CPU per scenario in the 2-worker study (parameters,
+  kernel, table, part), and ``sweep.speedup_vs_per_scenario_loop_cpu``: the same loop's CPU per
+  scenario with one Numba thread over half of it. Under load the loop's wall time is mostly the
+  wake-up of Numba's thread pool on every call, and the engine's the neighbours' share of the
+  cores; this ratio leaves out both (no scheduling cost for the engine, no thread pool for the
+  loop), so a loaded machine disturbs it far less.
+- ``sweep.part_write_us_per_scenario`` / ``sweep.part_bytes_per_scenario``: CPU time and size of
+  one chunk's part as written and hashed for the manifest (``store.write_part``), beside
+  ``..._zstd_all`` for zstd on every column (the earlier encoding, hashed the same way): the
+  measurement behind the choice.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -32,7 +44,9 @@ import numpy as np
 import psutil
 
 from migsys.bench.common import metric
-from migsys.sweeps.engine import open_client, run_study
+from migsys.bench.kernels import best_cpu_of
+from migsys.sweeps.engine import run_study
+from migsys.sweeps.evaluators import LocalProcesses
 from migsys.sweeps.models import ModelContext
 from migsys.sweeps.spec import StudySpec, parse_spec
 
@@ -88,11 +102,20 @@ def _chunk_cpu_seconds(root: Path, name: str) -> float:
 def _best_engine_seconds(
     study: StudySpec, warm: StudySpec, root: Path, context: ModelContext, workers: int
 ) -> float:
-    """Best of two fresh runs of ``study`` on a warmed local cluster of ``workers`` processes."""
-    with open_client(workers=workers) as client:
+    """Best of two fresh runs of ``study`` on a warmed local cluster of ``workers`` processes.
+
+    Each run's parts are deleted once it is timed (8 M scenarios are ~2 GB); its manifest stays.
+    """
+    from migsys.sweeps import store
+
+    with LocalProcesses(workers).client() as client:
         address = client.scheduler.address
         _engine_seconds(warm, root / "warm", address, context)
-        return min(_engine_seconds(study, root / f"run{i}", address, context) for i in range(2))
+        seconds = []
+        for i in range(2):
+            seconds.append(_engine_seconds(study, root / f"run{i}", address, context))
+            shutil.rmtree(store.StudyDir(root / f"run{i}" / study.name).parts)
+        return min(seconds)
 
 
 def _cpu_efficiency(root: Path, name: str) -> float:
@@ -103,8 +126,16 @@ def _cpu_efficiency(root: Path, name: str) -> float:
     )
 
 
-def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
-    """Scenarios/s of one ``project_remittances`` call per scenario (warm kernel)."""
+def _loop_rate(
+    context: ModelContext,
+    years: tuple[int, int],
+    clock=time.perf_counter,
+    threads: int | None = None,
+    repeats: int = 3,
+) -> float:
+    """Scenarios/s of one ``project_remittances`` call per scenario (warm kernel), best of
+    ``repeats`` loops of LOOP_SCENARIOS timed with ``clock`` (wall time by default), with
+    ``threads`` Numba threads (default: as configured, as a user's loop would run)."""
     from migsys.kernels.remittances import project_remittances
     from migsys.sweeps.engine import ChunkTask, fixed_parameter_values, parameter_matrix
     from migsys.sweeps.models import build_model
@@ -113,12 +144,22 @@ def _loop_rate(context: ModelContext, years: tuple[int, int]) -> float:
     model = build_model(spec, context)
     fixed = tuple(sorted(fixed_parameter_values(spec, model, None).items()))
     _, params = parameter_matrix(ChunkTask("", spec, model, fixed, 0, LOOP_SCENARIOS))
+    from migsys.kernels import get_threads, set_threads
+
     inputs = context.inputs["remittance_inputs"]
     project_remittances(params[:1], inputs, *years)  # compile / load cache
-    start = time.perf_counter()
-    for row in params:
-        project_remittances(row[None, :], inputs, *years)
-    return LOOP_SCENARIOS / (time.perf_counter() - start)
+    previous = get_threads()
+    set_threads(threads or previous)
+    best = float("inf")
+    try:
+        for _ in range(repeats):
+            start = clock()
+            for row in params:
+                project_remittances(row[None, :], inputs, *years)
+            best = min(best, clock() - start)
+    finally:
+        set_threads(previous)
+    return LOOP_SCENARIOS / best
 
 
 @contextmanager
@@ -155,11 +196,48 @@ def _overhead_ms_per_chunk(root: Path) -> float:
             "parameters": {f"x{i}": {"low": -3.14, "high": 3.14} for i in (1, 2, 3)},
         }
     )
-    with open_client(workers=1) as client:
+    with LocalProcesses(1).client() as client:
         warm = spec.model_copy(update={"name": "overhead-warm"})
         run_study(warm, root, scheduler=client.scheduler.address, progress=False)
         run = run_study(spec, root, scheduler=client.scheduler.address, progress=False)
     return 1000.0 * run.seconds / run.chunks_run
+
+
+def _part_write_costs(context: ModelContext, years: tuple[int, int]) -> dict[str, float]:
+    """CPU µs and bytes per scenario of one 16,384-scenario chunk's part, as written
+    (``store.write_part``, with the sha256 the manifest records) and with zstd on every column
+    (hashed the same way); best of 5 writes each."""
+    from migsys.sweeps import store
+    from migsys.sweeps.engine import (
+        ChunkTask,
+        chunk_table,
+        fixed_parameter_values,
+        parameter_matrix,
+    )
+    from migsys.sweeps.models import build_model
+
+    spec = _remittance_spec("parts", 262144, 16384, years)
+    model = build_model(spec, context)
+    fixed = tuple(sorted(fixed_parameter_values(spec, model, None).items()))
+    task = ChunkTask("", spec, model, fixed, 3 * 16384, 4 * 16384)
+    swept, params = parameter_matrix(task)
+    table = chunk_table(task, swept, model.evaluate(params))
+    writers = {
+        "chosen": lambda path: store.write_part(path, table),
+        # Digest included in both: every part's sha256 goes to the manifest.
+        "zstd_all": lambda path: (
+            store.atomic_write_parquet(path, table),
+            store.file_sha256(path),
+        ),
+    }
+    costs = {}
+    with tempfile.TemporaryDirectory(prefix="bench-parts-") as tmp:
+        for label, write in writers.items():
+            path = Path(tmp) / f"{label}.parquet"
+            seconds = best_cpu_of(lambda write=write, path=path: write(path), repeats=5)
+            costs[f"{label}.us"] = 1e6 * seconds / table.num_rows
+            costs[f"{label}.bytes"] = path.stat().st_size / table.num_rows
+    return costs
 
 
 def collect() -> dict[str, dict]:
@@ -169,19 +247,21 @@ def collect() -> dict[str, dict]:
     with tempfile.TemporaryDirectory(prefix="bench-sweeps-") as tmp:
         root = Path(tmp)
         loop_rate = _loop_rate(context, years)
-        # 2,097,152 scenarios in 128 chunks: ~14 s on 2 workers on an idle machine (the issue's
-        # target is for studies over ~10 s); each cluster is warmed first (imports, Numba cache)
-        # so both timings measure the fan-out only.
-        study = _remittance_spec("efficiency", 262144, 16384, years)
+        loop_cpu_rate = _loop_rate(context, years, clock=time.process_time, threads=1)
+        # 8,388,608 scenarios in 512 chunks: ~10 s on 2 idle workers (the issue's target is for
+        # studies over ~10 s); each cluster is warmed first (imports, Numba cache) so both
+        # timings measure the fan-out only.
+        study = _remittance_spec("efficiency", 1048576, 16384, years)
         warm = _remittance_spec("warm", 1024, 2048, years)
         t2 = _best_engine_seconds(study, warm, root / "two", context, workers=2)
         t1 = _best_engine_seconds(study, warm, root / "one", context, workers=1)
         cpu_efficiency = _cpu_efficiency(root, study.name)
+        chunk_cpu = _chunk_cpu_seconds(root / "two" / "run0", study.name) / study.n_scenarios
         engine_rate = study.n_scenarios / t2
         peaks = {}
         short = (2005, 2015)
         for label, n in (("10k", 1024), ("1m", 131072)):  # 8,192 and 1,048,576 scenarios
-            with _peak_rss_sampler() as rss, open_client(workers=2) as client:
+            with _peak_rss_sampler() as rss, LocalProcesses(2).client() as client:
                 _engine_seconds(
                     _remittance_spec(f"rss-{label}", n, 2048, short),
                     root / "rss",
@@ -190,16 +270,25 @@ def collect() -> dict[str, dict]:
                 )
             peaks[label] = rss["peak"]
         overhead = _overhead_ms_per_chunk(root / "overhead")
+    parts = _part_write_costs(context, years)
     return {
         "sweep.speedup_vs_per_scenario_loop": metric(engine_rate / loop_rate, "x", 100.0),
         "sweep.engine_scenarios_per_second": metric(engine_rate, "scenarios/s"),
         "sweep.per_scenario_loop_scenarios_per_second": metric(loop_rate, "scenarios/s"),
+        "sweep.speedup_vs_per_scenario_loop_cpu": metric((2.0 / chunk_cpu) / loop_cpu_rate, "x"),
+        "sweep.chunk_cpu_us_per_scenario": metric(1e6 * chunk_cpu, "us", None, False),
         "sweep.parallel_efficiency": metric(t1 / (2.0 * t2), "fraction", 0.85),
         "sweep.parallel_efficiency_study_seconds_2_workers": metric(t2, "s", None, False),
         "sweep.parallel_cpu_efficiency": metric(cpu_efficiency, "fraction", 0.85),
         "sweep.peak_rss_ratio_1m_vs_10k": metric(peaks["1m"] / peaks["10k"], "ratio", 1.25, False),
         "sweep.peak_rss_1m_mib": metric(peaks["1m"] / 2**20, "MiB", None, False),
         "sweep.overhead_ms_per_chunk": metric(overhead, "ms", None, False),
+        "sweep.part_write_us_per_scenario": metric(parts["chosen.us"], "us", None, False),
+        "sweep.part_bytes_per_scenario": metric(parts["chosen.bytes"], "B", None, False),
+        "sweep.part_write_us_per_scenario_zstd_all": metric(
+            parts["zstd_all.us"], "us", None, False
+        ),
+        "sweep.part_bytes_per_scenario_zstd_all": metric(parts["zstd_all.bytes"], "B", None, False),
     }
 
 

@@ -78,12 +78,40 @@ def _study_name(study: str) -> str:
 def run(
     spec_path: Annotated[Path, typer.Argument(help="Study spec (TOML).", metavar="SPEC")],
     workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: one per core).")
+        int | None,
+        typer.Option(
+            help="Worker processes (default: one per core locally; with --slurm, in all jobs)."
+        ),
     ] = None,
     scheduler: Annotated[
         str | None, typer.Option(help="Use an existing Dask scheduler, tcp://HOST:PORT.")
     ] = None,
-    slurm: Annotated[bool, typer.Option(help="Run on a SLURM cluster via dask-jobqueue.")] = False,
+    slurm: Annotated[
+        bool,
+        typer.Option(
+            help="Run on Slurm jobs via dask-jobqueue (settings from its jobqueue.slurm "
+            "configuration unless given by the --slurm-* options; --workers counts worker "
+            "processes in all)."
+        ),
+    ] = False,
+    slurm_queue: Annotated[str | None, typer.Option(help="Slurm partition (with --slurm).")] = None,
+    slurm_account: Annotated[str | None, typer.Option(help="Slurm account (with --slurm).")] = None,
+    slurm_walltime: Annotated[
+        str | None, typer.Option(metavar="HH:MM:SS", help="Job time limit (with --slurm).")
+    ] = None,
+    slurm_cores: Annotated[
+        int | None, typer.Option(help="Cores per job, one worker process each (with --slurm).")
+    ] = None,
+    slurm_memory: Annotated[
+        str | None, typer.Option(help="Memory per job, e.g. 4GiB (with --slurm).")
+    ] = None,
+    slurm_prologue: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="LINE",
+            help="Job script line run before the workers; repeat for more (with --slurm).",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     max_scenarios: Annotated[
         int | None,
@@ -101,24 +129,41 @@ def run(
     moved to the study's quarantine folder) and the missing ranges are filled. Two runs of one
     study at once are refused.
 
-    Example:
+    Chunks run on local worker processes (default), on the workers of an existing Dask
+    scheduler (--scheduler), or on workers started as Slurm jobs (--slurm; see docs/deploy.md).
+
+    Examples:
 
         migsys sweep run studies/ishigami_sobol.toml --workers 2
+
+        migsys sweep run studies/remittances_sobol.toml --slurm --workers 8
     """
     from migsys.sweeps.engine import StudyConflict, StudyCorrupt, StudyStoreError, run_study
+    from migsys.sweeps.evaluators import Slurm, evaluator_for
     from migsys.sweeps.models import ModelContext
     from migsys.sweeps.spec import SpecError, SpecLimits, load_spec
     from migsys.sweeps.store import StudyLocked
 
+    slurm_options = {
+        "--slurm-queue": ("queue", slurm_queue),
+        "--slurm-account": ("account", slurm_account),
+        "--slurm-walltime": ("walltime", slurm_walltime),
+        "--slurm-cores": ("cores", slurm_cores),
+        "--slurm-memory": ("memory", slurm_memory),
+        "--slurm-prologue": ("job_script_prologue", tuple(slurm_prologue or ()) or None),
+    }
     try:
+        given = [flag for flag, (_, value) in slurm_options.items() if value is not None]
+        if given and not slurm:
+            raise ValueError(f"{given[0]}: Slurm options need --slurm")
+        slurm_evaluator = Slurm(**dict(slurm_options.values())) if slurm else False
+        evaluator = evaluator_for(workers, scheduler, slurm_evaluator)
         paths = _paths()
         spec = load_spec(spec_path, limits=SpecLimits.from_env(max_scenarios))
         result = run_study(
             spec,
             paths.sweeps,
-            workers=workers,
-            scheduler=scheduler,
-            slurm=slurm,
+            evaluator=evaluator,
             progress=progress,
             context=ModelContext(warehouse=paths.warehouse),
         )

@@ -41,6 +41,78 @@ def test_kernel_matches_numpy_twin(seed: int) -> None:
         assert relative_error(getattr(kernel, name), getattr(twin, name)) < 1e-10, name
 
 
+def saltelli_like_params(rng: np.random.Generator, n_base: int) -> np.ndarray:
+    """Rows A, AB_1 … AB_k, B per base as in a Saltelli design (each AB_j is A with column j of
+    B): neighbouring rows share all but one parameter, so the kernel reuses schedules and
+    observed-year factors between them."""
+    a = random_remittance_params(rng, n_base)
+    b = random_remittance_params(rng, n_base)
+    rows = []
+    for i in range(n_base):
+        rows.append(a[i])
+        for column in range(a.shape[1]):
+            mixed = a[i].copy()
+            mixed[column] = b[i, column]
+            rows.append(mixed)
+        rows.append(b[i])
+    return np.array(rows)
+
+
+def one_change_walk(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Rows where each differs from the one before in exactly one parameter, every parameter in
+    turn: any value the kernel reuses between neighbours must be keyed on all it depends on."""
+    fresh = random_remittance_params(rng, n)
+    rows = [fresh[0]]
+    for i in range(1, n):
+        row = rows[-1].copy()
+        column = (i - 1) % fresh.shape[1]
+        row[column] = fresh[i, column]
+        rows.append(row)
+    return np.array(rows)
+
+
+def test_results_do_not_depend_on_batch_neighbours_or_threads(rng) -> None:
+    """A scenario's numbers are the same bits alone, in any slice of a batch and with 1 or 2
+    threads: what makes sweep results independent of chunk size and worker count."""
+    import numba
+
+    from migsys.kernels import get_threads, set_threads
+
+    inputs = random_remittance_inputs(rng)
+    params = np.concatenate([saltelli_like_params(rng, 6), one_change_walk(rng, 40)])
+    whole = project_remittances(params, inputs, 2000, 2040)
+    fields = [name for name in whole.__dataclass_fields__ if name != "years"]
+    slices = [(0, 1), (7, 8), (5, 29), (19, params.shape[0])]
+    slices += [(row, row + 1) for row in range(120, params.shape[0])]  # every row of the walk
+    for start, stop in slices:
+        part = project_remittances(params[start:stop], inputs, 2000, 2040)
+        for name in fields:
+            assert np.array_equal(getattr(part, name), getattr(whole, name)[start:stop]), name
+    reversed_rows = project_remittances(params[::-1], inputs, 2000, 2040)
+    for name in fields:
+        assert np.array_equal(getattr(reversed_rows, name), getattr(whole, name)[::-1]), name
+    previous = get_threads()
+    try:
+        set_threads(min(2, int(numba.config.NUMBA_NUM_THREADS)))
+        threaded = project_remittances(params, inputs, 2000, 2040)
+    finally:
+        set_threads(previous)
+    for name in fields:
+        assert np.array_equal(getattr(threaded, name), getattr(whole, name)), name
+
+
+def test_saltelli_rows_match_numpy_twin(rng) -> None:
+    """Reused schedules and factors (neighbouring rows sharing parameters) stay exact."""
+    inputs = random_remittance_inputs(rng)
+    params = saltelli_like_params(rng, 4)
+    arrivals = rng.uniform(0, 6e5, (params.shape[0], 30))
+    for given in (None, arrivals):
+        kernel = project_remittances(params, inputs, 2001, 2031, arrivals=given)
+        twin = project_remittances_numpy(params, inputs, 2001, 2031, arrivals=given)
+        for name in kernel.__dataclass_fields__:
+            assert relative_error(getattr(kernel, name), getattr(twin, name)) < 1e-10, name
+
+
 def test_stock_accounting_and_non_negativity(rng) -> None:
     inputs = random_remittance_inputs(rng)
     params = random_remittance_params(rng, 20)

@@ -13,6 +13,7 @@ import pytest
 
 from migsys.sweeps import store
 from migsys.sweeps.engine import StudyConflict, run_study, study_fingerprint, study_status
+from migsys.sweeps.evaluators import ExistingScheduler, LocalProcesses, Slurm, evaluator_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
@@ -102,3 +103,106 @@ def test_status_and_parquet_are_queryable(
         spec, record["fixed_parameters"], record["kernel_version"], record["data_fingerprint"]
     )
     assert record["kernel_version"] == "ishigami-v1"
+
+
+def test_evaluator_for_follows_the_cli_options() -> None:
+    assert evaluator_for() == LocalProcesses(None)
+    assert evaluator_for(workers=3) == LocalProcesses(3)
+    assert evaluator_for(scheduler="tcp://10.0.0.1:8786") == ExistingScheduler(
+        "tcp://10.0.0.1:8786"
+    )
+    assert evaluator_for(workers=4, slurm=True) == Slurm(workers=4)
+    assert evaluator_for(workers=6, slurm=Slurm(queue="long")) == Slurm(workers=6, queue="long")
+    with pytest.raises(ValueError, match="give either --scheduler or --slurm, not both"):
+        evaluator_for(scheduler="tcp://10.0.0.1:8786", slurm=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: LocalProcesses(0), r"workers: must be a whole number >= 1, got 0"),
+        (lambda: ExistingScheduler("10.0.0.1:8786"), r"scheduler: expected an address like"),
+        (lambda: Slurm(cores=2.5), r"slurm cores: must be a whole number >= 1, got 2.5"),
+        (lambda: Slurm(memory="lots"), r"slurm memory: expected an amount like 2GiB"),
+    ],
+)
+def test_evaluators_reject_bad_options(make, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# dask-jobqueue is imported before `dask.config.set` in these tests: imported inside the block,
+# the defaults it adds on import (the whole `jobqueue` section) would go when the block ends.
+def _slurm_job_script(evaluator: Slurm) -> str:
+    """The batch script ``sbatch`` would get (rendered by dask-jobqueue, no Slurm needed)."""
+    from dask_jobqueue import SLURMCluster
+
+    with SLURMCluster(**evaluator.cluster_options()) as cluster:
+        return cluster.job_script()
+
+
+def test_slurm_job_takes_dask_jobqueue_configuration() -> None:
+    import dask
+    import dask_jobqueue  # noqa: F401  (its configuration defaults, loaded on import)
+
+    configured = {
+        "jobqueue.slurm.queue": "long",
+        "jobqueue.slurm.account": "migration-lab",
+        "jobqueue.slurm.walltime": "02:30:00",
+        "jobqueue.slurm.cores": 4,
+        "jobqueue.slurm.memory": "8GiB",
+        "jobqueue.slurm.job-script-prologue": ["source /opt/migsys/.venv/bin/activate"],
+        "jobqueue.slurm.scheduler-options": {"dashboard_address": None},
+    }
+    with dask.config.set(configured):
+        script = _slurm_job_script(Slurm())
+        overridden = _slurm_job_script(
+            Slurm(queue="short", cores=2, memory="3GiB", job_script_prologue=("module load x",))
+        )
+    for line in (
+        "#SBATCH -p long",
+        "#SBATCH -A migration-lab",
+        "#SBATCH -t 02:30:00",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --mem=8G",
+        "source /opt/migsys/.venv/bin/activate",
+        "--nworkers 4",  # one single-threaded worker per core
+        "--nthreads 1",
+        "export MALLOC_MMAP_THRESHOLD_=33554432",
+    ):
+        assert line in script, (line, script)
+    for line in ("#SBATCH -p short", "#SBATCH -A migration-lab", "--nworkers 2", "--mem=3G"):
+        assert line in overridden, (line, overridden)
+    assert "module load x" in overridden and "activate" not in overridden
+
+
+def test_slurm_without_configuration_falls_back_to_one_core_and_2_gib() -> None:
+    import dask
+    import dask_jobqueue  # noqa: F401  (its configuration defaults, loaded on import)
+
+    with dask.config.set({"jobqueue.slurm.cores": None, "jobqueue.slurm.memory": None}):
+        options = Slurm().cluster_options()
+    assert (options["cores"], options["processes"], options["memory"]) == (1, 1, "2GiB")
+
+
+def test_local_study_keeps_dask_info_off_the_console(
+    make_spec, sweeps_root: Path, caplog, capfd
+) -> None:
+    """Even when the caller shows INFO records (as Prefect's console handler does), a study on
+    local processes logs no Dask INFO line, from this process or its workers."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    for name in ("distributed", "dask"):
+        caplog.set_level(logging.INFO, logger=name)
+    run = run_study(make_spec(n=64, chunk_size=64), sweeps_root, workers=2, progress=False)
+    assert run.chunks_run == 5
+    dask_info = [
+        record
+        for record in caplog.records
+        if record.name.split(".")[0] in ("distributed", "dask") and record.levelno < logging.WARNING
+    ]
+    assert not dask_info, [record.getMessage() for record in dask_info]
+    captured = capfd.readouterr()
+    assert "INFO" not in captured.err and "INFO" not in captured.out, captured.err
+    assert logging.getLogger("distributed").level == logging.INFO  # restored after the study

@@ -152,7 +152,8 @@ def _wait_for_chunks(study_dir: Path, count: int, timeout: float = 180.0) -> int
 
 def _wait_until_quiet(study_dir: Path, quiet: float = 3.0, timeout: float = 60.0) -> None:
     """Wait until no new part has landed for ``quiet`` seconds (chunks already running on the
-    workers when the client died finish and write their parts)."""
+    workers when the client died finish and write their parts); the checks after it hold even
+    if one lands later."""
     deadline = time.monotonic() + timeout
     last = (-1, time.monotonic())
     while time.monotonic() < deadline:
@@ -229,7 +230,9 @@ def test_killing_the_client_then_rerunning_finishes_only_missing_chunks(
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     ran, total = map(int, re.search(r"faults: (\d+) of (\d+) chunks run", again.stdout).groups())
-    assert ran == total - status.chunks_done
+    # Only missing chunks run: never one found done before the rerun (a part of a chunk still
+    # running on a worker when the client died may land late, so the rerun can find more).
+    assert 0 < ran <= total - status.chunks_done
     assert study_status(fault_home / "sweeps", "faults").state == "finished"
     spec = load_spec(spec_path)
     reference = run_study(

@@ -237,3 +237,29 @@ def test_parts_without_a_study_record_are_set_aside_not_mixed(study: Study) -> N
     assert study.part_hashes() == study.original
     kept = {p.name.rsplit("-", 1)[-1] for p in (study.dir / "quarantine").iterdir()}
     assert kept == {"parts", "chunks.jsonl"}
+
+
+def test_write_part_is_atomic_and_returns_the_digest_the_manifest_records(tmp_path: Path) -> None:
+    """A part is written through a temporary sibling and a rename, encoded as measured (plain,
+    required columns, statistics for scenario_id only), and its sha256 is that of the file."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = [pa.array(np.arange(5, 9, dtype=np.int64)), pa.array(np.linspace(0.0, 1.0, 4))]
+    schema = pa.schema(
+        [pa.field("scenario_id", pa.int64(), nullable=False), pa.field("y", pa.float64(), False)]
+    )
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    path = tmp_path / "parts" / "chunk=5" / store.PART_NAME
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"an older part")
+    digest = store.write_part(path, table)
+    assert digest == store.file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [p.name for p in path.parent.iterdir()] == [store.PART_NAME]  # no temporary left
+    assert pq.read_table(path).equals(table)
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    assert row_group.column(0).compression == row_group.column(1).compression == "UNCOMPRESSED"
+    assert row_group.column(0).statistics is not None and row_group.column(1).statistics is None
+    record, problem = store.inspect_part(path, 5)
+    assert problem == "" and record is not None and record.sha256 == digest
