@@ -262,7 +262,7 @@ _CALIBRATE = "migsys.projections.calibration:calibrate_kernel"
 BUILTIN_KERNELS: tuple[Kernel, ...] = (
     Kernel(
         name="depopulation",
-        version=1,
+        version=2,
         description="cohort-component projection of municipalities with emigration and return",
         parameters=kernel_parameters("depopulation"),
         outputs=DEPOPULATION_SCALARS + DEPOPULATION_SERIES,
@@ -276,7 +276,7 @@ BUILTIN_KERNELS: tuple[Kernel, ...] = (
     ),
     Kernel(
         name="remittances",
-        version=1,
+        version=2,
         description="Mexican-born stock in the US by duration and the remittances it sends",
         parameters=kernel_parameters("remittances"),
         outputs=REMITTANCE_SCALARS + REMITTANCE_SERIES,
@@ -290,7 +290,7 @@ BUILTIN_KERNELS: tuple[Kernel, ...] = (
     ),
     Kernel(
         name="coupled",
-        version=1,
+        version=2,
         description="both kernels in one run: municipal emigrants feed the US stock",
         # The depopulation parameters, then the remittance ones (no name is shared).
         parameters=kernel_parameters("depopulation") + kernel_parameters("remittances"),
