@@ -4,8 +4,9 @@ Tests that need the real published files use ``real_sources``: they skip with a 
 files are absent, except under ``CI=true``, where absence is an error.
 
 End-to-end refreshes are expensive (ingest + dbt), so the session runs the nightly flow — the same
-flow ``migsys refresh`` runs — once on the real files (``published_home``) and once with no source
-files (``embedded_home``). They are shared: never write into them. A test that refreshes over a
+flow ``migsys refresh`` runs — once on the real files (``published_home``) and once as
+``migsys refresh`` on a fresh clone, with no source files (``first_run``, whose home is
+``embedded_home``). They are shared: never write into them. A test that refreshes over a
 published warehouse takes its own copy (``published_copy``).
 
 Prefect gets a private home for the session before anything imports it, so tests never touch a
@@ -16,10 +17,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from migsys.warehouse.paths import MigsysPaths
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -90,12 +96,46 @@ def published_home(real_sources: Path, no_studies_config: Path, tmp_path_factory
     return refresh_with_flow(home, real_sources, no_studies_config, sources_explicit=True)
 
 
+@dataclass(frozen=True)
+class FirstRun:
+    """What ``migsys refresh`` printed on a fresh checkout, and the home it published."""
+
+    returncode: int
+    output: str  # stdout + stderr
+    folder: Path  # the working folder: ./var is its MIGSYS_HOME, ./data/sources is absent
+    paths: MigsysPaths
+
+
 @pytest.fixture(scope="session")
-def embedded_home(no_studies_config: Path, tmp_path_factory):
-    """A MIGSYS_HOME refreshed with NO source files: the data the repository ships."""
-    home = tmp_path_factory.mktemp("embedded_home")
-    empty_sources = tmp_path_factory.mktemp("no_sources")
-    return refresh_with_flow(home, empty_sources, no_studies_config)
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+    """``migsys refresh`` exactly as on a fresh clone, run once per session: a CLI subprocess in an
+    empty folder, neither MIGSYS_HOME nor MIGSYS_SOURCES set (so ./var and the absent
+    ./data/sources: the embedded snapshot), the shipped nightly config (its standing study)."""
+    from migsys.warehouse.paths import MigsysPaths
+
+    folder = tmp_path_factory.mktemp("fresh_checkout")
+    prefect_home = tmp_path_factory.mktemp("first-run-prefect")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}},
+        "PREFECT_HOME": str(prefect_home),
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+    }
+    env.pop("PREFECT_API_URL", None)
+    migsys = Path(sys.executable).parent / "migsys"
+    done = subprocess.run(
+        [str(migsys), "refresh"], env=env, cwd=folder, capture_output=True, text=True, timeout=900
+    )
+    paths = MigsysPaths(home=folder / "var", sources=folder / "data" / "sources")
+    return FirstRun(done.returncode, done.stdout + done.stderr, folder, paths)
+
+
+@pytest.fixture(scope="session")
+def embedded_home(first_run: FirstRun):
+    """A MIGSYS_HOME refreshed with NO source files: the data the repository ships (the home of
+    the session's first run, standing study included). Tests must not write into it."""
+    assert first_run.returncode == 0, first_run.output
+    return first_run.paths
 
 
 @pytest.fixture()

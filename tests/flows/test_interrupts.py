@@ -31,14 +31,20 @@ def sha256(path: Path) -> str:
 
 
 def start_refresh(
-    paths: MigsysPaths, env: dict[str, str], *, capture: bool = True
+    paths: MigsysPaths,
+    env: dict[str, str],
+    *,
+    capture: bool = True,
+    rebuild: bool = True,
+    config: Path | None = None,
 ) -> subprocess.Popen:
     assert MIGSYS, "the migsys entry point is not installed"
     env = {**env, "MIGSYS_HOME": str(paths.home), "MIGSYS_SOURCES": str(paths.sources)}
     # Orphans of a SIGKILLed run would hold captured pipes open: that run's output is not read.
     output = subprocess.PIPE if capture else subprocess.DEVNULL
+    options = [*(["--rebuild"] if rebuild else []), *(["--config", str(config)] if config else [])]
     return subprocess.Popen(
-        [MIGSYS, "refresh", "--rebuild"],
+        [MIGSYS, "refresh", *options],
         env=env,
         stdout=output,
         stderr=output,
@@ -94,7 +100,7 @@ def test_signal_stops_the_refresh_promptly_with_one_line(
 
 
 def test_sigkill_leaves_the_warehouse_and_the_next_run_reaps_the_leftovers(
-    published_copy: MigsysPaths, cli_env: dict[str, str]
+    published_copy: MigsysPaths, cli_env: dict[str, str], no_studies_config: Path
 ) -> None:
     before = sha256(published_copy.warehouse)
     process = start_refresh(published_copy, cli_env, capture=False)
@@ -111,7 +117,8 @@ def test_sigkill_leaves_the_warehouse_and_the_next_run_reaps_the_leftovers(
     assert gone_within(dbt, 30) == [], "dbt dies with the process that started it"
     assert server[0].is_running(), "the orphaned server is what the next run must reap"
 
-    again = start_refresh(published_copy, cli_env)
+    # The inputs are those of the published warehouse: the next run reaps, then keeps it.
+    again = start_refresh(published_copy, cli_env, rebuild=False, config=no_studies_config)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
     assert f"stopped the Prefect server (pid {server[0].pid}) a killed run left" in out
