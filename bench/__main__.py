@@ -30,7 +30,9 @@ def main(argv: list[str]) -> int:
     paths.bench.mkdir(parents=True, exist_ok=True)
     out = paths.bench / "latest.json"
     results: dict[str, dict] = json.loads(out.read_text()) if out.is_file() and argv else {}
-    errors: dict[str, str] = {}
+    # A module run again replaces its earlier failure; the others' failures stay listed.
+    earlier: dict[str, str] = results.pop("errors", {})
+    errors = {name: trace for name, trace in earlier.items() if name not in selected}
     for name in selected:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
