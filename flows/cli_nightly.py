@@ -164,7 +164,9 @@ def _closing_block(paths: MigsysPaths, result, log_file: Path) -> None:
         console.print(
             "Warehouse up to date: its inputs are unchanged, the published build was kept."
         )
-    report = result.report
+    # The stable link (swapped to each new report) is the one worth bookmarking.
+    latest = paths.reports / "latest" / "index.html"
+    report = latest if latest.is_file() else result.report
     console.print()
     console.print(f"Warehouse  {result.warehouse}", markup=False)
     console.print(f"Report     [link={report.as_uri()}]{report.as_uri()}[/link]")

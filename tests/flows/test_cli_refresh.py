@@ -71,7 +71,7 @@ def test_first_refresh_on_a_fresh_checkout_fits_one_screen(first_run) -> None:
     assert not ANSI.search(output), "no colour codes when the output is not a terminal"
     assert "ephemeral API" in output
     assert f"Warehouse  {folder / 'var' / 'warehouse.duckdb'}" in output
-    assert f"file://{folder}/var/reports/" in output
+    assert f"file://{folder}/var/reports/latest/index.html" in output
     assert "Next:" in output and "migsys sql" in output
     log = next((folder / "var" / "logs").glob("refresh-*.log"))
     assert "Beginning flow run" in log.read_text(), "the full log is in MIGSYS_HOME/logs"
