@@ -34,8 +34,10 @@ from migsys.projections.depopulation import DepopulationData
 from migsys.projections.intervals import (
     ErrorProfile,
     Probabilistic,
+    central_half_width,
     error_profile,
     growth_classes,
+    interval_score,
     probabilistic,
 )
 from migsys.projections.municipal_forecast import (
@@ -50,6 +52,12 @@ MODEL = "model"
 FUTURE_YEARS = (2015, 2020, 2025, 2030)
 MODEL_MIN_ENUMERATIONS = 3
 REMITTANCE_FUTURE_HORIZONS = (1, 2, 3, 4, 5)
+# how many years of past forecasts set a remittance interval (None: all of them); the errors of
+# one regime (the boom to 2007, the bust, the flat 2010s) say little about the next, so each
+# origin picks the window that would have served best so far (choose_error_window); on a tie
+# the earlier entry wins, so more errors are preferred to fewer
+ERROR_WINDOWS: tuple[int | None, ...] = (None, 5, 3)
+MIN_WINDOW_SCORES = 5
 FORECAST_COLUMNS: dict[str, str] = {
     "kernel": "VARCHAR",
     "origin": "INTEGER",
@@ -329,15 +337,19 @@ def _pseudo_forecasts(
     return memo[pseudo]
 
 
-def remittance_profiles(
+RealisedErrors = dict[str, list[tuple[int, int, float]]]
+
+
+def realised_remittance_errors(
     data: rf.RemittanceData, origin: int, memo: PseudoForecasts | None = None
-) -> dict[str, ErrorProfile]:
-    """Each method's absolute errors per √year at the origins before ``origin`` (targets up to
-    it, at most ``MAX_HORIZON`` ahead), shift-adjusted across 2003."""
+) -> RealisedErrors:
+    """Each method's ``(pseudo-origin, horizon, error per √year)`` of every forecast made before
+    ``origin`` whose target was observed by it (at most ``MAX_HORIZON`` ahead), shift-adjusted
+    across 2003."""
     memo = {} if memo is None else memo
     known = data.until(origin)
     years = known.remittances_usd.index.astype(int)
-    errors: dict[str, list[float]] = {}
+    errors: RealisedErrors = {}
     for pseudo in range(int(years.min()) + 1, origin):
         horizons = np.arange(1, min(origin - pseudo, rf.MAX_HORIZON) + 1)
         forecasts = _pseudo_forecasts(known, pseudo, memo)
@@ -348,12 +360,62 @@ def remittance_profiles(
             if target is None:
                 continue
             for method, values in forecasts.items():
-                errors.setdefault(method, []).append((target - values[position]) / np.sqrt(horizon))
+                scaled = (target - values[position]) / np.sqrt(horizon)
+                errors.setdefault(method, []).append((pseudo, int(horizon), float(scaled)))
+    return errors
+
+
+def _errors_known_at(
+    errors: list[tuple[int, int, float]], origin: int, window: int | None
+) -> np.ndarray:
+    """The errors realised by ``origin`` of forecasts made at most ``window`` years before it."""
+    return np.array(
+        [
+            error
+            for pseudo, horizon, error in errors
+            if pseudo + horizon <= origin and (window is None or pseudo >= origin - window)
+        ]
+    )
+
+
+def _profile(errors: np.ndarray) -> ErrorProfile:
+    zeros = np.zeros(errors.size, dtype=int)
+    return error_profile(errors, zeros, zeros)
+
+
+def choose_error_window(errors: list[tuple[int, int, float]], origin: int) -> int | None:
+    """The window of ``ERROR_WINDOWS`` whose intervals scored best on the errors realised by
+    ``origin``: at each earlier forecast, the interval that window would have given then, scored
+    by the mean interval score of its 50 % and 90 % intervals (Gneiting & Raftery 2007). Every
+    window is scored on the same forecasts; with fewer than ``MIN_WINDOW_SCORES`` of them, every
+    error (None)."""
+    totals = dict.fromkeys(ERROR_WINDOWS, 0.0)
+    scored = 0
+    for pseudo, _horizon, error in errors:
+        pools = {window: _errors_known_at(errors, pseudo, window) for window in ERROR_WINDOWS}
+        if min(pool.size for pool in pools.values()) < rf.MIN_CALIBRATION_ERRORS:
+            continue
+        scored += 1
+        for window, pool in pools.items():
+            quantiles = _profile(pool).pooled
+            for level in (0.5, 0.9):
+                totals[window] += interval_score(
+                    central_half_width(quantiles, level), abs(error), 1.0 - level
+                )
+    if scored < MIN_WINDOW_SCORES:
+        return None
+    return min(ERROR_WINDOWS, key=totals.__getitem__)
+
+
+def remittance_profiles(
+    data: rf.RemittanceData, origin: int, memo: PseudoForecasts | None = None
+) -> dict[str, ErrorProfile]:
+    """Each method's profile of absolute errors per √year realised by ``origin``, from the
+    forecasts made within the window :func:`choose_error_window` picks for that method."""
     profiles = {}
-    for method, values in errors.items():
-        array = np.array(values)
-        zeros = np.zeros(array.size, dtype=int)
-        profiles[method] = error_profile(array, zeros, zeros)
+    for method, errors in realised_remittance_errors(data, origin, memo).items():
+        window = choose_error_window(errors, origin)
+        profiles[method] = _profile(_errors_known_at(errors, origin, window))
     return profiles
 
 

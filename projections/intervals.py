@@ -88,6 +88,19 @@ def error_profile(scaled_errors: np.ndarray, size: np.ndarray, growth: np.ndarra
     return ErrorProfile(by_class, by_size, pooled, int(errors.size))
 
 
+def central_half_width(quantiles: np.ndarray, level: float) -> float:
+    """Half-width (in scaled errors) of the central interval holding ``level`` of the mass: the
+    ``level`` quantile of the absolute errors, read from a profile's ``quantiles``."""
+    return float(np.interp(level, _levels(), quantiles))
+
+
+def interval_score(half_width: float, abs_error: float, alpha: float) -> float:
+    """Interval score of a central ``1 − alpha`` interval ``±half_width`` around the point for
+    an outcome ``abs_error`` away (Gneiting & Raftery 2007): its width plus ``2/alpha`` times
+    the distance by which the outcome falls outside."""
+    return 2.0 * half_width + 2.0 / alpha * max(abs_error - half_width, 0.0)
+
+
 @dataclass(frozen=True)
 class Probabilistic:
     """A probabilistic forecast ``[n_units, n_targets]``: quantiles and the log ensemble."""
@@ -110,11 +123,9 @@ def probabilistic(
         nan = np.full_like(point, np.nan)
         return Probabilistic(nan, nan, point, nan, nan, None)
     log_point = np.log(point)
-    levels = _levels()
 
     def bound(level: float, sign: float) -> np.ndarray:
-        # the central interval holding `level` of the mass has |ε| up to q(level)
-        q = np.array([np.interp(level, levels, row) for row in quantiles])
+        q = np.array([central_half_width(row, level) for row in quantiles])
         return np.exp(log_point + sign * q[:, None] * scale)
 
     offsets = np.concatenate([-quantiles[:, ::-1], quantiles], axis=1)  # [n_units, 2 levels]

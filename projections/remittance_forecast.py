@@ -27,9 +27,10 @@ and at an origin ``T`` the forecast of year ``T + h`` is
 The baselines it must beat: the last level, the drift (mean yearly log change up to ``T``
 continued) and damped-trend exponential smoothing of log remittances (statsmodels ``ETSModel``).
 
-Every method's predictive distribution is normal in logs with sd ``σ √h``, where ``σ`` is the
-root mean square of that method's own errors (per √year) at the origins before ``T`` whose
-targets were observed by ``T`` (shift-adjusted across 2003).
+The drift and the smoothing read the series with the 2003 shift removed (the shift estimated at
+``T``), as the model does: a baseline that took the recording change for growth would be a straw
+man. Each method's intervals come from its own realised errors
+(:func:`projections.evaluation.remittance_profiles`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ REMITTANCE_BASELINES = (LAST_LEVEL, DRIFT, DAMPED_ETS)
 FIRST_ORIGIN = 2003
 MAX_HORIZON = 5
 MIN_CALIBRATION_ERRORS = 3
-MAD_TO_SD = 1.4826
 ELASTICITY_PRIOR_SD = 0.5
 
 
@@ -218,13 +218,17 @@ def point_forecasts(
     horizons = np.asarray(horizons, dtype=int)
     log_series = np.log(series.to_numpy(float))
     last = log_series[-1]
-    drift = (log_series[-1] - log_series[0]) / max(log_series.size - 1, 1)
+    fit = fit_operations(known)
+    # the years before the recording change on today's recording basis (shift 0 before 2003)
+    comparable = log_series + np.where(
+        series.index.to_numpy(int) < RECORDING_SHIFT_YEAR, fit.recording_shift, 0.0
+    )
+    drift = (comparable[-1] - comparable[0]) / max(comparable.size - 1, 1)
     out = {
         LAST_LEVEL: np.full(horizons.size, last),
         DRIFT: last + drift * horizons,
-        DAMPED_ETS: damped_ets_forecast(log_series, horizons),
+        DAMPED_ETS: damped_ets_forecast(comparable, horizons),
     }
-    fit = fit_operations(known)
     gdp = np.log(_int_index(known.us_gdp))
     gdp_known = gdp[gdp.index <= origin].to_numpy(float)
     gdp_path = damped_ets_forecast(gdp_known, horizons)
@@ -247,33 +251,3 @@ def observed_log(data: RemittanceData, year: int, origin: int) -> float | None:
     if origin < RECORDING_SHIFT_YEAR <= year:
         value -= fit_operations(data.until(max(year, RECORDING_SHIFT_YEAR))).recording_shift
     return value
-
-
-def calibration_sigma(data: RemittanceData, origin: int) -> dict[str, float | None]:
-    """Per method, the root mean square of its realised errors per √year at the origins before
-    ``origin`` (targets up to ``origin``); None with fewer than MIN_CALIBRATION_ERRORS."""
-    known = data.until(origin)
-    years = _int_index(known.remittances_usd).index
-    first = int(years.min()) + 3  # an origin needs a few years of history
-    errors: dict[str, list[float]] = {}
-    for pseudo in range(first, origin):
-        horizons = np.arange(1, origin - pseudo + 1)
-        horizons = horizons[horizons <= MAX_HORIZON]
-        try:
-            forecasts = point_forecasts(known, pseudo, horizons)
-        except ValueError:
-            continue
-        for position, horizon in enumerate(horizons):
-            target = observed_log(known, pseudo + int(horizon), pseudo)
-            if target is None:
-                continue
-            for method, values in forecasts.items():
-                errors.setdefault(method, []).append((target - values[position]) / np.sqrt(horizon))
-    return {
-        method: (
-            float(MAD_TO_SD * np.median(np.abs(np.asarray(values) - np.median(values))))
-            if len(values) >= MIN_CALIBRATION_ERRORS
-            else None
-        )
-        for method, values in errors.items()
-    }

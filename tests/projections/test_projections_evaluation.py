@@ -19,10 +19,12 @@ from migsys.projections import remittance_forecast as rf
 from migsys.projections.depopulation import DepopulationData, read_depopulation_data
 from migsys.projections.evaluation import (
     MODEL,
+    choose_error_window,
     depopulation_origin,
     evaluate_depopulation,
     remittance_origin,
 )
+from migsys.projections.intervals import interval_score
 from migsys.projections.skill import SKILL_COLUMNS
 
 QUANTILES = ("p05", "p25", "p50", "p75", "p95")
@@ -84,6 +86,38 @@ def test_no_remittance_leakage():
             np.testing.assert_array_equal(
                 getattr(forecast, name), getattr(other.forecasts[method], name), err_msg=method
             )
+
+
+def _errors(size_by_origin: dict[int, float]) -> list[tuple[int, int, float]]:
+    """(pseudo-origin, horizon, error) of forecasts 1–3 years ahead, alternating in sign, of the
+    given size per origin."""
+    return [
+        (origin, horizon, size * (-1) ** (origin + horizon))
+        for origin, size in size_by_origin.items()
+        for horizon in (1, 2, 3)
+    ]
+
+
+def test_a_changed_regime_narrows_the_window_of_remittance_errors():
+    # large errors through 2007, small ones after: the last three years' errors serve better
+    errors = _errors({year: 0.2 if year < 2008 else 0.01 for year in range(1999, 2016)})
+    assert choose_error_window(errors, 2016) == 3
+    # a steady error size: every window does as well, and all the errors are kept
+    steady = _errors(dict.fromkeys(range(1999, 2016), 0.05))
+    assert choose_error_window(steady, 2016) is None
+
+
+def test_the_window_is_chosen_on_realised_errors_only():
+    errors = _errors({year: 0.2 if year < 2008 else 0.01 for year in range(1999, 2016)})
+    # at 2008 no small error has been realised yet: nothing argues for a short window
+    assert choose_error_window([e for e in errors if e[0] + e[1] <= 2008], 2008) is None
+    # too few forecasts to score (fewer than three errors behind each): all the errors
+    assert choose_error_window(_errors({2001: 0.2, 2002: 0.01}), 2006) is None
+
+
+def test_interval_score_is_width_plus_the_penalised_miss():
+    assert interval_score(0.1, 0.05, 0.1) == pytest.approx(0.2)
+    assert interval_score(0.1, 0.3, 0.1) == pytest.approx(0.2 + 20 * 0.2)
 
 
 def test_intervals_cover_at_their_nominal_rate_on_a_known_process():

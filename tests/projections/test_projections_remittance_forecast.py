@@ -47,6 +47,16 @@ def test_the_model_forecasts_a_known_process_closely():
     assert model_error[0] < 0.03
 
 
+def test_the_baselines_read_the_series_without_the_recording_shift():
+    # remittances grow 3 %/yr with the stock and jump 45 % in 2003 from the recording change:
+    # a drift or a smoothed trend that took the jump for growth would be a straw man
+    data = generated(shift=0.45, gdp_elasticity=0.0)
+    forecasts = rf.point_forecasts(data, 2010, np.array([1, 5]))
+    last = np.log(data.remittances_usd[2010])
+    np.testing.assert_allclose((forecasts[rf.DRIFT] - last) / [1, 5], 0.03, atol=0.004)
+    assert 0.0 < forecasts[rf.DAMPED_ETS][0] - last < 0.04  # 0.09 when the jump is growth
+
+
 def test_stock_path_interpolates_and_extrapolates_log_linearly():
     stock = pd.Series([100.0, 200.0], index=[2000, 2010])
     path = np.exp(rf.stock_path(stock, np.array([2000, 2005, 2015])))
