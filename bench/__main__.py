@@ -25,7 +25,13 @@ MODULES = (
 
 
 def main(argv: list[str]) -> int:
-    selected = argv or list(MODULES)
+    # `python -m migsys.bench projections` runs one module by its short name
+    selected = [name if "." in name else f"migsys.bench.{name}" for name in argv] or list(MODULES)
+    unknown = [name for name in selected if name not in MODULES]
+    if unknown:
+        short = ", ".join(name.rsplit(".", 1)[1] for name in MODULES)
+        print(f"bench: no benchmark module {unknown[0]!r} (modules: {short})", file=sys.stderr)
+        return 2
     paths = MigsysPaths.from_env()
     paths.bench.mkdir(parents=True, exist_ok=True)
     out = paths.bench / "latest.json"

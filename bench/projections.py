@@ -9,6 +9,10 @@ refreshes a temporary one from ``MIGSYS_SOURCES`` first (and writes nothing unde
   realised errors that calibrate the intervals, and the scores; the mean over origins 2000, 2005;
 - ``projections.depopulation.mdape_vs_best_baseline.<origin>_<target>``: the model's MdAPE over
   the best single baseline's (the issue asks ≤ 0.9) for 2000→2005, 2000→2010, 2005→2010;
+- ``projections.depopulation.hindsight_vs_best_baseline.<origin>_<target>``: the out-of-fold
+  MdAPE of a fit on the pair's own outcomes (:mod:`projections.hindsight`, not a forecast) over the
+  best single baseline's — the floor under the ratio above for any forecast built from the
+  predictors these files hold; above 0.9, the issue's target is out of their reach;
 - ``projections.depopulation.coverage_90.<origin>_<target>`` (nominal 0.90);
 - ``projections.remittances.seconds``: the whole remittance evaluation (12 origins);
 - ``projections.remittances.mape_vs_best_baseline`` and ``.coverage_90`` over every pair.
@@ -26,6 +30,7 @@ import pandas as pd
 from migsys.bench.common import metric
 from migsys.projections.depopulation import read_depopulation_data
 from migsys.projections.evaluation import MODEL, depopulation_origin, evaluate_remittances
+from migsys.projections.hindsight import hindsight_bound
 from migsys.projections.remittance_forecast import read_remittance_data
 from migsys.warehouse.paths import MigsysPaths
 
@@ -66,6 +71,9 @@ def _measure(warehouse: Path) -> dict[str, dict]:
         key = f"{origin}_{target}"
         out[f"projections.depopulation.mdape_vs_best_baseline.{key}"] = metric(
             pair.loc[MODEL, "mdape"] / best, "ratio", 0.9, False
+        )
+        out[f"projections.depopulation.hindsight_vs_best_baseline.{key}"] = metric(
+            hindsight_bound(data, origin, target).out_of_fold_mdape / best, "ratio"
         )
         out[f"projections.depopulation.coverage_90.{key}"] = metric(
             pair.loc[MODEL, "coverage_90"], "fraction"
