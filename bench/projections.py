@@ -13,6 +13,8 @@ refreshes a temporary one from ``MIGSYS_SOURCES`` first (and writes nothing unde
   MdAPE of a fit on the pair's own outcomes (:mod:`projections.hindsight`, not a forecast) over the
   best single baseline's — the floor under the ratio above for any forecast built from the
   predictors these files hold; above 0.9, the issue's target is out of their reach;
+- ``projections.depopulation.direction.<origin>_<target>.{model,best_baseline,hindsight}``: the
+  share of units put on the observed side of "population fell" (the issue asks model ≥ best);
 - ``projections.depopulation.coverage_90.<origin>_<target>`` (nominal 0.90);
 - ``projections.remittances.seconds``: the whole remittance evaluation (12 origins);
 - ``projections.remittances.mape_vs_best_baseline`` and ``.coverage_90`` over every pair.
@@ -72,9 +74,19 @@ def _measure(warehouse: Path) -> dict[str, dict]:
         out[f"projections.depopulation.mdape_vs_best_baseline.{key}"] = metric(
             pair.loc[MODEL, "mdape"] / best, "ratio", 0.9, False
         )
+        hindsight = hindsight_bound(data, origin, target)
         out[f"projections.depopulation.hindsight_vs_best_baseline.{key}"] = metric(
-            hindsight_bound(data, origin, target).out_of_fold_mdape / best, "ratio"
+            hindsight.out_of_fold_mdape / best, "ratio"
         )
+        directions = pair.loc[
+            [m for m in SINGLE_BASELINES if m in pair.index], "direction_accuracy"
+        ]
+        for name, value in (
+            ("model", pair.loc[MODEL, "direction_accuracy"]),
+            ("best_baseline", directions.max()),
+            ("hindsight", hindsight.out_of_fold_direction),
+        ):
+            out[f"projections.depopulation.direction.{key}.{name}"] = metric(value, "fraction")
         out[f"projections.depopulation.coverage_90.{key}"] = metric(
             pair.loc[MODEL, "coverage_90"], "fraction"
         )

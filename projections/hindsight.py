@@ -11,7 +11,8 @@ municipalities' realised outcomes (``FOLDS`` folds).
 No method working at the origin knows how those predictors relate to the coming period better than
 a fit on that period's own outcomes, so the out-of-fold MdAPE is a floor for forecasts built from
 these predictors: when it sits above 0.9 × the best baseline's, a forecast that is 10 % better
-than the baselines cannot be built from these files, however it is tuned. A different predictor
+than the baselines cannot be built from these files, however it is tuned. The same goes for the
+share of units whose growth direction it gets right. A different predictor
 (municipal age structure, registered births and deaths, a later migration index) could move the
 floor; a cleverer use of these cannot move it much.
 
@@ -40,13 +41,15 @@ INDICATOR_COLUMNS = (
 
 @dataclass(frozen=True)
 class HindsightBound:
-    """MdAPE (fractions) of the hindsight fit of one origin/target pair."""
+    """MdAPE (fractions) of the hindsight fit of one origin/target pair, and the share of units
+    it puts on the observed side of "population fell" (the skill mart's direction rule)."""
 
     origin: int
     target: int
     n_units: int
     in_sample_mdape: float
     out_of_fold_mdape: float
+    out_of_fold_direction: float
 
 
 def _period_rates(data: DepopulationData, origin: int) -> list[np.ndarray]:
@@ -155,4 +158,5 @@ def hindsight_bound(
     for number in range(folds):
         held = fold == number
         predicted[held] = design[held] @ _median_fit(design[~held], outcome[~held])
-    return HindsightBound(origin, target, int(outcome.size), in_sample, mdape(predicted))
+    direction = float(np.mean((predicted < 0) == (outcome < 0)))
+    return HindsightBound(origin, target, int(outcome.size), in_sample, mdape(predicted), direction)
