@@ -31,10 +31,12 @@ import pandas as pd  # noqa: E402
 SECTION_ID = "forecast"  # the anchor reports.build links to
 TITLE = "How good are these projections?"
 NOMINAL_90 = 0.90
+TARGET_RATIO = 0.9  # the model's MdAPE at most 0.9 × the best single baseline's
 FORECAST_STATEMENT = (
     "A forecast here is the model's probabilistic projection: its p50 is the forecast and its "
-    "p05–p95 band is calibrated on the errors the same model made at earlier origins, by size "
-    "and growth class, so that about 90 % of outcomes should fall inside it. Every method is "
+    "p05–p95 band is calibrated on the errors the same model made at earlier origins (by size "
+    "and growth class for municipalities; over the span of past years that would have served "
+    "best for remittances), so that about 90 % of outcomes should fall inside it. Every method is "
     "scored only on years it could not see. The fan charts of the standing studies elsewhere in "
     "this report are not forecasts: they are sensitivity ranges — what the kernels do across "
     "the parameter ranges their specs state — and show what drives the spread, not how likely "
@@ -66,7 +68,7 @@ def skill_table(skill: pd.DataFrame) -> pd.DataFrame:
             & (rows["target_year"] == target)
             & ~rows["method"].isin(["model", "average"])
         ]
-        best = pair.loc[pair["mdape"].idxmin()] if len(pair) else None
+        best = _best_single(pair)
         out.append(
             {
                 "kernel": kernel,
@@ -90,6 +92,60 @@ def skill_table(skill: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out)
+
+
+def _best_single(pair: pd.DataFrame) -> pd.Series | None:
+    baselines = pair[~pair["method"].isin(["model", "average"])]
+    return baselines.loc[baselines["mdape"].idxmin()] if len(baselines) else None
+
+
+def skill_verdicts(skill: pd.DataFrame) -> list[str]:
+    """One plain sentence per kernel: does the model beat the simple extrapolations, measured."""
+    rows = skill[skill["size_class"] == "all"]
+    verdicts = []
+    municipal = rows[rows["kernel"] == "depopulation"]
+    pairs = [
+        (key, pair)
+        for key, pair in municipal.groupby(["origin", "target_year"])
+        if (pair["method"] == "model").any() and _best_single(pair) is not None
+    ]
+    if pairs:
+        ratios = [
+            float(pair.loc[pair["method"] == "model", "mdape"].iloc[0])
+            / float(_best_single(pair)["mdape"])
+            for _, pair in pairs
+        ]
+        better = sum(ratio < 1 for ratio in ratios)
+        by_target = sum(ratio <= TARGET_RATIO for ratio in ratios)
+        listed = ", ".join(
+            f"{origin}→{target} {ratio:.2f}"
+            for ((origin, target), _), ratio in zip(pairs, ratios, strict=True)
+        )
+        verdict = (
+            f"Municipal population: the model's MdAPE beats the best single baseline's at "
+            f"{better} of {len(pairs)} origin/target pairs, by 10 % or more at {by_target} "
+            f"(model over best baseline: {listed})."
+        )
+        if better < len(pairs):
+            verdict += (
+                " Where it does not, a simple extrapolation was more accurate: read the published "
+                "municipal forecast with the table below."
+            )
+        verdicts.append(verdict)
+    remittances = rows[rows["kernel"] == "remittances"]
+    if (remittances["method"] == "model").any():
+        mape = remittances.groupby("method")["mape"].mean()
+        baselines = mape.drop(index=["model"], errors="ignore")
+        if len(baselines):
+            best = baselines.idxmin()
+            coverage = remittances.loc[remittances["method"] == "model", "coverage_90"].mean()
+            verdicts.append(
+                f"Remittances: the model's mean absolute percentage error is {_percent(mape['model'])} % "
+                f"against {_percent(baselines[best])} % for the best baseline ({best}) over "
+                f"{int((remittances['method'] == 'model').sum())} origin/target pairs; "
+                f"{_percent(coverage)} % of outcomes fell inside its p05–p95."
+            )
+    return verdicts
 
 
 def remittance_summary(skill: pd.DataFrame) -> pd.DataFrame:
@@ -219,6 +275,9 @@ def forecast_section(con: duckdb.DuckDBPyConnection, out_dir: Path):
         return None
     images: list[Path] = []
     parts = [f"<p>{html.escape(FORECAST_STATEMENT)}</p>"]
+    parts += [
+        f"<p><strong>{html.escape(verdict)}</strong></p>" for verdict in skill_verdicts(skill)
+    ]
     table = skill_table(skill[skill["kernel"] == "depopulation"])
     if len(table):
         parts.append(

@@ -78,3 +78,47 @@ def test_section_shows_skill_coverage_and_the_fan(tmp_path):
 
 def test_section_without_forecasts_is_none(tmp_path):
     assert forecast_section(duckdb.connect(), tmp_path) is None
+
+
+def _pair_rows(kernel: str, origin: int, target: int, mdapes: dict[str, float]) -> list[dict]:
+    return [
+        {
+            "kernel": kernel,
+            "origin": origin,
+            "target_year": target,
+            "horizon_years": float(target - origin),
+            "method": method,
+            "size_class": "all",
+            "n_units": 100,
+            "mdape": value,
+            "mape": value,
+            "median_log_error": 0.0,
+            "direction_accuracy": 0.7,
+            "crps": 0.04,
+            "coverage_90": 0.9 if method != "model" else (1.0 if target % 2 else 0.8),
+            "coverage_50": 0.5,
+        }
+        for method, value in mdapes.items()
+    ]
+
+
+def test_the_verdict_says_plainly_where_the_model_loses():
+    from migsys.reports.forecast_section import skill_verdicts
+
+    rows = (
+        _pair_rows("depopulation", 2000, 2005, {"model": 0.05, "linear": 0.06, "average": 0.04})
+        + _pair_rows("depopulation", 2000, 2010, {"model": 0.08, "damped_trend": 0.06})
+        + _pair_rows("depopulation", 2005, 2010, {"linear": 0.06})  # no model: not a pair
+        + _pair_rows("remittances", 2010, 2011, {"model": 0.05, "last_level": 0.07})
+        + _pair_rows("remittances", 2010, 2012, {"model": 0.09, "last_level": 0.11})
+    )
+    municipal, remittances = skill_verdicts(pd.DataFrame(rows, columns=list(SKILL_COLUMNS)))
+    # 0.05/0.06 = 0.83 beats by more than 10 %; the average is not a single baseline
+    assert "at 1 of 2 origin/target pairs, by 10 % or more at 1" in municipal
+    assert "2000→2005 0.83, 2000→2010 1.33" in municipal
+    assert "a simple extrapolation was more accurate" in municipal
+    assert remittances == (
+        "Remittances: the model's mean absolute percentage error is 7.0 % against 9.0 % for "
+        "the best baseline (last_level) over 2 origin/target pairs; 90.0 % of outcomes fell "
+        "inside its p05–p95."
+    )
