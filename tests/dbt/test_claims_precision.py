@@ -18,8 +18,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
 
-CLAIM_MODELS = "fct_paper_claims_check int_paper_claims_recomputed_to_claim paper_claims"
-
 
 @pytest.fixture(scope="module")
 def claims(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
@@ -28,10 +26,16 @@ def claims(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     con = duckdb.connect(str(database))
     ingest_sources(con, work / "no_sources", snapshot_dir=None)
     con.close()
-    selection = ("--select", "+fct_paper_claims_check", "--exclude", "path:models/staging/sweeps")
-    assert run_dbt("seed", database, work).success
-    assert run_dbt("run", database, work, *selection).success
-    tested = run_dbt("test", database, work, "--select", CLAIM_MODELS)
+    # one build of the claims mart and everything upstream (seeds, models, their tests)
+    selection = (
+        "--select",
+        "+fct_paper_claims_check",
+        "--exclude",
+        "path:models/staging/sweeps",
+        "--indirect-selection",
+        "cautious",  # only tests whose every parent is built here
+    )
+    tested = run_dbt("build", database, work, *selection)
     assert tested.success, tested.describe_failures()
     assert tested.count("unit_test") >= 2  # the verdict's unit tests ran (and passed)
     con = duckdb.connect(str(database))

@@ -129,8 +129,8 @@ def test_real_build_flags_where_paper_and_data_disagree(real_build: Path) -> Non
 def test_singular_tests_fail_when_raw_data_disagree(real_sources: Path, tmp_path: Path) -> None:
     """Tamper with two raw values: exactly the tests guarding them must fail.
 
-    ``dbt build`` skips everything downstream of a failed test, so the models are run first and
-    every test afterwards: each guard then reports on its own.
+    ``dbt build`` skips everything downstream of a failed test, so seeds and models are built
+    first with no test and every test afterwards: each guard then reports on its own.
     """
     database = tmp_path / "warehouse.duckdb"
     ingest_into(database, real_sources)
@@ -143,8 +143,8 @@ def test_singular_tests_fail_when_raw_data_disagree(real_sources: Path, tmp_path
     # Calvillo (01003) moved from 'Very high' to 'High' in CONAPO's 2000 index
     con.execute("update raw.conapo_iim_2000 set gim_2000 = 'High' where fe_id = 1 and mun_id = 3")
     con.close()
-    for command in ("seed", "run"):
-        assert run_dbt(command, database, tmp_path, *EXCLUDE_SWEEPS).success, command
+    no_tests = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+    assert run_dbt("build", database, tmp_path, *EXCLUDE_SWEEPS, *no_tests).success
     report = run_dbt("test", database, tmp_path, *EXCLUDE_SWEEPS)
     failed = {node.unique_id.split(".")[2] for node in report.failed}
     assert failed == {
