@@ -407,16 +407,25 @@ def choose_error_window(errors: list[tuple[int, int, float]], origin: int) -> in
     return min(ERROR_WINDOWS, key=totals.__getitem__)
 
 
+def interval_errors(errors: list[tuple[int, int, float]], origin: int) -> np.ndarray:
+    """The errors an interval at ``origin`` is built from: those of the window
+    :func:`choose_error_window` picks, or every error realised by then when that window holds
+    fewer than ``MIN_CALIBRATION_ERRORS`` (its last forecasts could not run)."""
+    chosen = _errors_known_at(errors, origin, choose_error_window(errors, origin))
+    if chosen.size >= rf.MIN_CALIBRATION_ERRORS:
+        return chosen
+    return _errors_known_at(errors, origin, None)
+
+
 def remittance_profiles(
     data: rf.RemittanceData, origin: int, memo: PseudoForecasts | None = None
 ) -> dict[str, ErrorProfile]:
-    """Each method's profile of absolute errors per √year realised by ``origin``, from the
-    forecasts made within the window :func:`choose_error_window` picks for that method."""
-    profiles = {}
-    for method, errors in realised_remittance_errors(data, origin, memo).items():
-        window = choose_error_window(errors, origin)
-        profiles[method] = _profile(_errors_known_at(errors, origin, window))
-    return profiles
+    """Each method's profile of absolute errors per √year realised by ``origin`` (see
+    :func:`interval_errors`)."""
+    return {
+        method: _profile(interval_errors(errors, origin))
+        for method, errors in realised_remittance_errors(data, origin, memo).items()
+    }
 
 
 def remittance_origin(

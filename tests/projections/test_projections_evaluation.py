@@ -22,6 +22,7 @@ from migsys.projections.evaluation import (
     choose_error_window,
     depopulation_origin,
     evaluate_depopulation,
+    interval_errors,
     remittance_origin,
 )
 from migsys.projections.intervals import interval_score
@@ -113,6 +114,16 @@ def test_the_window_is_chosen_on_realised_errors_only():
     assert choose_error_window([e for e in errors if e[0] + e[1] <= 2008], 2008) is None
     # too few forecasts to score (fewer than three errors behind each): all the errors
     assert choose_error_window(_errors({2001: 0.2, 2002: 0.01}), 2006) is None
+
+
+def test_intervals_use_the_chosen_window_or_every_error_when_it_is_empty():
+    errors = _errors({year: 0.2 if year < 2008 else 0.01 for year in range(1999, 2016)})
+    chosen = interval_errors(errors, 2016)
+    assert chosen.size and np.all(np.abs(chosen) == 0.01)  # the last three years only
+    # the forecasts of the last years could not run: the three-year window would be empty
+    gap = [e for e in errors if e[0] < 2012]
+    assert choose_error_window(gap, 2016) == 3
+    assert interval_errors(gap, 2016).size == len(gap)
 
 
 def test_interval_score_is_width_plus_the_penalised_miss():
