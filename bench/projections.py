@@ -30,15 +30,14 @@ import duckdb
 import pandas as pd
 
 from migsys.bench.common import metric
+from migsys.projections.baselines import SINGLE_BASELINES
 from migsys.projections.depopulation import read_depopulation_data
 from migsys.projections.evaluation import MODEL, depopulation_origin, evaluate_remittances
 from migsys.projections.hindsight import hindsight_bound
-from migsys.projections.remittance_forecast import read_remittance_data
+from migsys.projections.remittance_forecast import REMITTANCE_BASELINES, read_remittance_data
 from migsys.warehouse.paths import MigsysPaths
 
 ORIGINS = (2000, 2005)
-SINGLE_BASELINES = ("zero_growth", "linear", "exponential", "share_of_state", "damped_trend")
-REMITTANCE_BASELINES = ("last_level", "drift", "damped_ets")
 
 
 def _measure(warehouse: Path) -> dict[str, dict]:
@@ -69,7 +68,8 @@ def _measure(warehouse: Path) -> dict[str, dict]:
         pair = skill.loc[(origin, target)]
         if MODEL not in pair.index:
             continue
-        best = pair.loc[[m for m in SINGLE_BASELINES if m in pair.index], "mdape"].min()
+        singles = pair.loc[[m for m in SINGLE_BASELINES if m in pair.index]]
+        best = singles["mdape"].min()
         key = f"{origin}_{target}"
         out[f"projections.depopulation.mdape_vs_best_baseline.{key}"] = metric(
             pair.loc[MODEL, "mdape"] / best, "ratio", 0.9, False
@@ -78,12 +78,9 @@ def _measure(warehouse: Path) -> dict[str, dict]:
         out[f"projections.depopulation.hindsight_vs_best_baseline.{key}"] = metric(
             hindsight.out_of_fold_mdape / best, "ratio"
         )
-        directions = pair.loc[
-            [m for m in SINGLE_BASELINES if m in pair.index], "direction_accuracy"
-        ]
         for name, value in (
             ("model", pair.loc[MODEL, "direction_accuracy"]),
-            ("best_baseline", directions.max()),
+            ("best_baseline", singles["direction_accuracy"].max()),
             ("hindsight", hindsight.out_of_fold_direction),
         ):
             out[f"projections.depopulation.direction.{key}.{name}"] = metric(value, "fraction")

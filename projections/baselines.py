@@ -79,11 +79,9 @@ class BasePeriod:
     @classmethod
     def of(cls, panel: CensusPanel, origin: int) -> BasePeriod:
         start = base_start(panel, origin)
-        level, start_level = panel.level(origin), panel.level(start)
         years = panel.date(origin) - panel.date(start)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.log(level / start_level) / years
-        return cls(origin, start, years, level, start_level, rate)
+        rate = panel.growth_rate(start, origin)
+        return cls(origin, start, years, panel.level(origin), panel.level(start), rate)
 
 
 def _horizons(panel: CensusPanel, origin: int, target_dates: np.ndarray) -> np.ndarray:
@@ -100,14 +98,7 @@ def damped_persistence(panel: CensusPanel, origin: int) -> tuple[float, float] |
     if len(years) < 3:
         return None
     first, middle, last = years[-3:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        earlier = np.log(panel.level(middle) / panel.level(first)) / (
-            panel.date(middle) - panel.date(first)
-        )
-        later = np.log(panel.level(last) / panel.level(middle)) / (
-            panel.date(last) - panel.date(middle)
-        )
-    return lad_line(earlier, later)
+    return lad_line(panel.growth_rate(first, middle), panel.growth_rate(middle, last))
 
 
 def baseline_forecasts(

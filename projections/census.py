@@ -107,6 +107,14 @@ class CensusPanel:
             self.population[:, keep].copy(),
         )
 
+    def growth_rate(self, earlier: int, later: int) -> np.ndarray:
+        """Continuous annual growth of every row from ``earlier`` to ``later``, over the exact
+        time between their reference dates (NaN where either is missing)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(self.level(later) / self.level(earlier)) / (
+                self.date(later) - self.date(earlier)
+            )
+
     def state_totals(self) -> tuple[np.ndarray, np.ndarray]:
         """(state keys, ``[n_states, n_years]`` totals over the municipalities enumerated).
 

@@ -389,15 +389,22 @@ def choose_error_window(errors: list[tuple[int, int, float]], origin: int) -> in
     by the mean interval score of its 50 % and 90 % intervals (Gneiting & Raftery 2007). Every
     window is scored on the same forecasts; with fewer than ``MIN_WINDOW_SCORES`` of them, every
     error (None)."""
+
+    def window_quantiles(pseudo: int) -> dict[int | None, np.ndarray] | None:
+        """Each window's profile of the errors known at ``pseudo`` (None: one has too few)."""
+        pools = {window: _errors_known_at(errors, pseudo, window) for window in ERROR_WINDOWS}
+        if min(pool.size for pool in pools.values()) < rf.MIN_CALIBRATION_ERRORS:
+            return None
+        return {window: _profile(pool).pooled for window, pool in pools.items()}
+
+    at_pseudo = {pseudo: window_quantiles(pseudo) for pseudo in {e[0] for e in errors}}
     totals = dict.fromkeys(ERROR_WINDOWS, 0.0)
     scored = 0
     for pseudo, _horizon, error in errors:
-        pools = {window: _errors_known_at(errors, pseudo, window) for window in ERROR_WINDOWS}
-        if min(pool.size for pool in pools.values()) < rf.MIN_CALIBRATION_ERRORS:
+        if at_pseudo[pseudo] is None:
             continue
         scored += 1
-        for window, pool in pools.items():
-            quantiles = _profile(pool).pooled
+        for window, quantiles in at_pseudo[pseudo].items():
             for level in (0.5, 0.9):
                 totals[window] += interval_score(
                     central_half_width(quantiles, level), abs(error), 1.0 - level

@@ -56,13 +56,10 @@ def _period_rates(data: DepopulationData, origin: int) -> list[np.ndarray]:
     """Annual log growth of every period between enumerations up to ``origin``, and over the
     base period the baselines extrapolate."""
     panel = data.panel.until(origin)
-    rates = []
-    for earlier, later in zip(panel.years[:-1], panel.years[1:], strict=True):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates.append(
-                np.log(panel.level(later) / panel.level(earlier))
-                / (panel.date(later) - panel.date(earlier))
-            )
+    rates = [
+        panel.growth_rate(earlier, later)
+        for earlier, later in zip(panel.years[:-1], panel.years[1:], strict=True)
+    ]
     rates.append(BasePeriod.of(panel, origin).rate)
     return rates
 
@@ -149,8 +146,8 @@ def hindsight_bound(
             f"{origin} -> {target}; too few to fit"
         )
 
-    def mdape(predicted_rate: np.ndarray, rows=slice(None)) -> float:
-        return float(np.median(np.abs(np.expm1((predicted_rate - outcome[rows]) * horizon))))
+    def mdape(predicted_rate: np.ndarray) -> float:
+        return float(np.median(np.abs(np.expm1((predicted_rate - outcome) * horizon))))
 
     in_sample = mdape(design @ _median_fit(design, outcome))
     fold = np.random.default_rng(seed).integers(0, folds, outcome.size)

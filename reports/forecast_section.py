@@ -105,21 +105,21 @@ def skill_verdicts(skill: pd.DataFrame) -> list[str]:
     verdicts = []
     municipal = rows[rows["kernel"] == "depopulation"]
     pairs = [
-        (key, pair)
+        (key, pair, _best_single(pair))
         for key, pair in municipal.groupby(["origin", "target_year"])
-        if (pair["method"] == "model").any() and _best_single(pair) is not None
+        if (pair["method"] == "model").any()
     ]
+    pairs = [(key, pair, best) for key, pair, best in pairs if best is not None]
     if pairs:
         ratios = [
-            float(pair.loc[pair["method"] == "model", "mdape"].iloc[0])
-            / float(_best_single(pair)["mdape"])
-            for _, pair in pairs
+            float(pair.loc[pair["method"] == "model", "mdape"].iloc[0]) / float(best["mdape"])
+            for _, pair, best in pairs
         ]
         better = sum(ratio < 1 for ratio in ratios)
         by_target = sum(ratio <= TARGET_RATIO for ratio in ratios)
         listed = ", ".join(
             f"{origin}→{target} {ratio:.2f}"
-            for ((origin, target), _), ratio in zip(pairs, ratios, strict=True)
+            for ((origin, target), _, _), ratio in zip(pairs, ratios, strict=True)
         )
         verdict = (
             f"Municipal population: the model's MdAPE beats the best single baseline's at "

@@ -111,8 +111,6 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
     """``migsys refresh`` exactly as on a fresh clone, run once per session: a CLI subprocess in an
     empty folder, neither MIGSYS_HOME nor MIGSYS_SOURCES set (so ./var and the absent
     ./data/sources: the embedded snapshot), the shipped nightly config (its standing study)."""
-    from migsys.warehouse.paths import MigsysPaths
-
     folder = tmp_path_factory.mktemp("fresh_checkout")
     prefect_home = tmp_path_factory.mktemp("first-run-prefect")
     env = {
