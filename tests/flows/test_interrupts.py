@@ -53,6 +53,14 @@ def start_refresh(
     )
 
 
+def command_line(process: psutil.Process) -> str:
+    """The process's command line; "" once it has exited (a zombie not yet reaped has none)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def wait_for_dbt(process: subprocess.Popen, timeout: float = 300) -> list[psutil.Process]:
     """Every process of the run once dbt is building (the run itself first)."""
     root = psutil.Process(process.pid)
@@ -60,7 +68,7 @@ def wait_for_dbt(process: subprocess.Popen, timeout: float = 300) -> list[psutil
     while time.monotonic() < deadline:
         assert process.poll() is None, "the refresh ended before dbt started"
         tree = [root, *root.children(recursive=True)]
-        commands = [" ".join(p.cmdline()) for p in tree if p.is_running()]
+        commands = [command_line(p) for p in tree]
         if any("dbt.cli.main" in c and " build " in f" {c} " for c in commands):
             time.sleep(1.0)  # let it get going
             return [root, *root.children(recursive=True)]
@@ -105,7 +113,7 @@ def test_sigkill_leaves_the_warehouse_and_the_next_run_reaps_the_leftovers(
     before = sha256(published_copy.warehouse)
     process = start_refresh(published_copy, cli_env, capture=False)
     tree = wait_for_dbt(process)
-    commands = {p: " ".join(p.cmdline()) for p in tree}
+    commands = {p: command_line(p) for p in tree}
     server = [
         p for p, command in commands.items() if "prefect.server.api.server:create_app" in command
     ]

@@ -115,6 +115,14 @@ def test_broken_sql_reports_dbt_own_error(tmp_path: Path) -> None:
     assert "error" in report.describe_failures().lower()
 
 
+def command_line(process: psutil.Process) -> str:
+    """The process's command line; "" once it has exited (a zombie not yet reaped has none)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def test_terminate_running_stops_dbt_and_refuses_new_runs(tmp_path: Path) -> None:
     project = toy_project(tmp_path)
     # A model that runs for minutes, so the stop has something to interrupt.
@@ -135,14 +143,14 @@ def test_terminate_running_stops_dbt_and_refuses_new_runs(tmp_path: Path) -> Non
     worker.start()
     me = psutil.Process()
     deadline = time.monotonic() + 120
-    while not any("dbt.cli.main" in " ".join(p.cmdline()) for p in me.children(recursive=True)):
+    while not any("dbt.cli.main" in command_line(p) for p in me.children(recursive=True)):
         assert time.monotonic() < deadline, "dbt never started"
         time.sleep(0.1)
     try:
         assert terminate_running() == 1
         worker.join(60)
         assert isinstance(outcome[0], DbtInterrupted)
-        assert not [p for p in me.children(recursive=True) if "dbt" in " ".join(p.cmdline())]
+        assert not [p for p in me.children(recursive=True) if "dbt" in command_line(p)]
         with pytest.raises(DbtInterrupted, match="not started"):
             run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
     finally:
