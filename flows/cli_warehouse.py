@@ -71,12 +71,16 @@ def fetch(
         _error(f"fetch failed: {error}")
         raise typer.Exit(1 if isinstance(error, SourcesFolderError) else 2) from None
     console.print(report)
+    supplied = [f for f in report.files if f.status == "supplied"]
     console.print(
-        f"{report.count('downloaded')} downloaded, {report.count('unchanged')} unchanged; "
-        f"manifest {paths.sources / 'MANIFEST.sha256'}",
+        f"{report.count('downloaded')} downloaded, {report.count('unchanged')} unchanged"
+        + (f", {len(supplied)} supplied with the data (no download)" if supplied else "")
+        + f"; manifest {paths.sources / 'MANIFEST.sha256'}",
         markup=False,
         highlight=False,
     )
+    for f in supplied:
+        console.print(f"  {f.file_name}: {f.error}", markup=False, highlight=False)
 
 
 def _error(text: str) -> None:

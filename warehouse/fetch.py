@@ -129,7 +129,8 @@ class FetchedFile:
     """What happened to one registered file.
 
     ``status``: downloaded (swapped in) | unchanged | failed | held (passed its checks but not
-    swapped in because another file failed). ``failure`` is a key of ``FAILURE_KINDS``.
+    swapped in because another file failed) | supplied (no public download: the file comes with
+    the data folder; the copy there, if any, is kept). ``failure`` is a key of ``FAILURE_KINDS``.
     """
 
     file_name: str
@@ -188,6 +189,11 @@ class FetchReport:
         lines = [
             f"{self.dest}: {self.count('downloaded')} downloaded, {self.count('unchanged')} "
             f"unchanged, {self.count('failed')} failed"
+            + (
+                f", {self.count('supplied')} supplied with the data"
+                if self.count("supplied")
+                else ""
+            )
         ]
         lines += [f"  {f.file_name}: {f.error}" for f in self.failures]
         return "\n".join(lines)
@@ -271,6 +277,9 @@ def fetch_sources(
         failed_hosts: dict[str, tuple[str, FetchFailure]] = {}
         for source in sources:
             for file_name in source.files:
+                if base_url is None and source.is_supplied(file_name):
+                    report.files.append(supplied_file(source, dest, file_name))
+                    continue
                 url = source_url(source, file_name, base_url)
                 wanted = Wanted(source, file_name, url, previous.get(file_name))
                 report.files.append(_fetch_one(wanted, staging, failed_hosts))
@@ -345,6 +354,19 @@ class Staging:
     limits: FetchLimits
 
 
+def supplied_file(source: Source, dest: Path, file_name: str) -> FetchedFile:
+    """A registered file with no public download: say so, keep the copy in ``dest`` if any."""
+    local = dest / file_name
+    where = f"kept the copy in {dest}" if local.is_file() else f"copy it into {dest} by hand"
+    note = (
+        f"no public download of its own (a conversion of {source.mirror_url} data, supplied "
+        f"with the data folder): {where}, or use --base-url of a mirror of the whole folder"
+    )
+    sha = sha256_of(local) if local.is_file() else None
+    size = local.stat().st_size if local.is_file() else None
+    return FetchedFile(file_name, source.mirror_url, "supplied", size, sha, error=note)
+
+
 def _fetch_one(
     wanted: Wanted, staging: Staging, failed_hosts: dict[str, tuple[str, FetchFailure]]
 ) -> FetchedFile:
@@ -406,6 +428,14 @@ def check_content(
                 f"(source {source.id} in warehouse/sources.py): the mirror serves other bytes",
             )
         return None  # exactly the published bytes, which the parser tests read as they are
+    if source.parser is None:  # known, not yet ingested: no parser to check the content with
+        if staged.stat().st_size == 0:
+            raise FetchFailure("parse", "the file is empty")
+        if replaces is not None and staged.stat().st_size < replaces.stat().st_size:
+            raise FetchFailure(
+                "shrunk", f"{staged.stat().st_size:,} bytes, fewer than {replaces}'s"
+            )
+        return None
     result = source.parser(staged.read_bytes(), file_name)
     if result.failed:
         reject = next(r for r in result.rejects if r.is_file_level)

@@ -40,7 +40,7 @@ from migsys.warehouse.snapshot import (
     read_manifest,
     verify_snapshot,
 )
-from migsys.warehouse.sources import SOURCES, Source, registered_files
+from migsys.warehouse.sources import SOURCES, SOURCES_BY_ID, Source, registered_files
 
 ORIGIN_SOURCES = "sources"  # the files in MIGSYS_SOURCES
 ORIGIN_EMBEDDED = "embedded"  # the snapshot shipped in the package (warehouse/embedded)
@@ -66,7 +66,7 @@ class FileStats:
 
     source_id: str
     file_name: str
-    status: str  # loaded | absent | failed
+    status: str  # loaded | absent | failed | known (registered, not parsed yet)
     file_sha256: str | None = None
     file_bytes: int | None = None
     rows_read: int = 0
@@ -116,14 +116,23 @@ class IngestReport:
                 f"{self.snapshot.describe()}"
             )
         loaded = sum(1 for f in self.files if f.status == "loaded")
-        line = f"{loaded} of {len(self.files)} source files loaded from {self.sources_dir}"
-        if self.absent_files:
-            line += f" ({len(self.absent_files)} absent: their tables stay empty)"
+        parsed = [f for f in self.files if SOURCES_BY_ID[f.source_id].ingested]
+        absent = [f for f in parsed if f.status == "absent"]
+        line = f"{loaded} of {len(parsed)} source files loaded from {self.sources_dir}"
+        if absent:
+            line += f" ({len(absent)} absent: their tables stay empty)"
+        if self.known_files:
+            line += f"; {len(self.known_files)} known, not yet ingested (checksummed only)"
         return line
 
     @property
     def absent_files(self) -> list[str]:
         return [f.file_name for f in self.files if f.status == "absent"]
+
+    @property
+    def known_files(self) -> list[str]:
+        """Registered files present but not parsed: their source is known, not yet ingested."""
+        return [f.file_name for f in self.files if f.status == "known"]
 
     @property
     def absent_sources(self) -> list[str]:
@@ -216,6 +225,8 @@ def _ingest_snapshot(
     if damaged:
         return
     for source in sources:
+        if not source.ingested:
+            continue
         entry = manifest.source(source.id)
         files = {f.file_name: f for f in manifest.files_of(source.id)}
         inserted = 0 if entry is None else load_snapshot_table(con, snapshot_dir, entry, loaded_at)
@@ -231,6 +242,8 @@ def _ingest_snapshot(
             )
         for file_name in source.files:
             snap = files.get(file_name)
+            if not source.ingested:
+                continue  # a known source has no rows in any snapshot
             if snap is None:
                 stats = FileStats(source.id, file_name, "absent", origin=ORIGIN_EMBEDDED)
             else:
@@ -352,6 +365,17 @@ def _ingest_file(
         return stats, []
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
+    if not source.ingested:
+        stats = FileStats(
+            source.id,
+            file_name,
+            "known",
+            sha256,
+            len(data),
+            release_date=documented_release_date(data),
+        )
+        _insert_source_file(con, stats, source, path, loaded_at)
+        return stats, []
     result = source.parser(data, file_name)
     rows_loaded = 0 if result.failed else len(result.rows)
     stats = FileStats(

@@ -126,7 +126,7 @@ REJECTS_COLUMNS: dict[str, str] = {
 SOURCE_FILES_COLUMNS: dict[str, str] = {
     "source_id": "VARCHAR NOT NULL",
     "file_name": "VARCHAR NOT NULL",
-    "status": "VARCHAR NOT NULL",  # loaded | absent | failed
+    "status": "VARCHAR NOT NULL",  # loaded | absent | failed | known (registered, not parsed)
     "file_sha256": "VARCHAR",
     "file_bytes": "BIGINT",
     "file_modified_at": "TIMESTAMP",

@@ -223,6 +223,7 @@ def _write_snapshot(con, report, out_dir: Path, created: date) -> SnapshotManife
             period_end=f.period_end,
         )
         for f in report.files
+        if f.status != "known"
     )
     manifest = SnapshotManifest(
         created=created.isoformat(),
@@ -239,6 +240,8 @@ def _sources_in(report) -> list[Source]:
 
     ids: list[str] = []
     for stats in report.files:
+        if stats.status == "known":
+            continue  # known, not yet ingested: nothing parsed, nothing to ship
         if stats.source_id not in ids:
             ids.append(stats.source_id)
     return [source_by_id(source_id) for source_id in ids]

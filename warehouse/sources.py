@@ -30,7 +30,9 @@ class Source:
     title: str
     url: str  # the publisher's official page or file
     files: tuple[str, ...]  # paths relative to MIGSYS_SOURCES
-    parser: Parser
+    # None: the source is known but not yet ingested. Its files are listed, checksummed and
+    # reported in raw.source_files (status 'known'), never parsed, and never a stray file.
+    parser: Parser | None
     licence: str
     description: str
     mirror_url: str  # the public repository the files were taken from
@@ -40,6 +42,14 @@ class Source:
     # fetch checks them with the parser and refuses a file with fewer rows than the one it replaces.
     pinned_sha256: tuple[tuple[str, str], ...] = ()
     publisher_short: str = ""  # how people name the publisher in a sentence: CONAPO, Banxico, ...
+    # Files that have no public download of their own (a conversion supplied with the data):
+    # `migsys fetch` says so instead of failing, and keeps the copy already in the folder.
+    supplied_files: tuple[str, ...] = ()
+
+    @property
+    def ingested(self) -> bool:
+        """False for a source that is registered (known) but not parsed yet."""
+        return self.parser is not None
 
     @property
     def attribution(self) -> str:
@@ -48,6 +58,10 @@ class Source:
             f"{self.publisher}, {self.title} ({self.url}); licence: {self.licence}; "
             f"copy taken from {self.mirror_url}"
         )
+
+    def is_supplied(self, file_name: str) -> bool:
+        """True when ``file_name`` comes with the data and has no download address."""
+        return file_name in self.supplied_files
 
     def mirror_file_url(self, file_name: str) -> str:
         """Download URL of one registered file in the default mirror."""
@@ -255,6 +269,90 @@ SOURCES: tuple[Source, ...] = (
             ),
         ),
     ),
+    # ---- Known, not yet ingested: listed, checksummed and reported, not parsed.
+    Source(
+        id="inegi_census_2020",
+        publisher_short="INEGI",
+        publisher="INEGI (Instituto Nacional de Estadística y Geografía)",
+        title="Censo de Población y Vivienda 2020: población total por municipio y sexo",
+        url="https://www.inegi.org.mx/programas/ccpv/2020/",
+        files=("inegi/censo_2020.csv",),
+        parser=None,
+        licence="INEGI Términos de libre uso de la información",
+        description="Tabulated query export of the 2020 census (2,469 municipalities); columns "
+        "Hombres/Mujeres, no age line, rows ordered by name within a state.",
+        mirror_url="https://github.com/diegovalle/mxmaps",
+        mirror_files=(_mxmaps("2020"),),
+        pinned_sha256=(
+            (
+                "inegi/censo_2020.csv",
+                "1c9c63a49e8397949e0b2bcba581e63b2d2abc159e13d6dcf744211e4efe48ad",
+            ),
+        ),
+    ),
+    Source(
+        id="conapo_iim_2020",
+        publisher_short="CONAPO",
+        publisher="CONAPO (Consejo Nacional de Población)",
+        title="Índice de intensidad migratoria México–Estados Unidos 2020, por municipio",
+        url="https://www.gob.mx/conapo/documentos/indices-de-intensidad-migratoria-mexico-estados-unidos-2020",
+        files=("conapo/iim_2020_municipio.csv",),
+        parser=None,
+        licence="Mexican government open data (Términos de libre uso MX); mirror without licence file",
+        description="2,469 municipalities: dwellings, % of dwellings per indicator, index, degree "
+        "in Spanish, national rank; integer keys without padding.",
+        mirror_url="https://github.com/ppmelch/ML_Credit_Decision_Engine",
+        mirror_files=(
+            (
+                "conapo/iim_2020_municipio.csv",
+                f"{GITHUB_RAW}/ppmelch/ML_Credit_Decision_Engine/main/data/raw/"
+                "conapo_iim_municipal_2020_raw.csv",
+            ),
+        ),
+        pinned_sha256=(
+            (
+                "conapo/iim_2020_municipio.csv",
+                "a3632fbf9052b4c41dac5c1eb4c880815a5011d87b9e25836070fb9675c85496",
+            ),
+        ),
+    ),
+    Source(
+        id="banxico_remittances_municipal",
+        publisher_short="Banxico",
+        publisher="Banco de México (SIE)",
+        title="Ingresos por remesas por municipio, trimestral",
+        url="https://www.banxico.org.mx/SieInternet/consultarDirectorioInternetAction.do?sector=1&accion=consultarCuadro&idCuadro=CE166",
+        files=("banxico/remesas_municipio.csv",),
+        parser=None,
+        licence="Banxico SIE open data; mirror code under MIT",
+        description="Quarterly remittance income by municipality in USD millions, wide; "
+        "municipalities named (not keyed) under state rows, one 'No identificado' row per state.",
+        mirror_url="https://github.com/lapanquecita/remesas",
+        mirror_files=(("banxico/remesas_municipio.csv", f"{_REMESAS}/remesas_municipio.csv"),),
+    ),
+    Source(
+        id="inegi_municipal_boundaries",
+        publisher_short="INEGI",
+        publisher="INEGI (Marco Geoestadístico), as simplified by the mxmaps package",
+        title="Municipal boundaries 2020 (TopoJSON, 2,469 municipalities)",
+        url="https://www.inegi.org.mx/temas/mg/",
+        files=("inegi/municipios_2020.topojson",),
+        parser=None,
+        licence="Boundaries © INEGI, free use with attribution; mxmaps package data BSD",
+        description="TopoJSON with one object 'municipios', properties.id the 5-digit key; "
+        "converted from mxmaps' R data without changing coordinates.",
+        mirror_url="https://github.com/diegovalle/mxmaps",
+        # No public download of this TopoJSON: it is a conversion of mxmaps' R data that
+        # comes with the data folder (../shared/data).
+        mirror_files=(),
+        supplied_files=("inegi/municipios_2020.topojson",),
+        pinned_sha256=(
+            (
+                "inegi/municipios_2020.topojson",
+                "75eb51a144f26570eaec2df90c96c0dcd8cf4b2fa572cf2d3325caa813ceecf9",
+            ),
+        ),
+    ),
 )
 
 SOURCES_BY_ID: dict[str, Source] = {source.id: source for source in SOURCES}
@@ -268,6 +366,11 @@ def source_by_id(source_id: str) -> Source:
         raise KeyError(
             f"unknown source id {source_id!r}; registered: {sorted(SOURCES_BY_ID)}"
         ) from None
+
+
+def ingested_sources(sources: tuple[Source, ...] = SOURCES) -> tuple[Source, ...]:
+    """The sources whose files are parsed into a raw table (known-only ones left out)."""
+    return tuple(source for source in sources if source.ingested)
 
 
 def registered_files(sources: tuple[Source, ...] = SOURCES) -> dict[str, Source]:

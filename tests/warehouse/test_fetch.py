@@ -239,13 +239,15 @@ def test_fetch_downloads_every_file_with_manifests(mirror: Mirror, tmp_path: Pat
 def test_every_pin_matches_the_published_file(real_sources: Path) -> None:
     """The pins are the exact published bytes kept in ../shared/data."""
     pinned = {(name, pin) for source in SOURCES for name, pin in source.pinned_sha256}
-    assert len(pinned) == 9  # CONAPO 2000 and 2010, six INEGI tabulations, UN migrant stock
+    # CONAPO 2000, 2010 and 2020, seven INEGI tabulations, the boundaries, UN migrant stock
+    assert len(pinned) == 12
     for file_name, pin in pinned:
         assert hashlib.sha256((real_sources / file_name).read_bytes()).hexdigest() == pin
     growing = {name for name, source in registered_files().items() if source.pinned(name) is None}
     assert growing == {
         "banxico/remesas_mensuales.csv",
         "banxico/remesas_entidad.csv",
+        "banxico/remesas_municipio.csv",
         "banxico/usdmxn_mensual.csv",
         "worldbank/gdp.csv",
         "worldbank/population.csv",
@@ -393,10 +395,11 @@ def test_announced_size_over_the_cap_is_refused_before_reading(
         tmp_path / "first-fetch",
         mirror.base_url,
         "too_large",
-        {"inegi/censo_1990-2010.csv"},  # 583,521 bytes, the largest file
-        replace(FAST, max_bytes=580_000),
+        # 1,058,158 bytes, the largest file
+        {"inegi/municipios_2020.topojson"},
+        replace(FAST, max_bytes=1_000_000),
     )
-    assert "Content-Length 583,521 bytes is over the cap of 580,000" in str(error)
+    assert "Content-Length 1,058,158 bytes is over the cap of 1,000,000" in str(error)
 
 
 @pytest.mark.parametrize("interval", [0.05, 20.0])
@@ -438,7 +441,7 @@ def test_partial_failure_replaces_nothing_and_names_the_file(mirror: Mirror, fet
     append_month(mirror.root / "banxico/usdmxn_mensual.csv")
     error = assert_refused(fetched, mirror.base_url, "http", {"inegi/censo_1995.csv"})
     assert f"inegi/censo_1995.csv ({mirror.base_url}/inegi/censo_1995.csv): HTTP 404" in str(error)
-    assert "1 of 14 file(s) failed" in str(error)
+    assert "1 of 18 file(s) failed" in str(error)
 
 
 def test_first_fetch_that_fails_leaves_no_folder_and_no_manifest(
@@ -518,10 +521,14 @@ def test_offline_fetch_is_one_line_per_kind_and_writes_no_manifest(tmp_path: Pat
     with pytest.raises(FetchError) as caught:
         fetch_sources(dest)
     report = caught.value.report
-    assert len(report.failures) == 14 and {f.failure for f in report.failures} == {"offline"}
+    # Every file with a download fails; the boundaries, supplied with the data, are said so.
+    assert len(report.failures) == 17 and {f.failure for f in report.failures} == {"offline"}
+    (supplied,) = [f for f in report.files if f.status == "supplied"]
+    assert supplied.file_name == "inegi/municipios_2020.topojson"
+    assert "no public download of its own" in supplied.error
     lines = report.failure_lines()
     assert len(lines) == 2, lines
-    assert lines[0].startswith("cannot resolve the host name (no network or no DNS?): 14 files")
+    assert lines[0].startswith("cannot resolve the host name (no network or no DNS?): 17 files")
     assert "raw.githubusercontent.com, vincentarelbundock.github.io" in lines[0]
     assert "--base-url" in lines[1]
     assert not dest.exists()
@@ -538,7 +545,7 @@ def test_cli_fetch_offline_prints_one_line_per_kind(
     result = CliRunner().invoke(app, ["fetch"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines[0] == f"fetch failed: 14 of 14 files; nothing in {sources} was replaced"
+    assert lines[0] == f"fetch failed: 17 of 18 files; nothing in {sources} was replaced"
     assert len(lines) == 3 and "Traceback" not in result.output
     assert "--base-url" in lines[2]
     assert sorted(p.name for p in sources.iterdir()) == [".fetch.lock", "keep.txt"]
