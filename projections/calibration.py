@@ -24,14 +24,16 @@ def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
 
 def default_train_until(con, kernel: str) -> int:
     """The last year of data the kernel can be trained on: the last census (depopulation) or
-    the last complete year of remittances."""
+    the last complete year of remittances whose input paths (GDP, wages, exchange rate) are
+    observed too."""
     check_kernel(kernel)
     if kernel == "depopulation":
         years = census_years(con)
         if not years:
             raise ValueError("fct_municipal_population: the warehouse holds no census year")
         return max(years)
-    return int(remittances.observed_remittances(con).index.max())
+    last_remittances = int(remittances.observed_remittances(con).index.max())
+    return min(last_remittances, remittances.last_input_year(con))
 
 
 def calibrate_kernel(con, kernel: str, train_until: int | None = None) -> Calibration:

@@ -155,6 +155,27 @@ def _households_path(con, years: np.ndarray, until: int, mx_population: pd.Serie
     return float(total) * mx_population.reindex(years).to_numpy() / mx_population[index_year]
 
 
+def last_input_year(con) -> int:
+    """The last year every path the kernel reads is observed (World Bank GDP lags a year behind
+    Banxico's remittances: the fit cannot reach a year without its wage and GDP paths)."""
+    gdp_per_capita = _asymmetry(con, "gdp_per_capita")
+    gdp = _asymmetry(con, "gdp")
+    series = [
+        gdp_per_capita["us"],
+        gdp_per_capita["mexico"],
+        gdp["us"],
+        gdp["mexico"],
+        _yearly_exchange_rate(con),
+    ]
+    lasts = [int(s.dropna().index.max()) for s in series if not s.dropna().empty]
+    if len(lasts) < len(series):
+        raise ValueError(
+            "fct_binational_asymmetry / fct_remittances_monthly: a GDP, wage or exchange-rate "
+            "path of the remittance kernel has no observation"
+        )
+    return min(lasts)
+
+
 def remittance_inputs(
     con, base_year: int, *, until: int, params_row: np.ndarray | None = None
 ) -> RemittanceInputs:

@@ -80,7 +80,7 @@ def test_notebook_runs_on_a_fresh_clone_home(embedded_home, tmp_path: Path) -> N
         out.get("text", "") or out.get("data", {}).get("text/plain", "") for out in outputs
     )
     assert "claims of the paper the data do not reproduce" in text
-    assert "2015" in text  # remittances to 2015, from the embedded snapshot
+    assert "2024" in text  # remittances to 2024, from the embedded snapshot
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(images) == 2  # the remittance series and the Sobol bars
     s1 = float(text.split("S1(x1) = ")[1].split()[0])

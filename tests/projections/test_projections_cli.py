@@ -102,10 +102,10 @@ def test_skill_mart_of_the_published_warehouse(published_home):
         ).fetchall()
     finally:
         con.close()
-    # depopulation 2000->2005, 2000->2010, 2005->2010; remittances every origin 2003-2014 to
-    # every year 1-5 ahead up to 2015
-    assert pairs == [("depopulation", 3), ("remittances", 50)]
-    assert published == [("depopulation", 2015, 2030), ("remittances", 2016, 2020)]
+    # depopulation 2000->2005, 2000->2010, 2005->2010; remittances every origin 2003-2023 to
+    # every year 1-5 ahead up to 2024
+    assert pairs == [("depopulation", 3), ("remittances", 95)]
+    assert published == [("depopulation", 2015, 2030), ("remittances", 2025, 2029)]
 
 
 def test_calibrate_prints_parameters_and_fit(home):
@@ -135,8 +135,8 @@ def test_calibrate_prints_parameters_and_fit(home):
             "kernel: unknown kernel 'tides'",
         ),
         (
-            ["--kernel", "remittances", "--train-until", "2016", "--target-years", "2017"],
-            "train_until: 2016 is after the last complete year",
+            ["--kernel", "remittances", "--train-until", "2025", "--target-years", "2026"],
+            "train_until: 2025 is after the last complete year",
         ),
         (
             ["--kernel", "depopulation", "--train-until", "2000", "--target-years", "20x0"],
