@@ -82,7 +82,7 @@ def _mxmaps(year: str) -> tuple[str, str]:
     )
 
 
-_INEGI_YEARS = ("1990", "1995", "2000", "2005", "2010")
+_INEGI_YEARS = ("1990", "1995", "2000", "2005", "2010", "2020")
 # The census tabulations are closed releases: their published bytes are pinned.
 _INEGI_SHA256 = {
     "inegi/censo_1990.csv": "490effb02eb01c3b4dee778745e2341d9b845d63f95059fdf05dba8c9ee7c08e",
@@ -90,6 +90,7 @@ _INEGI_SHA256 = {
     "inegi/censo_2000.csv": "8722b454fdd2eceaa9f8d6e58f986f5df80b8547879367e63f3e98a3bb252d62",
     "inegi/censo_2005.csv": "62da78cc356a29550ec98894262d001eba25f32176ece57d45180771209f3b84",
     "inegi/censo_2010.csv": "5cc850982e3a2fdeb84381fb9cdba8e0232cabba9a6d346d0f1728993b4070ad",
+    "inegi/censo_2020.csv": "1c9c63a49e8397949e0b2bcba581e63b2d2abc159e13d6dcf744211e4efe48ad",
     "inegi/censo_1990-2010.csv": "edf17d0d98b3d793f6ade180bcfe06ec24e8ca516a2b22ecd1959478cc5838cd",
 }
 _REMESAS = f"{GITHUB_RAW}/lapanquecita/remesas/main/data"
@@ -154,8 +155,9 @@ SOURCES: tuple[Source, ...] = (
         files=tuple(f"inegi/censo_{year}.csv" for year in _INEGI_YEARS),
         parser=inegi.parse_census,
         licence="INEGI Términos de libre uso de la información",
-        description="Tabulated query exports for 1990, 1995, 2000, 2005 and 2010: national, state "
-        "and municipal totals by sex.",
+        description="Tabulated query exports for 1990, 1995, 2000, 2005, 2010 and 2020: national, "
+        "state and municipal totals by sex (2020: columns Hombres/Mujeres, rows ordered by name "
+        "within a state, 13 municipalities created since 2010).",
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=tuple(_mxmaps(year) for year in _INEGI_YEARS),
         pinned_sha256=tuple((name, _INEGI_SHA256[name]) for name, _ in map(_mxmaps, _INEGI_YEARS)),
@@ -270,26 +272,6 @@ SOURCES: tuple[Source, ...] = (
         ),
     ),
     # ---- Known, not yet ingested: listed, checksummed and reported, not parsed.
-    Source(
-        id="inegi_census_2020",
-        publisher_short="INEGI",
-        publisher="INEGI (Instituto Nacional de Estadística y Geografía)",
-        title="Censo de Población y Vivienda 2020: población total por municipio y sexo",
-        url="https://www.inegi.org.mx/programas/ccpv/2020/",
-        files=("inegi/censo_2020.csv",),
-        parser=None,
-        licence="INEGI Términos de libre uso de la información",
-        description="Tabulated query export of the 2020 census (2,469 municipalities); columns "
-        "Hombres/Mujeres, no age line, rows ordered by name within a state.",
-        mirror_url="https://github.com/diegovalle/mxmaps",
-        mirror_files=(_mxmaps("2020"),),
-        pinned_sha256=(
-            (
-                "inegi/censo_2020.csv",
-                "1c9c63a49e8397949e0b2bcba581e63b2d2abc159e13d6dcf744211e4efe48ad",
-            ),
-        ),
-    ),
     Source(
         id="conapo_iim_2020",
         publisher_short="CONAPO",

@@ -1,7 +1,12 @@
 -- INEGI publishes the same populations twice: per-year files (the warehouse's source) and the
 -- 1990-2010 series file. Every area, sex and year must agree; a municipality with an empty cell
--- in the series must be absent from that year's file. Vacuous unless both were loaded.
-with per_year as (
+-- in the series must be absent from that year's file. Only the years the series covers are
+-- compared (it stops at 2010). Vacuous unless both were loaded.
+with series_years as (
+    select distinct census_year from {{ ref('stg_inegi__census_series_populations') }}
+),
+
+per_year_all as (
     select census_year, row_level, cve_ent, cve_mun, 'total' as sex, population_total as population
     from {{ ref('stg_inegi__census_populations') }}
     union all
@@ -10,6 +15,10 @@ with per_year as (
     union all
     select census_year, row_level, cve_ent, cve_mun, 'female', population_female
     from {{ ref('stg_inegi__census_populations') }}
+),
+
+per_year as (
+    select * from per_year_all where census_year in (select census_year from series_years)
 ),
 
 series as (

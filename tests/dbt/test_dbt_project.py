@@ -104,7 +104,7 @@ def test_real_build_keeps_municipalities_created_after_1990(real_build: Path) ->
         "(select count(distinct period) from fct_municipal_growth)",
     )[0]
     assert created_later > 0
-    assert growth_periods == 6
+    assert growth_periods == 8  # five consecutive, two decades, 2000-2020
 
 
 def test_real_build_flags_where_paper_and_data_disagree(real_build: Path) -> None:

@@ -44,7 +44,7 @@ def test_depopulation_backtest_writes_todays_columns(home, tmp_path):
         "--train-until",
         "2000",
         "--target-years",
-        "2010,2020",
+        "2010,2030",
         "--out",
         str(out),
     )
@@ -54,7 +54,7 @@ def test_depopulation_backtest_writes_todays_columns(home, tmp_path):
     scored = rows[rows["size_class"] == "all"].set_index(["target_year", "method"])
     assert scored.loc[(2010, "model"), "n_units"] == 2403
     assert 0.85 <= scored.loc[(2010, "model"), "coverage_90"] <= 0.97
-    assert 2020 not in rows["target_year"].tolist()  # no 2020 census to score against
+    assert 2030 not in rows["target_year"].tolist()  # no 2030 census to score against
     projections = pd.read_parquet(out)
     assert list(projections.columns) == [
         "cve_mun",
@@ -63,7 +63,7 @@ def test_depopulation_backtest_writes_todays_columns(home, tmp_path):
         "population_p50",
         "population_p95",
     ]
-    assert set(projections["year"]) == {2010, 2020}  # written even without an observation
+    assert set(projections["year"]) == {2010, 2030}  # written even without an observation
     assert not projections.duplicated(["cve_mun", "year"]).any()
     assert projections["population_p50"].gt(0).all()
     assert (projections["population_p05"] <= projections["population_p95"]).all()
@@ -102,10 +102,11 @@ def test_skill_mart_of_the_published_warehouse(published_home):
         ).fetchall()
     finally:
         con.close()
-    # depopulation 2000->2005, 2000->2010, 2005->2010; remittances every origin 2003-2023 to
-    # every year 1-5 ahead up to 2024
-    assert pairs == [("depopulation", 3), ("remittances", 95)]
-    assert published == [("depopulation", 2015, 2030), ("remittances", 2025, 2029)]
+    # depopulation 2000->2005/2010/2020, 2005->2010/2020, 2010->2020; remittances every origin
+    # 2003-2023 to every year 1-5 ahead up to 2024
+    assert pairs == [("depopulation", 6), ("remittances", 95)]
+    # published from the latest data: the 2020 census and the year 2024
+    assert published == [("depopulation", 2025, 2030), ("remittances", 2025, 2029)]
 
 
 def test_calibrate_prints_parameters_and_fit(home):
@@ -119,8 +120,8 @@ def test_calibrate_prints_parameters_and_fit(home):
     ("args", "message"),
     [
         (
-            ["--kernel", "depopulation", "--train-until", "2015", "--target-years", "2020"],
-            "train_until: 2015 is after the last census",
+            ["--kernel", "depopulation", "--train-until", "2025", "--target-years", "2030"],
+            "train_until: 2025 is after the last census",
         ),
         (
             ["--kernel", "depopulation", "--train-until", "1995", "--target-years", "2000"],

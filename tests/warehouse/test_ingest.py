@@ -123,8 +123,8 @@ def test_ingest_twice_replaces_rather_than_appends(tmp_path: Path, real_sources:
 def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> None:
     con, report, _ = real_ingest
     assert report.origin == "sources"
-    assert report.origin_line().startswith("14 of 14 source files loaded from ")
-    assert report.origin_line().endswith("; 4 known, not yet ingested (checksummed only)")
+    assert report.origin_line().startswith("15 of 15 source files loaded from ")
+    assert report.origin_line().endswith("; 3 known, not yet ingested (checksummed only)")
     rows = {
         row[0]: row[1:]
         for row in con.execute(

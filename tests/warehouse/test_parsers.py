@@ -57,7 +57,8 @@ def test_real_file_parses_without_rejects(real_sources: Path, file_name: str) ->
 
 
 @pytest.mark.parametrize(
-    ("year", "national"), [(2000, 97_483_412), (2005, 103_263_388), (2010, 112_336_538)]
+    ("year", "national"),
+    [(2000, 97_483_412), (2005, 103_263_388), (2010, 112_336_538), (2020, 126_014_024)],
 )
 def test_inegi_national_population(real_sources: Path, year: int, national: int) -> None:
     rows = _parse(real_sources, f"inegi/censo_{year}.csv").rows
@@ -67,6 +68,28 @@ def test_inegi_national_population(real_sources: Path, year: int, national: int)
     municipal = [r for r in rows if r["row_level"] == "municipality"]
     assert sum(r["total"] for r in municipal) == national
     assert len({r["cve_ent"] for r in rows if r["row_level"] == "state"}) == 32
+
+
+def test_inegi_2020_quirks_plural_sex_columns_rows_by_name_and_13_new_municipalities(
+    real_sources: Path,
+) -> None:
+    """censo_2020.csv: Hombres/Mujeres, no age line, rows ordered by name within a state (El
+    Llano, 01010, comes before Jesús María, 01005), and 13 municipalities created since 2010."""
+    rows = _parse(real_sources, "inegi/censo_2020.csv").rows
+    municipal = {r["cve_ent"] + r["cve_mun"]: r for r in rows if r["row_level"] == "municipality"}
+    assert len(municipal) == 2469
+    aguascalientes = [r["cve_mun"] for r in rows if r["cve_ent"] == "01" and r["cve_mun"]]
+    assert aguascalientes[:6] == ["001", "002", "003", "004", "010", "005"]
+    assert (municipal["01010"]["line_number"], municipal["01010"]["area_name"]) == (11, "El Llano")
+    earlier = {
+        r["cve_ent"] + r["cve_mun"]
+        for r in _parse(real_sources, "inegi/censo_2010.csv").rows
+        if r["row_level"] == "municipality"
+    }
+    created = sorted(set(municipal) - earlier)
+    assert len(created) == 13 and set(earlier) <= set(municipal)
+    assert ("02006", "San Quintín") in [(k, municipal[k]["area_name"]) for k in created]
+    assert municipal["23011"]["area_name"] == "Puerto Morelos"
 
 
 def test_inegi_keys_are_zero_padded_and_lines_physical(real_sources: Path) -> None:

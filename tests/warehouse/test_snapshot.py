@@ -103,7 +103,7 @@ def test_empty_sources_folder_loads_the_snapshot_with_provenance(tmp_path: Path)
     manifest = read_manifest(EMBEDDED_DIR)
     assert report.origin_line() == (
         f"no source files in {empty}: using the embedded snapshot of {manifest.created} "
-        "(14 files, CONAPO/INEGI/Banxico/World Bank/UN)"
+        "(15 files, CONAPO/INEGI/Banxico/World Bank/UN)"
     )
     rows = con.execute(
         "select origin, status, count(*), sum(rows_loaded), min(snapshot_created), "
@@ -113,7 +113,7 @@ def test_empty_sources_folder_loads_the_snapshot_with_provenance(tmp_path: Path)
         (
             "embedded",
             "loaded",
-            14,
+            15,
             sum(f.rows_loaded for f in manifest.files),
             manifest.created_date,
             0,  # no file was copied: no copy time pretends to be freshness
@@ -152,7 +152,7 @@ def test_one_present_file_means_the_files_are_used(tmp_path: Path, real_sources:
     con = duckdb.connect()
     report = ingest_sources(con, tmp_path)
     assert report.origin == "sources"
-    assert report.origin_line().endswith("(13 absent: their tables stay empty)")
+    assert report.origin_line().endswith("(14 absent: their tables stay empty)")
     assert con.execute("select count(*) from raw.inegi_census").fetchall() == [(0,)]
 
 
@@ -242,7 +242,8 @@ def test_refresh_without_source_files_publishes_the_real_rows(embedded_home: Mig
             "select census_year, sum(population_total) from fct_municipal_population group by 1",
         )
     )
-    assert sorted(population) == [1990, 1995, 2000, 2005, 2010]
+    assert sorted(population) == [1990, 1995, 2000, 2005, 2010, 2020]
+    assert population[2020] == 126_014_024
     assert population[2010] == 112_336_538
     (last_year,) = _query(embedded_home, "select max(year) from fct_remittances_annual")[0]
     assert last_year == 2024

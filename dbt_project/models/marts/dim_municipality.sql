@@ -1,4 +1,4 @@
--- One row per municipality ever counted by INEGI 1990-2010, with the census years it appears in,
+-- One row per municipality ever counted by INEGI 1990-2020, with the census years it appears in,
 -- so municipalities created after 1990 keep their history (first_census_year > 1990).
 with municipal_rows as (
     select cve_mun, cve_ent, census_year, area_name
