@@ -25,11 +25,16 @@ $(VENV_STAMP): pyproject.toml requirements.lock
 refresh: venv
 	@.venv/bin/migsys refresh
 
-test: venv
-	$(PY) -m pytest -q
+# Two workers (pytest-xdist), whole modules to one worker so module fixtures are built once;
+# the shared warehouses are built once per run whatever the worker (tests/conftest.py).
+TEST_WORKERS := -n 2 --dist loadscope
 
+test: venv
+	$(PY) -m pytest -q $(TEST_WORKERS) --durations=20
+
+# No warehouse is built: tests needing one are marked slow automatically (tests/conftest.py).
 test-fast: venv
-	$(PY) -m pytest -q -m 'not slow'
+	$(PY) -m pytest -q $(TEST_WORKERS) -m 'not slow'
 
 bench: venv
 	$(PY) -m migsys.bench

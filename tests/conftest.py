@@ -3,11 +3,17 @@
 Tests that need the real published files use ``real_sources``: they skip with a reason when the
 files are absent, except under ``CI=true``, where absence is an error.
 
-End-to-end refreshes are expensive (ingest + dbt), so the session runs the nightly flow — the same
-flow ``migsys refresh`` runs — once on the real files (``published_home``) and once as
-``migsys refresh`` on a fresh clone, with no source files (``first_run``, whose home is
-``embedded_home``). They are shared: never write into them. A test that refreshes over a
+End-to-end refreshes are expensive (ingest + dbt), so the test run makes each shared warehouse
+once: the nightly flow — the same flow ``migsys refresh`` runs — on the real files
+(``published_home``), ``migsys refresh`` on a fresh clone with no source files (``first_run``,
+whose home is ``embedded_home``) and the paper's seeds alone (``paper_only_home``). Under
+pytest-xdist (``make test`` runs two workers) the first worker that needs one builds it under a
+file lock in the run's shared temporary folder and the others reuse it (:func:`built_once`).
+They are shared: never write into them, open them read-only. A test that refreshes over a
 published warehouse takes its own copy (``published_copy``).
+
+Every test that uses one of them (directly or through another fixture) is marked ``slow``
+automatically (:data:`WAREHOUSE_FIXTURES`), so ``make test-fast`` builds no warehouse.
 
 Prefect gets a private home for the session before anything imports it, so tests never touch a
 developer's ~/.prefect; CLI subprocesses get their own per test (``cli_env``).
@@ -15,11 +21,14 @@ developer's ~/.prefect; CLI subprocesses get their own per test (``cli_env``).
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +51,46 @@ os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's s
 os.environ.setdefault("MIGSYS_PREFECT_URL", "http://127.0.0.1:9/api")  # nothing listens there
 
 NO_STUDIES_CONFIG = "[schedule]\ncron = '0 2 * * *'\n"
+
+# Fixtures that build (or copy) a warehouse: a test that needs any of them is slow.
+WAREHOUSE_FIXTURES = frozenset(
+    {"published_home", "published_copy", "first_run", "embedded_home", "paper_only_home"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test whose fixtures (direct or indirect) build a warehouse."""
+    for item in items:
+        if WAREHOUSE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """The folder ``name`` built by ``build(folder)`` once per test run, whatever the workers.
+
+    Alone, pytest builds it in its own temporary folder. Under pytest-xdist each worker has its
+    own base folder inside the run's; the first worker to get the lock builds into the run's
+    folder and marks it done, the others wait for the lock and reuse it.
+    """
+    worker_base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = worker_base.parent / name
+    with open(worker_base.parent / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another worker builds it
+        try:
+            if not (shared / ".built").is_file():
+                shutil.rmtree(shared, ignore_errors=True)  # a build that failed half-way
+                shared.mkdir()
+                build(shared)
+                (shared / ".built").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return shared
 
 
 def _real_sources_dir() -> Path:
@@ -92,8 +141,14 @@ def published_home(real_sources: Path, no_studies_config: Path, tmp_path_factory
 
     Tests must not write into it; use ``published_copy`` to refresh over it.
     """
-    home = tmp_path_factory.mktemp("published_home")
-    return refresh_with_flow(home, real_sources, no_studies_config, sources_explicit=True)
+    folder = built_once(
+        tmp_path_factory,
+        "published_home",
+        lambda home: refresh_with_flow(
+            home, real_sources, no_studies_config, sources_explicit=True
+        ),
+    )
+    return MigsysPaths(home=folder, sources=real_sources)
 
 
 @dataclass(frozen=True)
@@ -111,21 +166,33 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
     """``migsys refresh`` exactly as on a fresh clone, run once per session: a CLI subprocess in an
     empty folder, neither MIGSYS_HOME nor MIGSYS_SOURCES set (so ./var and the absent
     ./data/sources: the embedded snapshot), the shipped nightly config (its standing study)."""
-    folder = tmp_path_factory.mktemp("fresh_checkout")
-    prefect_home = tmp_path_factory.mktemp("first-run-prefect")
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}},
-        "PREFECT_HOME": str(prefect_home),
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-    }
-    env.pop("PREFECT_API_URL", None)
-    migsys = Path(sys.executable).parent / "migsys"
-    done = subprocess.run(
-        [str(migsys), "refresh"], env=env, cwd=folder, capture_output=True, text=True, timeout=900
-    )
+
+    def refresh_in(folder: Path) -> None:
+        prefect_home = folder.parent / f"{folder.name}-prefect"
+        prefect_home.mkdir(exist_ok=True)
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}},
+            "PREFECT_HOME": str(prefect_home),
+            "NO_COLOR": "1",
+            "COLUMNS": "120",
+        }
+        env.pop("PREFECT_API_URL", None)
+        migsys = Path(sys.executable).parent / "migsys"
+        done = subprocess.run(
+            [str(migsys), "refresh"],
+            env=env,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        result = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+        (folder.parent / f"{folder.name}.json").write_text(json.dumps(result), encoding="utf-8")
+
+    folder = built_once(tmp_path_factory, "fresh_checkout", refresh_in)
+    result = json.loads((folder.parent / f"{folder.name}.json").read_text(encoding="utf-8"))
     paths = MigsysPaths(home=folder / "var", sources=folder / "data" / "sources")
-    return FirstRun(done.returncode, done.stdout + done.stderr, folder, paths)
+    return FirstRun(result["returncode"], result["output"], folder, paths)
 
 
 @pytest.fixture(scope="session")
@@ -175,20 +242,23 @@ def paper_only_home(tmp_path_factory: pytest.TempPathFactory):
     from migsys.warehouse.ingest import ingest_sources
     from migsys.warehouse.paths import MigsysPaths
 
-    home = tmp_path_factory.mktemp("paper_only_home")
-    work = tmp_path_factory.mktemp("paper_only_build")
-    paths = MigsysPaths(home=home, sources=tmp_path_factory.mktemp("no_sources"))
-    database = work / "warehouse.duckdb"
-    con = duckdb.connect(str(database))
-    try:
-        ingest_sources(con, paths.sources, snapshot_dir=None)
-        create_sweep_tables(con)  # empty, as a refresh with no finished study leaves them
-    finally:
+    def build(home: Path) -> None:
+        work = home / "build"
+        (home / "no_sources").mkdir()
+        database = work / "warehouse.duckdb"
+        work.mkdir()
+        con = duckdb.connect(str(database))
+        try:
+            ingest_sources(con, home / "no_sources", snapshot_dir=None)
+            create_sweep_tables(con)  # empty, as a refresh with no finished study leaves them
+        finally:
+            con.close()
+        report = run_dbt("build", database, work)
+        assert report.success, report.describe_failures()
+        con = duckdb.connect(str(database))
+        con.execute("CHECKPOINT")  # one complete file to copy
         con.close()
-    report = run_dbt("build", database, work)
-    assert report.success, report.describe_failures()
-    con = duckdb.connect(str(database))
-    con.execute("CHECKPOINT")  # one complete file to copy
-    con.close()
-    shutil.copyfile(database, paths.warehouse)
-    return paths
+        shutil.copyfile(database, home / "warehouse.duckdb")
+
+    home = built_once(tmp_path_factory, "paper_only_home", build)
+    return MigsysPaths(home=home, sources=home / "no_sources")

@@ -9,36 +9,17 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from migsys.warehouse.dbt_runner import run_dbt
-from migsys.warehouse.ingest import ingest_sources
-
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
 ]
 
 
 @pytest.fixture(scope="module")
-def claims(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
-    work = tmp_path_factory.mktemp("claims")
-    database = work / "warehouse.duckdb"
-    con = duckdb.connect(str(database))
-    ingest_sources(con, work / "no_sources", snapshot_dir=None)
-    con.close()
-    # one build of the claims mart and everything upstream (seeds, models, their tests)
-    selection = (
-        "--select",
-        "+fct_paper_claims_check",
-        "--exclude",
-        "path:models/staging/sweeps",
-        "--indirect-selection",
-        "cautious",  # only tests whose every parent is built here
-    )
-    tested = run_dbt("build", database, work, *selection)
-    assert tested.success, tested.describe_failures()
-    assert tested.count("unit_test") >= 2  # the verdict's unit tests ran (and passed)
-    con = duckdb.connect(str(database))
+def claims(paper_only_home) -> dict[str, tuple]:
+    """The claims mart of the session's paper-only warehouse (seeds alone, every model, every
+    test and unit test of ``dbt build`` passed)."""
+    con = duckdb.connect(str(paper_only_home.warehouse), read_only=True)
     try:
         rows = con.execute(
             "select claim_id, status, paper_low, paper_high, recomputed_value, recomputed_low, "

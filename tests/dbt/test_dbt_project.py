@@ -1,9 +1,10 @@
 """The dbt project built end to end: on the real published files, and on no files at all.
 
-Each build ingests the sources into a fresh DuckDB file (``warehouse.ingest.ingest_sources``) and
-runs ``dbt build`` in-process with target/ and logs/ inside the test's temporary folder, so tests
-never share dbt state with a developer's build. The sweeps staging models are excluded: their
-``sweeps`` schema is created by the refresh, not by ingest, and they are tested in tests/sweeps.
+The two builds are the session's shared warehouses: ``published_home`` (the nightly flow on the
+real files) and ``paper_only_home`` (ingest of no file, no snapshot, then ``dbt build``): each is
+built once per test run. The tamper test builds its own file, because it changes raw rows; it
+runs ``dbt`` with target/ and logs/ inside the test's temporary folder and excludes the sweeps
+staging models (their ``sweeps`` schema is created by the refresh, not by ingest).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from migsys.warehouse.dbt_runner import DbtReport, run_dbt
+from migsys.warehouse.dbt_runner import run_dbt
 from migsys.warehouse.ingest import ingest_sources
 
 pytestmark = [
@@ -24,7 +25,12 @@ pytestmark = [
 
 EXCLUDE_SWEEPS = ("--exclude", "path:models/staging/sweeps")
 TABLE_1_TOTALS = {"municipalities": 2443, "population": 97_483_412, "households": 22_639_808}
-INEGI_NATIONAL_TOTALS = {2000: 97_483_412, 2005: 103_263_388, 2010: 112_336_538}
+INEGI_NATIONAL_TOTALS = {
+    2000: 97_483_412,
+    2005: 103_263_388,
+    2010: 112_336_538,
+    2020: 126_014_024,
+}
 
 
 def ingest_into(database: Path, sources: Path) -> None:
@@ -36,16 +42,8 @@ def ingest_into(database: Path, sources: Path) -> None:
         con.close()
 
 
-def build(database: Path, work_dir: Path, *extra: str) -> DbtReport:
-    report = run_dbt("build", database, work_dir, *EXCLUDE_SWEEPS, *extra)
-    assert report.success, report.describe_failures()
-    return report
-
-
 def query(database: Path, sql: str) -> list[tuple]:
-    # dbt-duckdb keeps its in-process connection open (read-write); a second connection to
-    # the same file must use the same configuration
-    con = duckdb.connect(str(database))
+    con = duckdb.connect(str(database), read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -53,13 +51,9 @@ def query(database: Path, sql: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def real_build(real_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse built by dbt on the real published files."""
-    work_dir = tmp_path_factory.mktemp("dbt_real")
-    database = work_dir / "warehouse.duckdb"
-    ingest_into(database, real_sources)
-    build(database, work_dir)
-    return database
+def real_build(published_home) -> Path:
+    """The warehouse the session's nightly flow built from the real published files."""
+    return published_home.warehouse
 
 
 def test_real_build_reproduces_paper_table_1(real_build: Path) -> None:
@@ -155,14 +149,11 @@ def test_singular_tests_fail_when_raw_data_disagree(real_sources: Path, tmp_path
 
 
 def test_build_without_source_files_gives_paper_marts_and_empty_data_marts(
-    tmp_path: Path,
+    paper_only_home,
 ) -> None:
-    """The embedded default: nothing to ingest, yet every model builds and every test passes."""
-    empty_sources = tmp_path / "sources"
-    empty_sources.mkdir()
-    database = tmp_path / "warehouse.duckdb"
-    ingest_into(database, empty_sources)
-    build(database, tmp_path)
+    """No file and no snapshot: nothing to ingest, yet every model builds and every test passes
+    (``paper_only_home`` asserts the build's success)."""
+    database = paper_only_home.warehouse
 
     counts = dict(
         query(

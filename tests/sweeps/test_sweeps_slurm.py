@@ -93,7 +93,7 @@ class SlurmNode:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _slurm_conf(root: Path, socket_path: Path, host: str) -> str:
+def _slurm_conf(root: Path, spool: Path, socket_path: Path, host: str) -> str:
     cpus = os.cpu_count() or 1
     return f"""\
 ClusterName=migsys-test
@@ -106,7 +106,7 @@ CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation={root}/state
-SlurmdSpoolDir={root}/spool
+SlurmdSpoolDir={spool}
 SlurmctldPidFile={root}/slurmctld.pid
 SlurmdPidFile={root}/slurmd.pid
 SlurmctldLogFile={root}/logs/slurmctld.log
@@ -144,16 +144,18 @@ def slurm_node(tmp_path: Path, monkeypatch):
     """munged + slurmctld + slurmd of one node, all under ``tmp_path``; stopped at the end."""
     commands = _require_slurm()
     root = tmp_path / "slurm"
-    for folder in ("state", "spool", "logs", "jobs"):
+    for folder in ("state", "logs", "jobs"):
         (root / folder).mkdir(parents=True)
-    # A Unix socket path must stay short (~100 bytes): the munge socket gets its own folder.
+    # A Unix socket path must stay short (~100 bytes): the munge socket and slurmd's spool (its
+    # job step sockets) get short folders of their own (a pytest-xdist worker's tmp_path is long).
     munge = Path(tempfile.mkdtemp(prefix="munge-"))
+    spool = Path(tempfile.mkdtemp(prefix="slurmd-"))
     key = munge / "munge.key"
     key.write_bytes(os.urandom(1024))
     key.chmod(0o400)
     socket_path = munge / "munge.socket"
     conf = root / "slurm.conf"
-    conf.write_text(_slurm_conf(root, socket_path, socket.gethostname()))
+    conf.write_text(_slurm_conf(root, spool, socket_path, socket.gethostname()))
     monkeypatch.setenv("SLURM_CONF", str(conf))  # for sbatch/squeue/scancel run by dask-jobqueue
     started: list[subprocess.Popen] = []
 
@@ -203,6 +205,7 @@ def slurm_node(tmp_path: Path, monkeypatch):
         for process in reversed(started):
             _stop(process)
         shutil.rmtree(munge, ignore_errors=True)
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 def _spec():
