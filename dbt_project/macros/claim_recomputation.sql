@@ -1,46 +1,28 @@
 {#- Claims are judged by the precision the paper prints them at. A figure printed as 6.8 stands for
     any value in [6.75, 6.85]; a ratio of figures printed as 16.2 and 2.5 can be anything in
     [16.15 / 2.55, 16.25 / 2.45]. The macros below carry such intervals through the arithmetic of a
-    recomputation as SQL expressions: an interval is a dict {mid, lo, hi} where ``mid`` is the value
-    computed from the figures as printed.
+    recomputation: an interval is a dict {mid, lo, hi} of SQL expressions over columns, where
+    ``mid`` is the value computed from the figures as printed. The figures come from CTEs of the
+    int_paper_claims_*_recomputed_to_claim models; no query is written inside a Jinja string.
 
     Data values (Banxico, INEGI, ...) enter as exact intervals (``claim_exact``); figures printed by
-    the paper enter with their rounding interval (``claim_printed``, ``paper_claim_interval``). -#}
+    the paper enter with their rounding interval (``claim_interval`` of a row with mid, lo, hi). -#}
 
-{#- One row of int_paper_claims_recomputed_to_claim. ``recomputation`` is a scalar SQL expression
-    (an exact value: data, or an exact count) or an interval dict built with the macros below;
-    ``required_sources`` are the raw sources it reads (empty when it uses only the paper). -#}
-{% macro claim_recomputation(claim_id, recomputation, required_sources=[]) -%}
-    {%- set interval = recomputation if recomputation is mapping else claim_exact(recomputation) -%}
-    select
-        '{{ claim_id }}' as claim_id,
-        cast(({{ interval.mid }}) as double) as recomputed_value,
-        cast(({{ interval.lo }}) as double) as recomputed_low,
-        cast(({{ interval.hi }}) as double) as recomputed_high,
-        '{{ required_sources | join(",") }}' as required_sources
+{#- The interval columns of a relation alias holding ``mid``, ``lo`` and ``hi`` (a printed figure). -#}
+{% macro claim_interval(alias) -%}
+    {{ return({'mid': alias ~ '.mid', 'lo': alias ~ '.lo', 'hi': alias ~ '.hi'}) }}
+{%- endmacro %}
+
+{#- The three recomputed columns of an interval, cast as the claims models publish them. -#}
+{% macro claim_columns(interval) -%}
+    cast(({{ interval.mid }}) as double) as recomputed_value,
+    cast(({{ interval.lo }}) as double) as recomputed_low,
+    cast(({{ interval.hi }}) as double) as recomputed_high
 {%- endmacro %}
 
 {#- An exact value (no rounding): the interval [x, x]. -#}
 {% macro claim_exact(expression) -%}
     {{ return({'mid': '(' ~ expression ~ ')', 'lo': '(' ~ expression ~ ')', 'hi': '(' ~ expression ~ ')'}) }}
-{%- endmacro %}
-
-{#- A figure the paper prints with its last digit in the place ``step`` (0.1 for 6.8, 1 for 12,
-    100000 for "2.3 million"): the interval [x - step/2, x + step/2]. -#}
-{% macro claim_printed(expression, step) -%}
-    {%- set x = '(' ~ expression ~ ')' -%}
-    {{ return({'mid': x, 'lo': '(' ~ x ~ ' - ' ~ step ~ ' / 2.0)', 'hi': '(' ~ x ~ ' + ' ~ step ~ ' / 2.0)'}) }}
-{%- endmacro %}
-
-{#- The value the paper prints for another claim (an input of an arithmetic check), as printed. -#}
-{% macro paper_claim_value(claim_id) -%}
-    (select value from {{ ref('paper_claims') }} where claim_id = '{{ claim_id }}')
-{%- endmacro %}
-
-{#- ... and with its rounding interval, from the claim's own printed_step. -#}
-{% macro paper_claim_interval(claim_id) -%}
-    {%- set step = '(select printed_step from ' ~ ref('paper_claims') ~ " where claim_id = '" ~ claim_id ~ "')" -%}
-    {{ return(claim_printed(paper_claim_value(claim_id), step)) }}
 {%- endmacro %}
 
 {% macro claim_add(a, b) -%}

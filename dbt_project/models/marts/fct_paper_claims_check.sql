@@ -13,8 +13,8 @@ recomputed as (
 
 loaded_sources as (
     select distinct source_id
-    from {{ source('raw', 'source_files') }}
-    where status = 'loaded'
+    from {{ ref('stg_ingest__source_files') }}
+    where is_loaded
 ),
 
 missing_sources as (
