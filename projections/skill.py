@@ -8,6 +8,11 @@ method (the units enumerated in the base period, at the origin and at the target
 - ``direction_accuracy`` — share of units put on the observed side of "population fell
   between origin and target" (zero growth counts as not falling, the rule of
   ``fct_municipal_growth.is_depopulating``);
+- ``decline_recall``, ``decline_precision``, ``decline_f1`` — depopulation detection: a decline
+  is *called* when the p50 is below the origin level; recall is the share of the units that fell
+  which were called, precision the share of the called units that fell, F1 their harmonic mean
+  (NULL where undefined: recall when no unit fell, precision when none was called; F1 is 0 when
+  units fell, some were called and none of the calls was right);
 - ``crps`` — mean continuous ranked probability score of the predictive distribution of
   ``ln(population)`` (a proper score: lower is better; in log points, so comparable across units
   of any size), computed by ``scoringrules.crps_ensemble``;
@@ -33,6 +38,9 @@ SKILL_COLUMNS: dict[str, str] = {
     "mape": "DOUBLE",
     "median_log_error": "DOUBLE",
     "direction_accuracy": "DOUBLE",
+    "decline_recall": "DOUBLE",
+    "decline_precision": "DOUBLE",
+    "decline_f1": "DOUBLE",
     "crps": "DOUBLE",
     "coverage_90": "DOUBLE",
     "coverage_50": "DOUBLE",
@@ -41,6 +49,21 @@ SKILL_COLUMNS: dict[str, str] = {
 
 def size_label(size: int) -> str:
     return f"q{size + 1}"
+
+
+def decline_detection(
+    base: np.ndarray, observed: np.ndarray, p50: np.ndarray
+) -> dict[str, float | None]:
+    """Recall, precision and F1 of calling a decline when ``p50 < base`` (module doc)."""
+    fell = observed < base
+    called = p50 < base
+    hits = int(np.sum(fell & called))
+    recall = hits / int(fell.sum()) if fell.any() else None
+    precision = hits / int(called.sum()) if called.any() else None
+    f1 = None
+    if recall is not None and precision is not None:
+        f1 = 0.0 if hits == 0 else 2 * recall * precision / (recall + precision)
+    return {"decline_recall": recall, "decline_precision": precision, "decline_f1": f1}
 
 
 def crps_log(observed: np.ndarray, log_ensemble: np.ndarray) -> np.ndarray:
@@ -78,6 +101,7 @@ def scores(
         "mape": float(np.mean(ape)),
         "median_log_error": float(np.median(np.log(p50 / observed))),
         "direction_accuracy": float(np.mean((p50 < base) == (observed < base))),
+        **decline_detection(base, observed, p50),
         "crps": None,
         "coverage_90": None,
         "coverage_50": None,

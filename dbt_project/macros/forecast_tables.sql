@@ -8,7 +8,8 @@
     create table if not exists forecasts.skill_scores (
         kernel varchar, origin integer, target_year integer, horizon_years double,
         method varchar, size_class varchar, n_units integer, mdape double, mape double,
-        median_log_error double, direction_accuracy double, crps double, coverage_90 double,
+        median_log_error double, direction_accuracy double, decline_recall double,
+        decline_precision double, decline_f1 double, crps double, coverage_90 double,
         coverage_50 double
     );
     create table if not exists forecasts.model_forecasts (

@@ -21,6 +21,24 @@ def test_point_scores_by_hand():
     # falls: observed [F, T, F(zero growth is not falling), F]; forecast [F, T, T, F]
     assert out["direction_accuracy"] == pytest.approx(0.75)
     assert out["crps"] is None and out["coverage_90"] is None
+    # one fall observed (unit 2), two called (units 2 and 3): recall 1, precision 1/2
+    assert out["decline_recall"] == pytest.approx(1.0)
+    assert out["decline_precision"] == pytest.approx(0.5)
+    assert out["decline_f1"] == pytest.approx(2 * 0.5 / 1.5)
+
+
+def test_decline_detection_is_undefined_without_falls_or_calls():
+    base = np.full(3, 100.0)
+    grew = scores(base, np.full(3, 110.0), np.array([90.0, 120.0, 130.0]), None, None)
+    assert grew["decline_recall"] is None and grew["decline_f1"] is None
+    assert grew["decline_precision"] == pytest.approx(0.0)
+    none_called = scores(base, np.array([90.0, 110.0, 95.0]), np.full(3, 105.0), None, None)
+    assert none_called["decline_recall"] == pytest.approx(0.0)
+    assert none_called["decline_precision"] is None and none_called["decline_f1"] is None
+    missed = scores(
+        base, np.array([90.0, 110.0, 120.0]), np.array([105.0, 95.0, 120.0]), None, None
+    )
+    assert missed["decline_f1"] == pytest.approx(0.0)
 
 
 def test_a_point_ensemble_scores_its_absolute_log_error():
