@@ -107,8 +107,8 @@ def calibration_summary(calibration) -> str:
     )
 
 
-def backtest_table(rows: list[dict], title: str) -> Table:
-    """Rich table of skill rows (all units): the model in bold next to its baselines.
+def backtest_table(rows: list[dict], title: str, published: str = "model") -> Table:
+    """Rich table of skill rows (all units): the published method in bold next to the others.
 
     MdAPE/MAPE: median/mean absolute percentage error of the p50; bias: median log error;
     direction: share of units whose growth direction is right; CRPS of the log level; in
@@ -137,24 +137,24 @@ def backtest_table(rows: list[dict], title: str) -> Table:
             else f"{crps:.4f}",
             _percent(row["coverage_90"]),
             _percent(row["coverage_50"]),
-            style="bold" if row["method"] == "model" else None,
+            style="bold" if row["method"] == published else None,
         )
     return table
 
 
-def coverage_table(rows: list[dict], title: str) -> Table:
-    """The model's p05–p95 coverage per origin/target and size quintile."""
+def coverage_table(rows: list[dict], title: str, method: str = "model") -> Table:
+    """One method's p05–p95 coverage per origin/target and size quintile."""
     table = Table(title=title)
     table.add_column("origin → target")
     classes = ("all", "q1", "q2", "q3", "q4", "q5")
     for name in classes:
         table.add_column(name, justify="right")
-    pairs = sorted({(r["origin"], r["target_year"]) for r in rows if r["method"] == "model"})
+    pairs = sorted({(r["origin"], r["target_year"]) for r in rows if r["method"] == method})
     for origin, target in pairs:
         by_class = {
             r["size_class"]: r["coverage_90"]
             for r in rows
-            if r["method"] == "model" and (r["origin"], r["target_year"]) == (origin, target)
+            if r["method"] == method and (r["origin"], r["target_year"]) == (origin, target)
         }
         table.add_row(f"{origin} → {target}", *(_percent(by_class.get(c)) for c in classes))
     return table
@@ -228,8 +228,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None,
             typer.Option(
-                help="Parquet file: with --train-until the model's p05/p50/p95 per unit and year; "
-                "else the skill rows."
+                help="Parquet file: with --train-until the published method's p05/p50/p95 per "
+                "unit and year (observed or not); else the skill rows."
             ),
         ] = None,
         publish: Annotated[
@@ -276,8 +276,15 @@ def register(app: typer.Typer) -> None:
             frames = []
             for name, evaluation in evaluations.items():
                 rows = evaluation.skill.to_dict("records")
-                console.print(backtest_table(rows, f"{name}: rolling-origin skill"))
-                console.print(coverage_table(rows, f"{name}: model p05–p95 coverage by size"))
+                method = evaluation.choice.method
+                console.print(backtest_table(rows, f"{name}: rolling-origin skill", method))
+                console.print(
+                    coverage_table(
+                        rows,
+                        f"{name}: published method ({method}) p05–p95 coverage by size",
+                        method,
+                    )
+                )
                 stamped = stamp_rows(rows) if rows else []
                 if stamped:
                     console.print(f"stored {save_backtest_rows(stamped, paths.home)}")
@@ -290,8 +297,17 @@ def register(app: typer.Typer) -> None:
                 skill.to_parquet(out, index=False)
                 console.print(f"wrote {len(skill)} skill rows to {out}")
         else:
-            console.print(backtest_table(single.rows, f"{kernel}: forecast from {single.origin}"))
-            console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+            console.print(
+                f"published method: {single.method} (chosen on the early pairs; "
+                "docs/forecast_method.md)",
+                highlight=False,
+            )
+            if single.rows:
+                title = f"{kernel}: forecast from {single.origin}"
+                console.print(backtest_table(single.rows, title, single.method))
+                console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+            else:
+                console.print("no target year observed yet: nothing scored, nothing stored")
             if out is not None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 single.projections.to_parquet(out, index=False)

@@ -28,9 +28,13 @@ def _skill_rows() -> pd.DataFrame:
                     "mape": mdape * 1.3,
                     "median_log_error": 0.01,
                     "direction_accuracy": 0.7,
+                    "decline_recall": 0.6,
+                    "decline_precision": 0.5,
+                    "decline_f1": 6 / 11,
                     "crps": 0.04,
                     "coverage_90": 0.9,
                     "coverage_50": 0.5,
+                    "interval_score": 0.3,
                 }
             )
     frame = pd.DataFrame(rows)

@@ -22,7 +22,8 @@ renamed as (
         decline_f1,
         crps,
         coverage_90,
-        coverage_50
+        coverage_50,
+        interval_score
     from source
 )
 
