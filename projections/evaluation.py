@@ -63,6 +63,7 @@ from migsys.projections.municipal_forecast import (
     size_classes,
 )
 from migsys.projections.selection import (
+    SELECTION_LAST_TARGET,
     MethodChoice,
     choose_municipal_method,
     choose_remittance_method,
@@ -324,8 +325,6 @@ def municipal_choice(data: DepopulationData, skill: pd.DataFrame | None = None) 
     """The published municipal method (:func:`projections.selection.choose_municipal_method`),
     from the rows of :func:`evaluate_depopulation` when given (the rule keeps the pairs up to
     ``SELECTION_LAST_TARGET``), else from the origins before it evaluated on the data cut there."""
-    from migsys.projections.selection import SELECTION_LAST_TARGET
-
     if skill is None:
         limit = SELECTION_LAST_TARGET["depopulation"]
         known = data.until(limit)
@@ -545,8 +544,6 @@ def remittance_selection_rows(
     """What the remittance rule may see: every method's skill at every pair with a target up to
     ``SELECTION_LAST_TARGET``, once per interval rule (column ``interval_rule``), computed on
     the data cut there."""
-    from migsys.projections.selection import SELECTION_LAST_TARGET
-
     limit = SELECTION_LAST_TARGET["remittances"]
     known = data.until(limit)
     memo = {} if memo is None else memo
