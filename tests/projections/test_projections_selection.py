@@ -169,6 +169,7 @@ def _remittances_to_2020(surge: float) -> rf.RemittanceData:
     )
 
 
+@pytest.mark.slow
 def test_outcomes_after_2012_cannot_change_the_remittance_choice():
     calm = remittance_choice(_remittances_to_2020(surge=0.0))
     surge = remittance_choice(_remittances_to_2020(surge=0.15))
