@@ -20,26 +20,31 @@ KERNEL_HELP = "depopulation | remittances"
 BACKTEST_HELP = (
     "Rolling-origin evaluation: how good are the projections?\n\n"
     "An ORIGIN is the last year of data a forecast may use: a census or count year for "
-    "depopulation (1995, 2000, 2005; 2010 only forecasts), a calendar year for remittances "
-    "(2003-2014). Every method sees only the data up to its origin. A HORIZON is the time from "
+    "depopulation (1995, 2000, 2005, 2010; 2020 only forecasts), a calendar year for remittances "
+    "(2003 on). Every method sees only the data up to its origin. A HORIZON is the time from "
     "the origin to a TARGET year: the exact years between census reference dates for "
     "depopulation, 1 to 5 years for remittances. Without --train-until every origin/target "
-    "pair the data allow is forecast by the model and by the baselines (zero growth, linear, "
-    "exponential, share of state, damped trend and their average; last level, drift and "
-    "damped-trend ETS for remittances), all scored on the same units.\n\n"
+    "pair the data allow is forecast by every method, all scored on the same units: the model, "
+    "the baselines (zero growth, linear, exponential, share of state, the damped trend on "
+    "census decades, their average; last level, drift and damped-trend ETS for remittances), "
+    "and the combinations and learned correction the published method may be.\n\n"
+    "The PUBLISHED method is chosen by a rule fixed on the pairs with target up to 2010 (2012 "
+    "for remittances) and never re-chosen after later ones (docs/forecast_method.md); with "
+    "--train-until, --out holds its forecast for every target year, observed or not.\n\n"
     "SCORES, per pair, method and size quintile at the origin: MdAPE and MAPE of the p50 (the "
-    "forecast), the median log error (bias), growth-direction accuracy, the CRPS of the log "
-    "level (a proper score of the whole predictive distribution; lower is better) and the "
-    "shares of units observed inside p05-p95 and p25-p75 (nominal 90 % and 50 %). Intervals "
-    "come from each method's own errors at earlier origins: by size and growth class for "
-    "municipalities; for remittances from the last 3 or 5 years of errors or all of them, "
-    "whichever would have scored best on the errors realised by the origin.\n\n"
+    "forecast), the median log error (bias), growth-direction accuracy, depopulation detection "
+    "(recall, precision, F1 of 'p50 below the origin'), the CRPS of the log level, the shares "
+    "of units observed inside p05-p95 and p25-p75 (nominal 90 % and 50 %) and their interval "
+    "score. Intervals come from each method's own errors at earlier origins: by size and growth "
+    "class for municipalities; for remittances from every earlier error (every regime), read "
+    "by the interval rule the same fixed rule chose.\n\n"
     "Examples:\n\n"
     "\b\n"
     "  migsys backtest     # every pair, both kernels\n"
-    "  migsys backtest --kernel depopulation --train-until 2000 --target-years 2005,2010 \\\n"
+    "  migsys backtest --kernel depopulation --train-until 2020 --target-years 2025,2030 \\\n"
     "      --out forecast.parquet\n\n"
-    "The refresh puts the same evaluation into the mart fct_forecast_skill."
+    "The refresh puts the same evaluation into the marts fct_forecast_skill, "
+    "fct_forecast_method_choice and fct_forecasts."
 )
 _YEAR_RANGE = re.compile(r"^(\d{4})\s*-\s*(\d{4})$")
 
@@ -107,8 +112,8 @@ def calibration_summary(calibration) -> str:
     )
 
 
-def backtest_table(rows: list[dict], title: str) -> Table:
-    """Rich table of skill rows (all units): the model in bold next to its baselines.
+def backtest_table(rows: list[dict], title: str, published: str = "model") -> Table:
+    """Rich table of skill rows (all units): the published method in bold next to the others.
 
     MdAPE/MAPE: median/mean absolute percentage error of the p50; bias: median log error;
     direction: share of units whose growth direction is right; CRPS of the log level; in
@@ -137,24 +142,24 @@ def backtest_table(rows: list[dict], title: str) -> Table:
             else f"{crps:.4f}",
             _percent(row["coverage_90"]),
             _percent(row["coverage_50"]),
-            style="bold" if row["method"] == "model" else None,
+            style="bold" if row["method"] == published else None,
         )
     return table
 
 
-def coverage_table(rows: list[dict], title: str) -> Table:
-    """The model's p05–p95 coverage per origin/target and size quintile."""
+def coverage_table(rows: list[dict], title: str, method: str = "model") -> Table:
+    """One method's p05–p95 coverage per origin/target and size quintile."""
     table = Table(title=title)
     table.add_column("origin → target")
     classes = ("all", "q1", "q2", "q3", "q4", "q5")
     for name in classes:
         table.add_column(name, justify="right")
-    pairs = sorted({(r["origin"], r["target_year"]) for r in rows if r["method"] == "model"})
+    pairs = sorted({(r["origin"], r["target_year"]) for r in rows if r["method"] == method})
     for origin, target in pairs:
         by_class = {
             r["size_class"]: r["coverage_90"]
             for r in rows
-            if r["method"] == "model" and (r["origin"], r["target_year"]) == (origin, target)
+            if r["method"] == method and (r["origin"], r["target_year"]) == (origin, target)
         }
         table.add_row(f"{origin} → {target}", *(_percent(by_class.get(c)) for c in classes))
     return table
@@ -228,8 +233,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None,
             typer.Option(
-                help="Parquet file: with --train-until the model's p05/p50/p95 per unit and year; "
-                "else the skill rows."
+                help="Parquet file: with --train-until the published method's p05/p50/p95 per "
+                "unit and year (observed or not); else the skill rows."
             ),
         ] = None,
         publish: Annotated[
@@ -276,8 +281,15 @@ def register(app: typer.Typer) -> None:
             frames = []
             for name, evaluation in evaluations.items():
                 rows = evaluation.skill.to_dict("records")
-                console.print(backtest_table(rows, f"{name}: rolling-origin skill"))
-                console.print(coverage_table(rows, f"{name}: model p05–p95 coverage by size"))
+                method = evaluation.choice.method
+                console.print(backtest_table(rows, f"{name}: rolling-origin skill", method))
+                console.print(
+                    coverage_table(
+                        rows,
+                        f"{name}: published method ({method}) p05–p95 coverage by size",
+                        method,
+                    )
+                )
                 stamped = stamp_rows(rows) if rows else []
                 if stamped:
                     console.print(f"stored {save_backtest_rows(stamped, paths.home)}")
@@ -290,8 +302,17 @@ def register(app: typer.Typer) -> None:
                 skill.to_parquet(out, index=False)
                 console.print(f"wrote {len(skill)} skill rows to {out}")
         else:
-            console.print(backtest_table(single.rows, f"{kernel}: forecast from {single.origin}"))
-            console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+            console.print(
+                f"published method: {single.method} (chosen on the early pairs; "
+                "docs/forecast_method.md)",
+                highlight=False,
+            )
+            if single.rows:
+                title = f"{kernel}: forecast from {single.origin}"
+                console.print(backtest_table(single.rows, title, single.method))
+                console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+            else:
+                console.print("no target year observed yet: nothing scored, nothing stored")
             if out is not None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 single.projections.to_parquet(out, index=False)

@@ -8,9 +8,15 @@
 - :mod:`projections.municipal_forecast` — the municipal forecast: kernel national drift × state
   share × municipal share;
 - :mod:`projections.remittance_forecast` — annual remittances as operations × average amount,
-  with its baselines (last level, drift, damped-trend ETS);
+  with its baselines (last level, drift, damped-trend ETS) and its combination with the last
+  level;
+- :mod:`projections.learned_correction` — the baselines' average corrected by a fit of its last
+  realised errors on what the files hold (a candidate for the published method);
+- :mod:`projections.methods` — the names of every method and the candidates for publication;
+- :mod:`projections.selection` — the rule, fixed on the pairs up to 2010 (2012 for remittances),
+  that chooses the published method (``docs/forecast_method.md``);
 - :mod:`projections.intervals`, :mod:`projections.skill` — empirical calibrated intervals and
-  the scores (MdAPE, MAPE, bias, direction, CRPS, coverage);
+  the scores (MdAPE, MAPE, bias, direction, decline detection, CRPS, coverage, interval score);
 - :mod:`projections.evaluation` — the rolling-origin evaluation of both kernels;
 - :mod:`projections.forecast_refresh` — the refresh's forecast step (``refresh_forecasts``);
 - :mod:`projections.backtest` — ``migsys backtest`` (every pair, or one);

@@ -3,10 +3,11 @@
 - :func:`run_rolling_origin` — every origin/horizon pair the data allow (the refresh runs the
   same thing, :mod:`projections.evaluation`); its rows are the skill table.
 - :func:`run_backtest` — one origin (the last enumeration, or year, not after ``train_until``) to
-  the given target years: the per-method skill rows (stored under ``MIGSYS_HOME/backtests`` and
-  loaded into ``main.backtests``) and the model's published forecast in the columns scripts have
+  the given target years, observed or not: the per-method skill rows of the observed ones (stored
+  under ``MIGSYS_HOME/backtests`` and loaded into ``main.backtests``) and the **published
+  method's** forecast (:mod:`projections.selection`) of every one in the columns scripts have
   always read (``cve_mun, year, population_p05, population_p50, population_p95`` or ``year,
-  remittances_usd_p05/p50/p95``), one row per unit and year, observed or not.
+  remittances_usd_p05/p50/p95``), one row per unit and year.
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ import pandas as pd
 from migsys.projections import remittance_forecast as rf
 from migsys.projections.depopulation import read_depopulation_data
 from migsys.projections.evaluation import (
-    MODEL,
     MODEL_MIN_ENUMERATIONS,
     Evaluation,
     OriginResult,
+    PseudoForecasts,
     depopulation_origin,
     evaluate_depopulation,
     evaluate_remittances,
+    municipal_choice,
+    remittance_choice,
     remittance_origin,
 )
+from migsys.projections.methods import PER_ROOT_YEAR
 from migsys.projections.store import code_version, new_backtest_id
 
 KERNELS = ("depopulation", "remittances")
@@ -56,15 +60,18 @@ def check_target_years(train_until: int, target_years: list[int]) -> list[int]:
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Skill rows of every method, and the model's forecast in the ``--out`` columns."""
+    """Skill rows of every method (none when no target was observed), and the published
+    method's forecast in the ``--out`` columns."""
 
     rows: list[dict]
     projections: pd.DataFrame
     origin: int
+    method: str
 
 
 def stamp_rows(rows: list[dict]) -> list[dict]:
-    """Skill rows with one fresh ``backtest_id``, creation time and code version (to store)."""
+    """Skill rows with one fresh ``backtest_id``, creation time and code version (to store);
+    none for none."""
     backtest_id = new_backtest_id()
     created = datetime.now(UTC).replace(tzinfo=None)
     version = code_version()
@@ -83,15 +90,22 @@ def _depopulation_pair(con, train_until: int, years: list[int]) -> BacktestResul
             f"({enumerations[-1]}); nothing after {enumerations[-1]} can be trained on"
         )
     usable = [year for year in enumerations if year <= train_until]
-    if len(usable) < MODEL_MIN_ENUMERATIONS:
+    if len(usable) < 2:
         raise ValueError(
             f"train_until: {train_until} leaves {len(usable)} census/count year(s) "
-            f"({', '.join(map(str, usable)) or 'none'}); the model needs "
-            f"{MODEL_MIN_ENUMERATIONS} (census years: {enumerations})"
+            f"({', '.join(map(str, usable)) or 'none'}); every method needs 2 "
+            f"(census years: {enumerations})"
         )
     origin = usable[-1]
+    method = municipal_choice(data).method
     result: OriginResult = depopulation_origin(data, origin, years)
-    forecast = result.forecasts[MODEL]
+    if method not in result.forecasts:
+        raise ValueError(
+            f"train_until: {train_until} leaves {len(usable)} census/count year(s) "
+            f"({', '.join(map(str, usable))}); the published method {method} needs "
+            f"{MODEL_MIN_ENUMERATIONS} (census years: {enumerations})"
+        )
+    forecast = result.forecasts[method]
     frames = []
     for position, year in enumerate(result.years):
         keep = np.isfinite(forecast.p50[:, position])
@@ -106,7 +120,9 @@ def _depopulation_pair(con, train_until: int, years: list[int]) -> BacktestResul
                 }
             )
         )
-    return BacktestResult(stamp_rows(result.skill), pd.concat(frames, ignore_index=True), origin)
+    return BacktestResult(
+        stamp_rows(result.skill), pd.concat(frames, ignore_index=True), origin, method
+    )
 
 
 def _remittance_pair(con, train_until: int, years: list[int]) -> BacktestResult:
@@ -116,8 +132,12 @@ def _remittance_pair(con, train_until: int, years: list[int]) -> BacktestResult:
             f"train_until: {train_until} is after the last complete year of remittances in the "
             f"warehouse ({data.last_year})"
         )
-    result = remittance_origin(data, train_until, years)
-    forecast = result.forecasts[rf.MODEL]
+    memo: PseudoForecasts = {}
+    choice = remittance_choice(data, memo)
+    result = remittance_origin(
+        data, train_until, years, memo, choice.interval_rule or PER_ROOT_YEAR
+    )
+    forecast = result.forecasts[choice.method]
     projections = pd.DataFrame(
         {
             "year": np.array(result.years, dtype=np.int64),
@@ -126,7 +146,7 @@ def _remittance_pair(con, train_until: int, years: list[int]) -> BacktestResult:
             "remittances_usd_p95": forecast.p95[0],
         }
     )
-    return BacktestResult(stamp_rows(result.skill), projections, train_until)
+    return BacktestResult(stamp_rows(result.skill), projections, train_until, choice.method)
 
 
 def run_backtest(con, kernel: str, train_until: int, target_years: list[int]) -> BacktestResult:

@@ -9,12 +9,18 @@ Projections*, ch. 13) and Wilson (2015) evaluate these on the same units as any 
 - ``exponential`` — the continuous growth rate of the base period continued;
 - ``share_of_state`` — the municipality keeps its share of its state, whose total follows its
   own exponential trend over the same base (the constant-share method);
-- ``damped_trend`` — the base period's growth shrunk towards the mean: the least-absolute-
-  deviations line of one period's growth on the previous period's, both before the origin
-  (``r₂ ≈ a + b r₁``, ``b`` the persistence), applied to the base growth;
+- ``damped_trend`` — the damped trend as the field defines it, on census decades: the annual
+  growth ``r`` of the latest census-to-census decade up to the origin (1990–2000 at 2000 and at
+  2005, 2000–2010 at 2010, 2010–2020 at 2020; a *Conteo* endpoint only where no census decade
+  exists, 1990–1995 at 1995) becomes ``r′ = a + b r``, where ``a`` and ``b`` are the
+  least-absolute-deviations intercept and slope of one period's growth on the previous period's,
+  both before the origin: two consecutive census decades where they exist (2000–10 on 1990–2000
+  at 2010), else the last two periods between enumerations (1995–2000 on 1990–95 at 2000);
+  ``b`` is the persistence;
 - ``average`` — the equal-weight mean of the above, level by level.
 
-The base period is the ten years before the origin (1990–2000 for an origin in 2000), or the one
+Every baseline starts from the origin's enumeration. The base period of the other trends is the
+ten years before the origin (1990–2000 for an origin in 2000; 1995–2005 for 2005), or the one
 earlier period there is (1990–1995 for 1995). Every rate divides by the exact time between the
 reference dates (the 1995 count came 5.65 years after the 1990 census and 4.28 before the 2000
 one). Each function takes a panel already cut at the origin and returns ``[n_units, n_targets]``
@@ -29,7 +35,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from migsys.projections.census import CensusPanel, base_start
+from migsys.projections.census import CENSUS, CensusPanel, base_start
 
 ZERO_GROWTH = "zero_growth"
 LINEAR = "linear"
@@ -40,6 +46,7 @@ AVERAGE = "average"
 SINGLE_BASELINES = (ZERO_GROWTH, LINEAR, EXPONENTIAL, SHARE_OF_STATE, DAMPED_TREND)
 BASELINES = (*SINGLE_BASELINES, AVERAGE)
 LINEAR_FLOOR = 1.0  # persons
+CENSUS_DECADE = 10  # nominal years between two censuses of the field's damped trend
 
 
 def lad_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -91,14 +98,56 @@ def _horizons(panel: CensusPanel, origin: int, target_dates: np.ndarray) -> np.n
     return horizons
 
 
-def damped_persistence(panel: CensusPanel, origin: int) -> tuple[float, float] | None:
-    """(a, b) of the LAD line of the last period's growth on the one before, or None with
-    fewer than three enumerations up to ``origin``."""
+def census_decades(panel: CensusPanel, origin: int) -> list[tuple[int, int]]:
+    """Consecutive census pairs ten (nominal) years apart, up to ``origin``, in time order."""
+    censuses = [y for y in panel.years if y <= origin and panel.kind(y) == CENSUS]
+    return [
+        (earlier, later)
+        for earlier, later in zip(censuses[:-1], censuses[1:], strict=True)
+        if later - earlier == CENSUS_DECADE
+    ]
+
+
+def damped_base(panel: CensusPanel, origin: int) -> tuple[int, int]:
+    """(start, end) of the growth the damped trend extrapolates at ``origin``: the latest census
+    decade up to it, else (no census decade) the base period of the other trends."""
+    decades = census_decades(panel, origin)
+    return decades[-1] if decades else (base_start(panel, origin), origin)
+
+
+def damped_fit_periods(
+    panel: CensusPanel, origin: int
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The two consecutive periods whose growth rates the persistence line is fitted on: the
+    last two census decades up to ``origin`` where they exist, else the periods between the last
+    three enumerations; None with fewer than three enumerations."""
+    decades = census_decades(panel, origin)
+    if len(decades) >= 2 and decades[-2][1] == decades[-1][0]:
+        return decades[-2], decades[-1]
     years = [year for year in panel.years if year <= origin]
     if len(years) < 3:
         return None
     first, middle, last = years[-3:]
-    return lad_line(panel.growth_rate(first, middle), panel.growth_rate(middle, last))
+    return (first, middle), (middle, last)
+
+
+def damped_persistence(panel: CensusPanel, origin: int) -> tuple[float, float] | None:
+    """(a, b) of the LAD line of a period's growth on the previous period's
+    (:func:`damped_fit_periods`), or None with fewer than three enumerations up to ``origin``."""
+    periods = damped_fit_periods(panel, origin)
+    if periods is None:
+        return None
+    earlier, later = periods
+    return lad_line(panel.growth_rate(*earlier), panel.growth_rate(*later))
+
+
+def damped_trend(
+    panel: CensusPanel, origin: int, horizons: np.ndarray, line: tuple[float, float]
+) -> np.ndarray:
+    """``[n_units, n_targets]`` levels: the origin level grown at ``a + b r`` (module doc)."""
+    intercept, slope = line
+    rate = panel.growth_rate(*damped_base(panel, origin))[:, None]
+    return panel.level(origin)[:, None] * np.exp((intercept + slope * rate) * horizons)
 
 
 def baseline_forecasts(
@@ -109,8 +158,9 @@ def baseline_forecasts(
 ) -> dict[str, np.ndarray]:
     """Every baseline available at ``origin``: ``{method: [n_units, n_targets]}`` levels.
 
-    ``panel`` may extend past the origin; only enumerations up to it are read. The damped trend
-    needs three enumerations up to the origin; with fewer it uses ``fallback_line`` (the line a
+    ``panel`` may extend past the origin; only enumerations up to it are read. A unit lacks a
+    method's forecast (NaN) where it was not enumerated at what the method reads. The damped
+    trend needs three enumerations up to the origin; with fewer it uses ``fallback_line`` (the line a
     later origin estimated, for the errors that calibrate its intervals) or is left out.
     """
     known = panel.until(origin)
@@ -131,8 +181,7 @@ def baseline_forecasts(
     forecasts[SHARE_OF_STATE] = level * np.exp(state_rate[:, None] * horizons)
     line = damped_persistence(known, origin) or fallback_line
     if line is not None:
-        intercept, slope = line
-        forecasts[DAMPED_TREND] = level * np.exp((intercept + slope * rate) * horizons)
+        forecasts[DAMPED_TREND] = damped_trend(known, origin, horizons, line)
     forecasts[AVERAGE] = np.mean(np.stack(list(forecasts.values())), axis=0)
     # a unit without a base-start population has no trend: NaN, never a silent zero-growth
     no_base = ~np.isfinite(base.rate)

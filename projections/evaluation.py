@@ -6,12 +6,16 @@ cut them before anything is fitted — and forecasts every later *target*; where
 observed, the forecast is scored (:mod:`projections.skill`). Intervals come from each method's
 own errors realised by the origin (:mod:`projections.intervals`).
 
-Depopulation: origins are the enumerations with an earlier one (1995, 2000, 2005) plus the
-latest (2010), which only forecasts; targets are every later enumeration and ``FUTURE_YEARS``.
-The model needs three enumerations up to its origin (the variogram of its share models), so it
-starts in 2000; the extrapolations start in 1995 (the damped trend, which needs two periods, in
-2000). Remittances: origins 2003–2014 (after the recording change of 2003) to every year 1–5
-years ahead, plus the last year, forecasting ``REMITTANCE_FUTURE_HORIZONS`` years.
+Depopulation: origins are the enumerations with an earlier one (1995, 2000, 2005, 2010, 2020);
+targets are every later enumeration and, beyond the last one, ``FUTURE_YEARS``. The model needs
+three enumerations up to its origin (the variogram of its share models), so it and its
+combinations start in 2000; the extrapolations start in 1995 (the damped trend, which needs two
+periods, in 2000). Remittances: every origin from 2003 (after the recording change) to every
+year 1–5 years ahead that is observed; the last year forecasts ``REMITTANCE_FUTURE_HORIZONS``.
+
+Every candidate for the published method is forecast and scored the same way; the published one
+is chosen by :mod:`projections.selection` on the early pairs only, and its forecasts from every
+origin are what ``fct_forecasts`` holds.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import pandas as pd
 
 from migsys.projections import remittance_forecast as rf
 from migsys.projections.baselines import (
+    AVERAGE,
     BASELINES,
     DAMPED_TREND,
+    SINGLE_BASELINES,
     BasePeriod,
     baseline_forecasts,
     damped_persistence,
@@ -34,11 +40,21 @@ from migsys.projections.depopulation import DepopulationData
 from migsys.projections.intervals import (
     ErrorProfile,
     Probabilistic,
-    central_half_width,
     error_profile,
     growth_classes,
-    interval_score,
     probabilistic,
+)
+from migsys.projections.learned_correction import corrected_average
+from migsys.projections.methods import (
+    AVERAGE_WITH_MODEL,
+    COMBINATIONS,
+    CORRECTED_AVERAGE,
+    INTERVAL_RULES,
+    MODEL,
+    MODEL_AND_AVERAGE,
+    PER_HORIZON,
+    PER_ROOT_YEAR,
+    PER_YEAR,
 )
 from migsys.projections.municipal_forecast import (
     ShareModelFit,
@@ -46,20 +62,23 @@ from migsys.projections.municipal_forecast import (
     forecast_municipalities,
     size_classes,
 )
+from migsys.projections.selection import (
+    SELECTION_LAST_TARGET,
+    MethodChoice,
+    choose_municipal_method,
+    choose_remittance_method,
+    selection_rows,
+)
 from migsys.projections.skill import SIZE_ALL, scores_by_size
 
-MODEL = "model"
 FUTURE_YEARS = (2015, 2020, 2025, 2030)
 MODEL_MIN_ENUMERATIONS = 3
 REMITTANCE_FUTURE_HORIZONS = (1, 2, 3, 4, 5)
-# how many years of past forecasts set a remittance interval (None: all of them); the errors of
-# one regime (the boom to 2007, the bust, the flat 2010s) say little about the next, so each
-# origin picks the window that would have served best so far (choose_error_window); on a tie
-# the earlier entry wins, so more errors are preferred to fewer
-ERROR_WINDOWS: tuple[int | None, ...] = (None, 5, 3)
-MIN_WINDOW_SCORES = 5
+# fewer errors than this at one horizon: the per-horizon rule reads every horizon's, per √year
+MIN_HORIZON_ERRORS = 5
 FORECAST_COLUMNS: dict[str, str] = {
     "kernel": "VARCHAR",
+    "method": "VARCHAR",  # the published method that made the forecast
     "origin": "INTEGER",
     "unit": "VARCHAR",  # cve_mun, or 'national' for remittances
     "year": "INTEGER",
@@ -92,11 +111,14 @@ def depopulation_points(
     fit: ShareModelFit | None,
     line: tuple[float, float] | None,
 ) -> PointForecasts:
-    """Point forecasts of every method available at ``origin`` (the model when ``fit``)."""
+    """Point forecasts of every method available at ``origin``: the baselines, the learned
+    correction of their average, and, when ``fit``, the model and its combinations with the
+    baselines. Every method but the model is scaled by the horizon."""
     panel = data.panel
     dates = target_dates(panel, years)
     horizons = dates - panel.date(origin)
     level = baseline_forecasts(panel.until(origin), origin, dates, fallback_line=line)
+    level[CORRECTED_AVERAGE] = corrected_average(data, origin, level[AVERAGE], horizons)
     scale = {method: np.broadcast_to(horizons, values.shape) for method, values in level.items()}
     if fit is not None:
         model = forecast_municipalities(data, origin, dates, fit)
@@ -106,6 +128,11 @@ def depopulation_points(
         extra = np.where(model.size_class >= 0, noise[np.maximum(model.size_class, 0)], np.nan)
         level[MODEL] = model.level
         scale[MODEL] = np.sqrt(model.log_sd**2 + np.outer(extra**2, counts))
+        singles = [level[method] for method in SINGLE_BASELINES if method in level]
+        level[AVERAGE_WITH_MODEL] = np.mean(np.stack([*singles, model.level]), axis=0)
+        level[MODEL_AND_AVERAGE] = 0.5 * (model.level + level[AVERAGE])
+        for method in COMBINATIONS:
+            scale[method] = np.broadcast_to(horizons, model.level.shape)
     return PointForecasts(level, scale)
 
 
@@ -232,14 +259,15 @@ def depopulation_origins(panel: CensusPanel) -> list[int]:
 
 def forecast_frame(
     kernel: str,
+    method: str,
     origin: int,
     units: np.ndarray,
     years: list[int],
     forecast: Probabilistic,
     observed: np.ndarray | None,
 ) -> pd.DataFrame:
-    """Long rows (one per unit and year) of one probabilistic forecast; units without one left
-    out."""
+    """Long rows (one per unit and year) of one method's probabilistic forecast; units without
+    one left out."""
     frames = []
     for position, year in enumerate(years):
         p50 = forecast.p50[:, position]
@@ -248,6 +276,7 @@ def forecast_frame(
             pd.DataFrame(
                 {
                     "kernel": kernel,
+                    "method": method,
                     "origin": origin,
                     "unit": units[keep],
                     "year": year,
@@ -268,42 +297,76 @@ def forecast_frame(
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The rolling-origin evaluation of one kernel: skill rows and the model's forecasts."""
+    """The rolling-origin evaluation of one kernel: every method's skill rows, the published
+    method's forecasts from every origin, and how that method was chosen."""
 
     skill: pd.DataFrame
     forecasts: pd.DataFrame
+    choice: MethodChoice | None = None
+
+
+def observed_levels(panel: CensusPanel, years: list[int]) -> np.ndarray:
+    """``[n_units, n_years]`` enumerated populations (NaN for a year with no enumeration)."""
+    return np.column_stack(
+        [
+            panel.level(year) if year in panel.years else np.full(panel.cve_mun.size, np.nan)
+            for year in years
+        ]
+    )
+
+
+def depopulation_years(panel: CensusPanel, origin: int, future_years: tuple[int, ...]) -> list[int]:
+    """Targets of ``origin``: every later enumeration, then ``future_years`` beyond the last."""
+    later = [year for year in panel.years if year > origin]
+    return later + [year for year in future_years if year > panel.years[-1]]
+
+
+def municipal_choice(data: DepopulationData, skill: pd.DataFrame | None = None) -> MethodChoice:
+    """The published municipal method (:func:`projections.selection.choose_municipal_method`),
+    from the rows of :func:`evaluate_depopulation` when given (the rule keeps the pairs up to
+    ``SELECTION_LAST_TARGET``), else from the origins before it evaluated on the data cut there."""
+    if skill is None:
+        limit = SELECTION_LAST_TARGET["depopulation"]
+        known = data.until(limit)
+        rows = []
+        for origin in depopulation_origins(known.panel):
+            years = [year for year in known.panel.years if year > origin]
+            if years:
+                rows += depopulation_origin(known, origin, years).skill
+        skill = pd.DataFrame(rows, columns=list(skill_columns()))
+    return choose_municipal_method(selection_rows(skill, "depopulation"))
 
 
 def evaluate_depopulation(
     data: DepopulationData, future_years: tuple[int, ...] = FUTURE_YEARS
 ) -> Evaluation:
-    """Every origin to every later enumeration (scored) and to ``future_years`` (forecast only)."""
+    """Every origin to every later enumeration (scored) and to ``future_years`` (forecast only);
+    the published method chosen on the pairs up to 2010 (:mod:`projections.selection`)."""
     panel = data.panel
-    skill, frames = [], []
+    results = []
     for origin in depopulation_origins(panel):
-        later = [year for year in panel.years if year > origin]
-        future = [year for year in future_years if year > panel.years[-1]]
-        years = later + future
-        if not years:
-            continue
-        result = depopulation_origin(data, origin, years)
-        skill.extend(result.skill)
-        if MODEL in result.forecasts:
-            observed = np.column_stack(
-                [
-                    panel.level(year)
-                    if year in panel.years
-                    else np.full(panel.cve_mun.size, np.nan)
-                    for year in years
-                ]
-            )
-            frames.append(
-                forecast_frame(
-                    "depopulation", origin, panel.cve_mun, years, result.forecasts[MODEL], observed
-                )
-            )
+        years = depopulation_years(panel, origin, future_years)
+        if years:
+            results.append(depopulation_origin(data, origin, years))
+    skill = pd.DataFrame(
+        [row for result in results for row in result.skill], columns=list(skill_columns())
+    )
+    choice = municipal_choice(data, skill)
+    frames = [
+        forecast_frame(
+            "depopulation",
+            choice.method,
+            result.origin,
+            panel.cve_mun,
+            result.years,
+            result.forecasts[choice.method],
+            observed_levels(panel, result.years),
+        )
+        for result in results
+        if choice.method in result.forecasts
+    ]
     forecasts = pd.concat(frames, ignore_index=True) if frames else empty_forecasts()
-    return Evaluation(pd.DataFrame(skill, columns=list(skill_columns())), forecasts)
+    return Evaluation(skill, forecasts, choice)
 
 
 def skill_columns() -> list[str]:
@@ -365,17 +428,30 @@ def realised_remittance_errors(
     return errors
 
 
-def _errors_known_at(
-    errors: list[tuple[int, int, float]], origin: int, window: int | None
-) -> np.ndarray:
-    """The errors realised by ``origin`` of forecasts made at most ``window`` years before it."""
-    return np.array(
-        [
-            error
-            for pseudo, horizon, error in errors
-            if pseudo + horizon <= origin and (window is None or pseudo >= origin - window)
-        ]
-    )
+def remittance_quantiles(
+    errors: list[tuple[int, int, float]], origin: int, horizons: np.ndarray, rule: str
+) -> np.ndarray | None:
+    """``[n_horizons, levels]`` quantiles of the absolute log error at each horizon, from every
+    error realised by ``origin`` (:data:`~projections.methods.INTERVAL_RULES`); None with fewer
+    than ``MIN_CALIBRATION_ERRORS``."""
+    if rule not in INTERVAL_RULES:
+        raise ValueError(f"interval rule: unknown {rule!r}; choose one of {INTERVAL_RULES}")
+    known = [(horizon, error) for pseudo, horizon, error in errors if pseudo + horizon <= origin]
+    if len(known) < rf.MIN_CALIBRATION_ERRORS:
+        return None
+    steps = np.array([horizon for horizon, _ in known], dtype=float)
+    per_root_year = np.array([error for _, error in known])
+    out = []
+    for horizon in np.asarray(horizons, dtype=float):
+        same = per_root_year[steps == horizon] * np.sqrt(horizon)
+        if rule == PER_YEAR:
+            quantiles = _profile(per_root_year / np.sqrt(steps)).pooled * horizon
+        elif rule == PER_HORIZON and same.size >= MIN_HORIZON_ERRORS:
+            quantiles = _profile(same).pooled
+        else:
+            quantiles = _profile(per_root_year).pooled * np.sqrt(horizon)
+        out.append(quantiles)
+    return np.stack(out)
 
 
 def _profile(errors: np.ndarray) -> ErrorProfile:
@@ -383,56 +459,23 @@ def _profile(errors: np.ndarray) -> ErrorProfile:
     return error_profile(errors, zeros, zeros)
 
 
-def choose_error_window(errors: list[tuple[int, int, float]], origin: int) -> int | None:
-    """The window of ``ERROR_WINDOWS`` whose intervals scored best on the errors realised by
-    ``origin``: at each earlier forecast, the interval that window would have given then, scored
-    by the mean interval score of its 50 % and 90 % intervals (Gneiting & Raftery 2007). Every
-    window is scored on the same forecasts; with fewer than ``MIN_WINDOW_SCORES`` of them, every
-    error (None)."""
+def by_horizon(point: np.ndarray, quantiles: np.ndarray | None) -> Probabilistic:
+    """The probabilistic forecast of one series (``point`` ``[1, n_horizons]``) with each
+    horizon's quantiles of the absolute log error (``[n_horizons, levels]``; None: point only)."""
+    if quantiles is None:
+        return probabilistic(point, np.ones_like(point), None)
+    parts = [
+        probabilistic(point[:, [j]], np.ones((1, 1)), quantiles[j][None, :])
+        for j in range(point.shape[1])
+    ]
 
-    def window_quantiles(pseudo: int) -> dict[int | None, np.ndarray] | None:
-        """Each window's profile of the errors known at ``pseudo`` (None: one has too few)."""
-        pools = {window: _errors_known_at(errors, pseudo, window) for window in ERROR_WINDOWS}
-        if min(pool.size for pool in pools.values()) < rf.MIN_CALIBRATION_ERRORS:
-            return None
-        return {window: _profile(pool).pooled for window, pool in pools.items()}
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in parts], axis=1)
 
-    at_pseudo = {pseudo: window_quantiles(pseudo) for pseudo in {e[0] for e in errors}}
-    totals = dict.fromkeys(ERROR_WINDOWS, 0.0)
-    scored = 0
-    for pseudo, _horizon, error in errors:
-        if at_pseudo[pseudo] is None:
-            continue
-        scored += 1
-        for window, quantiles in at_pseudo[pseudo].items():
-            for level in (0.5, 0.9):
-                totals[window] += interval_score(
-                    central_half_width(quantiles, level), abs(error), 1.0 - level
-                )
-    if scored < MIN_WINDOW_SCORES:
-        return None
-    return min(ERROR_WINDOWS, key=totals.__getitem__)
-
-
-def interval_errors(errors: list[tuple[int, int, float]], origin: int) -> np.ndarray:
-    """The errors an interval at ``origin`` is built from: those of the window
-    :func:`choose_error_window` picks, or every error realised by then when that window holds
-    fewer than ``MIN_CALIBRATION_ERRORS`` (its last forecasts could not run)."""
-    chosen = _errors_known_at(errors, origin, choose_error_window(errors, origin))
-    if chosen.size >= rf.MIN_CALIBRATION_ERRORS:
-        return chosen
-    return _errors_known_at(errors, origin, None)
-
-
-def remittance_profiles(
-    data: rf.RemittanceData, origin: int, memo: PseudoForecasts | None = None
-) -> dict[str, ErrorProfile]:
-    """Each method's profile of absolute errors per √year realised by ``origin`` (see
-    :func:`interval_errors`)."""
-    return {
-        method: _profile(interval_errors(errors, origin))
-        for method, errors in realised_remittance_errors(data, origin, memo).items()
-    }
+    return Probabilistic(
+        *(joined(name) for name in ("p05", "p25", "p50", "p75", "p95")),
+        log_ensemble=joined("log_ensemble"),
+    )
 
 
 def remittance_origin(
@@ -440,8 +483,10 @@ def remittance_origin(
     origin: int,
     years: list[int],
     memo: PseudoForecasts | None = None,
+    interval_rule: str = PER_ROOT_YEAR,
 ) -> OriginResult:
-    """Forecast ``years`` from ``origin`` with every method and score the observed ones."""
+    """Forecast ``years`` from ``origin`` with every method, intervals by ``interval_rule``, and
+    score the observed ones."""
     years = sorted(set(int(y) for y in years))
     if not years or years[0] <= origin:
         raise ValueError(f"target years: every target must come after the origin {origin}")
@@ -452,15 +497,15 @@ def remittance_origin(
         points = {method: values[horizons - 1] for method, values in shared.items()}
     else:
         points = rf.point_forecasts(data, origin, horizons)
-    profiles = remittance_profiles(data, origin, memo)
+    errors = realised_remittance_errors(data, origin, memo)
     base = float(data.remittances_usd[origin])
-    forecasts = {}
-    for method, log_values in points.items():
-        profile = profiles.get(method)
-        quantiles = None if profile is None or profile.pooled is None else profile.pooled[None, :]
-        forecasts[method] = probabilistic(
-            np.exp(log_values)[None, :], np.sqrt(horizons)[None, :].astype(float), quantiles
+    forecasts = {
+        method: by_horizon(
+            np.exp(log_values)[None, :],
+            remittance_quantiles(errors.get(method, []), origin, horizons, interval_rule),
         )
+        for method, log_values in points.items()
+    }
     skill = []
     series = data.remittances_usd
     for position, year in enumerate(years):
@@ -493,32 +538,61 @@ def remittance_origin(
     return OriginResult(origin, years, forecasts, skill)
 
 
+def remittance_selection_rows(
+    data: rf.RemittanceData, memo: PseudoForecasts | None = None
+) -> pd.DataFrame:
+    """What the remittance rule may see: every method's skill at every pair with a target up to
+    ``SELECTION_LAST_TARGET``, once per interval rule (column ``interval_rule``), computed on
+    the data cut there."""
+    limit = SELECTION_LAST_TARGET["remittances"]
+    known = data.until(limit)
+    memo = {} if memo is None else memo
+    rows = []
+    for origin in range(rf.FIRST_ORIGIN, known.last_year):
+        years = [origin + h for h in range(1, rf.MAX_HORIZON + 1) if origin + h <= known.last_year]
+        for rule in INTERVAL_RULES:
+            result = remittance_origin(known, origin, years, memo, rule)
+            rows += [{**row, "interval_rule": rule} for row in result.skill]
+    frame = pd.DataFrame(rows, columns=[*skill_columns(), "interval_rule"])
+    return selection_rows(frame, "remittances")
+
+
+def remittance_choice(data: rf.RemittanceData, memo: PseudoForecasts | None = None) -> MethodChoice:
+    """The published remittance method and interval rule
+    (:func:`projections.selection.choose_remittance_method`)."""
+    return choose_remittance_method(remittance_selection_rows(data, memo))
+
+
 def evaluate_remittances(data: rf.RemittanceData) -> Evaluation:
-    """Origins 2003 to the last year but one, 1–5 years ahead (scored), and the last year
-    forecasting ``REMITTANCE_FUTURE_HORIZONS`` years (forecast only)."""
+    """Every origin from 2003 to the last year but one, 1–5 years ahead (scored), and the last
+    year forecasting ``REMITTANCE_FUTURE_HORIZONS`` years (forecast only); the published method
+    and interval rule chosen on the pairs up to 2012 (:mod:`projections.selection`)."""
     last = data.last_year
-    skill, frames = [], []
     memo: PseudoForecasts = {}
+    choice = remittance_choice(data, memo)
+    rule = choice.interval_rule or PER_ROOT_YEAR
+    skill, frames = [], []
     for origin in range(rf.FIRST_ORIGIN, last + 1):
         if origin < last:
             years = [origin + h for h in range(1, rf.MAX_HORIZON + 1) if origin + h <= last]
         else:
             years = [origin + h for h in REMITTANCE_FUTURE_HORIZONS]
-        result = remittance_origin(data, origin, years, memo)
+        result = remittance_origin(data, origin, years, memo, rule)
         skill.extend(result.skill)
         observed = np.array([[float(data.remittances_usd.get(year, np.nan)) for year in years]])
         frames.append(
             forecast_frame(
                 "remittances",
+                choice.method,
                 origin,
                 np.array(["national"]),
                 years,
-                result.forecasts[rf.MODEL],
+                result.forecasts[choice.method],
                 observed,
             )
         )
     forecasts = pd.concat(frames, ignore_index=True) if frames else empty_forecasts()
-    return Evaluation(pd.DataFrame(skill, columns=skill_columns()), forecasts)
+    return Evaluation(pd.DataFrame(skill, columns=skill_columns()), forecasts, choice)
 
 
 __all__ = [

@@ -9,9 +9,11 @@ unchanged — and writes two tables into the schema ``forecasts`` of the build:
 
 - ``forecasts.skill_scores`` — one row per kernel, origin, target year, method and size class
   (columns :data:`projections.skill.SKILL_COLUMNS`);
-- ``forecasts.model_forecasts`` — the model's p05/p25/p50/p75/p95 per kernel, origin, unit
-  (``cve_mun`` or ``national``) and year, with the observation where there is one
-  (:data:`projections.evaluation.FORECAST_COLUMNS`).
+- ``forecasts.published_forecasts`` — the published method's p05/p25/p50/p75/p95 per kernel,
+  origin, unit (``cve_mun`` or ``national``) and year, with the observation where there is one
+  (:data:`projections.evaluation.FORECAST_COLUMNS`);
+- ``forecasts.method_choice`` — how the published method was chosen: every candidate's record
+  on the early pairs and the rule's pick (:data:`projections.selection.CHOICE_COLUMNS`).
 
 When a kernel's inputs are absent (no municipal censuses: the embedded snapshot of the paper's
 tables) its rows are simply absent; the tables always exist with their columns, so dbt builds.
@@ -36,11 +38,14 @@ from migsys.projections.evaluation import (
     evaluate_depopulation,
     evaluate_remittances,
 )
+from migsys.projections.selection import CHOICE_COLUMNS
 from migsys.projections.skill import SKILL_COLUMNS
 
 SCHEMA = "forecasts"
 SKILL_TABLE = "skill_scores"
-FORECASTS_TABLE = "model_forecasts"
+FORECASTS_TABLE = "published_forecasts"
+CHOICE_TABLE = "method_choice"
+RESULT_FILES = ("skill.parquet", "forecasts.parquet", "choice.parquet")
 
 
 @dataclass(frozen=True)
@@ -119,11 +124,23 @@ def inputs_fingerprint(frames: dict[str, pd.DataFrame]) -> str:
     return digest.hexdigest()[:24]
 
 
-def _evaluate(con) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+@dataclass(frozen=True)
+class ForecastTables:
+    """The three tables the forecast step writes."""
+
+    skill: pd.DataFrame
+    forecasts: pd.DataFrame
+    choice: pd.DataFrame
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return self.skill, self.forecasts, self.choice
+
+
+def _evaluate(con) -> tuple[ForecastTables, list[str]]:
     from migsys.projections.depopulation import read_depopulation_data
     from migsys.projections.remittance_forecast import read_remittance_data
 
-    skill, forecasts, notes = [], [], []
+    skill, forecasts, choices, notes = [], [], [], []
     for kernel, read, evaluate in (
         ("depopulation", read_depopulation_data, evaluate_depopulation),
         ("remittances", read_remittance_data, evaluate_remittances),
@@ -140,14 +157,21 @@ def _evaluate(con) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
             continue
         skill.append(result.skill)
         forecasts.append(result.forecasts)
+        choices.append(result.choice.record)
         notes.append(
-            f"{kernel}: {result.skill['origin'].nunique()} origins, {len(result.skill)} skill rows"
+            f"{kernel}: {result.skill['origin'].nunique()} origins, {len(result.skill)} skill "
+            f"rows, published method {result.choice.method}"
         )
     skill_frame = (
         pd.concat(skill, ignore_index=True) if skill else pd.DataFrame(columns=list(SKILL_COLUMNS))
     )
     forecast_frame = pd.concat(forecasts, ignore_index=True) if forecasts else empty_forecasts()
-    return skill_frame, forecast_frame, notes
+    choice_frame = (
+        pd.concat(choices, ignore_index=True)
+        if choices
+        else pd.DataFrame(columns=list(CHOICE_COLUMNS))
+    )
+    return ForecastTables(skill_frame, forecast_frame, choice_frame), notes
 
 
 def _write_table(con, name: str, frame: pd.DataFrame, columns: dict[str, str]) -> None:
@@ -163,22 +187,21 @@ def _write_table(con, name: str, frame: pd.DataFrame, columns: dict[str, str]) -
             con.unregister("_forecast_rows")
 
 
-def _stored(cache_dir: Path, fingerprint: str) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
+def _stored(cache_dir: Path, fingerprint: str) -> tuple[ForecastTables, str] | None:
     folder = cache_dir / fingerprint
-    files = [folder / "skill.parquet", folder / "forecasts.parquet", folder / "summary.txt"]
-    if not all(path.is_file() for path in files):
+    files = [folder / name for name in RESULT_FILES]
+    summary = folder / "summary.txt"
+    if not all(path.is_file() for path in [*files, summary]):
         return None
-    return pd.read_parquet(files[0]), pd.read_parquet(files[1]), files[2].read_text()
+    return ForecastTables(*(pd.read_parquet(path) for path in files)), summary.read_text()
 
 
-def _store(
-    cache_dir: Path, fingerprint: str, skill: pd.DataFrame, forecasts: pd.DataFrame, summary: str
-) -> None:
+def _store(cache_dir: Path, fingerprint: str, tables: ForecastTables, summary: str) -> None:
     folder = cache_dir / fingerprint
     staging = cache_dir / f".{fingerprint}.{os.getpid()}.tmp"
     staging.mkdir(parents=True, exist_ok=True)
-    skill.to_parquet(staging / "skill.parquet", index=False)
-    forecasts.to_parquet(staging / "forecasts.parquet", index=False)
+    for name, frame in zip(RESULT_FILES, tables.frames(), strict=True):
+        frame.to_parquet(staging / name, index=False)
     (staging / "summary.txt").write_text(summary)
     if folder.exists():  # another run stored the same result meanwhile
         for path in staging.iterdir():
@@ -200,14 +223,15 @@ def refresh_forecasts(database: Path, cache_dir: Path) -> ForecastRefresh:
         stored = _stored(cache_dir, fingerprint)
         computed = stored is None
         if stored is None:
-            skill, forecasts, notes = _evaluate(con)
+            tables, notes = _evaluate(con)
             summary = "; ".join(notes + [f"absent input {item}" for item in missing])
-            _store(cache_dir, fingerprint, skill, forecasts, summary)
+            _store(cache_dir, fingerprint, tables, summary)
         else:
-            skill, forecasts, summary = stored
+            tables, summary = stored
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        _write_table(con, SKILL_TABLE, skill, SKILL_COLUMNS)
-        _write_table(con, FORECASTS_TABLE, forecasts, FORECAST_COLUMNS)
+        _write_table(con, SKILL_TABLE, tables.skill, SKILL_COLUMNS)
+        _write_table(con, FORECASTS_TABLE, tables.forecasts, FORECAST_COLUMNS)
+        _write_table(con, CHOICE_TABLE, tables.choice, CHOICE_COLUMNS)
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -216,7 +240,7 @@ def refresh_forecasts(database: Path, cache_dir: Path) -> ForecastRefresh:
     return ForecastRefresh(
         computed=computed,
         seconds=seconds,
-        rows=len(skill) + len(forecasts),
+        rows=len(tables.skill) + len(tables.forecasts),
         fingerprint=fingerprint,
         summary=f"forecasts {verb} ({fingerprint}) in {seconds:.1f} s: {summary}",
     )

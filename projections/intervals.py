@@ -94,13 +94,6 @@ def central_half_width(quantiles: np.ndarray, level: float) -> float:
     return float(np.interp(level, _levels(), quantiles))
 
 
-def interval_score(half_width: float, abs_error: float, alpha: float) -> float:
-    """Interval score of a central ``1 − alpha`` interval ``±half_width`` around the point for
-    an outcome ``abs_error`` away (Gneiting & Raftery 2007): its width plus ``2/alpha`` times
-    the distance by which the outcome falls outside."""
-    return 2.0 * half_width + 2.0 / alpha * max(abs_error - half_width, 0.0)
-
-
 @dataclass(frozen=True)
 class Probabilistic:
     """A probabilistic forecast ``[n_units, n_targets]``: quantiles and the log ensemble."""

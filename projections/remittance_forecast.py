@@ -26,11 +26,13 @@ and at an origin ``T`` the forecast of year ``T + h`` is
 
 The baselines it must beat: the last level, the drift (mean yearly log change up to ``T``
 continued) and damped-trend exponential smoothing of log remittances (statsmodels ``ETSModel``).
+One combination is forecast beside them, a candidate for the published method: the model and the
+last level, equally weighted in logs.
 
 The drift and the smoothing read the series with the 2003 shift removed (the shift estimated at
 ``T``), as the model does: a baseline that took the recording change for growth would be a straw
 man. Each method's intervals come from its own realised errors
-(:func:`projections.evaluation.remittance_profiles`).
+(:func:`projections.evaluation.remittance_quantiles`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ LAST_LEVEL = "last_level"
 DRIFT = "drift"
 DAMPED_ETS = "damped_ets"
 REMITTANCE_BASELINES = (LAST_LEVEL, DRIFT, DAMPED_ETS)
+# a candidate for the published method (projections.selection): the geometric mean of the model
+# and the last level, the model's economy and migrant stock shrunk halfway towards no change
+MODEL_AND_LAST_LEVEL = "model_and_last_level"
 FIRST_ORIGIN = 2003
 MAX_HORIZON = 5
 MIN_CALIBRATION_ERRORS = 3
@@ -238,6 +243,7 @@ def point_forecasts(
         known.migrant_stock, np.array([origin])
     )
     out[MODEL] = last + stock_growth + fit.gdp_elasticity * (gdp_path - gdp_origin)
+    out[MODEL_AND_LAST_LEVEL] = 0.5 * (out[MODEL] + out[LAST_LEVEL])
     return out
 
 

@@ -8,10 +8,19 @@ method (the units enumerated in the base period, at the origin and at the target
 - ``direction_accuracy`` — share of units put on the observed side of "population fell
   between origin and target" (zero growth counts as not falling, the rule of
   ``fct_municipal_growth.is_depopulating``);
+- ``decline_recall``, ``decline_precision``, ``decline_f1`` — depopulation detection: a decline
+  is *called* when the p50 is below the origin level; recall is the share of the units that fell
+  which were called, precision the share of the called units that fell, F1 their harmonic mean
+  (NULL where undefined: recall and F1 when no unit fell, precision when none was called; F1 is 0
+  when units fell and no call was right, including when none was made);
 - ``crps`` — mean continuous ranked probability score of the predictive distribution of
   ``ln(population)`` (a proper score: lower is better; in log points, so comparable across units
   of any size), computed by ``scoringrules.crps_ensemble``;
-- ``coverage_90``, ``coverage_50`` — shares of units observed inside p05–p95 and p25–p75.
+- ``coverage_90``, ``coverage_50`` — shares of units observed inside p05–p95 and p25–p75;
+- ``interval_score`` — the mean over units of the interval scores (Gneiting & Raftery 2007) of
+  the p05–p95 and p25–p75 intervals of ``ln(population or USD)``, averaged: each interval's width
+  plus ``2/α`` times the distance by which the outcome falls outside it (lower is better; it
+  rewards coverage and narrowness together).
 
 Size class is the quintile of population at the origin (``q1`` smallest); ``all`` is every unit.
 """
@@ -33,14 +42,43 @@ SKILL_COLUMNS: dict[str, str] = {
     "mape": "DOUBLE",
     "median_log_error": "DOUBLE",
     "direction_accuracy": "DOUBLE",
+    "decline_recall": "DOUBLE",
+    "decline_precision": "DOUBLE",
+    "decline_f1": "DOUBLE",
     "crps": "DOUBLE",
     "coverage_90": "DOUBLE",
     "coverage_50": "DOUBLE",
+    "interval_score": "DOUBLE",
 }
 
 
 def size_label(size: int) -> str:
     return f"q{size + 1}"
+
+
+def decline_detection(
+    base: np.ndarray, observed: np.ndarray, p50: np.ndarray
+) -> dict[str, float | None]:
+    """Recall, precision and F1 of calling a decline when ``p50 < base`` (module doc)."""
+    fell = observed < base
+    called = p50 < base
+    hits = int(np.sum(fell & called))
+    recall = hits / int(fell.sum()) if fell.any() else None
+    precision = hits / int(called.sum()) if called.any() else None
+    f1 = None  # undefined when no unit fell
+    if recall is not None:
+        f1 = 0.0 if hits == 0 else 2 * recall * precision / (recall + precision)
+    return {"decline_recall": recall, "decline_precision": precision, "decline_f1": f1}
+
+
+def log_interval_score(
+    observed: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float
+) -> np.ndarray:
+    """Interval score of the central ``1 − alpha`` interval [lower, upper], in log points."""
+    y, low, high = np.log(observed), np.log(lower), np.log(upper)
+    below = np.maximum(low - y, 0.0)
+    above = np.maximum(y - high, 0.0)
+    return (high - low) + 2.0 / alpha * (below + above)
 
 
 def crps_log(observed: np.ndarray, log_ensemble: np.ndarray) -> np.ndarray:
@@ -78,14 +116,22 @@ def scores(
         "mape": float(np.mean(ape)),
         "median_log_error": float(np.median(np.log(p50 / observed))),
         "direction_accuracy": float(np.mean((p50 < base) == (observed < base))),
+        **decline_detection(base, observed, p50),
         "crps": None,
         "coverage_90": None,
         "coverage_50": None,
+        "interval_score": None,
     }
     if bounds is not None and np.all(np.isfinite(np.stack(bounds))):
         p05, p25, p75, p95 = bounds
         out["coverage_90"] = float(np.mean((observed >= p05) & (observed <= p95)))
         out["coverage_50"] = float(np.mean((observed >= p25) & (observed <= p75)))
+        out["interval_score"] = float(
+            np.mean(
+                0.5 * log_interval_score(observed, p05, p95, 0.1)
+                + 0.5 * log_interval_score(observed, p25, p75, 0.5)
+            )
+        )
     if log_ensemble is not None and np.all(np.isfinite(log_ensemble)):
         out["crps"] = float(np.mean(crps_log(observed, log_ensemble)))
     return out

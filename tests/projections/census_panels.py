@@ -13,6 +13,7 @@ from migsys.warehouse.parsers import inegi
 from migsys.warehouse.paths import DBT_PROJECT_DIR
 
 CENSUS_YEARS = (1990, 1995, 2000, 2005, 2010)
+WITH_2020 = (*CENSUS_YEARS, 2020)
 
 
 def census_dates_seed() -> pd.DataFrame:
@@ -20,10 +21,10 @@ def census_dates_seed() -> pd.DataFrame:
     return pd.read_csv(DBT_PROJECT_DIR / "seeds" / "reference" / "inegi_census_dates.csv")
 
 
-def real_panel(sources: Path) -> CensusPanel:
-    """The panel of the five INEGI census/count files, parsed as the ingest parses them."""
+def real_panel(sources: Path, years: tuple[int, ...] = CENSUS_YEARS) -> CensusPanel:
+    """The panel of the INEGI census/count files of ``years``, parsed as the ingest parses them."""
     rows = []
-    for year in CENSUS_YEARS:
+    for year in years:
         name = f"censo_{year}.csv"
         parsed = inegi.parse(sources / "inegi" / name, name)
         assert not parsed.failed, parsed.rejects[:3]

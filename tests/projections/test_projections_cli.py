@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -97,8 +98,21 @@ def test_skill_mart_of_the_published_warehouse(published_home):
             "WHERE method = 'model' AND size_class = 'all' GROUP BY kernel ORDER BY kernel"
         ).fetchall()
         published = con.execute(
-            "SELECT kernel, min(year), max(year) FROM fct_forecasts WHERE is_published "
+            "SELECT kernel, min(origin), min(year), max(year) FROM fct_forecasts "
+            "WHERE is_published GROUP BY kernel ORDER BY kernel"
+        ).fetchall()
+        origins = con.execute(
+            "SELECT kernel, list(DISTINCT origin ORDER BY origin), list(DISTINCT method), "
+            "count(*) FILTER (WHERE observed IS NOT NULL) FROM fct_forecasts "
             "GROUP BY kernel ORDER BY kernel"
+        ).fetchall()
+        chosen = con.execute(
+            "SELECT kernel, choice, candidate FROM fct_forecast_method_choice WHERE is_chosen "
+            "ORDER BY kernel, choice"
+        ).fetchall()
+        flagged = con.execute(
+            "SELECT kernel, list(DISTINCT method) FROM fct_forecast_skill "
+            "WHERE is_published_method GROUP BY kernel ORDER BY kernel"
         ).fetchall()
     finally:
         con.close()
@@ -106,7 +120,94 @@ def test_skill_mart_of_the_published_warehouse(published_home):
     # 2003-2023 to every year 1-5 ahead up to 2024
     assert pairs == [("depopulation", 6), ("remittances", 95)]
     # published from the latest data: the 2020 census and the year 2024
-    assert published == [("depopulation", 2025, 2030), ("remittances", 2025, 2029)]
+    assert published == [("depopulation", 2020, 2025, 2030), ("remittances", 2024, 2025, 2029)]
+    # fct_forecasts holds the published method's forecast from every origin, observed beside it
+    (municipal, remittances) = origins
+    assert municipal[1] == [2000, 2005, 2010, 2020] and remittances[1] == list(range(2003, 2025))
+    assert municipal[3] > 0 and remittances[3] == 95
+    # the rule's pick, as docs/forecast_method.md records it (fixed on the pairs up to 2010/2012)
+    assert chosen == [
+        ("depopulation", "method", "model_and_average"),
+        ("remittances", "interval_rule", "per_horizon"),
+        ("remittances", "method", "model"),
+    ]
+    assert [method for _, method in flagged] == [["model_and_average"], ["model"]]
+    assert municipal[2] == ["model_and_average"] and remittances[2] == ["model"]
+
+
+def test_backtest_beyond_the_data_writes_the_published_forecast(home, published_home, tmp_path):
+    """The issue's crash: forecasting years not yet observed from the CLI (2015 has no census,
+    2025 and 2030 are in the future); the rows are the published forecast of fct_forecasts."""
+    import duckdb
+
+    out = tmp_path / "f.parquet"
+    result = _run(
+        home,
+        "backtest",
+        "--kernel",
+        "depopulation",
+        "--train-until",
+        "2010",
+        "--target-years",
+        "2015,2020",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert "published method: model_and_average" in result.output
+    written = pd.read_parquet(out)
+    assert set(written["year"]) == {2015, 2020}
+    # every municipality enumerated in 2000 and 2010: the average's trends need both
+    assert written.groupby("year").size().to_dict() == {2015: 2443, 2020: 2443}
+    future = tmp_path / "future.parquet"
+    result = _run(
+        home,
+        "backtest",
+        "--kernel",
+        "depopulation",
+        "--train-until",
+        "2020",
+        "--target-years",
+        "2025,2030",
+        "--out",
+        str(future),
+    )
+    assert result.exit_code == 0, result.output
+    assert "nothing scored" in " ".join(result.output.split())
+    cli = pd.read_parquet(future).set_index(["cve_mun", "year"])
+    con = duckdb.connect(str(published_home.warehouse), read_only=True)
+    try:
+        mart = con.execute(
+            "SELECT unit AS cve_mun, year, p05, p50, p95 FROM fct_forecasts "
+            "WHERE kernel = 'depopulation' AND is_published"
+        ).df()
+    finally:
+        con.close()
+    mart = mart.set_index(["cve_mun", "year"]).reindex(cli.index)
+    np.testing.assert_allclose(cli["population_p50"], mart["p50"], rtol=1e-9)
+    np.testing.assert_allclose(cli["population_p95"], mart["p95"], rtol=1e-9)
+    remittances = tmp_path / "remittances.parquet"
+    result = _run(
+        home,
+        "backtest",
+        "--kernel",
+        "remittances",
+        "--train-until",
+        "2024",
+        "--target-years",
+        "2025-2029",
+        "--out",
+        str(remittances),
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_parquet(remittances)
+    assert written["year"].tolist() == [2025, 2026, 2027, 2028, 2029]
+    assert list(written.columns) == [
+        "year",
+        "remittances_usd_p05",
+        "remittances_usd_p50",
+        "remittances_usd_p95",
+    ]
 
 
 def test_calibrate_prints_parameters_and_fit(home):
@@ -125,7 +226,7 @@ def test_calibrate_prints_parameters_and_fit(home):
         ),
         (
             ["--kernel", "depopulation", "--train-until", "1995", "--target-years", "2000"],
-            "the model needs 3",
+            "the published method model_and_average needs 3",
         ),
         (
             ["--kernel", "depopulation", "--train-until", "2000", "--target-years", "1995"],

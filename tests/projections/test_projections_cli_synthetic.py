@@ -101,8 +101,45 @@ def test_remittance_backtest_writes_todays_columns(home, tmp_path):
     assert (written["remittances_usd_p05"] <= written["remittances_usd_p50"]).all()
     assert (written["remittances_usd_p50"] <= written["remittances_usd_p95"]).all()
     stored = pd.concat(pd.read_parquet(p) for p in (home / "backtests").glob("*.parquet"))
-    assert set(stored["method"]) == {"model", "last_level", "drift", "damped_ets"}
+    assert set(stored["method"]) == {
+        "model",
+        "last_level",
+        "drift",
+        "damped_ets",
+        "model_and_last_level",
+    }
     assert set(stored["target_year"]) == {2009, 2010, 2011, 2012}
+    assert "published method" in result.output
+
+
+def test_a_backtest_beyond_the_data_writes_the_published_forecast(home, tmp_path):
+    """The main use: forecast years not yet observed, from the last year of data (2012 here).
+    Nothing to score, so nothing stored; the published method's forecast is written."""
+    import pandas as pd
+
+    out = tmp_path / "future.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            "--kernel",
+            "remittances",
+            "--train-until",
+            "2012",
+            "--target-years",
+            "2013-2015,2020",
+            "--out",
+            str(out),
+        ],
+        env={"MIGSYS_HOME": str(home), "COLUMNS": "150"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "no target year observed yet: nothing scored" in " ".join(result.output.split())
+    assert not (home / "backtests").exists() or not list((home / "backtests").glob("*"))
+    written = pd.read_parquet(out)
+    assert written["year"].tolist() == [2013, 2014, 2015, 2020]
+    assert written["remittances_usd_p50"].gt(0).all()
+    assert (written["remittances_usd_p05"] < written["remittances_usd_p95"]).all()
 
 
 @pytest.mark.parametrize(

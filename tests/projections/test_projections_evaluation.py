@@ -19,13 +19,13 @@ from migsys.projections import remittance_forecast as rf
 from migsys.projections.depopulation import DepopulationData, read_depopulation_data
 from migsys.projections.evaluation import (
     MODEL,
-    choose_error_window,
     depopulation_origin,
     evaluate_depopulation,
-    interval_errors,
     remittance_origin,
+    remittance_quantiles,
 )
-from migsys.projections.intervals import interval_score
+from migsys.projections.intervals import central_half_width, error_profile
+from migsys.projections.methods import INTERVAL_RULES, PER_HORIZON, PER_ROOT_YEAR, PER_YEAR
 from migsys.projections.skill import SKILL_COLUMNS
 
 QUANTILES = ("p05", "p25", "p50", "p75", "p95")
@@ -90,8 +90,8 @@ def test_no_remittance_leakage():
 
 
 def _errors(size_by_origin: dict[int, float]) -> list[tuple[int, int, float]]:
-    """(pseudo-origin, horizon, error) of forecasts 1–3 years ahead, alternating in sign, of the
-    given size per origin."""
+    """(pseudo-origin, horizon, error per √year) of forecasts 1–3 years ahead, alternating in
+    sign, of the given size per origin."""
     return [
         (origin, horizon, size * (-1) ** (origin + horizon))
         for origin, size in size_by_origin.items()
@@ -99,36 +99,45 @@ def _errors(size_by_origin: dict[int, float]) -> list[tuple[int, int, float]]:
     ]
 
 
-def test_a_changed_regime_narrows_the_window_of_remittance_errors():
-    # large errors through 2007, small ones after: the last three years' errors serve better
+@pytest.mark.parametrize("rule", INTERVAL_RULES)
+def test_a_calm_spell_does_not_narrow_the_remittance_band(rule):
+    """Large errors through 2007 (a boom and a bust), small ones after: at 2016 the band still
+    holds the earlier regimes' errors, under every rule."""
     errors = _errors({year: 0.2 if year < 2008 else 0.01 for year in range(1999, 2016)})
-    assert choose_error_window(errors, 2016) == 3
-    # a steady error size: every window does as well, and all the errors are kept
-    steady = _errors(dict.fromkeys(range(1999, 2016), 0.05))
-    assert choose_error_window(steady, 2016) is None
+    quantiles = remittance_quantiles(errors, 2016, np.array([1, 2, 3]), rule)
+    at_2008 = remittance_quantiles(
+        [e for e in errors if e[0] + e[1] <= 2008], 2008, np.array([1, 2, 3]), rule
+    )
+    for horizon in range(3):
+        p95_half_width = central_half_width(quantiles[horizon], 0.9)
+        # 9 of the 17 forecast years were calm: the 90 % band reaches the big errors
+        assert p95_half_width >= 0.2 * np.sqrt(horizon + 1) * 0.99, (rule, horizon)
+        assert p95_half_width >= 0.99 * central_half_width(at_2008[horizon], 0.9)
 
 
-def test_the_window_is_chosen_on_realised_errors_only():
-    errors = _errors({year: 0.2 if year < 2008 else 0.01 for year in range(1999, 2016)})
-    # at 2008 no small error has been realised yet: nothing argues for a short window
-    assert choose_error_window([e for e in errors if e[0] + e[1] <= 2008], 2008) is None
-    # too few forecasts to score (fewer than three errors behind each): all the errors
-    assert choose_error_window(_errors({2001: 0.2, 2002: 0.01}), 2006) is None
+def test_the_interval_rules_scale_the_errors_with_the_horizon_as_they_say():
+    errors = _errors(dict.fromkeys(range(1990, 2016), 0.1))  # |error| = 0.1 √h at every horizon
+    horizons = np.array([1, 2, 3, 4])
+    root = remittance_quantiles(errors, 2016, horizons, PER_ROOT_YEAR)
+    year = remittance_quantiles(errors, 2016, horizons, PER_YEAR)
+    same = remittance_quantiles(errors, 2016, horizons, PER_HORIZON)
+    np.testing.assert_allclose(root[:, -1], 0.1 * np.sqrt(horizons))
+    # per year: the errors 0.1, 0.071, 0.058 per year, times the horizon
+    assert year[0, -1] == pytest.approx(0.1) and year[3, -1] == pytest.approx(0.4)
+    # per horizon: the errors of that horizon as they were; none at 4 years: per √year
+    np.testing.assert_allclose(same[:3, -1], 0.1 * np.sqrt(horizons[:3]))
+    np.testing.assert_allclose(same[3], root[3])
 
 
-def test_intervals_use_the_chosen_window_or_every_error_when_it_is_empty():
-    errors = _errors({year: 0.2 if year < 2008 else 0.01 for year in range(1999, 2016)})
-    chosen = interval_errors(errors, 2016)
-    assert chosen.size and np.all(np.abs(chosen) == 0.01)  # the last three years only
-    # the forecasts of the last years could not run: the three-year window would be empty
-    gap = [e for e in errors if e[0] < 2012]
-    assert choose_error_window(gap, 2016) == 3
-    assert interval_errors(gap, 2016).size == len(gap)
-
-
-def test_interval_score_is_width_plus_the_penalised_miss():
-    assert interval_score(0.1, 0.05, 0.1) == pytest.approx(0.2)
-    assert interval_score(0.1, 0.3, 0.1) == pytest.approx(0.2 + 20 * 0.2)
+def test_interval_rules_read_only_realised_errors_and_need_three():
+    errors = _errors({2001: 0.2, 2002: 0.01})
+    assert remittance_quantiles(errors, 2002, np.array([1]), PER_ROOT_YEAR) is None
+    realised = remittance_quantiles(errors, 2003, np.array([1]), PER_ROOT_YEAR)
+    # realised by 2003: 2001+1, 2001+2 and 2002+1, never the forecasts of 2004 or 2005
+    expected = error_profile(np.array([0.2, 0.2, 0.01]), np.zeros(3), np.zeros(3)).pooled
+    np.testing.assert_allclose(realised[0], expected)
+    with pytest.raises(ValueError, match="unknown 'window'"):
+        remittance_quantiles(errors, 2004, np.array([1]), "window")
 
 
 def test_intervals_cover_at_their_nominal_rate_on_a_known_process():

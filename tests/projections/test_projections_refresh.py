@@ -19,6 +19,7 @@ from migsys.projections.forecast_refresh import (
     read_input_frames,
     refresh_forecasts,
 )
+from migsys.projections.selection import CHOICE_COLUMNS
 from migsys.projections.skill import SKILL_COLUMNS
 
 DEPOPULATION_TABLES = (
@@ -66,7 +67,10 @@ def test_forecasts_are_computed_then_reused(warehouse_file, tmp_path):
     assert first.computed and first.rows > 0
     assert "depopulation: 4 origins" in first.summary or "depopulation: 3 origins" in first.summary
     assert _columns(warehouse_file, "skill_scores") == list(SKILL_COLUMNS)
-    assert _columns(warehouse_file, "model_forecasts") == list(FORECAST_COLUMNS)
+    assert _columns(warehouse_file, "published_forecasts") == list(FORECAST_COLUMNS)
+    assert _columns(warehouse_file, "method_choice") == list(CHOICE_COLUMNS)
+    chosen = _count(warehouse_file, "SELECT count(*) FROM forecasts.method_choice WHERE is_chosen")
+    assert chosen == 3  # the municipal method, the remittance method and its interval rule
     kernels = _count(warehouse_file, "SELECT count(DISTINCT kernel) FROM forecasts.skill_scores")
     assert kernels == 2
     second = refresh_forecasts(warehouse_file, cache)
@@ -92,7 +96,8 @@ def test_no_data_writes_empty_tables_with_their_columns(tmp_path):
     assert result.rows == 0
     assert "depopulation: not evaluated" in result.summary
     assert _columns(path, "skill_scores") == list(SKILL_COLUMNS)
-    assert _columns(path, "model_forecasts") == list(FORECAST_COLUMNS)
+    assert _columns(path, "published_forecasts") == list(FORECAST_COLUMNS)
+    assert _columns(path, "method_choice") == list(CHOICE_COLUMNS)
 
 
 def test_the_dbt_macro_creates_the_same_columns():
@@ -102,7 +107,11 @@ def test_the_dbt_macro_creates_the_same_columns():
     from migsys.warehouse.paths import DBT_PROJECT_DIR
 
     text = (DBT_PROJECT_DIR / "macros" / "forecast_tables.sql").read_text()
-    for table, columns in (("skill_scores", SKILL_COLUMNS), ("model_forecasts", FORECAST_COLUMNS)):
+    for table, columns in (
+        ("skill_scores", SKILL_COLUMNS),
+        ("published_forecasts", FORECAST_COLUMNS),
+        ("method_choice", CHOICE_COLUMNS),
+    ):
         body = re.search(rf"forecasts\.{table} \((.*?)\);", text, re.S).group(1)
         declared = [part.split()[0] for part in body.replace("\n", " ").split(",")]
         assert declared == list(columns), table

@@ -21,6 +21,25 @@ def test_point_scores_by_hand():
     # falls: observed [F, T, F(zero growth is not falling), F]; forecast [F, T, T, F]
     assert out["direction_accuracy"] == pytest.approx(0.75)
     assert out["crps"] is None and out["coverage_90"] is None
+    # one fall observed (unit 2), two called (units 2 and 3): recall 1, precision 1/2
+    assert out["decline_recall"] == pytest.approx(1.0)
+    assert out["decline_precision"] == pytest.approx(0.5)
+    assert out["decline_f1"] == pytest.approx(2 * 0.5 / 1.5)
+
+
+def test_decline_detection_is_undefined_without_falls_or_calls():
+    base = np.full(3, 100.0)
+    grew = scores(base, np.full(3, 110.0), np.array([90.0, 120.0, 130.0]), None, None)
+    assert grew["decline_recall"] is None and grew["decline_f1"] is None
+    assert grew["decline_precision"] == pytest.approx(0.0)
+    none_called = scores(base, np.array([90.0, 110.0, 95.0]), np.full(3, 105.0), None, None)
+    assert none_called["decline_recall"] == pytest.approx(0.0)
+    assert none_called["decline_precision"] is None
+    assert none_called["decline_f1"] == pytest.approx(0.0)  # two fell, none called
+    missed = scores(
+        base, np.array([90.0, 110.0, 120.0]), np.array([105.0, 95.0, 120.0]), None, None
+    )
+    assert missed["decline_f1"] == pytest.approx(0.0)
 
 
 def test_a_point_ensemble_scores_its_absolute_log_error():
@@ -38,6 +57,19 @@ def test_coverage_counts_units_inside_the_intervals():
     out = scores(observed, observed, p50, bounds, None)
     assert out["coverage_90"] == pytest.approx(0.5)
     assert out["coverage_50"] == pytest.approx(1.0)
+
+
+def test_interval_score_is_the_width_plus_the_penalised_miss_in_logs():
+    observed = np.array([100.0, 100.0])
+    p05, p95 = np.array([90.0, 110.0]), np.array([120.0, 130.0])
+    p25, p75 = np.array([95.0, 115.0]), np.array([105.0, 125.0])
+    out = scores(observed, observed, observed, (p05, p25, p75, p95), None)
+    width_90 = np.log(p95 / p05)
+    width_50 = np.log(p75 / p25)
+    miss_90 = np.array([0.0, np.log(110 / 100)]) * 2 / 0.1
+    miss_50 = np.array([0.0, np.log(115 / 100)]) * 2 / 0.5
+    expected = np.mean(0.5 * (width_90 + miss_90) + 0.5 * (width_50 + miss_50))
+    assert out["interval_score"] == pytest.approx(expected)
 
 
 def test_rows_per_size_class():

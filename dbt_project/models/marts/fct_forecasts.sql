@@ -1,8 +1,8 @@
 {{ config(tags=['forecast']) }}
--- The model's probabilistic forecasts: from every evaluation origin (with what was then observed)
--- and from the latest origin (the published forecast).
+-- The published method's probabilistic forecasts: from every evaluation origin (with what was
+-- then observed) and from the latest origin (the published forecast).
 with forecasts as (
-    select * from {{ ref('stg_forecasts__model_forecasts') }}
+    select * from {{ ref('stg_forecasts__published_forecasts') }}
 ),
 
 latest as (
@@ -14,6 +14,7 @@ latest as (
 final as (
     select
         forecasts.kernel,
+        forecasts.method,
         forecasts.origin,
         forecasts.unit,
         forecasts.year,

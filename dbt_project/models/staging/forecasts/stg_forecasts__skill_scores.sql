@@ -17,9 +17,13 @@ renamed as (
         mape,
         median_log_error,
         direction_accuracy,
+        decline_recall,
+        decline_precision,
+        decline_f1,
         crps,
         coverage_90,
-        coverage_50
+        coverage_50,
+        interval_score
     from source
 )
 

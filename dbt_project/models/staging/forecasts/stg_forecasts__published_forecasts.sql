@@ -1,12 +1,13 @@
 {{ config(tags=['forecast']) }}
--- The model's probabilistic forecasts per kernel, origin, unit and year.
+-- The published method's probabilistic forecasts per kernel, origin, unit and year.
 with source as (
-    select * from {{ source('forecasts', 'model_forecasts') }}
+    select * from {{ source('forecasts', 'published_forecasts') }}
 ),
 
 renamed as (
     select
         kernel,
+        method,
         cast(origin as smallint) as origin,
         unit,
         cast(year as smallint) as year,
