@@ -107,6 +107,20 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "area": "VARCHAR",
         "count": "DOUBLE",  # NULL where the published cell is empty
     },
+    # CONAPO 2020 index (conapo/iim_2020_municipio.csv), CONAPO's own lower-case column names.
+    "conapo_iim_2020": {
+        "cve_ent": "INTEGER",
+        "cve_mun": "INTEGER",  # state and municipality key as one integer, unpadded: 1001 = 01001
+        "nom_mun": "VARCHAR",
+        "viv_tot": "BIGINT",  # inhabited private dwellings
+        "viv_rem": "DOUBLE",  # % of dwellings receiving remittances
+        "viv_emig": "DOUBLE",  # % of dwellings with emigrants to the US 2015-2020
+        "viv_circ": "DOUBLE",  # % of dwellings with circular migrants
+        "viv_ret": "DOUBLE",  # % of dwellings with return migrants
+        "iim_dp2": "DOUBLE",  # index (DP2 distance: LOWER means MORE intense); NULL for 'Nulo'
+        "gim_dp2": "VARCHAR",  # degree as published: Muy alto, Alto, Medio, Bajo, Muy bajo, Nulo
+        "pos_nal": "INTEGER",  # national rank (published as a float, '1020.0'); NULL for 'Nulo'
+    },
 }
 
 # Rows that broke a rule, with the rule and the original line, so nothing is silently dropped.
@@ -164,6 +178,7 @@ PERIOD_KEYS: dict[str, tuple[str, str]] = {
     "worldbank_gdp": ("cast(year as varchar)", "value is not null"),
     "worldbank_population": ("cast(year as varchar)", "value is not null"),
     "un_migrant_stock": ("cast(year as varchar)", "count is not null"),
+    "conapo_iim_2020": ("'2020'", "true"),
 }
 
 

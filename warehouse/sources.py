@@ -271,7 +271,8 @@ SOURCES: tuple[Source, ...] = (
             ),
         ),
     ),
-    # ---- Known, not yet ingested: listed, checksummed and reported, not parsed.
+    # ---- Added with the 2020 data. A source whose parser is None is known, not yet ingested:
+    # listed, checksummed and reported, not parsed.
     Source(
         id="conapo_iim_2020",
         publisher_short="CONAPO",
@@ -279,7 +280,7 @@ SOURCES: tuple[Source, ...] = (
         title="Índice de intensidad migratoria México–Estados Unidos 2020, por municipio",
         url="https://www.gob.mx/conapo/documentos/indices-de-intensidad-migratoria-mexico-estados-unidos-2020",
         files=("conapo/iim_2020_municipio.csv",),
-        parser=None,
+        parser=conapo.parse_iim_2020,
         licence="Mexican government open data (Términos de libre uso MX); mirror without licence file",
         description="2,469 municipalities: dwellings, % of dwellings per indicator, index, degree "
         "in Spanish, national rank; integer keys without padding.",

@@ -202,6 +202,51 @@ def test_conapo_2010_latin1_names_and_null_ranks(real_sources: Path) -> None:
     assert ranked == list(range(1, len(ranked) + 1))
 
 
+def test_conapo_2020_unpadded_keys_spanish_degrees_and_the_12_nulo_rows(real_sources: Path) -> None:
+    """iim_2020_municipio.csv: one integer key state+municipality (1001 = 01001), degrees in
+    Spanish, dwellings, ``pos_nal`` published as a float; the 12 'Nulo' rows have no index or
+    rank and are kept."""
+    rows = _parse(real_sources, "conapo/iim_2020_municipio.csv").rows
+    assert len(rows) == 2469
+    assert (rows[0]["cve_ent"], rows[0]["cve_mun"]) == (1, 1001)
+    assert all(r["cve_mun"] // 1000 == r["cve_ent"] for r in rows)
+    assert Counter(r["gim_dp2"] for r in rows) == {
+        "Muy alto": 137,
+        "Alto": 341,
+        "Medio": 432,
+        "Bajo": 686,
+        "Muy bajo": 861,
+        "Nulo": 12,
+    }
+    nulo = [r for r in rows if r["gim_dp2"] == "Nulo"]
+    assert all(r["iim_dp2"] is None and r["pos_nal"] is None for r in nulo)
+    assert {r["nom_mun"] for r in nulo} >= {"Seybaplaya", "Chemax", "Santiago Tepetlapa"}
+    ranks = [r["pos_nal"] for r in rows if r["pos_nal"] is not None]
+    assert all(isinstance(rank, int) for rank in ranks) and (min(ranks), len(ranks)) == (1, 2457)
+    assert sum(r["viv_tot"] for r in rows) == 34_987_915
+    assert rows[-1]["nom_mun"] == "Santa María de la Paz"  # UTF-8, not mojibake
+
+
+@pytest.mark.parametrize(
+    ("line", "rule", "field"),
+    [
+        # the key's leading digits must be the state's
+        ("2,1001,X,10,1.0,1.0,1.0,1.0,60.1,Bajo,3.0", "key.format", "cve_mun"),
+        # an index on a 'Nulo' row, or no index on a ranked row
+        ("1,1001,X,10,0.0,0.0,0.0,0.0,60.1,Nulo,", "value.category", "gim_dp2"),
+        ("1,1001,X,10,1.0,1.0,1.0,1.0,,Bajo,3.0", "value.category", "gim_dp2"),
+        ("1,1001,X,10,1.0,1.0,1.0,1.0,60.1,Bajo,3.5", "value.not_numeric", "pos_nal"),
+        ("1,1001,X,10,1.0,1.0,1.0,1.0,60.1,Baja,3.0", "value.category", "gim_dp2"),
+    ],
+)
+def test_conapo_2020_rules(line: str, rule: str, field: str) -> None:
+    header = ",".join(conapo.IIM_2020_COLUMNS)
+    result = conapo.parse_iim_2020(f"{header}\n{line}\n".encode(), "conapo/iim_2020_municipio.csv")
+    (reject,) = result.rejects
+    assert (reject.rule, reject.field, reject.line_number) == (rule, field, 2)
+    assert result.rows == []
+
+
 @pytest.mark.parametrize(
     ("mojibake", "repaired"),
     [
