@@ -32,6 +32,7 @@ SOURCE_FED_MARTS = (
     "fct_remittances_monthly",
     "fct_remittances_annual",
     "fct_remittances_state_quarterly",
+    "fct_municipal_remittances_quarterly",
     "fct_migrant_stock",
     "fct_binational_asymmetry",
 )

@@ -121,6 +121,15 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "gim_dp2": "VARCHAR",  # degree as published: Muy alto, Alto, Medio, Bajo, Muy bajo, Nulo
         "pos_nal": "INTEGER",  # national rank (published as a float, '1020.0'); NULL for 'Nulo'
     },
+    # Banxico remittance income by municipality (banxico/remesas_municipio.csv), published wide
+    # (one column per quarter), loaded long: one row per line and quarter.
+    "banxico_remittances_municipal": {
+        "row_level": "VARCHAR",  # state (a ● row) | municipality (a ⚬ row, 'No identificado' too)
+        "entidad": "VARCHAR",  # state name as published (the ● row above a municipality row)
+        "municipio": "VARCHAR",  # municipality name as published; NULL on state rows
+        "periodo": "DATE",  # first day of the quarter the column header names ('Ene-Mar 2013')
+        "valor_usd_millones": "DOUBLE",  # USD millions, six decimals (whole dollars), as published
+    },
 }
 
 # Rows that broke a rule, with the rule and the original line, so nothing is silently dropped.
@@ -179,6 +188,10 @@ PERIOD_KEYS: dict[str, tuple[str, str]] = {
     "worldbank_population": ("cast(year as varchar)", "value is not null"),
     "un_migrant_stock": ("cast(year as varchar)", "count is not null"),
     "conapo_iim_2020": ("'2020'", "true"),
+    "banxico_remittances_municipal": (
+        "cast(year(periodo) as varchar) || '-Q' || cast(quarter(periodo) as varchar)",
+        "valor_usd_millones is not null",
+    ),
 }
 
 

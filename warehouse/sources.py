@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from migsys.warehouse.parsers import banxico, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers import banxico, banxico_municipal, conapo, inegi, un, worldbank
 from migsys.warehouse.parsers.common import ParseResult
 
 Parser = Callable[[Path | str | bytes, str], ParseResult]
@@ -271,7 +271,7 @@ SOURCES: tuple[Source, ...] = (
             ),
         ),
     ),
-    # ---- Added with the 2020 data. A source whose parser is None is known, not yet ingested:
+    # ---- Added with the 2020 data. The boundaries are known, not yet ingested (parser None):
     # listed, checksummed and reported, not parsed.
     Source(
         id="conapo_iim_2020",
@@ -306,7 +306,7 @@ SOURCES: tuple[Source, ...] = (
         title="Ingresos por remesas por municipio, trimestral",
         url="https://www.banxico.org.mx/SieInternet/consultarDirectorioInternetAction.do?sector=1&accion=consultarCuadro&idCuadro=CE166",
         files=("banxico/remesas_municipio.csv",),
-        parser=None,
+        parser=banxico_municipal.parse_remittances_municipal,
         licence="Banxico SIE open data; mirror code under MIT",
         description="Quarterly remittance income by municipality in USD millions, wide; "
         "municipalities named (not keyed) under state rows, one 'No identificado' row per state.",

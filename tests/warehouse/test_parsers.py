@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migsys.warehouse.parsers import RULES, banxico, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers import RULES, banxico, banxico_municipal, conapo, inegi, un, worldbank
 from migsys.warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
 from migsys.warehouse.raw_schema import RAW_TABLES
 from migsys.warehouse.sources import SOURCES, ingested_sources, registered_files, source_by_id
@@ -287,6 +287,50 @@ def test_banxico_state_quarters_and_usdmxn_zero_is_null(real_sources: Path) -> N
     first_rate = next(r for r in rates if r["tipo_cambio"] is not None)
     assert first_rate["periodo"] == date(1991, 11, 1)
     assert all(r["tipo_cambio"] is None for r in rates if r["periodo"] < date(1991, 11, 1))
+
+
+def test_banxico_municipal_wide_file_loads_long_with_names_under_their_state(
+    real_sources: Path,
+) -> None:
+    """remesas_municipio.csv: one column per quarter 2013-Q1..2024-Q2 in USD millions; state rows
+    (em space, ●, en space) and municipality rows (two em spaces, ⚬, en space) named, not keyed;
+    states in Banxico's order, not INEGI's; one 'No identificado' per state."""
+    result = _parse(real_sources, "banxico/remesas_municipio.csv")
+    rows = result.rows
+    assert result.rows_per_record == 46 and result.rows_read == 2520 * 46 == len(rows)
+    quarters = sorted({r["periodo"] for r in rows})
+    assert (quarters[0], quarters[-1], len(quarters)) == (date(2013, 1, 1), date(2024, 4, 1), 46)
+    lines = {(r["line_number"], r["row_level"], r["entidad"], r["municipio"]) for r in rows}
+    states = [state for _, level, state, _ in sorted(lines) if level == "state"]
+    assert len(states) == 32
+    assert states[:8] == [
+        "Aguascalientes",
+        "Baja California",
+        "Baja California Sur",
+        "Campeche",
+        "Coahuila",
+        "Colima",
+        "Chiapas",
+        "Chihuahua",
+    ]  # Coahuila (INEGI 05) before Colima (06) before Chiapas (07): not INEGI's key order
+    assert "Ciudad de México" in states and "Veracruz" in states
+    named = [m for _, level, _, m in lines if level == "municipality"]
+    assert named.count("No identificado") == 32 and len(named) == 32 + 2456
+    assert all(m == m.strip() and "\u2003" not in m for m in named)  # bullets and spaces gone
+    income_2023 = sum(
+        r["valor_usd_millones"]
+        for r in rows
+        if r["row_level"] == "state" and r["periodo"].year == 2023
+    )
+    assert round(income_2023, 1) == 63_319.8  # the README's oracle, USD million
+
+
+@pytest.mark.parametrize(
+    ("label", "start"),
+    [("Ene-Mar 2013", date(2013, 1, 1)), ("Oct-Dic 2024", date(2024, 10, 1)), ("Q1 2013", None)],
+)
+def test_banxico_quarter_labels(label: str, start: date | None) -> None:
+    assert banxico_municipal.quarter_start(label) == start
 
 
 def test_worldbank_keeps_aggregates_and_mexico(real_sources: Path) -> None:

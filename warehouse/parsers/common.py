@@ -26,6 +26,8 @@ RULES: dict[str, str] = {
     "file.encoding": "the bytes are not in the publisher's encoding (UTF-16, re-saved, undecodable)",
     "file.missing_column": "the header lacks an expected column (missing or renamed)",
     "file.truncated": "the file stops before its end (cut line, no footnote, no rows)",
+    "file.format": "the layout is not the publisher's (a period column that does not parse, "
+    "not TopoJSON)",
     "row.field_count": "a data line has more or fewer fields than the header",
     "value.not_numeric": "a count or rate is not a number",
     "value.negative": "a count or amount is below zero",
