@@ -130,6 +130,21 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "periodo": "DATE",  # first day of the quarter the column header names ('Ene-Mar 2013')
         "valor_usd_millones": "DOUBLE",  # USD millions, six decimals (whole dollars), as published
     },
+    # INEGI municipal boundaries (inegi/municipios_2020.topojson): the TopoJSON topology as
+    # published, one row per geometry and one per shared arc. The file is one line: line_number
+    # is 1 for every row, element_index says which geometry or arc it is.
+    "inegi_municipal_boundaries": {
+        "element": "VARCHAR",  # geometry | arc
+        "element_index": "INTEGER",  # 0-based position in objects.municipios.geometries / arcs
+        "cve_mun": "VARCHAR",  # properties.id, the 5-digit key as published; geometry rows only
+        "geometry_type": "VARCHAR",  # Polygon | MultiPolygon; geometry rows only
+        "arcs": "VARCHAR",  # JSON: the rings' arc references as published (~i = arc i reversed)
+        "positions": "VARCHAR",  # JSON: an arc's quantized, delta-encoded [x, y] positions
+        "scale_x": "DOUBLE",  # the file's transform: longitude = x * scale_x + translate_x
+        "scale_y": "DOUBLE",  # latitude = y * scale_y + translate_y (x, y: cumulative sums)
+        "translate_x": "DOUBLE",
+        "translate_y": "DOUBLE",
+    },
 }
 
 # Rows that broke a rule, with the rule and the original line, so nothing is silently dropped.
@@ -192,6 +207,30 @@ PERIOD_KEYS: dict[str, tuple[str, str]] = {
         "cast(year(periodo) as varchar) || '-Q' || cast(quarter(periodo) as varchar)",
         "valor_usd_millones is not null",
     ),
+    # The boundaries of the 2020 Marco Geoestadístico (the census they draw): no column says so.
+    "inegi_municipal_boundaries": ("'2020'", "element = 'geometry'"),
+}
+
+# Keys a raw table must share with another source of the same build, checked by ingest once
+# every file is loaded (a file keyed to another vintage is refused whole: rule
+# ``key.unknown_municipality``). ``key`` and ``where`` select the keys to check and ``position``
+# names each one in the message; the keys must be among ``referenced_key`` of the rows of
+# ``references`` that meet ``referenced_where`` (``referenced_what``, an aggregate over the
+# rows of ``references``, says which in words).
+KEY_REFERENCES: dict[str, dict[str, str]] = {
+    "inegi_municipal_boundaries": {
+        "key": "cve_mun",
+        "where": "element = 'geometry'",
+        "position": "'geometry ' || (element_index + 1) || ' of objects.municipios'",
+        "field": "properties.id",
+        "references": "inegi_census",
+        "referenced_key": "cve_ent || cve_mun",
+        "referenced_where": "row_level = 'municipality' "
+        "and census_year = (select max(census_year) from raw.inegi_census)",
+        # SQL text naming what the keys must be, for the message
+        "referenced_what": "'a municipality of the ' || max(census_year) || ' census (' "
+        "|| arg_max(file_name, census_year) || ')'",
+    },
 }
 
 

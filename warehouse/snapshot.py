@@ -191,7 +191,7 @@ def _write_snapshot(con, report, out_dir: Path, created: date) -> SnapshotManife
         # ORDER BY ALL: file, line, then every value, so the bytes depend only on the content.
         con.execute(
             f"COPY (SELECT {columns} FROM raw.{source.id} ORDER BY ALL) TO '{out_dir / parquet}' "
-            "(FORMAT parquet, COMPRESSION zstd)"
+            "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19)"
         )
         (rows,) = con.execute(f"SELECT count(*) FROM raw.{source.id}").fetchall()[0]
         snapshot_sources.append(

@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from migsys.warehouse.parsers import banxico, banxico_municipal, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers import (
+    banxico,
+    banxico_municipal,
+    conapo,
+    inegi,
+    topojson,
+    un,
+    worldbank,
+)
 from migsys.warehouse.parsers.common import ParseResult
 
 Parser = Callable[[Path | str | bytes, str], ParseResult]
@@ -271,8 +279,7 @@ SOURCES: tuple[Source, ...] = (
             ),
         ),
     ),
-    # ---- Added with the 2020 data. The boundaries are known, not yet ingested (parser None):
-    # listed, checksummed and reported, not parsed.
+    # ---- Added with the 2020 data.
     Source(
         id="conapo_iim_2020",
         publisher_short="CONAPO",
@@ -320,7 +327,7 @@ SOURCES: tuple[Source, ...] = (
         title="Municipal boundaries 2020 (TopoJSON, 2,469 municipalities)",
         url="https://www.inegi.org.mx/temas/mg/",
         files=("inegi/municipios_2020.topojson",),
-        parser=None,
+        parser=topojson.parse_boundaries,
         licence="Boundaries © INEGI, free use with attribution; mxmaps package data BSD",
         description="TopoJSON with one object 'municipios', properties.id the 5-digit key; "
         "converted from mxmaps' R data without changing coordinates.",

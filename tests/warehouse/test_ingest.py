@@ -123,8 +123,8 @@ def test_ingest_twice_replaces_rather_than_appends(tmp_path: Path, real_sources:
 def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> None:
     con, report, _ = real_ingest
     assert report.origin == "sources"
-    assert report.origin_line().startswith("17 of 17 source files loaded from ")
-    assert report.origin_line().endswith("; 1 known, not yet ingested (checksummed only)")
+    assert report.origin_line().startswith("18 of 18 source files loaded from ")
+    assert "known, not yet ingested" not in report.origin_line()
     rows = {
         row[0]: row[1:]
         for row in con.execute(
@@ -145,6 +145,7 @@ def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> N
     assert rows["conapo/IIM2010_BASEMUN.csv"][5:7] == ("2010", "2010")
     assert rows["conapo/iim_2020_municipio.csv"][5:7] == ("2020", "2020")
     assert rows["banxico/remesas_municipio.csv"][5:7] == ("2013-Q1", "2024-Q2")
+    assert rows["inegi/municipios_2020.topojson"][5:7] == ("2020", "2020")
 
 
 def test_stats_of_real_ingest_carry_the_period(real_ingest) -> None:

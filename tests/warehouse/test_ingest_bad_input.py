@@ -41,8 +41,15 @@ CENSUS_2020 = "inegi/censo_2020.csv"
 # The files of the 2020 cases: the census (its keys), the municipal remittances, CONAPO 2020.
 SOURCES_2020 = tuple(
     SOURCES_BY_ID[i]
-    for i in ("inegi_census", "conapo_iim_2020", "banxico_remittances_municipal", "conapo_iim_2000")
+    for i in (
+        "inegi_census",
+        "conapo_iim_2000",
+        "conapo_iim_2020",
+        "banxico_remittances_municipal",
+        "inegi_municipal_boundaries",
+    )
 )
+BOUNDARIES = "inegi/municipios_2020.topojson"
 
 
 def _copy_sources(real_sources: Path, folder: Path, sources: tuple[Source, ...]) -> Path:
@@ -503,4 +510,29 @@ def test_census_2020_municipality_missing_from_its_state(sources_2020: Path) -> 
     con, report = ingest(sources_2020, SOURCES_2020)
     reject = the_reject(report, CENSUS_2020, "total.mismatch", state_line)
     assert "difference +51,536" in reject.message  # Asientos, no longer among the state's rows
-    assert_others_loaded(con, report, CENSUS_2020)
+    # ... and a boundary with Asientos' key no longer matches a municipality of the census.
+    the_reject(report, BOUNDARIES, "key.unknown_municipality", 1)
+    assert_others_loaded(con, report, CENSUS_2020, BOUNDARIES)
+
+
+def test_boundary_key_not_in_the_census(sources_2020: Path) -> None:
+    """A geometry keyed to a municipality the 2020 census does not have: the whole file is
+    refused (keyed to another vintage), the key named with its position; the rest loads."""
+    rewrite(sources_2020, BOUNDARIES, lambda data: data.replace(b'"id":"01003"', b'"id":"01099"'))
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, BOUNDARIES, "key.unknown_municipality", 1)
+    assert reject.field == "properties.id"
+    assert "'01099' is not a municipality of the 2020 census (inegi/censo_2020.csv)" in (
+        reject.message
+    )
+    assert reject.message.startswith("geometry ") and " of objects.municipios: " in reject.message
+    assert_file_failed(con, report, BOUNDARIES)
+    assert_others_loaded(con, report, BOUNDARIES)
+
+
+def test_boundaries_cut_during_download(sources_2020: Path) -> None:
+    rewrite(sources_2020, BOUNDARIES, lambda data: data[: len(data) // 2])
+    con, report = ingest(sources_2020, SOURCES_2020)
+    the_reject(report, BOUNDARIES, "file.truncated", 1)
+    assert_file_failed(con, report, BOUNDARIES)
+    assert_others_loaded(con, report, BOUNDARIES)

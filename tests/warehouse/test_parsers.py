@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from datetime import date
@@ -9,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from migsys.warehouse.parsers import RULES, banxico, banxico_municipal, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers import (
+    RULES,
+    banxico,
+    banxico_municipal,
+    conapo,
+    inegi,
+    topojson,
+    un,
+    worldbank,
+)
 from migsys.warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
 from migsys.warehouse.raw_schema import RAW_TABLES
 from migsys.warehouse.sources import SOURCES, ingested_sources, registered_files, source_by_id
@@ -331,6 +341,69 @@ def test_banxico_municipal_wide_file_loads_long_with_names_under_their_state(
 )
 def test_banxico_quarter_labels(label: str, start: date | None) -> None:
     assert banxico_municipal.quarter_start(label) == start
+
+
+def test_boundaries_topology_kept_as_published(real_sources: Path) -> None:
+    """municipios_2020.topojson: one line; 2,469 geometries keyed by the 5-digit code as a string
+    (54 MultiPolygons), quantized arcs shared between neighbours, the transform on every row."""
+    result = _parse(real_sources, "inegi/municipios_2020.topojson")
+    geometries = [r for r in result.rows if r["element"] == "geometry"]
+    arcs = [r for r in result.rows if r["element"] == "arc"]
+    assert (len(geometries), len(arcs)) == (2469, 8199)
+    assert Counter(r["geometry_type"] for r in geometries) == {"Polygon": 2415, "MultiPolygon": 54}
+    keys = [r["cve_mun"] for r in geometries]
+    assert len(set(keys)) == 2469 and "01001" in keys and all(len(k) == 5 for k in keys)
+    census = _parse(real_sources, "inegi/censo_2020.csv").rows
+    assert set(keys) == {
+        r["cve_ent"] + r["cve_mun"] for r in census if r["row_level"] == "municipality"
+    }
+    assert {r["line_number"] for r in result.rows} == {1}
+    assert {(r["scale_x"], r["translate_y"]) for r in result.rows} == {
+        (3.0391589701443175e-05, 14.53209836976555)
+    }
+    first = json.loads(arcs[0]["positions"])
+    assert all(isinstance(c, int) for point in first for c in point)
+    # every arc is used by one geometry (an outer border) or two (a shared border)
+    uses = Counter(
+        ~ref if ref < 0 else ref
+        for r in geometries
+        for ring in _rings(json.loads(r["arcs"]), r["geometry_type"])
+        for ref in ring
+    )
+    assert set(uses) == set(range(len(arcs))) and set(uses.values()) <= {1, 2}
+
+
+def _rings(arcs: list, geometry_type: str) -> list[list[int]]:
+    polygons = [arcs] if geometry_type == "Polygon" else arcs
+    return [ring for polygon in polygons for ring in polygon]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "words"),
+    [
+        ('{"type":"Topology","objects":{"municipios":', "file.truncated", "cut"),
+        ('{"type":"FeatureCollection","features":[]}', "file.format", "Topology"),
+        (
+            '{"type":"Topology","transform":{"scale":[1,1],"translate":[0,0]},"arcs":[[[0,0],[1,1]]],'
+            '"objects":{"municipios":{"type":"GeometryCollection","geometries":['
+            '{"type":"Polygon","arcs":[[0]],"properties":{"id":1001}}]}}}',
+            "file.format",
+            "geometry 1 of objects.municipios: properties.id is 1001",
+        ),
+        (
+            '{"type":"Topology","transform":{"scale":[1,1],"translate":[0,0]},"arcs":[[[0,0],[1,1]]],'
+            '"objects":{"municipios":{"type":"GeometryCollection","geometries":['
+            '{"type":"Polygon","arcs":[[3]],"properties":{"id":"01001"}}]}}}',
+            "file.format",
+            "arc reference 3 is not one of the 1 arcs",
+        ),
+    ],
+)
+def test_boundaries_rules(text: str, rule: str, words: str) -> None:
+    result = topojson.parse_boundaries(text.encode(), "inegi/municipios_2020.topojson")
+    (reject,) = result.rejects
+    assert reject.rule == rule and words in reject.message
+    assert result.failed and result.rows == []
 
 
 def test_worldbank_keeps_aggregates_and_mexico(real_sources: Path) -> None:

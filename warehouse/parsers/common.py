@@ -37,6 +37,8 @@ RULES: dict[str, str] = {
     "key.format": "a key cell does not have the published form",
     "key.unknown_state": "a state key is not in 1..32",
     "key.duplicate": "the same key appears twice in one file",
+    "key.unknown_municipality": "a municipality key is not one of the census the file refers to "
+    "(checked across files at ingest)",
     "total.mismatch": "rows do not add up to their total row (INEGI municipalities, states)",
     "source.stray_file": "a file in the sources folder is not a registered file name",
     "snapshot.unreadable": "the embedded snapshot's manifest is missing or not valid",
