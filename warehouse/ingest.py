@@ -75,7 +75,8 @@ class FileStats:
     rows_rejected: int = 0
     lines_skipped: int = 0
     origin: str = ORIGIN_SOURCES
-    release_date: str | None = None  # ISO date or 'unknown'; None when nothing was loaded
+    release_date: str | None = None  # ISO date, edition year or 'unknown' (warehouse.freshness)
+    release_basis: str | None = None  # file | documented | estimated | unknown
     period_start: str | None = None
     period_end: str | None = None
 
@@ -250,6 +251,7 @@ def _ingest_snapshot(
                 stats = FileStats(source.id, file_name, "absent", origin=ORIGIN_EMBEDDED)
             else:
                 start, end = _period(con, source.id, file_name)
+                release = source.release(file_name, snap.release_date, end)
                 stats = FileStats(
                     source.id,
                     file_name,
@@ -261,7 +263,8 @@ def _ingest_snapshot(
                     snap.rows_rejected,
                     snap.lines_skipped,
                     origin=ORIGIN_EMBEDDED,
-                    release_date=snap.release_date,
+                    release_date=release.date,
+                    release_basis=release.basis,
                     period_start=start,
                     period_end=end,
                 )
@@ -367,19 +370,23 @@ def _ingest_file(
         return stats, []
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
+    stated = documented_release_date(data)
     if not source.ingested:
+        release = source.release(file_name, stated, None)
         stats = FileStats(
             source.id,
             file_name,
             "known",
             sha256,
             len(data),
-            release_date=documented_release_date(data),
+            release_date=release.date,
+            release_basis=release.basis,
         )
         _insert_source_file(con, stats, source, path, loaded_at)
         return stats, []
     result = source.parser(data, file_name)
     rows_loaded = 0 if result.failed else len(result.rows)
+    release = source.release(file_name, stated, None)
     stats = FileStats(
         source.id,
         file_name,
@@ -390,13 +397,21 @@ def _ingest_file(
         rows_loaded,
         result.rows_rejected,
         result.lines_skipped,
-        release_date=documented_release_date(data),
+        release_date=release.date,
+        release_basis=release.basis,
     )
     _check_row_accounting(stats)
     if not result.failed:
         _insert_rows(con, source.id, file_name, sha256, result, loaded_at)
         start, end = _period(con, source.id, file_name)
-        stats = replace(stats, period_start=start, period_end=end)
+        release = source.release(file_name, stated, end)
+        stats = replace(
+            stats,
+            period_start=start,
+            period_end=end,
+            release_date=release.date,
+            release_basis=release.basis,
+        )
     _insert_source_file(con, stats, source, path, loaded_at)
     return stats, [_locate(source.id, file_name, r) for r in result.rejects]
 
@@ -559,6 +574,7 @@ def _insert_source_file(
         "source_url": source.url,
         "licence": source.licence,
         "release_date": stats.release_date,
+        "release_basis": stats.release_basis,
         "period_start": stats.period_start,
         "period_end": stats.period_end,
         "snapshot_created": snapshot_created,

@@ -179,7 +179,11 @@ SOURCE_FILES_COLUMNS: dict[str, str] = {
     "publisher": "VARCHAR NOT NULL",
     "source_url": "VARCHAR NOT NULL",  # the publisher's official page
     "licence": "VARCHAR NOT NULL",  # licence and attribution as the publisher states them
-    "release_date": "VARCHAR",  # ISO date where the file documents it, else 'unknown'
+    # The edition's release: ISO date (or edition year) and where it comes from: 'file' (the file
+    # states it), 'documented' (the publisher's documentation, in the registry), 'estimated' (the
+    # publisher's usual lag after the latest period) or 'unknown' (warehouse.freshness).
+    "release_date": "VARCHAR",
+    "release_basis": "VARCHAR",
     "period_start": "VARCHAR",  # first year ('1990'), month ('1995-01') or quarter ('2003-Q1')
     "period_end": "VARCHAR",  # ... and last one the loaded rows cover
     "snapshot_created": "DATE",  # date of the embedded snapshot (origin = 'embedded' only)

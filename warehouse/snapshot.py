@@ -218,7 +218,8 @@ def _write_snapshot(con, report, out_dir: Path, created: date) -> SnapshotManife
             rows_loaded=f.rows_loaded,
             rows_rejected=f.rows_rejected,
             lines_skipped=f.lines_skipped,
-            release_date=f.release_date or "unknown",
+            # only what the file itself states: the registry's dates are applied at load
+            release_date=f.release_date if f.release_basis == "file" else "unknown",
             period_start=f.period_start,
             period_end=f.period_end,
         )

@@ -17,6 +17,7 @@ import pytest
 from report_browser import check_page, require_browser, save_full_page, start_chromium
 from test_report import SUMMARY, small_warehouse
 
+from migsys.reports import freshness
 from migsys.reports.build import build_report
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -95,7 +96,8 @@ def test_every_section_renders_in_the_browser(browser, tmp_path: Path, screensho
     check = check_page(browser, report.index_html, screenshots / "report-all-sections.png")
     _assert_clean(check)
     headings = [h.text for h in browser.find_elements("css selector", "section > h2")]
-    assert headings[0] == "What tonight's refresh did"
+    # Data freshness first (which sources are stale), then what the refresh did.
+    assert headings[:2] == [freshness.TITLE, "What tonight's refresh did"]
     assert "How good are these projections?" in headings
     assert len(browser.find_elements("css selector", "table")) >= 9
     assert browser.find_elements("css selector", "p.warning")  # the wide Sobol interval

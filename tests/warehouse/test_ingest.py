@@ -137,7 +137,19 @@ def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> N
     ]
     assert (origin, start, end, snapshot) == ("sources", "1995-01", "2024-12", None)
     assert publisher.startswith("Banco de México") and url.startswith("https://www.banxico")
-    assert licence and release == "unknown"  # the copies carry no release note
+    assert licence  # the copies carry no release note: Banxico's usual lag gives an estimate
+    assert release == "2025-02-04"  # 2024-12-31 + 35 days
+    releases = dict(
+        con.execute(
+            "select file_name, release_date || ' ' || release_basis from raw.source_files"
+        ).fetchall()
+    )
+    assert releases["banxico/remesas_mensuales.csv"] == "2025-02-04 estimated"
+    assert releases["banxico/remesas_municipio.csv"] == "2024-08-14 estimated"
+    assert releases["inegi/censo_2020.csv"] == "2020-03-15 documented"  # census reference date
+    assert releases["conapo/iim_2020_municipio.csv"] == "2020 documented"  # edition year
+    assert releases["un/usa_migration.csv"] == "2017 documented"  # the 2017 revision
+    assert releases["worldbank/gdp.csv"] == "2024-07-18 estimated"
     assert rows["banxico/remesas_entidad.csv"][5:7] == ("2003-Q1", "2024-Q4")
     # The first months of the exchange-rate file carry 0 (no data): not part of the period.
     assert rows["banxico/usdmxn_mensual.csv"][5] == "1991-11"
