@@ -8,8 +8,9 @@ The folder is written fresh and swapped in whole, so a figure of a section that 
 tonight never survives from an earlier run. Sections, in order: data freshness (the period each
 source covers, its release date and which sources are stale: ``reports/freshness.py``), the run
 summary, Table 1 (paper beside data), remittances, how good the projections are
-(``reports/forecast_section.py``), depopulation, standing studies, ad-hoc studies, claims of the
-paper the data do not reproduce.
+(``reports/forecast_section.py``), depopulation, municipalities on the map
+(``reports/municipal_section.py``), standing studies, ad-hoc studies, claims of the paper the
+data do not reproduce.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import pandas as pd
 from migsys.reports import figures, queries
 from migsys.reports.freshness import freshness_section
 from migsys.reports.labels import humanize, series_label, with_labels
+from migsys.reports.municipal_section import municipal_section
 from migsys.reports.queries import Absent
 from migsys.reports.summary import html_table, render_run_summary
 
@@ -208,6 +210,7 @@ def render_sections(
         remittances_section(con, out_dir, standing),
         forecast_skill_section(con, out_dir),
         depopulation_section(con, out_dir),
+        municipal_section(con, out_dir),
         studies_section(
             "standing",
             "Standing studies: what drives the spread (sensitivity, not forecasts)",

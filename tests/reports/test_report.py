@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from municipal_fixture import add_municipal_marts
 
 from migsys.reports.build import (
     ReportError,
@@ -221,6 +222,7 @@ def small_warehouse(path: Path) -> Path:
     con.register("adhoc_view", adhoc)
     con.execute("insert into sweeps.sensitivity select * from adhoc_view")
     con.unregister("adhoc_view")
+    add_municipal_marts(con)
     insert_source_file(con)
     con.close()
     return path
@@ -420,21 +422,18 @@ def test_freshness_comes_first_and_says_which_sources_are_stale(tmp_path: Path) 
     # The first section of the page, before the docs link, the contents and the run summary.
     assert text.index('id="freshness"') < text.index("<nav>") < text.index('id="table1"')
     freshness = text[text.index('id="freshness"') : text.index("</section>")]
-    assert "INEGI: Censos y conteos" in freshness
+    assert "INEGI censuses and counts" in freshness
     assert "1990 to 2020" in freshness and "2000-01 to 2002-12" in freshness
     # The census's release is its latest file's, from the publisher's documentation.
-    assert "2020-03-15 (publisher&#x27;s documentation)" in freshness
+    assert "2020-03-15 (documented)" in freshness
     assert "embedded snapshot of 2026-11-29" in freshness and "source files" in freshness
     assert "2026-01-05" not in freshness  # the copy time of a file is not freshness
     # Banxico's monthly series ends 2002-12: far older than two quarters on 2026-12-07.
     assert "As of 2026-12-07, 1 of 2 sources are stale" in freshness
-    assert (
-        "Banxico: Ingresos y egresos por remesas, mensual, latest period 2002-12 (stale since "
-        in (freshness)
-    )
-    assert "STALE since 2003-06-30" in freshness
-    census_row = freshness[freshness.index("INEGI: Censos") :].split("</tr>")[0]
-    assert ">no<" in census_row  # the 2020 census is not stale before 2031
+    assert "Banxico remittances, monthly (latest 2002-12)." in freshness
+    assert "STALE: older than 2 quarters since 2003-06-30" in freshness
+    census_row = freshness[freshness.index("INEGI censuses") :].split("</tr>")[0]
+    assert "no: fresh until 2030-12-31 (10 years)" in census_row  # stale from 2031
 
 
 def test_run_summary_renders_what_is_present() -> None:
