@@ -29,9 +29,12 @@ SOURCE_FED_MARTS = (
     "fct_municipal_growth",
     "fct_migration_intensity",
     "fct_depopulation_by_degree",
+    "fct_depopulation_by_intensity",
     "fct_remittances_monthly",
     "fct_remittances_annual",
     "fct_remittances_state_quarterly",
+    "fct_municipal_remittances_quarterly",
+    "fct_municipal_remittances",
     "fct_migrant_stock",
     "fct_binational_asymmetry",
 )

@@ -5,10 +5,12 @@
 ``<reports_root>/latest`` at that folder. The page has no external assets: it opens offline.
 
 The folder is written fresh and swapped in whole, so a figure of a section that has no data
-tonight never survives from an earlier run. Sections, in order: the run summary, Table 1 (paper
-beside data), remittances, how good the projections are (``reports/forecast_section.py``),
-depopulation, standing studies, ad-hoc studies, claims of the paper the data do not reproduce,
-and data freshness (the period each source covers and its release date).
+tonight never survives from an earlier run. Sections, in order: data freshness (the period each
+source covers, its release date and which sources are stale: ``reports/freshness.py``), the run
+summary, Table 1 (paper beside data), remittances, how good the projections are
+(``reports/forecast_section.py``), depopulation, municipalities on the map
+(``reports/municipal_section.py``), standing studies, ad-hoc studies, claims of the paper the
+data do not reproduce.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from migsys.reports import figures, queries
-from migsys.reports.labels import humanize, series_label, source_title, with_labels
+from migsys.reports.freshness import freshness_section
+from migsys.reports.labels import humanize, series_label, with_labels
+from migsys.reports.municipal_section import municipal_section
 from migsys.reports.queries import Absent
 from migsys.reports.summary import html_table, render_run_summary
 
@@ -131,7 +135,7 @@ def build_report(
             ) from error
         try:
             standing = None if standing_studies is None else set(standing_studies)
-            sections = render_sections(con, staging, standing)
+            sections = render_sections(con, staging, standing, today=day)
         finally:
             con.close()
         page = _page(
@@ -187,16 +191,26 @@ def _docs_link(out_dir: Path, docs_index: Path | None) -> str | None:
 
 
 def render_sections(
-    con: duckdb.DuckDBPyConnection, out_dir: Path, standing: set[str] | None
+    con: duckdb.DuckDBPyConnection,
+    out_dir: Path,
+    standing: set[str] | None,
+    *,
+    today: date | None = None,
 ) -> list[Section]:
-    """Every section of the report, in page order; figures are written into ``out_dir``."""
+    """Every section of the report, in page order; figures are written into ``out_dir``.
+
+    The first is data freshness (``reports/freshness.py``, stale as of ``today``): the page shows
+    it before anything else, so a reader sees first how old the data are.
+    """
     study_frame = queries.studies(con)
     sensitivity = queries.sensitivity(con)
     return [
+        freshness_section(con, today or datetime.now(UTC).date()),
         table1_section(con),
         remittances_section(con, out_dir, standing),
         forecast_skill_section(con, out_dir),
         depopulation_section(con, out_dir),
+        municipal_section(con, out_dir),
         studies_section(
             "standing",
             "Standing studies: what drives the spread (sensitivity, not forecasts)",
@@ -222,7 +236,6 @@ def render_sections(
             "not refreshed nightly, shown for reference.",
         ),
         claims_section(con),
-        freshness_section(con),
     ]
 
 
@@ -543,56 +556,6 @@ def claims_section(con: duckdb.DuckDBPyConnection) -> Section:
     )
 
 
-def freshness_section(con: duckdb.DuckDBPyConnection) -> Section:
-    anchor, title = "freshness", "Data freshness: the period each source covers"
-    frame = queries.source_freshness(con)
-    if isinstance(frame, Absent):
-        return Section(anchor, title, absent=frame.reason)
-    table = pd.DataFrame(
-        {
-            "source": frame["source_id"].map(source_title),
-            "period_covered": [
-                _period(start, end, problem)
-                for start, end, problem in zip(
-                    frame["period_start"], frame["period_end"], frame["problem"], strict=False
-                )
-            ],
-            "release_date": frame["release_date"].fillna("—"),
-            "origin": [
-                _origin(origin, created)
-                for origin, created in zip(frame["origin"], frame["snapshot_created"], strict=True)
-            ],
-            "rows_loaded": frame["rows_loaded"],
-            "rows_rejected": frame["rows_rejected"],
-        }
-    )
-    return Section(
-        anchor,
-        title,
-        _table_html(with_labels(table), caption="Sources of this build"),
-        note="The period is read from the rows loaded (first and last year, month or quarter "
-        "with a value); the release date is the one a file states about itself, 'unknown' "
-        "where it states none.",
-    )
-
-
-def _period(start: object, end: object, problem: object) -> str:
-    if isinstance(problem, str) and problem:
-        return f"— ({problem})"
-    if not isinstance(start, str) or not start:
-        return "—"
-    return start if start == end else f"{start} to {end}"
-
-
-def _origin(origin: object, created: object) -> str:
-    if origin == "embedded":
-        stamp = pd.Timestamp(created).date().isoformat() if pd.notna(created) else "unknown date"
-        return f"embedded snapshot of {stamp}"
-    if origin == "sources":
-        return "source files"
-    return str(origin)
-
-
 def _study_descriptions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     frame = queries.studies(con)
     return {} if isinstance(frame, Absent) else _descriptions(frame)
@@ -693,8 +656,10 @@ def _page(
                 f"{html.escape(run_summary_markdown)}</pre></details>",
             ).html()
         )
-    contents = [("run", "What tonight's refresh did")] if blocks else []
-    contents += [(s.anchor, s.title) for s in sections]
+    first, rest = sections[:1], sections[1:]  # data freshness, then the rest after the run
+    contents = [(s.anchor, s.title) for s in first]
+    contents += [("run", "What tonight's refresh did")] if blocks else []
+    contents += [(s.anchor, s.title) for s in rest]
     nav = (
         "<nav><ul>"
         + "".join(
@@ -715,10 +680,11 @@ def _page(
 <h1>Mexico–US migratory system: nightly report, {day.isoformat()}</h1>
 <p>Built {generated} from <code>{html.escape(str(warehouse))}</code>. Observed data are the
 publishers' figures; study ranges are sensitivity analyses, not forecasts.</p>
+{"".join(section.html() for section in first)}
 {docs}
 {nav}
 {"".join(blocks)}
-{"".join(section.html() for section in sections)}
+{"".join(section.html() for section in rest)}
 <footer>migsys — data: CONAPO, INEGI, Banco de México, World Bank, UN DESA (see Data freshness for
 each source's licence and release); paper: Delgado Wise &amp; Márquez Covarrubias (2006).</footer>
 </body>

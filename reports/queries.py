@@ -200,8 +200,8 @@ def source_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
     """One row per registered source: the period its rows cover, release date and origin.
 
     The period comes from the data (``raw.source_files.period_start/end``, which ingest computes
-    from the rows loaded), never from the time a file was copied. A source whose files document
-    no release date says 'unknown'; a source whose files differ says each date once.
+    from the rows loaded), never from the time a file was copied. The release date (and its
+    basis, where the warehouse records one) is that of the file holding the latest period.
     """
     relation = find_relation(con, "source_files", schema="raw")
     if relation is None:
@@ -213,6 +213,11 @@ def source_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
             "no data: this warehouse was built before ingest recorded the period and release "
             "date of each source (refresh it)"
         )
+    basis = (
+        "arg_max(release_basis, coalesce(period_end, ''))"
+        if "release_basis" in columns
+        else "null::varchar"
+    )
     frame = con.execute(
         f"""
         select source_id,
@@ -220,7 +225,8 @@ def source_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
                count(*) as files,
                min(period_start) as period_start,
                max(period_end) as period_end,
-               string_agg(distinct coalesce(release_date, 'unknown'), ', ') as release_date,
+               arg_max(coalesce(release_date, 'unknown'), coalesce(period_end, '')) as release_date,
+               {basis} as release_basis,
                min(origin) as origin,
                min(snapshot_created) as snapshot_created,
                sum(rows_loaded) as rows_loaded,

@@ -26,6 +26,7 @@ import pyarrow as pa
 from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
 from migsys.warehouse.parsers.common import ParseResult, Reject
 from migsys.warehouse.raw_schema import (
+    KEY_REFERENCES,
     PERIOD_KEYS,
     RAW_TABLES,
     REJECTS_COLUMNS,
@@ -74,7 +75,8 @@ class FileStats:
     rows_rejected: int = 0
     lines_skipped: int = 0
     origin: str = ORIGIN_SOURCES
-    release_date: str | None = None  # ISO date or 'unknown'; None when nothing was loaded
+    release_date: str | None = None  # ISO date, edition year or 'unknown' (warehouse.freshness)
+    release_basis: str | None = None  # file | documented | estimated | unknown
     period_start: str | None = None
     period_end: str | None = None
 
@@ -196,6 +198,7 @@ def ingest_sources(
                 stats, rejects = _ingest_file(con, source, sources_dir, file_name, loaded_at)
                 report.files.append(stats)
                 report.rejects.extend(rejects)
+        _check_key_references(con, report)
     _insert_rejects(con, report.rejects, report.files, loaded_at)
     return report
 
@@ -248,6 +251,7 @@ def _ingest_snapshot(
                 stats = FileStats(source.id, file_name, "absent", origin=ORIGIN_EMBEDDED)
             else:
                 start, end = _period(con, source.id, file_name)
+                release = source.release(file_name, snap.release_date, end)
                 stats = FileStats(
                     source.id,
                     file_name,
@@ -259,7 +263,8 @@ def _ingest_snapshot(
                     snap.rows_rejected,
                     snap.lines_skipped,
                     origin=ORIGIN_EMBEDDED,
-                    release_date=snap.release_date,
+                    release_date=release.date,
+                    release_basis=release.basis,
                     period_start=start,
                     period_end=end,
                 )
@@ -365,19 +370,23 @@ def _ingest_file(
         return stats, []
     data = path.read_bytes()
     sha256 = hashlib.sha256(data).hexdigest()
+    stated = documented_release_date(data)
     if not source.ingested:
+        release = source.release(file_name, stated, None)
         stats = FileStats(
             source.id,
             file_name,
             "known",
             sha256,
             len(data),
-            release_date=documented_release_date(data),
+            release_date=release.date,
+            release_basis=release.basis,
         )
         _insert_source_file(con, stats, source, path, loaded_at)
         return stats, []
     result = source.parser(data, file_name)
     rows_loaded = 0 if result.failed else len(result.rows)
+    release = source.release(file_name, stated, None)
     stats = FileStats(
         source.id,
         file_name,
@@ -388,15 +397,95 @@ def _ingest_file(
         rows_loaded,
         result.rows_rejected,
         result.lines_skipped,
-        release_date=documented_release_date(data),
+        release_date=release.date,
+        release_basis=release.basis,
     )
     _check_row_accounting(stats)
     if not result.failed:
         _insert_rows(con, source.id, file_name, sha256, result, loaded_at)
         start, end = _period(con, source.id, file_name)
-        stats = replace(stats, period_start=start, period_end=end)
+        release = source.release(file_name, stated, end)
+        stats = replace(
+            stats,
+            period_start=start,
+            period_end=end,
+            release_date=release.date,
+            release_basis=release.basis,
+        )
     _insert_source_file(con, stats, source, path, loaded_at)
     return stats, [_locate(source.id, file_name, r) for r in result.rejects]
+
+
+# At most this many unknown keys are named one by one; the rest are counted in one more reject.
+_NAMED_UNKNOWN_KEYS = 10
+
+
+def _check_key_references(con: duckdb.DuckDBPyConnection, report: IngestReport) -> None:
+    """Keys a file shares with another source (``KEY_REFERENCES``): a loaded file with a key the
+    other does not know is refused whole (keyed to another vintage), each key named."""
+    loaded = {f.source_id for f in report.files if f.status == "loaded"}
+    for source_id, reference in KEY_REFERENCES.items():
+        target = reference["references"]
+        if source_id not in loaded or target not in loaded:
+            continue
+        (what,) = con.execute(
+            f"SELECT {reference['referenced_what']} FROM raw.{target} "
+            f"WHERE {reference['referenced_where']}"
+        ).fetchall()[0]
+        unknown = con.execute(
+            f"SELECT file_name, line_number, {reference['position']}, {reference['key']} "
+            f"FROM raw.{source_id} WHERE {reference['where']} AND {reference['key']} NOT IN "
+            f"(SELECT {reference['referenced_key']} FROM raw.{target} "
+            f"WHERE {reference['referenced_where']}) ORDER BY rowid"
+        ).fetchall()
+        by_file: dict[str, list[tuple]] = {}
+        for file_name, *rest in unknown:
+            by_file.setdefault(file_name, []).append(tuple(rest))
+        for file_name, keys in by_file.items():
+            for line, position, key in keys[:_NAMED_UNKNOWN_KEYS]:
+                report.rejects.append(
+                    IngestReject(
+                        source_id,
+                        file_name,
+                        "key.unknown_municipality",
+                        f"{position}: {reference['field']} {key!r} is not {what}",
+                        line,
+                        reference["field"],
+                    )
+                )
+            if len(keys) > _NAMED_UNKNOWN_KEYS:
+                report.rejects.append(
+                    IngestReject(
+                        source_id,
+                        file_name,
+                        "key.unknown_municipality",
+                        f"and {len(keys) - _NAMED_UNKNOWN_KEYS} more keys that are not {what}",
+                    )
+                )
+            _fail_loaded_file(con, report, source_id, file_name)
+
+
+def _fail_loaded_file(
+    con: duckdb.DuckDBPyConnection, report: IngestReport, source_id: str, file_name: str
+) -> None:
+    """Take back the rows of a file refused after loading; it counts as failed, all rejected."""
+    con.execute(f"DELETE FROM raw.{source_id} WHERE file_name = $file", {"file": file_name})
+    con.execute(
+        "UPDATE raw.source_files SET status = 'failed', rows_loaded = 0, "
+        "rows_rejected = rows_read, period_start = NULL, period_end = NULL "
+        "WHERE file_name = $file",
+        {"file": file_name},
+    )
+    for position, stats in enumerate(report.files):
+        if stats.file_name == file_name:
+            report.files[position] = replace(
+                stats,
+                status="failed",
+                rows_loaded=0,
+                rows_rejected=stats.rows_read,
+                period_start=None,
+                period_end=None,
+            )
 
 
 def _check_row_accounting(stats: FileStats) -> None:
@@ -485,6 +574,7 @@ def _insert_source_file(
         "source_url": source.url,
         "licence": source.licence,
         "release_date": stats.release_date,
+        "release_basis": stats.release_basis,
         "period_start": stats.period_start,
         "period_end": stats.period_end,
         "snapshot_created": snapshot_created,

@@ -107,6 +107,44 @@ RAW_TABLES: dict[str, dict[str, str]] = {
         "area": "VARCHAR",
         "count": "DOUBLE",  # NULL where the published cell is empty
     },
+    # CONAPO 2020 index (conapo/iim_2020_municipio.csv), CONAPO's own lower-case column names.
+    "conapo_iim_2020": {
+        "cve_ent": "INTEGER",
+        "cve_mun": "INTEGER",  # state and municipality key as one integer, unpadded: 1001 = 01001
+        "nom_mun": "VARCHAR",
+        "viv_tot": "BIGINT",  # inhabited private dwellings
+        "viv_rem": "DOUBLE",  # % of dwellings receiving remittances
+        "viv_emig": "DOUBLE",  # % of dwellings with emigrants to the US 2015-2020
+        "viv_circ": "DOUBLE",  # % of dwellings with circular migrants
+        "viv_ret": "DOUBLE",  # % of dwellings with return migrants
+        "iim_dp2": "DOUBLE",  # index (DP2 distance: LOWER means MORE intense); NULL for 'Nulo'
+        "gim_dp2": "VARCHAR",  # degree as published: Muy alto, Alto, Medio, Bajo, Muy bajo, Nulo
+        "pos_nal": "INTEGER",  # national rank (published as a float, '1020.0'); NULL for 'Nulo'
+    },
+    # Banxico remittance income by municipality (banxico/remesas_municipio.csv), published wide
+    # (one column per quarter), loaded long: one row per line and quarter.
+    "banxico_remittances_municipal": {
+        "row_level": "VARCHAR",  # state (a ● row) | municipality (a ⚬ row, 'No identificado' too)
+        "entidad": "VARCHAR",  # state name as published (the ● row above a municipality row)
+        "municipio": "VARCHAR",  # municipality name as published; NULL on state rows
+        "periodo": "DATE",  # first day of the quarter the column header names ('Ene-Mar 2013')
+        "valor_usd_millones": "DOUBLE",  # USD millions, six decimals (whole dollars), as published
+    },
+    # INEGI municipal boundaries (inegi/municipios_2020.topojson): the TopoJSON topology as
+    # published, one row per geometry and one per shared arc. The file is one line: line_number
+    # is 1 for every row, element_index says which geometry or arc it is.
+    "inegi_municipal_boundaries": {
+        "element": "VARCHAR",  # geometry | arc
+        "element_index": "INTEGER",  # 0-based position in objects.municipios.geometries / arcs
+        "cve_mun": "VARCHAR",  # properties.id, the 5-digit key as published; geometry rows only
+        "geometry_type": "VARCHAR",  # Polygon | MultiPolygon; geometry rows only
+        "arcs": "VARCHAR",  # JSON: the rings' arc references as published (~i = arc i reversed)
+        "positions": "VARCHAR",  # JSON: an arc's quantized, delta-encoded [x, y] positions
+        "scale_x": "DOUBLE",  # the file's transform: longitude = x * scale_x + translate_x
+        "scale_y": "DOUBLE",  # latitude = y * scale_y + translate_y (x, y: cumulative sums)
+        "translate_x": "DOUBLE",
+        "translate_y": "DOUBLE",
+    },
 }
 
 # Rows that broke a rule, with the rule and the original line, so nothing is silently dropped.
@@ -141,7 +179,11 @@ SOURCE_FILES_COLUMNS: dict[str, str] = {
     "publisher": "VARCHAR NOT NULL",
     "source_url": "VARCHAR NOT NULL",  # the publisher's official page
     "licence": "VARCHAR NOT NULL",  # licence and attribution as the publisher states them
-    "release_date": "VARCHAR",  # ISO date where the file documents it, else 'unknown'
+    # The edition's release: ISO date (or edition year) and where it comes from: 'file' (the file
+    # states it), 'documented' (the publisher's documentation, in the registry), 'estimated' (the
+    # publisher's usual lag after the latest period) or 'unknown' (warehouse.freshness).
+    "release_date": "VARCHAR",
+    "release_basis": "VARCHAR",
     "period_start": "VARCHAR",  # first year ('1990'), month ('1995-01') or quarter ('2003-Q1')
     "period_end": "VARCHAR",  # ... and last one the loaded rows cover
     "snapshot_created": "DATE",  # date of the embedded snapshot (origin = 'embedded' only)
@@ -164,6 +206,35 @@ PERIOD_KEYS: dict[str, tuple[str, str]] = {
     "worldbank_gdp": ("cast(year as varchar)", "value is not null"),
     "worldbank_population": ("cast(year as varchar)", "value is not null"),
     "un_migrant_stock": ("cast(year as varchar)", "count is not null"),
+    "conapo_iim_2020": ("'2020'", "true"),
+    "banxico_remittances_municipal": (
+        "cast(year(periodo) as varchar) || '-Q' || cast(quarter(periodo) as varchar)",
+        "valor_usd_millones is not null",
+    ),
+    # The boundaries of the 2020 Marco Geoestadístico (the census they draw): no column says so.
+    "inegi_municipal_boundaries": ("'2020'", "element = 'geometry'"),
+}
+
+# Keys a raw table must share with another source of the same build, checked by ingest once
+# every file is loaded (a file keyed to another vintage is refused whole: rule
+# ``key.unknown_municipality``). ``key`` and ``where`` select the keys to check and ``position``
+# names each one in the message; the keys must be among ``referenced_key`` of the rows of
+# ``references`` that meet ``referenced_where`` (``referenced_what``, an aggregate over the
+# rows of ``references``, says which in words).
+KEY_REFERENCES: dict[str, dict[str, str]] = {
+    "inegi_municipal_boundaries": {
+        "key": "cve_mun",
+        "where": "element = 'geometry'",
+        "position": "'geometry ' || (element_index + 1) || ' of objects.municipios'",
+        "field": "properties.id",
+        "references": "inegi_census",
+        "referenced_key": "cve_ent || cve_mun",
+        "referenced_where": "row_level = 'municipality' "
+        "and census_year = (select max(census_year) from raw.inegi_census)",
+        # SQL text naming what the keys must be, for the message
+        "referenced_what": "'a municipality of the ' || max(census_year) || ' census (' "
+        "|| arg_max(file_name, census_year) || ')'",
+    },
 }
 
 

@@ -191,7 +191,7 @@ def _write_snapshot(con, report, out_dir: Path, created: date) -> SnapshotManife
         # ORDER BY ALL: file, line, then every value, so the bytes depend only on the content.
         con.execute(
             f"COPY (SELECT {columns} FROM raw.{source.id} ORDER BY ALL) TO '{out_dir / parquet}' "
-            "(FORMAT parquet, COMPRESSION zstd)"
+            "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19)"
         )
         (rows,) = con.execute(f"SELECT count(*) FROM raw.{source.id}").fetchall()[0]
         snapshot_sources.append(
@@ -218,7 +218,8 @@ def _write_snapshot(con, report, out_dir: Path, created: date) -> SnapshotManife
             rows_loaded=f.rows_loaded,
             rows_rejected=f.rows_rejected,
             lines_skipped=f.lines_skipped,
-            release_date=f.release_date or "unknown",
+            # only what the file itself states: the registry's dates are applied at load
+            release_date=f.release_date if f.release_basis == "file" else "unknown",
             period_start=f.period_start,
             period_end=f.period_end,
         )

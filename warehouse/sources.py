@@ -9,12 +9,23 @@ another mirror through its ``base_url``).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from migsys.warehouse.parsers import banxico, conapo, inegi, un, worldbank
+from migsys.warehouse.freshness import Release, release_of
+from migsys.warehouse.parsers import (
+    banxico,
+    banxico_municipal,
+    conapo,
+    inegi,
+    topojson,
+    un,
+    worldbank,
+)
 from migsys.warehouse.parsers.common import ParseResult
+from migsys.warehouse.paths import DBT_PROJECT_DIR
 
 Parser = Callable[[Path | str | bytes, str], ParseResult]
 
@@ -45,6 +56,17 @@ class Source:
     # Files that have no public download of their own (a conversion supplied with the data):
     # `migsys fetch` says so instead of failing, and keeps the copy already in the folder.
     supplied_files: tuple[str, ...] = ()
+    # Freshness (warehouse.freshness), for files that state no release date (none of the copies
+    # in ../shared/data does): an edition's date from the publisher's documentation (file name,
+    # ISO date or edition year; where it comes from in ``release_documentation``), else an
+    # estimate: the end of the latest period plus the publisher's usual lag. A source is stale
+    # when its latest period ended more than ``stale_after_months`` ago (the publisher's
+    # ``cadence``); None for an edition kept for its years, superseded by a newer source.
+    documented_releases: tuple[tuple[str, str], ...] = ()
+    release_documentation: str = ""
+    release_lag_days: int | None = None
+    cadence: str = ""
+    stale_after_months: int | None = None
 
     @property
     def ingested(self) -> bool:
@@ -74,6 +96,15 @@ class Source:
         """The pinned sha256 of ``file_name``, or None for a growing series."""
         return dict(self.pinned_sha256).get(file_name)
 
+    def release(self, file_name: str, stated: str | None, latest_period: str | None) -> Release:
+        """A file's release date: as the file states it, else documented, else estimated."""
+        return release_of(
+            stated,
+            dict(self.documented_releases).get(file_name),
+            self.release_lag_days,
+            latest_period,
+        )
+
 
 def _mxmaps(year: str) -> tuple[str, str]:
     return (
@@ -94,6 +125,21 @@ _INEGI_SHA256 = {
     "inegi/censo_1990-2010.csv": "edf17d0d98b3d793f6ade180bcfe06ec24e8ca516a2b22ecd1959478cc5838cd",
 }
 _REMESAS = f"{GITHUB_RAW}/lapanquecita/remesas/main/data"
+CENSUS_DATES_SEED = DBT_PROJECT_DIR / "seeds" / "reference" / "inegi_census_dates.csv"
+
+
+def census_reference_dates(seed: Path = CENSUS_DATES_SEED) -> dict[str, str]:
+    """Census year -> INEGI's reference date (ISO), from the dbt seed that records them."""
+    with open(seed, encoding="utf-8", newline="") as lines:
+        return {row["census_year"]: row["reference_date"] for row in csv.DictReader(lines)}
+
+
+_CENSUS_DATES = census_reference_dates()
+# Banxico: remittances and the exchange rate are released monthly or quarterly; a series whose
+# latest period is more than two quarters old is stale.
+_BANXICO_STALE_MONTHS = 6
+_CONAPO_CADENCE = "an edition per census, every 10 years (2000, 2010, 2020)"
+_SUPERSEDED = "superseded by a newer edition, kept for the paper's years"
 
 SOURCES: tuple[Source, ...] = (
     Source(
@@ -120,6 +166,9 @@ SOURCES: tuple[Source, ...] = (
                 "b917338d6d13f72675117b12754c94f258f1a9e528790110d65236a955d36242",
             ),
         ),
+        documented_releases=(("conapo/iim_2000_municipal.csv", "2000"),),
+        release_documentation="CONAPO's edition year (the index of the 2000 census)",
+        cadence=_SUPERSEDED,
     ),
     Source(
         id="conapo_iim_2010",
@@ -145,6 +194,9 @@ SOURCES: tuple[Source, ...] = (
                 "697415db02ea7cad3a2c8364cd834f70c6026ee9acf979521d9cf7c6f562620d",
             ),
         ),
+        documented_releases=(("conapo/IIM2010_BASEMUN.csv", "2010"),),
+        release_documentation="CONAPO's edition year (the index of the 2010 census)",
+        cadence=_SUPERSEDED,
     ),
     Source(
         id="inegi_census",
@@ -161,6 +213,13 @@ SOURCES: tuple[Source, ...] = (
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=tuple(_mxmaps(year) for year in _INEGI_YEARS),
         pinned_sha256=tuple((name, _INEGI_SHA256[name]) for name, _ in map(_mxmaps, _INEGI_YEARS)),
+        documented_releases=tuple(
+            (f"inegi/censo_{year}.csv", _CENSUS_DATES[year]) for year in _INEGI_YEARS
+        ),
+        release_documentation="the census or count reference date (INEGI methodology; dbt seed "
+        "inegi_census_dates)",
+        cadence="a census every 10 years (a count in between until 2005)",
+        stale_after_months=120,
     ),
     Source(
         id="inegi_census_series",
@@ -175,6 +234,9 @@ SOURCES: tuple[Source, ...] = (
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=(_mxmaps("1990-2010"),),
         pinned_sha256=(("inegi/censo_1990-2010.csv", _INEGI_SHA256["inegi/censo_1990-2010.csv"]),),
+        documented_releases=(("inegi/censo_1990-2010.csv", _CENSUS_DATES["2010"]),),
+        release_documentation="the reference date of its latest census, 2010",
+        cadence="superseded by the per-year files (to 2020), kept as a cross-check",
     ),
     Source(
         id="banxico_remittances_monthly",
@@ -188,6 +250,9 @@ SOURCES: tuple[Source, ...] = (
         description="Monthly remittance income (ID_FLUJO 1) and outflows (2): operations and USD.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/remesas_mensuales.csv", f"{_REMESAS}/remesas_mensuales.csv"),),
+        release_lag_days=35,
+        cadence="monthly, about five weeks after the month",
+        stale_after_months=_BANXICO_STALE_MONTHS,
     ),
     Source(
         id="banxico_remittances_state",
@@ -201,6 +266,9 @@ SOURCES: tuple[Source, ...] = (
         description="Quarterly remittance income by state in USD; PERIODO is the quarter's first day.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/remesas_entidad.csv", f"{_REMESAS}/remesas_entidad.csv"),),
+        release_lag_days=45,
+        cadence="quarterly, about six weeks after the quarter",
+        stale_after_months=_BANXICO_STALE_MONTHS,
     ),
     Source(
         id="banxico_usdmxn_monthly",
@@ -214,6 +282,9 @@ SOURCES: tuple[Source, ...] = (
         description="Monthly average USD/MXN rate; months without data carry 0.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/usdmxn_mensual.csv", f"{_REMESAS}/USDMXN.csv"),),
+        release_lag_days=5,
+        cadence="daily FIX; the monthly average days after the month",
+        stale_after_months=_BANXICO_STALE_MONTHS,
     ),
     Source(
         id="worldbank_gdp",
@@ -227,6 +298,9 @@ SOURCES: tuple[Source, ...] = (
         description="Long format, all countries and aggregates, 1960-2024.",
         mirror_url="https://github.com/datasets/gdp",
         mirror_files=(("worldbank/gdp.csv", f"{GITHUB_RAW}/datasets/gdp/main/data/gdp.csv"),),
+        release_lag_days=200,
+        cadence="annual, in the WDI update of July the next year",
+        stale_after_months=24,
     ),
     Source(
         id="worldbank_population",
@@ -245,6 +319,9 @@ SOURCES: tuple[Source, ...] = (
                 f"{GITHUB_RAW}/datasets/population/main/data/population.csv",
             ),
         ),
+        release_lag_days=200,
+        cadence="annual, in the WDI update of July the next year",
+        stale_after_months=24,
     ),
     Source(
         id="un_migrant_stock",
@@ -270,8 +347,12 @@ SOURCES: tuple[Source, ...] = (
                 "a593b5614257dd77a0a6a10ca3b2e4e248b455ef7629ede487234b52d47970f4",
             ),
         ),
+        documented_releases=(("un/usa_migration.csv", "2017"),),
+        release_documentation="UN DESA, International Migrant Stock: The 2017 Revision",
+        cadence="revisions on 5-year editions (1990, 1995, ..., 2015, 2017)",
+        stale_after_months=60,
     ),
-    # ---- Known, not yet ingested: listed, checksummed and reported, not parsed.
+    # ---- Added with the 2020 data.
     Source(
         id="conapo_iim_2020",
         publisher_short="CONAPO",
@@ -279,7 +360,7 @@ SOURCES: tuple[Source, ...] = (
         title="Índice de intensidad migratoria México–Estados Unidos 2020, por municipio",
         url="https://www.gob.mx/conapo/documentos/indices-de-intensidad-migratoria-mexico-estados-unidos-2020",
         files=("conapo/iim_2020_municipio.csv",),
-        parser=None,
+        parser=conapo.parse_iim_2020,
         licence="Mexican government open data (Términos de libre uso MX); mirror without licence file",
         description="2,469 municipalities: dwellings, % of dwellings per indicator, index, degree "
         "in Spanish, national rank; integer keys without padding.",
@@ -297,6 +378,10 @@ SOURCES: tuple[Source, ...] = (
                 "a3632fbf9052b4c41dac5c1eb4c880815a5011d87b9e25836070fb9675c85496",
             ),
         ),
+        documented_releases=(("conapo/iim_2020_municipio.csv", "2020"),),
+        release_documentation="CONAPO's edition year (the index of the 2020 census)",
+        cadence=_CONAPO_CADENCE,
+        stale_after_months=120,
     ),
     Source(
         id="banxico_remittances_municipal",
@@ -305,12 +390,15 @@ SOURCES: tuple[Source, ...] = (
         title="Ingresos por remesas por municipio, trimestral",
         url="https://www.banxico.org.mx/SieInternet/consultarDirectorioInternetAction.do?sector=1&accion=consultarCuadro&idCuadro=CE166",
         files=("banxico/remesas_municipio.csv",),
-        parser=None,
+        parser=banxico_municipal.parse_remittances_municipal,
         licence="Banxico SIE open data; mirror code under MIT",
         description="Quarterly remittance income by municipality in USD millions, wide; "
         "municipalities named (not keyed) under state rows, one 'No identificado' row per state.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/remesas_municipio.csv", f"{_REMESAS}/remesas_municipio.csv"),),
+        release_lag_days=45,
+        cadence="quarterly, about six weeks after the quarter",
+        stale_after_months=_BANXICO_STALE_MONTHS,
     ),
     Source(
         id="inegi_municipal_boundaries",
@@ -319,7 +407,7 @@ SOURCES: tuple[Source, ...] = (
         title="Municipal boundaries 2020 (TopoJSON, 2,469 municipalities)",
         url="https://www.inegi.org.mx/temas/mg/",
         files=("inegi/municipios_2020.topojson",),
-        parser=None,
+        parser=topojson.parse_boundaries,
         licence="Boundaries © INEGI, free use with attribution; mxmaps package data BSD",
         description="TopoJSON with one object 'municipios', properties.id the 5-digit key; "
         "converted from mxmaps' R data without changing coordinates.",
@@ -334,6 +422,10 @@ SOURCES: tuple[Source, ...] = (
                 "75eb51a144f26570eaec2df90c96c0dcd8cf4b2fa572cf2d3325caa813ceecf9",
             ),
         ),
+        documented_releases=(("inegi/municipios_2020.topojson", "2020"),),
+        release_documentation="INEGI's Marco Geoestadístico 2020 (the 2020 census's frame)",
+        cadence="a frame per census, every 10 years",
+        stale_after_months=120,
     ),
 )
 

@@ -45,6 +45,11 @@ def test_tour_section_lists_the_commands_a_newcomer_types() -> None:
     )
 
 
+def _latest_data_query(sql: str) -> bool:
+    """A query of the marts of the data (the paper's claims and the studies excepted)."""
+    return " fct_" in sql and "fct_paper_claims_check" not in sql
+
+
 def _rows_printed(output: str) -> list[int]:
     counts = re.findall(r"\b([\d,]+) (?:projection )?rows\b", output)
     return [int(count.replace(",", "")) for count in counts]
@@ -89,3 +94,10 @@ def test_every_tour_command_returns_rows(embedded_home, tmp_path: Path) -> None:
         if command[0] == "sql" and "--output" not in command:
             counts = _rows_printed(done.stdout)
             assert counts and min(counts) > 0, shown
+        if command[0] == "sql" and len(command) > 1 and _latest_data_query(command[1]):
+            # The latest data reach a fresh clone: the 2020 census, remittances to 2024 (the
+            # claims are the paper's own years).
+            answer = done.stdout
+            if "--output" in command:
+                answer = (clone / command[command.index("--output") + 1]).read_text()
+            assert "2020" in answer or "2024" in answer, shown

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from municipal_fixture import add_municipal_marts
 
 from migsys.reports.build import (
     ReportError,
@@ -76,6 +77,7 @@ def insert_source_file(con: duckdb.DuckDBPyConnection, **values: object) -> None
         "source_url": "https://www.banxico.org.mx",
         "licence": "open data",
         "release_date": "unknown",
+        "release_basis": "unknown",
         "period_start": "2000-01",
         "period_end": "2002-12",
         "snapshot_created": None,
@@ -220,6 +222,7 @@ def small_warehouse(path: Path) -> Path:
     con.register("adhoc_view", adhoc)
     con.execute("insert into sweeps.sensitivity select * from adhoc_view")
     con.unregister("adhoc_view")
+    add_municipal_marts(con)
     insert_source_file(con)
     con.close()
     return path
@@ -386,7 +389,7 @@ def test_wide_interval_rule() -> None:
     assert wide["st"].tolist() == [False, False, False]
 
 
-def test_freshness_is_the_period_covered_and_the_release_date(tmp_path: Path) -> None:
+def test_freshness_comes_first_and_says_which_sources_are_stale(tmp_path: Path) -> None:
     warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
     con = duckdb.connect(str(warehouse))
     insert_source_file(
@@ -397,27 +400,40 @@ def test_freshness_is_the_period_covered_and_the_release_date(tmp_path: Path) ->
         snapshot_created="2026-11-29",
         period_start="1990",
         period_end="1990",
-        release_date="2011-03-03",
+        release_date="1990-03-12",
+        release_basis="documented",
         file_modified_at="2026-01-05 00:00:00",
     )
     insert_source_file(
         con,
         source_id="inegi_census",
-        file_name="inegi/censo_2010.csv",
+        file_name="inegi/censo_2020.csv",
         origin="embedded",
         snapshot_created="2026-11-29",
-        period_start="2010",
-        period_end="2010",
-        release_date="unknown",
+        period_start="2020",
+        period_end="2020",
+        release_date="2020-03-15",
+        release_basis="documented",
     )
     con.close()
-    text = build_report(warehouse, tmp_path / "reports").index_html.read_text(encoding="utf-8")
-    freshness = text[text.index('id="freshness"') :]
-    assert "INEGI: Censos y conteos" in freshness
-    assert "1990 to 2010" in freshness and "2000-01 to 2002-12" in freshness
-    assert "2011-03-03, unknown" in freshness
+    text = build_report(
+        warehouse, tmp_path / "reports", report_date=date(2026, 12, 7)
+    ).index_html.read_text(encoding="utf-8")
+    # The first section of the page, before the docs link, the contents and the run summary.
+    assert text.index('id="freshness"') < text.index("<nav>") < text.index('id="table1"')
+    freshness = text[text.index('id="freshness"') : text.index("</section>")]
+    assert "INEGI censuses and counts" in freshness
+    assert "1990 to 2020" in freshness and "2000-01 to 2002-12" in freshness
+    # The census's release is its latest file's, from the publisher's documentation.
+    assert "2020-03-15 (documented)" in freshness
     assert "embedded snapshot of 2026-11-29" in freshness and "source files" in freshness
     assert "2026-01-05" not in freshness  # the copy time of a file is not freshness
+    # Banxico's monthly series ends 2002-12: far older than two quarters on 2026-12-07.
+    assert "As of 2026-12-07, 1 of 2 sources are stale" in freshness
+    assert "Banxico remittances, monthly (latest 2002-12)." in freshness
+    assert "STALE: older than 2 quarters since 2003-06-30" in freshness
+    census_row = freshness[freshness.index("INEGI censuses") :].split("</tr>")[0]
+    assert "no: fresh until 2030-12-31 (10 years)" in census_row  # stale from 2031
 
 
 def test_run_summary_renders_what_is_present() -> None:

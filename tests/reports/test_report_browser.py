@@ -13,11 +13,14 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from report_browser import check_page, require_browser, save_full_page, start_chromium
 from test_report import SUMMARY, small_warehouse
 
+from migsys.reports import freshness
 from migsys.reports.build import build_report
+from migsys.reports.labels import DEGREE_LABELS
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -42,6 +45,43 @@ def _assert_clean(check) -> None:
     assert check.problems == [], f"{check.url}:\n" + "\n".join(check.problems)
 
 
+MAP_IDS = (
+    "map-intensity-2020",
+    "map-population-change",
+    "map-remittances-per-inhabitant",
+    "map-forecast-2030",
+)
+HOVER_MUNICIPALITY = "32022"  # Juan Aldama, Zacatecas
+
+
+def assert_maps_render(browser, screenshots: Path, label: str) -> None:
+    """The four maps are drawn at full width with one shape per municipality on each."""
+    for map_id in MAP_IDS:
+        svg = browser.find_element("id", map_id)
+        assert svg.size["width"] > 600 and svg.size["height"] > 300, map_id
+        shapes = browser.execute_script(
+            "return arguments[0].querySelectorAll('g.municipalities use').length", svg
+        )
+        drawn = browser.execute_script(
+            "const b = arguments[0].querySelector('g.municipalities').getBBox();"
+            "return b.width * b.height;",
+            svg,
+        )
+        assert shapes >= 3 and drawn > 0, map_id
+        browser.execute_script("arguments[0].scrollIntoView()", svg)
+        svg.screenshot(str(screenshots / f"map-{label}-{map_id}.png"))
+
+
+def hover_text(browser, map_id: str, cve_mun: str) -> str:
+    """The hover text (the SVG <title>) of one municipality on one map."""
+    return browser.execute_script(
+        "return document.querySelector(`#${arguments[0]} use[href='#m${arguments[1]}'] > title`)"
+        ".textContent;",
+        map_id,
+        cve_mun,
+    )
+
+
 def test_fresh_clone_report_and_dbt_docs_open_cleanly(
     browser, embedded_home, tmp_path: Path, screenshots: Path
 ) -> None:
@@ -64,8 +104,32 @@ def test_fresh_clone_report_and_dbt_docs_open_cleanly(
     # Real data in every data section of a fresh clone.
     for anchor in ("table1", "remittances", "depopulation", "claims", "freshness"):
         assert anchor not in report.absent_sections, report.absent_sections[anchor]
-    # The only local page it links to is the dbt docs, which must open cleanly too.
-    assert [p.name for p in check.local_pages] == ["index.html"]
+    assert_maps_render(browser, screenshots, "fresh-clone")
+    # A named municipality's hover text shows its values from the warehouse.
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        ((degree, pct_remittances),) = con.execute(
+            "select intensity_degree, pct_households_remittances from fct_migration_intensity "
+            "where cve_mun = ? and index_year = 2020",
+            [HOVER_MUNICIPALITY],
+        ).fetchall()
+        ((per_inhabitant, rank),) = con.execute(
+            "select usd_per_inhabitant, rank_usd_per_inhabitant from fct_municipal_remittances "
+            "where cve_mun = ? and year = 2023",
+            [HOVER_MUNICIPALITY],
+        ).fetchall()
+    finally:
+        con.close()
+    assert hover_text(browser, "map-intensity-2020", HOVER_MUNICIPALITY) == (
+        f"Juan Aldama, Zacatecas: {DEGREE_LABELS[degree].lower()} ({pct_remittances:.1f} % of "
+        "dwellings receive remittances)"
+    )
+    assert hover_text(browser, "map-remittances-per-inhabitant", HOVER_MUNICIPALITY).startswith(
+        f"Juan Aldama, Zacatecas: USD {per_inhabitant:,.0f} per inhabitant (rank {rank:,};"
+    )
+    # The local pages it links to are the dbt docs and the forecast method (copied beside the
+    # report), which must open cleanly too.
+    assert sorted(p.name for p in check.local_pages) == ["forecast_method.md", "index.html"]
     docs = check_page(browser, check.local_pages[0], screenshots / "dbt-docs-overview.png")
     _assert_clean(docs)
     assert docs.title == "dbt Docs"
@@ -95,9 +159,14 @@ def test_every_section_renders_in_the_browser(browser, tmp_path: Path, screensho
     check = check_page(browser, report.index_html, screenshots / "report-all-sections.png")
     _assert_clean(check)
     headings = [h.text for h in browser.find_elements("css selector", "section > h2")]
-    assert headings[0] == "What tonight's refresh did"
+    # Data freshness first (which sources are stale), then what the refresh did.
+    assert headings[:2] == [freshness.TITLE, "What tonight's refresh did"]
     assert "How good are these projections?" in headings
     assert len(browser.find_elements("css selector", "table")) >= 9
     assert browser.find_elements("css selector", "p.warning")  # the wide Sobol interval
     images = browser.find_elements("css selector", "img")
     assert len(images) == 4 and all(img.size["width"] > 300 for img in images)
+    assert_maps_render(browser, screenshots, "hand-made")
+    assert hover_text(browser, "map-population-change", "01001") == (
+        "Alpha, Aguascalientes: -10.0 % (1,000 to 900)"
+    )

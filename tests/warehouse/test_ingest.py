@@ -123,8 +123,8 @@ def test_ingest_twice_replaces_rather_than_appends(tmp_path: Path, real_sources:
 def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> None:
     con, report, _ = real_ingest
     assert report.origin == "sources"
-    assert report.origin_line().startswith("15 of 15 source files loaded from ")
-    assert report.origin_line().endswith("; 3 known, not yet ingested (checksummed only)")
+    assert report.origin_line().startswith("18 of 18 source files loaded from ")
+    assert "known, not yet ingested" not in report.origin_line()
     rows = {
         row[0]: row[1:]
         for row in con.execute(
@@ -137,12 +137,27 @@ def test_real_ingest_records_provenance_and_the_period_covered(real_ingest) -> N
     ]
     assert (origin, start, end, snapshot) == ("sources", "1995-01", "2024-12", None)
     assert publisher.startswith("Banco de México") and url.startswith("https://www.banxico")
-    assert licence and release == "unknown"  # the copies carry no release note
+    assert licence  # the copies carry no release note: Banxico's usual lag gives an estimate
+    assert release == "2025-02-04"  # 2024-12-31 + 35 days
+    releases = dict(
+        con.execute(
+            "select file_name, release_date || ' ' || release_basis from raw.source_files"
+        ).fetchall()
+    )
+    assert releases["banxico/remesas_mensuales.csv"] == "2025-02-04 estimated"
+    assert releases["banxico/remesas_municipio.csv"] == "2024-08-14 estimated"
+    assert releases["inegi/censo_2020.csv"] == "2020-03-15 documented"  # census reference date
+    assert releases["conapo/iim_2020_municipio.csv"] == "2020 documented"  # edition year
+    assert releases["un/usa_migration.csv"] == "2017 documented"  # the 2017 revision
+    assert releases["worldbank/gdp.csv"] == "2024-07-18 estimated"
     assert rows["banxico/remesas_entidad.csv"][5:7] == ("2003-Q1", "2024-Q4")
     # The first months of the exchange-rate file carry 0 (no data): not part of the period.
     assert rows["banxico/usdmxn_mensual.csv"][5] == "1991-11"
     assert rows["inegi/censo_1990-2010.csv"][5:7] == ("1990", "2010")
     assert rows["conapo/IIM2010_BASEMUN.csv"][5:7] == ("2010", "2010")
+    assert rows["conapo/iim_2020_municipio.csv"][5:7] == ("2020", "2020")
+    assert rows["banxico/remesas_municipio.csv"][5:7] == ("2013-Q1", "2024-Q2")
+    assert rows["inegi/municipios_2020.topojson"][5:7] == ("2020", "2020")
 
 
 def test_stats_of_real_ingest_carry_the_period(real_ingest) -> None:

@@ -24,10 +24,32 @@ CENSUS_2000 = "inegi/censo_2000.csv"
 CONAPO_2000 = "conapo/iim_2000_municipal.csv"
 
 
-# The two slowest files to parse (World Bank population, the INEGI 1990-2010 series) are left
-# out of most cases to keep this module fast; the stray-file case runs on the whole registry.
-HEAVY_SOURCES = frozenset({"worldbank_population", "inegi_census_series"})
+# The slowest files to parse (World Bank population, the INEGI 1990-2010 series, the municipal
+# remittances, the boundaries) are left out of most cases to keep this module fast; the
+# stray-file case runs on the whole registry, the cases of the 2020 files on what they need.
+HEAVY_SOURCES = frozenset(
+    {
+        "worldbank_population",
+        "inegi_census_series",
+        "banxico_remittances_municipal",
+        "inegi_municipal_boundaries",
+    }
+)
 TEST_SOURCES = tuple(s for s in SOURCES if s.id not in HEAVY_SOURCES)
+MUNICIPAL_REMITTANCES = "banxico/remesas_municipio.csv"
+CENSUS_2020 = "inegi/censo_2020.csv"
+# The files of the 2020 cases: the census (its keys), the municipal remittances, CONAPO 2020.
+SOURCES_2020 = tuple(
+    SOURCES_BY_ID[i]
+    for i in (
+        "inegi_census",
+        "conapo_iim_2000",
+        "conapo_iim_2020",
+        "banxico_remittances_municipal",
+        "inegi_municipal_boundaries",
+    )
+)
+BOUNDARIES = "inegi/municipios_2020.topojson"
 
 
 def _copy_sources(real_sources: Path, folder: Path, sources: tuple[Source, ...]) -> Path:
@@ -46,6 +68,11 @@ def sources(real_sources: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def all_sources(real_sources: Path, tmp_path: Path) -> Path:
     return _copy_sources(real_sources, tmp_path / "sources", SOURCES)
+
+
+@pytest.fixture()
+def sources_2020(real_sources: Path, tmp_path: Path) -> Path:
+    return _copy_sources(real_sources, tmp_path / "sources", SOURCES_2020)
 
 
 # ---- damaging helpers --------------------------------------------------------------------
@@ -384,3 +411,128 @@ def test_renamed_file_is_absent_and_stray(sources: Path) -> None:
     assert report.absent_sources == ["inegi_census"]
     the_reject(report, "inegi/Censo_2005.csv", "source.stray_file", None)
     assert_others_loaded(con, report, name)
+
+
+# ---- the 2020 files ----------------------------------------------------------------------
+
+
+def test_remittance_quarter_column_that_does_not_parse(sources_2020: Path) -> None:
+    """A renamed quarter column makes the whole file unusable: every value sits under it."""
+    rewrite(
+        sources_2020,
+        MUNICIPAL_REMITTANCES,
+        lambda data: data.replace(b"Abr-Jun 2014", b"Abr-Jun 14", 1),
+    )
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, MUNICIPAL_REMITTANCES, "file.format", 1)
+    assert reject.field == "Abr-Jun 14" and "column 7" in reject.message
+    assert_file_failed(con, report, MUNICIPAL_REMITTANCES)
+    assert_others_loaded(con, report, MUNICIPAL_REMITTANCES)
+
+
+def test_remittance_quarters_out_of_order(sources_2020: Path) -> None:
+    rewrite(
+        sources_2020,
+        MUNICIPAL_REMITTANCES,
+        lambda data: data.replace(b"Jul-Sep 2013", b"Jul-Sep 2012", 1),
+    )
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, MUNICIPAL_REMITTANCES, "file.format", 1)
+    assert "without gaps or repeats" in reject.message
+    assert_file_failed(con, report, MUNICIPAL_REMITTANCES)
+
+
+def test_municipal_remittances_not_adding_up_to_the_state(sources_2020: Path) -> None:
+    # Line 3 is the municipality of Aguascalientes, under the state row on line 2.
+    edit_plain(sources_2020, MUNICIPAL_REMITTANCES, 3, set_cell(1, "41.690177"))
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, MUNICIPAL_REMITTANCES, "total.mismatch", 2)
+    assert reject.field == "Ene-Mar 2013" and "difference -0.999999" in reject.message
+    assert "'Aguascalientes'" in reject.message
+    assert_others_loaded(con, report, MUNICIPAL_REMITTANCES)
+
+
+def test_remittance_row_without_its_bullet(sources_2020: Path) -> None:
+    original = edit_plain(
+        sources_2020, MUNICIPAL_REMITTANCES, 4, lambda cells: ["Asientos", *cells[1:]]
+    )
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, MUNICIPAL_REMITTANCES, "key.format", 4)
+    assert reject.field == "Municipio" and "'Asientos'" in reject.message
+    assert_row_rejected(con, report, MUNICIPAL_REMITTANCES, 4, original)
+
+
+def test_municipality_named_twice_in_a_state(sources_2020: Path) -> None:
+    # Line 4 (Asientos) renamed as line 3 (Aguascalientes), values unchanged: sums still hold.
+    edit_plain(
+        sources_2020,
+        MUNICIPAL_REMITTANCES,
+        4,
+        lambda cells: ["\u2003\u2003\u26ac\u2002Aguascalientes", *cells[1:]],
+    )
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, MUNICIPAL_REMITTANCES, "key.duplicate", 4)
+    assert "already on line 3" in reject.message
+
+
+def test_remittance_file_cut_mid_line(sources_2020: Path) -> None:
+    rewrite(sources_2020, MUNICIPAL_REMITTANCES, lambda data: data[: len(data) - 40])
+    con, report = ingest(sources_2020, SOURCES_2020)
+    the_reject(report, MUNICIPAL_REMITTANCES, "file.truncated", 2521)
+    assert_file_failed(con, report, MUNICIPAL_REMITTANCES)
+
+
+def _state_line(folder: Path, file_name: str, key_cell: str) -> int:
+    text = (folder / file_name).read_bytes().decode("cp1252")
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(key_cell))
+
+
+def test_census_2020_state_total_disagreeing_with_its_rows(sources_2020: Path) -> None:
+    """censo_2020.csv orders municipalities by name: the sums are still checked per state."""
+    state_line = _state_line(sources_2020, CENSUS_2020, '"=CONCATENAR(0,01)')
+
+    def ten_more_men(cells: list[str]) -> list[str]:
+        total, male = (int(c.replace(",", "")) + 10 for c in cells[2:4])
+        return [cells[0], cells[1], f"{total:,}", f"{male:,}", cells[4]]
+
+    edit_inegi(sources_2020, CENSUS_2020, state_line, ten_more_men)
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, CENSUS_2020, "total.mismatch", state_line)
+    assert "difference +10" in reject.message
+    assert_others_loaded(con, report, CENSUS_2020)
+
+
+def test_census_2020_municipality_missing_from_its_state(sources_2020: Path) -> None:
+    path = sources_2020 / CENSUS_2020
+    lines = path.read_bytes().split(b"\r\n")
+    state_line = _state_line(sources_2020, CENSUS_2020, '"=CONCATENAR(0,01)')
+    path.write_bytes(b"\r\n".join(line for line in lines if not line.startswith(b'" 01 002 "')))
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, CENSUS_2020, "total.mismatch", state_line)
+    assert "difference +51,536" in reject.message  # Asientos, no longer among the state's rows
+    # ... and a boundary with Asientos' key no longer matches a municipality of the census.
+    the_reject(report, BOUNDARIES, "key.unknown_municipality", 1)
+    assert_others_loaded(con, report, CENSUS_2020, BOUNDARIES)
+
+
+def test_boundary_key_not_in_the_census(sources_2020: Path) -> None:
+    """A geometry keyed to a municipality the 2020 census does not have: the whole file is
+    refused (keyed to another vintage), the key named with its position; the rest loads."""
+    rewrite(sources_2020, BOUNDARIES, lambda data: data.replace(b'"id":"01003"', b'"id":"01099"'))
+    con, report = ingest(sources_2020, SOURCES_2020)
+    reject = the_reject(report, BOUNDARIES, "key.unknown_municipality", 1)
+    assert reject.field == "properties.id"
+    assert "'01099' is not a municipality of the 2020 census (inegi/censo_2020.csv)" in (
+        reject.message
+    )
+    assert reject.message.startswith("geometry ") and " of objects.municipios: " in reject.message
+    assert_file_failed(con, report, BOUNDARIES)
+    assert_others_loaded(con, report, BOUNDARIES)
+
+
+def test_boundaries_cut_during_download(sources_2020: Path) -> None:
+    rewrite(sources_2020, BOUNDARIES, lambda data: data[: len(data) // 2])
+    con, report = ingest(sources_2020, SOURCES_2020)
+    the_reject(report, BOUNDARIES, "file.truncated", 1)
+    assert_file_failed(con, report, BOUNDARIES)
+    assert_others_loaded(con, report, BOUNDARIES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from datetime import date
@@ -9,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from migsys.warehouse.parsers import RULES, banxico, conapo, inegi, un, worldbank
+from migsys.warehouse.parsers import (
+    RULES,
+    banxico,
+    banxico_municipal,
+    conapo,
+    inegi,
+    topojson,
+    un,
+    worldbank,
+)
 from migsys.warehouse.parsers.common import RowError, csv_records, decode_published, repair_mojibake
 from migsys.warehouse.raw_schema import RAW_TABLES
 from migsys.warehouse.sources import SOURCES, ingested_sources, registered_files, source_by_id
@@ -202,6 +212,51 @@ def test_conapo_2010_latin1_names_and_null_ranks(real_sources: Path) -> None:
     assert ranked == list(range(1, len(ranked) + 1))
 
 
+def test_conapo_2020_unpadded_keys_spanish_degrees_and_the_12_nulo_rows(real_sources: Path) -> None:
+    """iim_2020_municipio.csv: one integer key state+municipality (1001 = 01001), degrees in
+    Spanish, dwellings, ``pos_nal`` published as a float; the 12 'Nulo' rows have no index or
+    rank and are kept."""
+    rows = _parse(real_sources, "conapo/iim_2020_municipio.csv").rows
+    assert len(rows) == 2469
+    assert (rows[0]["cve_ent"], rows[0]["cve_mun"]) == (1, 1001)
+    assert all(r["cve_mun"] // 1000 == r["cve_ent"] for r in rows)
+    assert Counter(r["gim_dp2"] for r in rows) == {
+        "Muy alto": 137,
+        "Alto": 341,
+        "Medio": 432,
+        "Bajo": 686,
+        "Muy bajo": 861,
+        "Nulo": 12,
+    }
+    nulo = [r for r in rows if r["gim_dp2"] == "Nulo"]
+    assert all(r["iim_dp2"] is None and r["pos_nal"] is None for r in nulo)
+    assert {r["nom_mun"] for r in nulo} >= {"Seybaplaya", "Chemax", "Santiago Tepetlapa"}
+    ranks = [r["pos_nal"] for r in rows if r["pos_nal"] is not None]
+    assert all(isinstance(rank, int) for rank in ranks) and (min(ranks), len(ranks)) == (1, 2457)
+    assert sum(r["viv_tot"] for r in rows) == 34_987_915
+    assert rows[-1]["nom_mun"] == "Santa María de la Paz"  # UTF-8, not mojibake
+
+
+@pytest.mark.parametrize(
+    ("line", "rule", "field"),
+    [
+        # the key's leading digits must be the state's
+        ("2,1001,X,10,1.0,1.0,1.0,1.0,60.1,Bajo,3.0", "key.format", "cve_mun"),
+        # an index on a 'Nulo' row, or no index on a ranked row
+        ("1,1001,X,10,0.0,0.0,0.0,0.0,60.1,Nulo,", "value.category", "gim_dp2"),
+        ("1,1001,X,10,1.0,1.0,1.0,1.0,,Bajo,3.0", "value.category", "gim_dp2"),
+        ("1,1001,X,10,1.0,1.0,1.0,1.0,60.1,Bajo,3.5", "value.not_numeric", "pos_nal"),
+        ("1,1001,X,10,1.0,1.0,1.0,1.0,60.1,Baja,3.0", "value.category", "gim_dp2"),
+    ],
+)
+def test_conapo_2020_rules(line: str, rule: str, field: str) -> None:
+    header = ",".join(conapo.IIM_2020_COLUMNS)
+    result = conapo.parse_iim_2020(f"{header}\n{line}\n".encode(), "conapo/iim_2020_municipio.csv")
+    (reject,) = result.rejects
+    assert (reject.rule, reject.field, reject.line_number) == (rule, field, 2)
+    assert result.rows == []
+
+
 @pytest.mark.parametrize(
     ("mojibake", "repaired"),
     [
@@ -242,6 +297,113 @@ def test_banxico_state_quarters_and_usdmxn_zero_is_null(real_sources: Path) -> N
     first_rate = next(r for r in rates if r["tipo_cambio"] is not None)
     assert first_rate["periodo"] == date(1991, 11, 1)
     assert all(r["tipo_cambio"] is None for r in rates if r["periodo"] < date(1991, 11, 1))
+
+
+def test_banxico_municipal_wide_file_loads_long_with_names_under_their_state(
+    real_sources: Path,
+) -> None:
+    """remesas_municipio.csv: one column per quarter 2013-Q1..2024-Q2 in USD millions; state rows
+    (em space, ●, en space) and municipality rows (two em spaces, ⚬, en space) named, not keyed;
+    states in Banxico's order, not INEGI's; one 'No identificado' per state."""
+    result = _parse(real_sources, "banxico/remesas_municipio.csv")
+    rows = result.rows
+    assert result.rows_per_record == 46 and result.rows_read == 2520 * 46 == len(rows)
+    quarters = sorted({r["periodo"] for r in rows})
+    assert (quarters[0], quarters[-1], len(quarters)) == (date(2013, 1, 1), date(2024, 4, 1), 46)
+    lines = {(r["line_number"], r["row_level"], r["entidad"], r["municipio"]) for r in rows}
+    states = [state for _, level, state, _ in sorted(lines) if level == "state"]
+    assert len(states) == 32
+    assert states[:8] == [
+        "Aguascalientes",
+        "Baja California",
+        "Baja California Sur",
+        "Campeche",
+        "Coahuila",
+        "Colima",
+        "Chiapas",
+        "Chihuahua",
+    ]  # Coahuila (INEGI 05) before Colima (06) before Chiapas (07): not INEGI's key order
+    assert "Ciudad de México" in states and "Veracruz" in states
+    named = [m for _, level, _, m in lines if level == "municipality"]
+    assert named.count("No identificado") == 32 and len(named) == 32 + 2456
+    assert all(m == m.strip() and "\u2003" not in m for m in named)  # bullets and spaces gone
+    income_2023 = sum(
+        r["valor_usd_millones"]
+        for r in rows
+        if r["row_level"] == "state" and r["periodo"].year == 2023
+    )
+    assert round(income_2023, 1) == 63_319.8  # the README's oracle, USD million
+
+
+@pytest.mark.parametrize(
+    ("label", "start"),
+    [("Ene-Mar 2013", date(2013, 1, 1)), ("Oct-Dic 2024", date(2024, 10, 1)), ("Q1 2013", None)],
+)
+def test_banxico_quarter_labels(label: str, start: date | None) -> None:
+    assert banxico_municipal.quarter_start(label) == start
+
+
+def test_boundaries_topology_kept_as_published(real_sources: Path) -> None:
+    """municipios_2020.topojson: one line; 2,469 geometries keyed by the 5-digit code as a string
+    (54 MultiPolygons), quantized arcs shared between neighbours, the transform on every row."""
+    result = _parse(real_sources, "inegi/municipios_2020.topojson")
+    geometries = [r for r in result.rows if r["element"] == "geometry"]
+    arcs = [r for r in result.rows if r["element"] == "arc"]
+    assert (len(geometries), len(arcs)) == (2469, 8199)
+    assert Counter(r["geometry_type"] for r in geometries) == {"Polygon": 2415, "MultiPolygon": 54}
+    keys = [r["cve_mun"] for r in geometries]
+    assert len(set(keys)) == 2469 and "01001" in keys and all(len(k) == 5 for k in keys)
+    census = _parse(real_sources, "inegi/censo_2020.csv").rows
+    assert set(keys) == {
+        r["cve_ent"] + r["cve_mun"] for r in census if r["row_level"] == "municipality"
+    }
+    assert {r["line_number"] for r in result.rows} == {1}
+    assert {(r["scale_x"], r["translate_y"]) for r in result.rows} == {
+        (3.0391589701443175e-05, 14.53209836976555)
+    }
+    first = json.loads(arcs[0]["positions"])
+    assert all(isinstance(c, int) for point in first for c in point)
+    # every arc is used by one geometry (an outer border) or two (a shared border)
+    uses = Counter(
+        ~ref if ref < 0 else ref
+        for r in geometries
+        for ring in _rings(json.loads(r["arcs"]), r["geometry_type"])
+        for ref in ring
+    )
+    assert set(uses) == set(range(len(arcs))) and set(uses.values()) <= {1, 2}
+
+
+def _rings(arcs: list, geometry_type: str) -> list[list[int]]:
+    polygons = [arcs] if geometry_type == "Polygon" else arcs
+    return [ring for polygon in polygons for ring in polygon]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "words"),
+    [
+        ('{"type":"Topology","objects":{"municipios":', "file.truncated", "cut"),
+        ('{"type":"FeatureCollection","features":[]}', "file.format", "Topology"),
+        (
+            '{"type":"Topology","transform":{"scale":[1,1],"translate":[0,0]},"arcs":[[[0,0],[1,1]]],'
+            '"objects":{"municipios":{"type":"GeometryCollection","geometries":['
+            '{"type":"Polygon","arcs":[[0]],"properties":{"id":1001}}]}}}',
+            "file.format",
+            "geometry 1 of objects.municipios: properties.id is 1001",
+        ),
+        (
+            '{"type":"Topology","transform":{"scale":[1,1],"translate":[0,0]},"arcs":[[[0,0],[1,1]]],'
+            '"objects":{"municipios":{"type":"GeometryCollection","geometries":['
+            '{"type":"Polygon","arcs":[[3]],"properties":{"id":"01001"}}]}}}',
+            "file.format",
+            "arc reference 3 is not one of the 1 arcs",
+        ),
+    ],
+)
+def test_boundaries_rules(text: str, rule: str, words: str) -> None:
+    result = topojson.parse_boundaries(text.encode(), "inegi/municipios_2020.topojson")
+    (reject,) = result.rejects
+    assert reject.rule == rule and words in reject.message
+    assert result.failed and result.rows == []
 
 
 def test_worldbank_keeps_aggregates_and_mexico(real_sources: Path) -> None:

@@ -26,6 +26,8 @@ RULES: dict[str, str] = {
     "file.encoding": "the bytes are not in the publisher's encoding (UTF-16, re-saved, undecodable)",
     "file.missing_column": "the header lacks an expected column (missing or renamed)",
     "file.truncated": "the file stops before its end (cut line, no footnote, no rows)",
+    "file.format": "the layout is not the publisher's (a period column that does not parse, "
+    "not TopoJSON)",
     "row.field_count": "a data line has more or fewer fields than the header",
     "value.not_numeric": "a count or rate is not a number",
     "value.negative": "a count or amount is below zero",
@@ -35,6 +37,8 @@ RULES: dict[str, str] = {
     "key.format": "a key cell does not have the published form",
     "key.unknown_state": "a state key is not in 1..32",
     "key.duplicate": "the same key appears twice in one file",
+    "key.unknown_municipality": "a municipality key is not one of the census the file refers to "
+    "(checked across files at ingest)",
     "total.mismatch": "rows do not add up to their total row (INEGI municipalities, states)",
     "source.stray_file": "a file in the sources folder is not a registered file name",
     "snapshot.unreadable": "the embedded snapshot's manifest is missing or not valid",

@@ -1,4 +1,4 @@
--- CONAPO's 2000 and 2010 indices stacked into one municipality x index-year table.
+-- CONAPO's 2000, 2010 and 2020 indices stacked into one municipality x index-year table.
 with index_2000 as (
     select * from {{ ref('stg_conapo__intensity_2000') }}
 ),
@@ -7,8 +7,12 @@ index_2010 as (
     select * from {{ ref('stg_conapo__intensity_2010') }}
 ),
 
+index_2020 as (
+    select * from {{ ref('stg_conapo__intensity_2020') }}
+),
+
 unioned as (
-    {% for relation in ['index_2000', 'index_2010'] %}
+    {% for relation in ['index_2000', 'index_2010', 'index_2020'] %}
     select
         cve_mun,
         cve_ent,
