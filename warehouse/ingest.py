@@ -24,7 +24,12 @@ import duckdb
 import pyarrow as pa
 
 from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
-from migsys.warehouse.parsers.common import ParseResult, Reject
+from migsys.warehouse.parsers.common import (
+    MalformedLine,
+    ParseResult,
+    Reject,
+    require_final_line_break,
+)
 from migsys.warehouse.raw_schema import (
     PERIOD_KEYS,
     RAW_TABLES,
@@ -161,6 +166,40 @@ class IngestReport:
     def format_problems(self) -> str:
         """All rejects, one per line (empty when ``ok``)."""
         return "\n".join(self.problem_lines())
+
+
+def parse_source_file(source: Source, data: bytes, file_name: str) -> ParseResult:
+    """Parse one published file with its source's parser, then apply the rules every file obeys
+    whatever its parser: it is complete (``require_final_line_break`` where the registry says the
+    publisher ends files with one), and a parser that cannot read it at all gives a reject naming
+    the file and line, never a traceback. Ingest and ``migsys fetch`` both judge files by this."""
+    assert source.parser is not None, f"{source.id} is known, not ingested: it has no parser"
+    try:
+        result = source.parser(data, file_name)
+    except MalformedLine as bad:
+        result = ParseResult(
+            rejects=[
+                Reject(
+                    "file.malformed_line",
+                    f"{bad.reason}: the CSV reader cannot split the line",
+                    line_number=bad.line_number,
+                    original_line=bad.text,
+                )
+            ]
+        )
+    except Exception as error:  # noqa: BLE001 - any other crash is named with its file
+        result = ParseResult(
+            rejects=[
+                Reject(
+                    "file.unreadable",
+                    f"the parser of {source.id} cannot read it ({type(error).__name__}: {error}); "
+                    "a file in another layout, or a bug in migsys",
+                )
+            ]
+        )
+    if source.completeness.final_line_break:
+        result = require_final_line_break(data, result)
+    return result
 
 
 def would_use_embedded(sources_dir: Path, sources: tuple[Source, ...] = SOURCES) -> bool:
@@ -376,7 +415,7 @@ def _ingest_file(
         )
         _insert_source_file(con, stats, source, path, loaded_at)
         return stats, []
-    result = source.parser(data, file_name)
+    result = parse_source_file(source, data, file_name)
     rows_loaded = 0 if result.failed else len(result.rows)
     stats = FileStats(
         source.id,

@@ -22,6 +22,22 @@ GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
 @dataclass(frozen=True)
+class Completeness:
+    """What a whole file of a source looks like, so that a cut one is refused.
+
+    ``final_line_break``: the publisher ends each file with a line break (most do; World Bank's
+    gdp.csv and the boundaries do not). Where it does, a file without one is ``file.truncated``
+    whatever its last line parses to; where it does not, the last line must parse, and the
+    publish guard and dbt's plausibility tests judge its rows and values.
+    ``min_rows``: data rows each file holds at least (those of the release registered here):
+    ``migsys fetch`` refuses a first download with fewer.
+    """
+
+    final_line_break: bool = True
+    min_rows: int = 1
+
+
+@dataclass(frozen=True)
 class Source:
     """A publisher's dataset: one raw table, one or more files."""
 
@@ -45,6 +61,7 @@ class Source:
     # Files that have no public download of their own (a conversion supplied with the data):
     # `migsys fetch` says so instead of failing, and keeps the copy already in the folder.
     supplied_files: tuple[str, ...] = ()
+    completeness: Completeness = Completeness()
 
     @property
     def ingested(self) -> bool:
@@ -120,6 +137,7 @@ SOURCES: tuple[Source, ...] = (
                 "b917338d6d13f72675117b12754c94f258f1a9e528790110d65236a955d36242",
             ),
         ),
+        completeness=Completeness(min_rows=2443),
     ),
     Source(
         id="conapo_iim_2010",
@@ -145,6 +163,7 @@ SOURCES: tuple[Source, ...] = (
                 "697415db02ea7cad3a2c8364cd834f70c6026ee9acf979521d9cf7c6f562620d",
             ),
         ),
+        completeness=Completeness(min_rows=2456),
     ),
     Source(
         id="inegi_census",
@@ -161,6 +180,7 @@ SOURCES: tuple[Source, ...] = (
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=tuple(_mxmaps(year) for year in _INEGI_YEARS),
         pinned_sha256=tuple((name, _INEGI_SHA256[name]) for name, _ in map(_mxmaps, _INEGI_YEARS)),
+        completeness=Completeness(min_rows=2436),
     ),
     Source(
         id="inegi_census_series",
@@ -175,6 +195,7 @@ SOURCES: tuple[Source, ...] = (
         mirror_url="https://github.com/diegovalle/mxmaps",
         mirror_files=(_mxmaps("1990-2010"),),
         pinned_sha256=(("inegi/censo_1990-2010.csv", _INEGI_SHA256["inegi/censo_1990-2010.csv"]),),
+        completeness=Completeness(min_rows=37350),
     ),
     Source(
         id="banxico_remittances_monthly",
@@ -188,6 +209,7 @@ SOURCES: tuple[Source, ...] = (
         description="Monthly remittance income (ID_FLUJO 1) and outflows (2): operations and USD.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/remesas_mensuales.csv", f"{_REMESAS}/remesas_mensuales.csv"),),
+        completeness=Completeness(min_rows=504),
     ),
     Source(
         id="banxico_remittances_state",
@@ -201,6 +223,7 @@ SOURCES: tuple[Source, ...] = (
         description="Quarterly remittance income by state in USD; PERIODO is the quarter's first day.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/remesas_entidad.csv", f"{_REMESAS}/remesas_entidad.csv"),),
+        completeness=Completeness(min_rows=2816),
     ),
     Source(
         id="banxico_usdmxn_monthly",
@@ -214,6 +237,7 @@ SOURCES: tuple[Source, ...] = (
         description="Monthly average USD/MXN rate; months without data carry 0.",
         mirror_url="https://github.com/lapanquecita/remesas",
         mirror_files=(("banxico/usdmxn_mensual.csv", f"{_REMESAS}/USDMXN.csv"),),
+        completeness=Completeness(min_rows=408),
     ),
     Source(
         id="worldbank_gdp",
@@ -227,6 +251,7 @@ SOURCES: tuple[Source, ...] = (
         description="Long format, all countries and aggregates, 1960-2024.",
         mirror_url="https://github.com/datasets/gdp",
         mirror_files=(("worldbank/gdp.csv", f"{GITHUB_RAW}/datasets/gdp/main/data/gdp.csv"),),
+        completeness=Completeness(final_line_break=False, min_rows=13979),
     ),
     Source(
         id="worldbank_population",
@@ -245,6 +270,7 @@ SOURCES: tuple[Source, ...] = (
                 f"{GITHUB_RAW}/datasets/population/main/data/population.csv",
             ),
         ),
+        completeness=Completeness(min_rows=17195),
     ),
     Source(
         id="un_migrant_stock",
@@ -270,6 +296,7 @@ SOURCES: tuple[Source, ...] = (
                 "a593b5614257dd77a0a6a10ca3b2e4e248b455ef7629ede487234b52d47970f4",
             ),
         ),
+        completeness=Completeness(min_rows=3535),
     ),
     # ---- Known, not yet ingested: listed, checksummed and reported, not parsed.
     Source(
@@ -334,6 +361,7 @@ SOURCES: tuple[Source, ...] = (
                 "75eb51a144f26570eaec2df90c96c0dcd8cf4b2fa572cf2d3325caa813ceecf9",
             ),
         ),
+        completeness=Completeness(final_line_break=False),
     ),
 )
 
