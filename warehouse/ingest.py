@@ -202,6 +202,20 @@ def parse_source_file(source: Source, data: bytes, file_name: str) -> ParseResul
     return result
 
 
+def period_of_rows(
+    source: Source, file_name: str, result: ParseResult
+) -> tuple[str | None, str | None]:
+    """First and last period a parsed file's rows cover, as ingest would record them in
+    ``raw.source_files`` (``migsys fetch`` compares a download with the file it replaces)."""
+    con = duckdb.connect()
+    try:
+        create_raw_schema(con)
+        _insert_rows(con, source.id, file_name, "", result, datetime.now(UTC).replace(tzinfo=None))
+        return _period(con, source.id, file_name)
+    finally:
+        con.close()
+
+
 def would_use_embedded(sources_dir: Path, sources: tuple[Source, ...] = SOURCES) -> bool:
     """True when no registered file is present in ``sources_dir``: ingest then uses the snapshot."""
     sources_dir = Path(sources_dir)
