@@ -349,6 +349,7 @@ def run_summary(
         "sources_folder": str(settings.sources),
         "sources": source_summary(warehouse),
         "dbt": dbt.counts_by_type() if dbt else None,
+        "dbt_warnings": [node.describe() for node in dbt.warned] if dbt else [],
         "guard": [vars(check) for check in checks],
         "allow_shrink": settings.allow_shrink,
         "use_embedded": settings.use_embedded,
@@ -380,6 +381,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                 f"| {resource} | {counts['passed']} | {counts['failed']} | {counts['warned']} "
                 f"| {counts['skipped']} |"
             )
+    if summary.get("dbt_warnings"):
+        lines += ["", "Warnings (the build passed; a reviewer should look at these rows):", ""]
+        lines += [f"    {line}" for w in summary["dbt_warnings"] for line in w.splitlines()]
     if summary.get("guard"):
         lines += ["", "## Publish guard", "", "| check | published | build | outcome |"]
         lines += ["|---|---:|---:|---|"]
