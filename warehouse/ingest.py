@@ -163,9 +163,21 @@ class IngestReport:
         """One human-readable line per reject: 'file line N: rule: message'."""
         return [reject.describe() for reject in self.rejects]
 
-    def format_problems(self) -> str:
-        """All rejects, one per line (empty when ``ok``)."""
-        return "\n".join(self.problem_lines())
+    def format_problems(self, per_kind: int | None = None) -> str:
+        """Rejects, one per line (empty when ``ok``). With ``per_kind``, at most that many per
+        file and rule, then one line counting the rest: a file pasted ten times over breaks
+        the same rule on every line, and the console needs the kind, not 100,000 lines."""
+        if per_kind is None:
+            return "\n".join(self.problem_lines())
+        lines: list[str] = []
+        kinds: dict[tuple[str, str], list[IngestReject]] = {}
+        for reject in self.rejects:
+            kinds.setdefault((reject.file_name, reject.rule), []).append(reject)
+        for (file_name, rule), rejects in kinds.items():
+            lines += [reject.describe() for reject in rejects[:per_kind]]
+            if len(rejects) > per_kind:
+                lines.append(f"{file_name}: {rule}: … and {len(rejects) - per_kind:,} more")
+        return "\n".join(lines)
 
 
 def parse_source_file(source: Source, data: bytes, file_name: str) -> ParseResult:

@@ -307,6 +307,20 @@ def test_files_without_a_final_line_break_still_load(real_sources: Path) -> None
     assert not result.rejects and len(result.rows) >= source.completeness.min_rows
 
 
+def test_inegi_export_pasted_after_another_is_refused(sources: Path) -> None:
+    """Every line after the footnote used to be skipped as footnote text, so a second export
+    pasted below the first (another year, or the same file twice) was dropped without a word."""
+    first = (sources / CENSUS_2000).read_bytes()
+    second = (sources / "inegi/censo_2005.csv").read_bytes()
+    header = next(i for i, line in enumerate(second.split(b"\r\n")) if b'"Total"' in line)
+    rewrite(sources, CENSUS_2000, lambda data: data + second)
+    con, report = ingest(sources)
+    reject = the_reject(report, CENSUS_2000, "file.after_end", first.count(b"\n") + header + 1)
+    assert "Total" in reject.original_line
+    assert_file_failed(con, report, CENSUS_2000)
+    assert_others_loaded(con, report, CENSUS_2000)
+
+
 def test_stray_carriage_return_inside_a_line_is_named_with_its_line(sources: Path) -> None:
     """The CSV reader cannot split such a line; its error named no file or line (issue 17)."""
     name = "banxico/remesas_mensuales.csv"

@@ -30,6 +30,8 @@ RULES: dict[str, str] = {
     "file.malformed_line": "a line the CSV reader cannot split (a stray carriage return or NUL "
     "byte inside it)",
     "file.unreadable": "the parser could not read the file at all (the message says why)",
+    "file.after_end": "data after the end the file marks for itself (INEGI's footnote): files "
+    "pasted together",
     "row.field_count": "a data line has more or fewer fields than the header",
     "value.not_numeric": "a count or rate is not a number",
     "value.negative": "a count or amount is below zero",
