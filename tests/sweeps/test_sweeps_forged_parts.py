@@ -27,6 +27,8 @@ import pytest
 
 import migsys
 from migsys.sweeps import store
+from migsys.sweeps.engine import run_study, study_status
+from migsys.sweeps.spec import load_spec
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
@@ -74,13 +76,18 @@ def drop_manifest_line(study: Path, start: int) -> None:
 
 @pytest.fixture(scope="module")
 def finished(dask_scheduler: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished 320-scenario study (seed 17) and, beside it, the same study with seed 18."""
+    """A finished 320-scenario study (seed 17) and, beside it, the same study with seed 18
+    (run in this process: only the faults are driven through the CLI)."""
     root = tmp_path_factory.mktemp("proven")
     for seed in (17, 18):
         spec = root / f"seed{seed}.toml"
         spec.write_text(SPEC.format(seed=seed))
-        done = sweep(root / f"home{seed}", dask_scheduler, "run", str(spec))
-        assert done.returncode == 0, done.stdout + done.stderr
+        run_study(
+            load_spec(spec),
+            root / f"home{seed}" / "sweeps",
+            scheduler=dask_scheduler,
+            progress=False,
+        )
     return root
 
 
@@ -97,8 +104,7 @@ def rerun(study: Path, finished: Path, scheduler: str) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert hashes(study) == hashes(finished / "home17" / "sweeps" / "proven")
-    status = sweep(study.parents[1], scheduler, "status", "proven")
-    assert status.returncode == 0, status.stdout + status.stderr
+    assert study_status(study.parent, "proven").state == "finished"
     return output
 
 
