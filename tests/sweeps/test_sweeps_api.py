@@ -107,8 +107,8 @@ def test_study_names_are_names_not_paths(tmp_path: Path, name: str) -> None:
         migsys.study(name, home=tmp_path / "home")
 
 
-def test_sweep_commands_refuse_a_path_for_a_study_name(tmp_path: Path) -> None:
-    """The CLI too: status, analyze and export exit 2 with the rule, in their own process."""
+def test_sweep_commands_refuse_a_path_for_a_study_name(tmp_path: Path, monkeypatch) -> None:
+    """The CLI too: status (in its own process), analyze and export exit 2 with the rule."""
     import subprocess
     import sys
 
@@ -116,15 +116,18 @@ def test_sweep_commands_refuse_a_path_for_a_study_name(tmp_path: Path) -> None:
     (home / "sweeps").mkdir(parents=True)
     migsys_cli = Path(sys.executable).parent / "migsys"
     env = {"PATH": "/usr/bin:/bin", "MIGSYS_HOME": str(home), "NO_COLOR": "1"}
-    outside = str(tmp_path / "outside" / "study")
-    for command in (["status", "../outside/x"], ["analyze", outside], ["export", "../../x"]):
-        done = subprocess.run(
-            [str(migsys_cli), "sweep", *command],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 2, (command, done.stdout, done.stderr)
-        assert "is not a study name" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run(
+        [str(migsys_cli), "sweep", "status", "../outside/x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "is not a study name" in done.stderr and "Traceback" not in done.stderr
+    monkeypatch.setenv("MIGSYS_HOME", str(home))
+    for command in (["analyze", str(tmp_path / "outside" / "study")], ["export", "../../x"]):
+        result = CliRunner().invoke(app, ["sweep", *command])
+        assert result.exit_code == 2, (command, result.output)
+        assert "is not a study name" in result.output
     assert sorted(p.name for p in home.rglob("*")) == ["sweeps"]
