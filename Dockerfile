@@ -34,11 +34,12 @@ RUN mkdir -p migsys flows kernels warehouse/parsers sweeps projections bench rep
 COPY . .
 RUN pip install -c requirements.lock --no-deps -e . \
     && useradd --create-home --uid 10001 migsys \
-    && mkdir -p "$MIGSYS_HOME" "$MIGSYS_SOURCES" "$PREFECT_HOME" /certs \
+    && mkdir -p "$MIGSYS_HOME" "$MIGSYS_SOURCES" "$PREFECT_HOME" /certs/scheduler /certs/worker /certs/client \
     && chown -R migsys:migsys "$MIGSYS_HOME" "$PREFECT_HOME" /certs /app/dbt_project
 
 USER migsys
-# /certs: the Dask TLS certificates (volume dask-tls, written by deploy/make_secrets.py).
+# /certs: a role's Dask TLS certificate and key (its own volume, written by deploy/make_secrets.py;
+# the folders exist here so that new volumes mounted on them belong to migsys).
 VOLUME ["/var/migsys", "/data/sources", "/certs"]
 
 ENTRYPOINT []

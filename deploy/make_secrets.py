@@ -6,10 +6,13 @@
 ``prefect-auth`` writes an env file (mode 0600, git- and docker-ignored) with one random
 ``user:password`` as both ``PREFECT_SERVER_API_AUTH_STRING`` (the server demands it) and
 ``PREFECT_API_AUTH_STRING`` (clients send it). ``dask-tls`` writes a private CA and one
-certificate per role — scheduler, worker, client — signed by it (``ca.pem``, ``<role>.pem``,
-``<role>-key.pem``, keys mode 0600); the scheduler then accepts only peers presenting a
-certificate of that CA. In the stack, the one-shot service ``dask-tls-init`` runs it into the
-``dask-tls`` volume. Both commands keep what exists (run them again safely) unless ``--force``.
+certificate per role — scheduler, worker, client — signed by it, each role in its own folder
+``DIR/<role>/`` holding ``ca.pem``, ``<role>.pem`` and ``<role>-key.pem`` (mode 0600) and no other
+role's key; the scheduler then accepts only peers presenting a certificate of that CA. In the
+stack, the one-shot service ``dask-tls-init`` writes each folder into that role's volume, and each
+service mounts its own. The client's certificate is good for client authentication only; the
+scheduler's and the workers' for both (each also opens connections to the other). Both commands
+keep what exists (run them again safely) unless ``--force``.
 
 Only the standard library and ``cryptography`` (installed with Prefect) are used, so the script
 runs in the image and on any host with the project's environment.
@@ -26,6 +29,9 @@ import sys
 from pathlib import Path
 
 ROLES = ("scheduler", "worker", "client")
+# What each role's certificate may be used for: servers accept connections, clients open them.
+# The scheduler also connects to workers (gather, broadcast, retire) and workers to each other.
+USAGES = {"scheduler": ("server", "client"), "worker": ("server", "client"), "client": ("client",)}
 # Names the scheduler is reached by: the compose service name, and the host's published port.
 SCHEDULER_NAMES = ("dask-scheduler", "localhost")
 CERT_DAYS = 825  # the longest validity clients commonly accept for a leaf certificate
@@ -64,7 +70,7 @@ def dask_tls(folder: Path, *, force: bool = False, days: int = CERT_DAYS) -> boo
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    files = [folder / "ca.pem"] + [folder / f"{r}{s}" for r in ROLES for s in (".pem", "-key.pem")]
+    files = [folder / r / f for r in ROLES for f in ("ca.pem", f"{r}.pem", f"{r}-key.pem")]
     if all(f.exists() for f in files) and not force:
         return False
     now = dt.datetime.now(dt.UTC)
@@ -111,7 +117,11 @@ def dask_tls(folder: Path, *, force: bool = False, days: int = CERT_DAYS) -> boo
         )
         .sign(ca_key, hashes.SHA256())
     )
-    folder.mkdir(parents=True, exist_ok=True)
+    usage_oids = {
+        "server": ExtendedKeyUsageOID.SERVER_AUTH,
+        "client": ExtendedKeyUsageOID.CLIENT_AUTH,
+    }
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
     for role in ROLES:
         key = ec.generate_private_key(ec.SECP256R1())
         names: list[x509.GeneralName] = [x509.DNSName(f"dask-{role}")]
@@ -129,17 +139,17 @@ def dask_tls(folder: Path, *, force: bool = False, days: int = CERT_DAYS) -> boo
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-                ),
-                critical=False,
+                x509.ExtendedKeyUsage([usage_oids[usage] for usage in USAGES[role]]),
+                critical=True,
             )
             .sign(ca_key, hashes.SHA256())
         )
-        write_private(folder / f"{role}-key.pem", pem_key(key))
-        (folder / f"{role}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        own = folder / role
+        own.mkdir(parents=True, exist_ok=True)
+        write_private(own / f"{role}-key.pem", pem_key(key))
+        (own / f"{role}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (own / "ca.pem").write_bytes(ca_pem)
     # The CA's own key is not kept: new certificates mean a new CA (run again with --force).
-    (folder / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     return True
 
 

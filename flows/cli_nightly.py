@@ -92,6 +92,7 @@ def run_refresh_command(
     from migsys.flows.runtime import (
         Interrupted,
         configure_prefect,
+        home_write_problem,
         interruptible,
         log_to_file,
         reap_leftovers,
@@ -99,6 +100,10 @@ def run_refresh_command(
     )
 
     paths = paths or MigsysPaths.from_env()
+    problem = home_write_problem(paths)  # before Prefect or a log file would stumble on it
+    if problem is not None:
+        err_console.print(f"refresh refused: {problem}", markup=False)
+        raise typer.Exit(1)
     mode = configure_prefect(paths)
     api_starting = start_ephemeral_api_in_background() if mode.api_url is None else None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
@@ -113,7 +118,7 @@ def run_refresh_command(
     from migsys.flows.config import NightlyConfigError, NightlySettings
     from migsys.flows.nightly import run_nightly
     from migsys.flows.runner import use_reporter
-    from migsys.warehouse.publish import RefreshFailed, RefreshInProgress
+    from migsys.warehouse.publish import RefreshFailed, RefreshInProgress, failure_in, is_disk_full
 
     settings = NightlySettings.from_paths(
         paths,
@@ -143,20 +148,43 @@ def run_refresh_command(
         raise typer.Exit(128 + stopped.signum) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
-    except RefreshFailed as error:
-        err_console.print(f"refresh failed at step '{error.step}': {error.reason}", markup=False)
+    except (RefreshInProgress, NightlyConfigError) as error:
+        err_console.print(f"refresh refused: {error}", markup=False)
+        raise typer.Exit(1) from error
+    except Exception as error:  # a failed step, or Prefect failing to record the run after one
+        failure = failure_in(error) or (_disk_full(paths, error) if is_disk_full(error) else None)
+        if failure is None:
+            raise
+        err_console.print(
+            f"refresh failed at step '{failure.step}': {failure.reason}", markup=False
+        )
+        if failure is not error and not isinstance(error, RefreshFailed):
+            first = str(error).splitlines()[0] if str(error) else ""
+            err_console.print(
+                f"(Prefect could not record the failed run: {type(error).__name__}: {first})",
+                markup=False,
+            )
         where = (
             f"The new warehouse {paths.warehouse} was published; only the report failed."
-            if error.step == "report"
+            if failure.step == "report"
             else f"The published warehouse {paths.warehouse} was left unchanged."
         )
         err_console.print(f"{where} Full log: {log_file}", markup=False)
         raise typer.Exit(1) from error
-    except (RefreshInProgress, NightlyConfigError) as error:
-        err_console.print(f"refresh refused: {error}", markup=False)
-        raise typer.Exit(1) from error
     _closing_block(paths, result, log_file)
     return result.warehouse
+
+
+def _disk_full(paths: MigsysPaths, error: BaseException):
+    """A full disk outside the refresh's own steps (Prefect's database, say): measured, and the
+    build removed if no other refresh holds the lock meanwhile."""
+    from migsys.warehouse.publish import RefreshInProgress, disk_full_failure, refresh_lock
+
+    try:
+        with refresh_lock(paths):
+            return disk_full_failure(paths, error)
+    except (RefreshInProgress, OSError):
+        return disk_full_failure(paths, error, remove_build=False)
 
 
 def _closing_block(paths: MigsysPaths, result, log_file: Path) -> None:

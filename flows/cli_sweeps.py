@@ -172,6 +172,8 @@ def run(
         _fail(ValueError(message if str(spec_path) in message else f"{spec_path}: {message}"))
     except (ValueError, OSError) as error:
         _fail(error)
+    for reason in result.set_aside:
+        _warn(f"quarantined {reason}")
     repaired = f", {result.chunks_repaired} repaired" if result.chunks_repaired else ""
     _console.print(
         f"{result.name}: {result.chunks_run} of {result.chunks_total} chunks run{repaired} "

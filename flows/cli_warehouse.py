@@ -39,10 +39,13 @@ def fetch(
     """Download the registered source files into MIGSYS_SOURCES, checked before anything changes.
 
     Each file is staged, then must pass: HTTP 200 and not an HTML page, the size cap, the
-    deadline, redirects only within its host, and its pinned sha256 (closed releases) or the
-    parser and a never-fewer-rows check (growing series). Only when every file passes are the
-    changed ones swapped in and the manifests rewritten; otherwise nothing changes and each
-    failure is named with its rule.
+    deadline, redirects only within its host, and its pinned sha256 (closed releases) or, for
+    growing series, ingest's own rules (whole, with its final line break, no rejected row), the
+    registry's minimum of rows, and never fewer rows than the file it replaces. A body sent
+    without Content-Length must also end with a line break and keep the latest period of the
+    file it replaces. A host that times out is not asked for its other files. Only when every
+    file passes are the changed ones swapped in and the manifests rewritten; otherwise nothing
+    changes and each failure is named with its rule.
 
     Examples:
       migsys fetch

@@ -45,16 +45,23 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
     if config.fetch.enabled if settings.fetch is None else settings.fetch:
         step("fetch", steps.fetch_step, paths, retries=config.fetch)
     with refresh_lock(paths, settings.lock_wait_seconds), cleaned_up_on_disk_full(paths):
-        published = step(
+        found = step(
             "check sources", steps.preflight_step, paths, policy,
             sources_explicit=settings.sources_explicit,
         )  # fmt: skip
+        if found.damage:
+            step.note(found.note(paths))
+        published = found.profile
         build = step("prepare build", prepare_build, paths, project_dir=settings.dbt_project)
         step.note(step("ingest", steps.ingest_step, build, paths).origin_line())
         step("guard sources", steps.guard_sources_step, build, published, policy, paths.sources)
         extras = step("load study results", steps.load_extras_step, build, paths)
         inputs = steps.warehouse_inputs_fingerprint(build.database)
-        rebuild = settings.rebuild or inputs != steps.published_inputs_fingerprint(paths)
+        rebuild = (
+            settings.rebuild
+            or found.damage is not None  # never reuse a damaged file, nor read it
+            or inputs != steps.published_inputs_fingerprint(paths)
+        )
         dbt = step.dbt(build, paths) if rebuild else None
         # Studies read tonight's data: the new build, or the published file it would equal.
         study_inputs = build.database if rebuild else paths.warehouse
@@ -77,7 +84,7 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
         if rebuild:
             checks = step("guard", steps.guard_step, build, published, policy, paths.sources)
             step("docs", steps.docs_step, build, paths)
-            step("publish", steps.publish_step, build, paths)
+            step("publish", steps.publish_step, build, paths, policy)
             steps.record_inputs_fingerprint(paths, inputs, build.id)
         else:
             step("keep published warehouse", steps.discard_step, build)
@@ -94,6 +101,7 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
             rebuild,
             extras.quarantined,
         )
+        summary["published_damage"] = found.damage
         write_run_record(paths, summary)
         step.artifacts(summary, dbt)
         report = step("report", steps.report_step, paths, summary, settings.report_date)

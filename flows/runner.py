@@ -136,9 +136,12 @@ class StepRunner:
             select=FORECAST_SELECTOR,
             on_node=self.reporter.dbt_node,
         )
-        return dataclasses.replace(
+        merged = dataclasses.replace(
             main, nodes=[*main.nodes, *marts.nodes], seconds=main.seconds + marts.seconds
         )
+        for node in merged.warned:  # plausibility warnings: the rows a reviewer should look at
+            self.note(f"dbt warning: {node.describe()}")
+        return merged
 
     def note(self, text: str) -> None:
         self.reporter.note(text)

@@ -98,11 +98,64 @@ def start_ephemeral_api_in_background() -> threading.Thread:
     return thread
 
 
+class LogFileHandler(logging.FileHandler):
+    """A log file that, when it can no longer be written (a full disk), says so once on stderr
+    and stops, instead of a traceback for every record that follows."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if self.failed:
+            return
+        self.failed = True
+        error = sys.exc_info()[1]
+        reason = getattr(error, "strerror", None) or error
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"log file {self.baseFilename} cannot be written ({reason}); "
+                "further log lines are dropped\n"
+            )
+        logging.getLogger().removeHandler(self)
+
+
+def home_write_problem(paths: MigsysPaths) -> str | None:
+    """Why a refresh cannot write under MIGSYS_HOME (read-only, not a folder…), or None."""
+    probe = paths.home / f".write-test-{os.getpid()}"
+    try:
+        paths.home.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        return (
+            f"MIGSYS_HOME {paths.home} cannot be written ({error.strerror or error}): a refresh "
+            "writes its build, logs, report and the new warehouse there; mount it read-write "
+            "or set MIGSYS_HOME to a writable folder (the published warehouse stays readable)"
+        )
+    return None
+
+
+class LogFileUnwritable(OSError):
+    """The log folder under MIGSYS_HOME cannot be created or written (read-only home, say)."""
+
+
 def log_to_file(path: Path, *, verbose: bool = False) -> logging.Handler:
     """Send every log record (migsys, Prefect, dbt's lines) to ``path``; with ``verbose``, also
-    show them on stderr."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    show them on stderr.
+
+    A handler that fails (a full disk, Prefect's API gone) must neither flood stderr with a
+    traceback per record nor stop the run: this process reports logging errors once, itself.
+    Raises ``LogFileUnwritable`` naming the folder when the log cannot be opened at all.
+    """
+    logging.raiseExceptions = False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = LogFileHandler(path, encoding="utf-8")
+    except OSError as error:
+        raise LogFileUnwritable(
+            error.errno,
+            f"cannot write the log in {path.parent}: {error.strerror or error} "
+            "(MIGSYS_HOME must be a writable folder)",
+        ) from error
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

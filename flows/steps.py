@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,14 @@ from migsys.warehouse.publish import (
     RefreshFailed,
     atomic_write_text,
     publish_build,
+    published_damage,
+    published_record,
 )
 
 log = logging.getLogger("migsys.refresh")
+
+# Rejects shown on the console per file and rule when ingest refuses the sources (all are logged).
+PROBLEMS_PER_KIND = 5
 
 # dbt models that read the forecasts the refresh computes after the main build.
 FORECAST_SELECTOR = "tag:forecast"
@@ -53,13 +59,33 @@ def fetch_step(paths: MigsysPaths) -> str:
     return str(fetch_sources(paths.sources))
 
 
-def preflight_step(
-    paths: MigsysPaths, policy: GuardPolicy, *, sources_explicit: bool
-) -> WarehouseProfile | None:
-    """Profile the published warehouse (read-only) and refuse a sources folder that would lose data."""
-    published = profile_warehouse(paths.warehouse, policy.source_fed_marts)
-    check_sources_folder(paths.sources, published, policy, explicitly_set=sources_explicit)
-    return published
+@dataclass(frozen=True)
+class Published:
+    """The published warehouse as a refresh finds it: what it holds, and whether it is damaged."""
+
+    profile: WarehouseProfile | None
+    damage: str | None = None  # why it cannot be trusted (then it is rebuilt, never reused)
+
+    def note(self, paths: MigsysPaths) -> str:
+        held = "what it held when published" if self.profile else "nothing (no record)"
+        return (
+            f"the published warehouse {paths.warehouse} is damaged: {self.damage}; rebuilding it "
+            f"from the sources (the guard compares the build with {held})"
+        )
+
+
+def preflight_step(paths: MigsysPaths, policy: GuardPolicy, *, sources_explicit: bool) -> Published:
+    """Check the published warehouse against its publish record (a damaged one is profiled
+    from that record, and rebuilt), profile it read-only, and refuse a sources folder that
+    would lose data."""
+    damage = published_damage(paths)
+    if damage is None:
+        profile = profile_warehouse(paths.warehouse, policy.source_fed_marts)
+    else:
+        recorded = (published_record(paths) or {}).get("profile")
+        profile = WarehouseProfile.from_json(recorded) if recorded else None
+    check_sources_folder(paths.sources, profile, policy, explicitly_set=sources_explicit)
+    return Published(profile, damage)
 
 
 def ingest_step(build: Build, paths: MigsysPaths):
@@ -72,9 +98,12 @@ def ingest_step(build: Build, paths: MigsysPaths):
     finally:
         con.close()
     if not report.ok:
+        if len(report.rejects) > PROBLEMS_PER_KIND:  # every one in the log, the kinds on screen
+            log.info("every reject of this ingest:\n%s", report.format_problems())
         raise RefreshFailed(
             "ingest",
-            f"rows or files in {paths.sources} broke a rule:\n" + report.format_problems(),
+            f"{len(report.rejects):,} rows or files in {paths.sources} broke a rule:\n"
+            + report.format_problems(per_kind=PROBLEMS_PER_KIND),
         )
     return report
 
@@ -291,9 +320,11 @@ def guard_step(
     return guard_build(published, profile, policy, sources)
 
 
-def publish_step(build: Build, paths: MigsysPaths) -> Path:
-    """Swap the tested build in as the published warehouse, atomically."""
-    return publish_build(build, paths)
+def publish_step(build: Build, paths: MigsysPaths, policy: GuardPolicy) -> Path:
+    """Swap the tested build in as the published warehouse, atomically, recording its sha256
+    and what it holds (the next refresh checks the file against them)."""
+    profile = profile_warehouse(build.database, policy.source_fed_marts)
+    return publish_build(build, paths, profile.to_json() if profile else None)
 
 
 def discard_step(build: Build) -> None:
@@ -349,6 +380,7 @@ def run_summary(
         "sources_folder": str(settings.sources),
         "sources": source_summary(warehouse),
         "dbt": dbt.counts_by_type() if dbt else None,
+        "dbt_warnings": [node.describe() for node in dbt.warned] if dbt else [],
         "guard": [vars(check) for check in checks],
         "allow_shrink": settings.allow_shrink,
         "use_embedded": settings.use_embedded,
@@ -360,7 +392,14 @@ def run_summary(
 
 def summary_markdown(summary: dict[str, Any]) -> str:
     """The run summary as Markdown (the Prefect artifact)."""
-    lines = [f"# Nightly refresh {summary['build_id']}", "", "## Sources", ""]
+    lines = [f"# Nightly refresh {summary['build_id']}", ""]
+    if summary.get("published_damage"):
+        lines += [
+            f"The published warehouse was damaged ({summary['published_damage']}): it was "
+            "rebuilt from the sources.",
+            "",
+        ]
+    lines += ["## Sources", ""]
     lines += ["| source | status | files | rows loaded | rows rejected | from | period |"]
     lines += ["|---|---|---:|---:|---:|---|---|"]
     for row in summary.get("sources", []):
@@ -380,6 +419,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                 f"| {resource} | {counts['passed']} | {counts['failed']} | {counts['warned']} "
                 f"| {counts['skipped']} |"
             )
+    if summary.get("dbt_warnings"):
+        lines += ["", "Warnings (the build passed; a reviewer should look at these rows):", ""]
+        lines += [f"    {line}" for w in summary["dbt_warnings"] for line in w.splitlines()]
     if summary.get("guard"):
         lines += ["", "## Publish guard", "", "| check | published | build | outcome |"]
         lines += ["|---|---:|---:|---|"]

@@ -343,7 +343,7 @@ def _without_settings(spec_json: str | dict) -> dict:
 def verified_study(root: Path, name: str) -> store.StudyCheck:
     """The verification of a finished study; a clear error when it was never run or does not
     verify (``migsys sweep run`` repairs it)."""
-    study = store.StudyDir(Path(root) / name)
+    study = store.study_dir(root, name)
     if not study.study_file.exists():
         raise SpecError(
             f"study {name}: no results under {study.path} (run `migsys sweep run` first)"

@@ -120,6 +120,7 @@ def study(name: str, home: Path | str | None = None) -> Study:
     its results do not verify.
     """
     root = _home(home) / "sweeps"
+    store.study_dir(root, name)  # a name, never a path out of the sweeps folder
     if not (root / name).is_dir():
         known = (
             sorted(p.name for p in root.glob("*") if (p / store.STUDY_FILE).is_file())

@@ -9,9 +9,11 @@ scenario independently, and a re-run only fills the missing scenario ranges.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import random
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from migsys.sweeps import design, store
 from migsys.sweeps.calibration import Calibrated, calibrated
@@ -61,6 +64,7 @@ class ChunkTask:
     fixed: tuple[tuple[str, float], ...]
     start: int
     stop: int
+    fingerprint: str = ""  # the study's, written into the part's metadata
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class StudyRun:
     scenarios_run: int
     seconds: float
     chunks_repaired: int = 0  # chunks re-run because their parts were missing or changed
+    # What was moved to quarantine/ before running, and why (one line each, for the operator).
+    set_aside: tuple[str, ...] = ()
 
     @property
     def scenarios_per_second(self) -> float:
@@ -298,7 +304,9 @@ def run_chunk(task: ChunkTask) -> ChunkDone:
     table = chunk_table(task, swept, results)
     study = store.StudyDir(Path(task.study_dir))
     # The manifest records the digest of what was written, so that `sweep status` can verify it.
-    digest = store.write_part(study.part(task.start), table)
+    digest = store.write_part(
+        study.part(task.start), table, fingerprint=task.fingerprint, chunk=(task.start, task.stop)
+    )
     return ChunkDone(
         task.start,
         task.stop,
@@ -453,6 +461,57 @@ class RepairPlan:
         return cls((), (), (), tuple(store.missing_ranges([], n_scenarios, chunk_size)), ())
 
 
+# Scenarios of an unrecorded part recomputed before it is adopted: its first, its last and one
+# drawn at random (a part whose every value was scaled, or a few rows edited, is caught).
+SPOT_CHECKS = 3
+
+
+def spot_check(prepared: PreparedStudy, chunk: store.ChunkRecord) -> str:
+    """Recompute a few scenarios of an unrecorded part with the kernel; '' when they match,
+    else what differs. Cheap: a handful of kernel evaluations in this process."""
+    part = pq.read_table(prepared.directory.part(chunk.start))
+    fixed = tuple(sorted(prepared.fixed.items()))
+    ids = sorted({chunk.start, chunk.stop - 1, random.Random().randrange(chunk.start, chunk.stop)})[
+        :SPOT_CHECKS
+    ]
+    for scenario in ids:
+        task = ChunkTask("", prepared.spec, prepared.model, fixed, scenario, scenario + 1)
+        swept, params = parameter_matrix(task)
+        expected = chunk_table(task, swept, prepared.model.evaluate(params))
+        found = part.slice(scenario - chunk.start, 1)
+        if found.column_names != expected.column_names:
+            return f"its columns differ from the study's outputs ({found.column_names[:4]}...)"
+        for name in expected.column_names:
+            want, got = expected.column(name).to_numpy(), found.column(name).to_numpy()
+            if not np.allclose(got, want, rtol=1e-9, atol=0.0, equal_nan=True):
+                return (
+                    f"scenario {scenario} recomputed with the kernel gives {name} = "
+                    f"{want[0]:.6g}, the part holds {got[0]:.6g}"
+                )
+    return ""
+
+
+def vet_unrecorded(prepared: PreparedStudy, check: store.StudyCheck) -> store.StudyCheck:
+    """Intact parts the manifest lacks are adopted only if a recomputed sample matches; the
+    others become problems (quarantined, their chunks run again)."""
+    kept, problems = [], list(check.problems)
+    for chunk in check.unrecorded:
+        why = spot_check(prepared, chunk)
+        if why:
+            problems.append(
+                store.PartProblem(
+                    prepared.directory.part(chunk.start),
+                    f"not in the manifest and {why}",
+                    chunk.start,
+                    chunk.stop,
+                    "quarantine",
+                )
+            )
+        else:
+            kept.append(chunk)
+    return dataclasses.replace(check, unrecorded=tuple(kept), problems=tuple(problems))
+
+
 def plan_repair(check: store.StudyCheck, chunk_size: int) -> RepairPlan:
     """From a verification: keep verified chunks, adopt intact unrecorded parts, re-run exactly
     the recorded chunks whose parts are missing or changed, fill the remaining gaps."""
@@ -523,7 +582,9 @@ def run_study(
         store.remove_temporaries(directory)
         previous = store.read_json(directory.study_file) if directory.study_file.exists() else {}
         if previous:
-            check = store.verify_study(directory.path)
+            # Verified against the spec's own count: study.json's could have been edited.
+            verified = store.verify_study(directory.path, spec.n_scenarios)
+            check = vet_unrecorded(prepared, verified)
             plan = plan_repair(check, spec.chunk_size)
         else:
             # No record of what is there: parts or a manifest without a study.json are set aside.
@@ -534,6 +595,11 @@ def run_study(
             plan = RepairPlan.fresh(spec.n_scenarios, spec.chunk_size)
         for path in plan.set_aside:
             store.quarantine(directory, path)
+        set_aside = tuple(
+            problem.describe(directory.path)
+            for problem in (check.problems if check is not None else ())
+            if problem.path in plan.set_aside
+        )
         if check is not None and (check.problems or check.notes or check.unrecorded):
             store.write_manifest(
                 directory, sorted((*plan.kept, *plan.adopted), key=lambda r: r.start)
@@ -559,7 +625,7 @@ def run_study(
             with evaluator.client() as client:
                 _fan_out(client, prepared, chunks, progress)
         seconds = time.perf_counter() - began
-        after = store.verify_study(directory.path)
+        after = store.verify_study(directory.path, spec.n_scenarios)
         if not after.complete or after.problems or after.unrecorded:
             raise StudyCorrupt(
                 f"study {spec.name}: results do not verify after the run:\n{after.describe()}"
@@ -586,6 +652,7 @@ def run_study(
         scenarios_run=sum(stop - start for start, stop in chunks),
         seconds=seconds,
         chunks_repaired=len(plan.rerun),
+        set_aside=set_aside,
     )
 
 
@@ -603,7 +670,14 @@ def _fan_out(
     key_prefix = f"sweep-{prepared.spec.name}-{prepared.fingerprint[:8]}"
 
     def submit(chunk: tuple[int, int]):
-        task = ChunkTask(str(prepared.directory.path), prepared.spec, prepared.model, fixed, *chunk)
+        task = ChunkTask(
+            str(prepared.directory.path),
+            prepared.spec,
+            prepared.model,
+            fixed,
+            *chunk,
+            prepared.fingerprint,
+        )
         return client.submit(run_chunk, task, key=f"{key_prefix}-{chunk[0]}", retries=2)
 
     queue = iter(chunks)
@@ -645,7 +719,7 @@ def _take(iterator: Iterator, count: int) -> list:
 def study_status(root: Path, name: str) -> StudyStatus:
     """State of a study on disk, verified: missing, running (its lock is held), corrupt (parts
     missing or changed, a manifest that does not add up), interrupted or finished."""
-    directory = store.StudyDir(Path(root) / name)
+    directory = store.study_dir(root, name)
     if not directory.study_file.exists():
         return StudyStatus(name, directory.path, "missing", 0, 0, 0, None, None, None)
     check = store.verify_study(directory.path)
@@ -686,7 +760,7 @@ def load_study_spec(root: Path, name: str) -> StudySpec:
 
 def load_study_record(root: Path, name: str) -> dict:
     """``study.json`` of a study, with a clear error when it was never run."""
-    directory = store.StudyDir(Path(root) / name)
+    directory = store.study_dir(root, name)
     if not directory.study_file.exists():
         raise SpecError(
             f"study {name}: no results under {directory.path} (run `migsys sweep run` first)"

@@ -35,7 +35,7 @@ def _model_name(record: dict) -> str:
 
 def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = False) -> Path:
     """Write the IAMC CSV of study ``name`` under ``root`` to ``output``; returns ``output``."""
-    directory = store.StudyDir(Path(root) / name)
+    directory = store.study_dir(root, name)
     check = verified_study(root, name)
     record = check.record
     parts = check.part_files()

@@ -5,7 +5,9 @@
 - ``chunks.jsonl``: the manifest, one line per finished chunk (appended by the client only): its
   scenario range, row count, the sha256 of its part and the study fingerprint it was run for;
 - ``parts/chunk=<first scenario id>/part.parquet``: one part per chunk, written atomically
-  (hive layout: ``read_parquet('parts/*/*.parquet', hive_partitioning = true)``);
+  (hive layout: ``read_parquet('parts/*/*.parquet', hive_partitioning = true)``); each part
+  names in its own metadata the study fingerprint and the chunk it was computed for, so a part
+  whose manifest line was lost proves where it comes from before it is adopted;
 - ``analysis/*.parquet``: sensitivity, series quantiles, PRIM boxes;
 - ``.lock``: held (``flock``) by the one ``sweep run`` writing the study;
 - ``quarantine/``: parts and stray files a repair moved out of the way (never deleted).
@@ -46,6 +48,8 @@ PART_NAME = "part.parquet"
 CHUNK_DIR = re.compile(r"^chunk=(\d{12})$")
 STUDY_FOLDER = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # = spec.STUDY_NAME_PATTERN
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Parquet key-value metadata of a part: {"fingerprint", "start", "stop"} of the chunk it holds.
+PROVENANCE_KEY = b"migsys.part"
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,25 @@ class StudyDir:
 
     def parts_glob(self) -> str:
         return str(self.parts / "*" / PART_NAME)
+
+
+class NotAStudyName(ValueError):
+    """A study was named by something that is not a study name (a path, say)."""
+
+
+def study_dir(root: Path, name: str) -> StudyDir:
+    """The folder of study ``name`` under ``root``; a name that is not a study name is refused.
+
+    Names are names, not paths: ``../../x``, ``/abs/path`` or ``a/b`` would read (or write) a
+    study outside the sweeps folder.
+    """
+    if not isinstance(name, str) or not STUDY_FOLDER.match(name):
+        raise NotAStudyName(
+            f"{name!r} is not a study name: study names are 1-63 lowercase letters, digits, "
+            f"'-' or '_', starting with a letter or digit (studies live in {root}); give a "
+            "spec file (.toml) to name a study by its file"
+        )
+    return StudyDir(Path(root) / name)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -135,14 +158,22 @@ def file_sha256(path: Path) -> str:
 # outputs span their whole range, so theirs never prune a row group. The sha256 the manifest
 # records comes on top, in proportion to the bytes: 0.21 µs a scenario for these 280 B (0.49 µs
 # to write and hash a part in all; measured the same way). Bench: sweep.part_*.
-def write_part(path: Path, table: pa.Table) -> str:
+def write_part(
+    path: Path, table: pa.Table, *, fingerprint: str = "", chunk: tuple[int, int] | None = None
+) -> str:
     """Write one chunk's part atomically, encoded as measured above; its sha256 (hex).
 
+    ``fingerprint`` and ``chunk`` (start, stop) go into the part's metadata: where it comes from.
     The digest is taken of the temporary file before the rename, so it is that of exactly the
     bytes put in place (the manifest records it; ``verify_study`` checks it).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    if chunk is not None:
+        provenance = {"fingerprint": fingerprint, "start": chunk[0], "stop": chunk[1]}
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), PROVENANCE_KEY: json.dumps(provenance).encode()}
+        )
     pq.write_table(
         table, tmp, compression="none", use_dictionary=False, write_statistics=["scenario_id"]
     )
@@ -323,7 +354,8 @@ class StudyCheck:
             rows = sum(r.rows for r in self.unrecorded)
             lines.append(
                 f"  {len(self.unrecorded)} intact parts ({rows:,} scenarios) not in the manifest "
-                "yet (a run was interrupted); `migsys sweep run` adopts them"
+                "yet (a run was interrupted); `migsys sweep run` adopts them once each proves "
+                "its study and a recomputed scenario matches"
             )
         return "\n".join(lines)
 
@@ -351,10 +383,26 @@ def _part_rows(path: Path) -> int:
         return -1
 
 
+def part_provenance(path: Path) -> dict | None:
+    """The study fingerprint and chunk a part says it was computed for (None: it says nothing)."""
+    metadata = pq.read_schema(path).metadata or {}
+    try:
+        provenance = json.loads(metadata[PROVENANCE_KEY])
+        return {
+            "fingerprint": str(provenance["fingerprint"]),
+            "start": int(provenance["start"]),
+            "stop": int(provenance["stop"]),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def inspect_part(path: Path, start: int) -> tuple[ChunkRecord | None, str]:
-    """A part's own account of itself: readable, its scenario ids ``start, start + 1, …``."""
+    """A part's own account of itself: readable, its scenario ids ``start, start + 1, …``, and
+    the chunk its metadata names; the record carries the fingerprint it names ("" if none)."""
     try:
         table = pq.read_table(path, columns=["scenario_id"])
+        provenance = part_provenance(path)
     except (OSError, pa.ArrowException) as error:
         return None, f"unreadable ({str(error).splitlines()[0][:120]})"
     ids = table.column("scenario_id").to_numpy()
@@ -367,28 +415,53 @@ def inspect_part(path: Path, start: int) -> tuple[ChunkRecord | None, str]:
         or (ids.size > 1 and (ids[1:] - ids[:-1] != 1).any())
     ):
         return None, f"holds scenarios {int(ids.min())}..{int(ids.max())}, not those of its chunk"
-    return ChunkRecord(start, start + int(ids.size), int(ids.size), file_sha256(path), ""), ""
+    stop = start + int(ids.size)
+    if provenance is not None and (provenance["start"], provenance["stop"]) != (start, stop):
+        return None, (
+            f"says it holds chunk {provenance['start']}..{provenance['stop']} but sits in "
+            f"chunk={start:012d} holding {start}..{stop} (moved or edited)"
+        )
+    fingerprint = provenance["fingerprint"] if provenance else ""
+    return ChunkRecord(start, stop, int(ids.size), file_sha256(path), fingerprint), ""
 
 
-def verify_study(directory: Path) -> StudyCheck:
+def _spec_scenarios(record: dict) -> int | None:
+    """How many scenarios the spec stored in ``study.json`` defines (None: no readable spec)."""
+    from migsys.sweeps.spec import StudySpec
+
+    try:
+        return StudySpec.model_validate_json(record["spec_json"]).n_scenarios
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def verify_study(directory: Path, n_scenarios: int | None = None) -> StudyCheck:
     """Check a study folder against its manifest: every part present, with the sha256, row count
     and scenario range recorded for it and the study's fingerprint; no stray parts; a manifest
-    that adds up. Never modifies anything."""
+    that adds up. ``n_scenarios`` is the spec's count when the caller has the spec (a run):
+    study.json's own count is then only checked against it. Never modifies anything."""
     directory = Path(directory)
     study = StudyDir(directory)
     name = directory.name
+    notes: list[str] = []
     try:
         record = read_json(study.study_file)
-        n_scenarios = int(record["n_scenarios"])
+        recorded = int(record["n_scenarios"])
         fingerprint = str(record["fingerprint"])
-        if n_scenarios < 1:
+        if recorded < 1:
             raise ValueError("n_scenarios < 1")
     except FileNotFoundError:
         return StudyCheck(name, directory, 0, None, None, notes=("no study.json",))
     except (ValueError, KeyError, TypeError) as error:
         return StudyCheck(name, directory, 0, None, None, notes=(f"study.json: {error}",))
+    truth = n_scenarios if n_scenarios is not None else _spec_scenarios(record)
+    if truth is not None and truth != recorded:
+        notes.append(
+            f"study.json records {recorded:,} scenarios, its spec defines {truth:,} (edited?); "
+            "`migsys sweep run` on the spec restores it"
+        )
+    n_scenarios = truth if truth is not None else recorded
     state = record.get("state")
-    notes: list[str] = []
     if record.get("name") != name:
         notes.append(
             f"study.json names study {record.get('name')!r}, not the folder's {name!r} "
@@ -489,6 +562,18 @@ def verify_study(directory: Path) -> StudyCheck:
             found, why = inspect_part(part, start)
             if found is None:
                 problems.append(PartProblem(part, why, start, repair="quarantine"))
+            elif found.fingerprint != fingerprint:
+                why = (
+                    f"was computed for study fingerprint {found.fingerprint[:12]}, not this "
+                    f"study's {fingerprint[:12]} (a part of another study, seed or version)"
+                    if found.fingerprint
+                    else "names no study fingerprint (not written by this study's runs)"
+                )
+                problems.append(
+                    PartProblem(
+                        part, f"not in the manifest and {why}", start, found.stop, "quarantine"
+                    )
+                )
             elif found.stop > n_scenarios or any(
                 found.start < stop and begin < found.stop
                 for begin, stop in taken + [(c.start, c.stop) for c in unrecorded]
@@ -499,9 +584,7 @@ def verify_study(directory: Path) -> StudyCheck:
                     )
                 )
             else:
-                unrecorded.append(
-                    ChunkRecord(found.start, found.stop, found.rows, found.sha256, fingerprint)
-                )
+                unrecorded.append(found)
     check = StudyCheck(
         name,
         directory,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import signal
@@ -47,6 +48,18 @@ class DbtNodeResult:
     failures: int | None
     layer: str = ""  # seeds | staging | intermediate | marts | tests (folder of the node)
     parents: tuple[str, ...] = ()
+    compiled_code: str | None = field(default=None, repr=False)
+    # The first rows a failing or warning test returned, one line each (what a reviewer reads).
+    examples: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """``test name: status (N failing rows): message``, then its example rows."""
+        line = (
+            f"{self.resource_type} {self.name}: {self.status}"
+            + (f" ({self.failures} failing rows)" if self.failures else "")
+            + (f": {self.message}" if self.message else "")
+        )
+        return "\n".join([line, *(f"    {example}" for example in self.examples)])
 
     @property
     def name(self) -> str:
@@ -83,6 +96,10 @@ class DbtReport:
     def failed(self) -> list[DbtNodeResult]:
         return [n for n in self.nodes if n.status in FAILED_STATUSES]
 
+    @property
+    def warned(self) -> list[DbtNodeResult]:
+        return [n for n in self.nodes if n.status == "warn"]
+
     def seconds_by_type(self, resource_type: str) -> float:
         return sum(n.seconds for n in self.nodes if n.resource_type == resource_type)
 
@@ -104,12 +121,7 @@ class DbtReport:
         return counts
 
     def describe_failures(self) -> str:
-        lines = [
-            f"{n.resource_type} {n.name}: {n.status}"
-            + (f" ({n.failures} failing rows)" if n.failures else "")
-            + (f": {n.message}" if n.message else "")
-            for n in self.failed
-        ]
+        lines = [n.describe() for n in self.failed]
         if self.error:
             lines.append(self.error)
         if self.log_file is not None:
@@ -292,9 +304,53 @@ def read_run_results(target: Path) -> list[DbtNodeResult]:
                 failures=result.get("failures"),
                 layer=_layer(node),
                 parents=tuple(node.get("depends_on", {}).get("nodes", [])),
+                compiled_code=result.get("compiled_code"),
             )
         )
     return out
+
+
+EXAMPLE_ROWS = 5
+
+
+def with_examples(
+    nodes: list[DbtNodeResult], database: Path, limit: int = EXAMPLE_ROWS
+) -> list[DbtNodeResult]:
+    """Failing and warning tests with their first ``limit`` rows, read from the built file.
+
+    A test's count says something is wrong; its rows (file, line, value and neighbours) say
+    what. Read after dbt has exited, read-only; a test whose query cannot be re-run keeps its
+    count alone.
+    """
+    import duckdb
+
+    wanted = [
+        n
+        for n in nodes
+        if n.resource_type == "test" and n.status in {"fail", "warn"} and n.compiled_code
+    ]
+    if not wanted or not database.is_file():
+        return nodes
+    found: dict[str, tuple[str, ...]] = {}
+    try:
+        con = duckdb.connect(str(database), read_only=True)
+    except duckdb.Error:
+        return nodes
+    try:
+        for node in wanted:
+            with contextlib.suppress(duckdb.Error):
+                cursor = con.execute(f"select * from ({node.compiled_code}) limit {limit}")
+                names = [column[0] for column in cursor.description]
+                found[node.unique_id] = tuple(
+                    ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
+                    for row in cursor.fetchall()
+                )
+    finally:
+        con.close()
+    return [
+        dataclasses.replace(n, examples=found[n.unique_id]) if n.unique_id in found else n
+        for n in nodes
+    ]
 
 
 def _layer(node: dict) -> str:
@@ -372,7 +428,7 @@ def run_dbt(
             returncode = child.wait()
     if _stopping.is_set():
         raise DbtInterrupted(f"dbt {command} stopped: the refresh was interrupted")
-    nodes = read_run_results(target)
+    nodes = with_examples(read_run_results(target), database)
     success = returncode == 0
     return DbtReport(
         command=command,

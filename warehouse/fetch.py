@@ -9,9 +9,13 @@
   disk so memory stays flat; one overall deadline per file (a server dripping one byte at a time
   is cut off at the deadline, not after each read); a body shorter than its Content-Length is cut;
 - content: an HTML page (by Content-Type or by its first bytes) is refused; a file pinned in
-  ``warehouse.sources`` must have exactly its pinned sha256; every file must be accepted by the
-  real parser of its source, and a growing series (no pin) must not have fewer rows than the
-  file it would replace.
+  ``warehouse.sources`` must have exactly its pinned sha256; every other file must be accepted
+  whole by the real parser of its source and the rules ingest applies (a final line break where
+  the publisher writes one; no rejected row), hold at least the rows the registry expects of its
+  source, and, as a growing series, not fewer rows than the file it would replace;
+- completeness without Content-Length: a body whose length was not announced cannot be checked
+  against it, so it must end with a line break and, when it replaces a file, hold at least as many
+  rows with the same latest period (a body cut at a line end looks like an older release).
 
 Only when every file has passed are the changed ones swapped in (``os.replace``, rolled back if a
 rename fails) and ``MANIFEST.sha256`` / ``MANIFEST.json`` rewritten. When any file fails, no file
@@ -46,6 +50,7 @@ from urllib.parse import urlsplit
 from rich.table import Table
 from rich.text import Text
 
+from migsys.warehouse.parsers.common import ParseResult
 from migsys.warehouse.sources import SOURCES, Source
 
 SHA256_MANIFEST = "MANIFEST.sha256"
@@ -115,13 +120,24 @@ FAILURE_KINDS: dict[str, FailureKind] = {
     "shrunk": FailureKind(
         "fewer rows than the file it would replace", "a growing series never loses rows"
     ),
+    "too_few_rows": FailureKind(
+        "fewer rows than the registered release",
+        "a file holds at least the rows the registry expects of its source (warehouse/sources.py)",
+    ),
+    "unproven": FailureKind(
+        "sent without Content-Length and not provably whole",
+        "a body without Content-Length must end with a line break and keep the rows and the "
+        "latest period of the file it replaces",
+    ),
     "local": FailureKind(
         "the local file cannot be replaced", "a registered path must be a regular file"
     ),
 }
-# Failures that concern a whole host: later files on the same host are not tried again.
-HOST_FAILURES = frozenset({"offline", "unreachable", "tls"})
-NETWORK_FAILURES = HOST_FAILURES | {"timeout"}
+# Failures that concern a whole host: later files on the same host are not tried again. A host
+# that let one file time out (no answer within --stall, or not whole within the deadline) is
+# not asked for the others: a hung server costs one timeout, not one per file.
+HOST_FAILURES = frozenset({"offline", "unreachable", "tls", "timeout"})
+NETWORK_FAILURES = HOST_FAILURES
 
 
 @dataclass(frozen=True)
@@ -406,51 +422,99 @@ def check_and_stage(wanted: Wanted, staging: Staging) -> FetchedFile:
     if got is None:  # 304 Not Modified
         known = {k: v for k, v in (previous or {}).items() if k in FetchedFile.__dataclass_fields__}
         return FetchedFile(**{**known, "file_name": file_name, "url": url, "status": "unchanged"})
-    size, sha, etag = got
-    if sha == local_sha:
+    if got.sha256 == local_sha:
         fetched_at = (previous or {}).get("fetched_at") or now
         rows = (previous or {}).get("rows")
-        return FetchedFile(file_name, url, "unchanged", size, sha, etag, fetched_at, rows=rows)
-    rows = check_content(source, file_name, staged, sha, target if local_sha else None)
-    return FetchedFile(file_name, url, "staged", size, sha, etag, now, rows=rows)
+        return FetchedFile(
+            file_name, url, "unchanged", got.size, got.sha256, got.etag, fetched_at, rows=rows
+        )
+    rows = check_content(source, file_name, staged, got, target if local_sha else None)
+    return FetchedFile(file_name, url, "staged", got.size, got.sha256, got.etag, now, rows=rows)
 
 
 def check_content(
-    source: Source, file_name: str, staged: Path, sha: str, replaces: Path | None
+    source: Source, file_name: str, staged: Path, got: Downloaded, replaces: Path | None
 ) -> int | None:
-    """Pin, or parser and never-fewer-rows checks of a downloaded file; returns its row count."""
+    """Pin, or parser, row and completeness checks of a downloaded file; returns its row count."""
     pinned = source.pinned(file_name)
     if pinned is not None:
-        if sha != pinned:
+        if got.sha256 != pinned:
             raise FetchFailure(
                 "checksum",
-                f"sha256 {sha} differs from the pinned {pinned} of the published file "
+                f"sha256 {got.sha256} differs from the pinned {pinned} of the published file "
                 f"(source {source.id} in warehouse/sources.py): the mirror serves other bytes",
             )
         return None  # exactly the published bytes, which the parser tests read as they are
+    data = staged.read_bytes()
+    unannounced = not got.framed
+    if unannounced and not data.endswith((b"\n", b"\r")):
+        publisher = (
+            "as its publisher's files do"
+            if source.completeness.final_line_break
+            else "and its publisher's file has none, so nothing shows whether it is whole"
+        )
+        raise FetchFailure(
+            "unproven",
+            f"sent without Content-Length and ends without a line break ({publisher}); "
+            "fetch again, or from a mirror that announces the length (--base-url)",
+        )
     if source.parser is None:  # known, not yet ingested: no parser to check the content with
-        if staged.stat().st_size == 0:
+        if not data:
             raise FetchFailure("parse", "the file is empty")
-        if replaces is not None and staged.stat().st_size < replaces.stat().st_size:
-            raise FetchFailure(
-                "shrunk", f"{staged.stat().st_size:,} bytes, fewer than {replaces}'s"
-            )
+        if replaces is not None and len(data) < replaces.stat().st_size:
+            raise FetchFailure("shrunk", f"{len(data):,} bytes, fewer than {replaces}'s")
         return None
-    result = source.parser(staged.read_bytes(), file_name)
-    if result.failed:
-        reject = next(r for r in result.rejects if r.is_file_level)
+    from migsys.warehouse.ingest import parse_source_file
+
+    result = parse_source_file(source, data, file_name)
+    if result.rejects:
+        reject = next((r for r in result.rejects if r.is_file_level), result.rejects[0])
         where = f" line {reject.line_number}" if reject.line_number else ""
-        raise FetchFailure("parse", f"{reject.rule}{where}: {reject.message}")
+        more = f" (and {len(result.rejects) - 1} more)" if len(result.rejects) > 1 else ""
+        raise FetchFailure("parse", f"{reject.rule}{where}: {reject.message}{more}")
     if not result.rows:
         raise FetchFailure("parse", "the file parses but holds no data rows")
-    if replaces is not None:
-        before = source.parser(replaces.read_bytes(), file_name)
-        if not before.failed and len(result.rows) < len(before.rows):
-            raise FetchFailure(
-                "shrunk",
-                f"{len(result.rows):,} rows, fewer than the {len(before.rows):,} of {replaces}",
-            )
+    if replaces is not None and check_against_replaced(
+        source, file_name, result, replaces, unannounced
+    ):
+        return len(result.rows)
+    expected = source.completeness.min_rows  # a first fetch: nothing usable to compare with
+    if len(result.rows) < expected:
+        raise FetchFailure(
+            "too_few_rows",
+            f"{len(result.rows):,} rows, fewer than the {expected:,} of the release registered "
+            f"for source {source.id} (half a series?)",
+        )
     return len(result.rows)
+
+
+def check_against_replaced(
+    source: Source, file_name: str, result: ParseResult, replaces: Path, unannounced: bool
+) -> bool:
+    """A growing series never loses rows; without Content-Length it also keeps its latest
+    period (a body cut at a line end cannot be told from a new release otherwise). False when
+    the local copy is unusable, so there was nothing to compare with."""
+    from migsys.warehouse.ingest import parse_source_file, period_of_rows
+
+    before = parse_source_file(source, replaces.read_bytes(), file_name)
+    if before.failed:
+        return False
+    if len(result.rows) < len(before.rows):
+        raise FetchFailure(
+            "shrunk",
+            f"{len(result.rows):,} rows, fewer than the {len(before.rows):,} of {replaces}",
+        )
+    if unannounced:
+        _, latest = period_of_rows(source, file_name, result)
+        _, latest_before = period_of_rows(source, file_name, before)
+        if latest != latest_before:
+            raise FetchFailure(
+                "unproven",
+                f"sent without Content-Length, its rows end at {latest}, the file it would "
+                f"replace at {latest_before}: a new release and a body cut at a line end look "
+                "the same; fetch again from a mirror that announces the length (--base-url)",
+            )
+    return True
 
 
 def _failed(file_name: str, url: str, kind: str, error: str) -> FetchedFile:
@@ -576,10 +640,25 @@ class SameHostRedirectHandler(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+@dataclass(frozen=True)
+class Downloaded:
+    """A body streamed to disk: its size, sha256, ETag and whether the transport framed it.
+
+    ``framed``: a Content-Length or chunked encoding marked where the body ends, so a connection
+    cut before it was detected. Without either, the server's closing the connection is the only
+    end mark, and a cut body looks whole.
+    """
+
+    size: int
+    sha256: str
+    etag: str | None
+    framed: bool
+
+
 def download(
     url: str, staged: Path, limits: FetchLimits, *, if_none_match: str | None = None
-) -> tuple[int, str, str | None] | None:
-    """Stream ``url`` into ``staged``: (size, sha256, etag), or None for 304 Not Modified.
+) -> Downloaded | None:
+    """Stream ``url`` into ``staged``, or None for 304 Not Modified.
 
     Raises ``FetchFailure`` for every transport problem; ``staged`` may then hold a partial
     body, which the caller's staging folder discards.
@@ -617,7 +696,7 @@ def download(
 
 def _stream_body(
     response: http.client.HTTPResponse, staged: Path, limits: FetchLimits, deadline: Deadline
-) -> tuple[int, str, str | None]:
+) -> Downloaded:
     content_type = response.headers.get_content_type()
     if content_type in HTML_CONTENT_TYPES:
         raise FetchFailure(
@@ -660,7 +739,8 @@ def _stream_body(
             out.write(chunk)
     if length is not None and total != length:
         raise FetchFailure("truncated", f"got {total:,} of {length:,} bytes")
-    return total, digest.hexdigest(), response.headers.get("ETag")
+    framed = length is not None or bool(getattr(response, "chunked", False))
+    return Downloaded(total, digest.hexdigest(), response.headers.get("ETag"), framed)
 
 
 def _looks_like_html(head: bytes) -> bool:

@@ -6,10 +6,11 @@ Two moments:
   that was set but does not exist or is empty, a registered file that is a directory, a broken
   symlink or unreadable, or a fall-back to the repository's embedded data when the published
   warehouse came from source files (``--use-embedded`` allows that one);
-* after the build has passed its tests, ``compare_builds`` sets it beside the published warehouse
-  (opened read-only): no source that was loaded may be lost, and every source-fed mart must keep
-  at least ``min_row_share`` of its published rows (``--allow-shrink`` allows both, and the run
-  record says so).
+* right after ingest and again after the build has passed its tests, ``compare_builds`` sets it
+  beside the published warehouse (opened read-only): no source that was loaded may be lost, no
+  source file may load fewer rows or end at an earlier period than it did (a file cut at a line
+  end, a half series), and every source-fed mart must keep at least ``min_row_share`` of its
+  published rows (``--allow-shrink`` allows all three, and the run record says so).
 
 Every message names the folder searched.
 """
@@ -49,12 +50,42 @@ class GuardPolicy:
 
 
 @dataclass(frozen=True)
+class FileLoad:
+    """How much of one source file a warehouse loaded: its rows and the last period they cover."""
+
+    rows: int
+    period_end: str | None
+
+    def describe(self) -> str:
+        return f"{self.rows:,} rows" + (f" to {self.period_end}" if self.period_end else "")
+
+
+@dataclass(frozen=True)
 class WarehouseProfile:
     """What a warehouse file was built from and how many rows its source-fed marts hold."""
 
     origin: Origin
     loaded_sources: frozenset[str]
     mart_rows: dict[str, int] = field(default_factory=dict)
+    files: dict[str, FileLoad] = field(default_factory=dict)  # loaded source files by name
+
+    def to_json(self) -> dict:
+        """JSON-ready, kept beside the published file (``warehouse.state``)."""
+        return {
+            "origin": self.origin,
+            "loaded_sources": sorted(self.loaded_sources),
+            "mart_rows": self.mart_rows,
+            "files": {name: vars(load) for name, load in self.files.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> WarehouseProfile:
+        return cls(
+            data["origin"],
+            frozenset(data["loaded_sources"]),
+            {name: int(rows) for name, rows in data.get("mart_rows", {}).items()},
+            {name: FileLoad(**load) for name, load in data.get("files", {}).items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -171,6 +202,15 @@ def profile_warehouse(database: Path, marts: tuple[str, ...]) -> WarehouseProfil
         }
         loaded: set[str] = set()
         origin: Origin = "none"
+        files: dict[str, FileLoad] = {}
+        if {"rows_loaded", "period_end"} <= columns:
+            files = {
+                name: FileLoad(int(rows), period_end)
+                for name, rows, period_end in con.execute(
+                    "select file_name, rows_loaded, period_end from raw.source_files "
+                    "where status = 'loaded'"
+                ).fetchall()
+            }
         if columns:
             loaded = {
                 source
@@ -196,7 +236,7 @@ def profile_warehouse(database: Path, marts: tuple[str, ...]) -> WarehouseProfil
                 (rows[mart],) = con.execute(f'select count(*) from main."{mart}"').fetchone()
     finally:
         con.close()
-    return WarehouseProfile(origin, frozenset(loaded), rows)
+    return WarehouseProfile(origin, frozenset(loaded), rows, files)
 
 
 def compare_builds(
@@ -223,6 +263,7 @@ def compare_builds(
             refused if lost else "ok",
         )
     ]
+    checks += _file_checks(published, build, refused)
     for mart in policy.source_fed_marts if marts else ():
         before = published.mart_rows.get(mart)
         if before is None:
@@ -232,6 +273,35 @@ def compare_builds(
         checks.append(
             GuardCheck(f"rows of {mart}", f"{before:,}", f"{after:,}", refused if shrunk else "ok")
         )
+    return checks
+
+
+FILES_CHECK = "source files keep their rows and latest period"
+FILE_CHECK_PREFIX = "source file "
+
+
+def _file_checks(
+    published: WarehouseProfile, build: WarehouseProfile, refused: Literal["refused", "allowed"]
+) -> list[GuardCheck]:
+    """One check per source file that loads fewer rows or ends earlier than it did, else one
+    check for them all. Periods of one file share a format (2024-12, 2024-Q4, 2010), so the
+    later one sorts after."""
+    checks = []
+    for name, before in sorted(published.files.items()):
+        after = build.files.get(name, FileLoad(0, None))
+        shorter = after.rows < before.rows
+        earlier = before.period_end is not None and (
+            after.period_end is None or after.period_end < before.period_end
+        )
+        if shorter or earlier:
+            checks.append(
+                GuardCheck(
+                    f"{FILE_CHECK_PREFIX}{name}", before.describe(), after.describe(), refused
+                )
+            )
+    if not checks and published.files:
+        count = f"{len(published.files)} files"
+        checks.append(GuardCheck(FILES_CHECK, count, f"{len(build.files)} files", "ok"))
     return checks
 
 
@@ -245,6 +315,12 @@ def refusals(checks: list[GuardCheck], policy: GuardPolicy) -> list[str]:
             reasons.append(
                 f"the build lost sources the published warehouse has (published: {check.published};"
                 f" build: {check.build})"
+            )
+        elif check.check.startswith(FILE_CHECK_PREFIX):
+            reasons.append(
+                f"{check.check} would fall from {check.published} to {check.build} (a source "
+                "file never loads fewer rows or ends earlier than the one it replaces: cut "
+                "at a line end, or an older copy?)"
             )
         else:
             reasons.append(

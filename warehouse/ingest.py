@@ -24,7 +24,12 @@ import duckdb
 import pyarrow as pa
 
 from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
-from migsys.warehouse.parsers.common import ParseResult, Reject
+from migsys.warehouse.parsers.common import (
+    MalformedLine,
+    ParseResult,
+    Reject,
+    require_final_line_break,
+)
 from migsys.warehouse.raw_schema import (
     KEY_REFERENCES,
     PERIOD_KEYS,
@@ -160,9 +165,69 @@ class IngestReport:
         """One human-readable line per reject: 'file line N: rule: message'."""
         return [reject.describe() for reject in self.rejects]
 
-    def format_problems(self) -> str:
-        """All rejects, one per line (empty when ``ok``)."""
-        return "\n".join(self.problem_lines())
+    def format_problems(self, per_kind: int | None = None) -> str:
+        """Rejects, one per line (empty when ``ok``). With ``per_kind``, at most that many per
+        file and rule, then one line counting the rest: a file pasted ten times over breaks
+        the same rule on every line, and the console needs the kind, not 100,000 lines."""
+        if per_kind is None:
+            return "\n".join(self.problem_lines())
+        lines: list[str] = []
+        kinds: dict[tuple[str, str], list[IngestReject]] = {}
+        for reject in self.rejects:
+            kinds.setdefault((reject.file_name, reject.rule), []).append(reject)
+        for (file_name, rule), rejects in kinds.items():
+            lines += [reject.describe() for reject in rejects[:per_kind]]
+            if len(rejects) > per_kind:
+                lines.append(f"{file_name}: {rule}: … and {len(rejects) - per_kind:,} more")
+        return "\n".join(lines)
+
+
+def parse_source_file(source: Source, data: bytes, file_name: str) -> ParseResult:
+    """Parse one published file with its source's parser, then apply the rules every file obeys
+    whatever its parser: it is complete (``require_final_line_break`` where the registry says the
+    publisher ends files with one), and a parser that cannot read it at all gives a reject naming
+    the file and line, never a traceback. Ingest and ``migsys fetch`` both judge files by this."""
+    assert source.parser is not None, f"{source.id} is known, not ingested: it has no parser"
+    try:
+        result = source.parser(data, file_name)
+    except MalformedLine as bad:
+        result = ParseResult(
+            rejects=[
+                Reject(
+                    "file.malformed_line",
+                    f"{bad.reason}: the CSV reader cannot split the line",
+                    line_number=bad.line_number,
+                    original_line=bad.text,
+                )
+            ]
+        )
+    except Exception as error:  # noqa: BLE001 - any other crash is named with its file
+        result = ParseResult(
+            rejects=[
+                Reject(
+                    "file.unreadable",
+                    f"the parser of {source.id} cannot read it ({type(error).__name__}: {error}); "
+                    "a file in another layout, or a bug in migsys",
+                )
+            ]
+        )
+    if source.completeness.final_line_break:
+        result = require_final_line_break(data, result)
+    return result
+
+
+def period_of_rows(
+    source: Source, file_name: str, result: ParseResult
+) -> tuple[str | None, str | None]:
+    """First and last period a parsed file's rows cover, as ingest would record them in
+    ``raw.source_files`` (``migsys fetch`` compares a download with the file it replaces)."""
+    con = duckdb.connect()
+    try:
+        create_raw_schema(con)
+        _insert_rows(con, source.id, file_name, "", result, datetime.now(UTC).replace(tzinfo=None))
+        return _period(con, source.id, file_name)
+    finally:
+        con.close()
 
 
 def would_use_embedded(sources_dir: Path, sources: tuple[Source, ...] = SOURCES) -> bool:
@@ -384,7 +449,7 @@ def _ingest_file(
         )
         _insert_source_file(con, stats, source, path, loaded_at)
         return stats, []
-    result = source.parser(data, file_name)
+    result = parse_source_file(source, data, file_name)
     rows_loaded = 0 if result.failed else len(result.rows)
     release = source.release(file_name, stated, None)
     stats = FileStats(

@@ -4,6 +4,10 @@ A refresh builds a new DuckDB file under ``MIGSYS_HOME/builds/current`` and, onc
 passed, moves it over ``MIGSYS_HOME/warehouse.duckdb`` with one ``os.replace``. The published file
 is never opened read-write: readers holding it keep their data, new readers see the new build, and
 a failure (or SIGKILL) at any earlier point leaves it byte-for-byte as it was.
+
+Publishing records the file's sha256 and what it holds (``state/published_warehouse.json``); the
+next refresh checks the file against it (``published_damage``) before reusing anything from it,
+and rebuilds a damaged one from the sources.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -25,6 +30,7 @@ import duckdb
 from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+PUBLISHED_RECORD = "published_warehouse.json"
 # Temporary names this module (and the report/docs steps) stage files under before a swap; a run
 # killed with SIGKILL can leave them behind, and the next run removes them.
 STAGED_PREFIX = ".staged-"
@@ -148,26 +154,112 @@ def discard_build(build: Build) -> None:
     shutil.rmtree(build.dir, ignore_errors=True)
 
 
-def is_disk_full(error: BaseException | None) -> bool:
-    """Whether ``error`` or anything that caused it is a full disk (or quota)."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in {errno.ENOSPC, errno.EDQUOT}:
-            return True
+# What a full disk (or quota) says when it reaches us as text rather than as an OSError: DuckDB
+# ("Failed to commit: Could not write file ...: No space left on device", a TransactionException),
+# SQLite (Prefect's database), dbt's log lines.
+DISK_FULL_TEXTS = (
+    os.strerror(errno.ENOSPC),
+    os.strerror(errno.EDQUOT),
+    "database or disk is full",
+)
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    """``error`` and everything that caused it or was being handled when it was raised."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
         error = error.__cause__ or error.__context__
+
+
+def is_disk_full(error: BaseException | None) -> bool:
+    """Whether ``error`` or anything that caused it is a full disk (or quota), however it came."""
+    for link in _chain(error):
+        if isinstance(link, OSError) and link.errno in {errno.ENOSPC, errno.EDQUOT}:
+            return True
+        if any(text in str(link) for text in DISK_FULL_TEXTS):
+            return True
     return False
+
+
+def failure_in(error: BaseException | None) -> RefreshFailed | None:
+    """The ``RefreshFailed`` behind ``error`` (Prefect may raise its own error while recording
+    a failed run: a full disk under its database, a server gone)."""
+    return next((link for link in _chain(error) if isinstance(link, RefreshFailed)), None)
+
+
+class DiskFull(RefreshFailed):
+    """The disk under MIGSYS_HOME filled up; the build was removed, nothing was published."""
+
+
+def _bytes_under(path: Path) -> int:
+    total = 0
+    for entry in path.rglob("*") if path.is_dir() else ():
+        with contextlib.suppress(OSError):
+            if entry.is_file() and not entry.is_symlink():
+                total += entry.stat().st_size
+    return total
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
+
+
+def disk_full_failure(
+    paths: MigsysPaths, error: BaseException, *, remove_build: bool = True
+) -> DiskFull:
+    """Remove the build and staged files (they only fill the disk; call under the refresh
+    lock), and say how much space a refresh needs: as much as the last successful build took
+    (recorded at publish), else at least what this build had written or the published
+    warehouse's size."""
+    written = _bytes_under(paths.builds)
+    if remove_build:
+        remove_leftovers(paths)
+    record = published_record(paths) or {}
+    published = paths.warehouse.stat().st_size if paths.warehouse.is_file() else 0
+    needed = int(record.get("build_bytes") or 0) or max(written, published)
+    try:
+        free = shutil.disk_usage(paths.home).free
+    except OSError:
+        free = 0
+    cause = failure_in(error)
+    step = cause.step if cause is not None else "start"
+    # The deepest error that says so is the one closest to the disk (DuckDB's, the OS's).
+    said = [str(link) for link in _chain(error) if any(t in str(link) for t in DISK_FULL_TEXTS)]
+    first = said[-1] if said else str(error)
+    detail = first.splitlines()[0] if first else type(error).__name__
+    source = (
+        "the last successful build took that much"
+        if record.get("build_bytes")
+        else ("at least what this build had written, or the published warehouse's size")
+    )
+    return DiskFull(
+        step,
+        f"disk full under {paths.home} ({detail}). The build was "
+        f"{'removed' if remove_build else 'left for the next run to remove'} ({_size(written)} "
+        f"written); {_size(free)} is free there now. A refresh needs about {_size(needed)} free "
+        f"({source}): free space or move MIGSYS_HOME, then run it again. The published "
+        "warehouse was not touched.",
+    )
 
 
 @contextlib.contextmanager
 def cleaned_up_on_disk_full(paths: MigsysPaths) -> Iterator[None]:
-    """On a full disk, remove the build and every staged file: they only make it fuller.
-
-    Other failures keep the build for inspection (the next run removes it).
-    """
+    """On a full disk, remove the build and every staged file and raise ``DiskFull`` saying how
+    much space was needed. Other failures keep the build for inspection (the next run removes
+    it)."""
     try:
         yield
+    except DiskFull:
+        raise
     except BaseException as error:
         if is_disk_full(error):
-            remove_leftovers(paths)
+            raise disk_full_failure(paths, error) from error
         raise
 
 
@@ -215,12 +307,13 @@ def _keep_parse_cache(build: Build, paths: MigsysPaths) -> None:
         atomic_copy(parsed, paths.state / PARTIAL_PARSE_FILE)
 
 
-def publish_build(build: Build, paths: MigsysPaths) -> Path:
+def publish_build(build: Build, paths: MigsysPaths, profile: dict | None = None) -> Path:
     """Swap the tested build in as the published warehouse, atomically; docs likewise.
 
-    The build file is checkpointed and fsynced first so that the rename moves one complete file.
-    A failure before the rename (a full disk while staging the docs, say) removes what it staged
-    and leaves the published warehouse and docs as they were.
+    The build file is checkpointed and fsynced first so that the rename moves one complete file;
+    its sha256 and ``profile`` (what it holds: ``guard.WarehouseProfile.to_json``) are recorded
+    beside it. A failure before the rename (a full disk while staging the docs, say) removes
+    what it staged and leaves the published warehouse and docs as they were.
     """
     con = duckdb.connect(str(build.database))
     try:
@@ -229,14 +322,91 @@ def publish_build(build: Build, paths: MigsysPaths) -> Path:
         con.close()
     with open(build.database, "rb") as handle:
         os.fsync(handle.fileno())
+    record = {
+        "build_id": build.id,
+        "sha256": file_sha256(build.database),
+        "bytes": build.database.stat().st_size,
+        # Everything the build wrote (database, dbt target, docs): the space a refresh needs.
+        "build_bytes": _bytes_under(build.dir),
+        "profile": profile,
+    }
     paths.home.mkdir(parents=True, exist_ok=True)
     _keep_parse_cache(build, paths)
     if build.static_docs.is_file():
         atomic_copy(build.static_docs, paths.docs / "index.html")
+    # The record goes first: a record that names a file not yet in place is found to differ
+    # (and the file rebuilt), never a file taken for checked when it was not.
+    atomic_write_text(paths.state / PUBLISHED_RECORD, json.dumps(record, indent=2))
     os.replace(build.database, paths.warehouse)
     _fsync_dir(paths.home)
     shutil.rmtree(build.dir, ignore_errors=True)
     return paths.warehouse
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def published_record(paths: MigsysPaths) -> dict | None:
+    """What was recorded when the published warehouse was published (None: no record)."""
+    try:
+        record = json.loads((paths.state / PUBLISHED_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "sha256" in record else None
+
+
+def unreadable_tables(database: Path) -> list[str]:
+    """Tables of ``database`` DuckDB cannot read whole (every column of every row is read, so
+    each block's checksum is checked); ``["(the file)"]`` when it does not open at all."""
+    try:
+        con = duckdb.connect(str(database), read_only=True)
+    except duckdb.Error as error:
+        return [f"(the file: {str(error).splitlines()[0]})"]
+    bad = []
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            try:
+                con.execute(f'select count(*), sum(hash(t)) from "{schema}"."{table}" t').fetchall()
+            except duckdb.Error:
+                bad.append(f"{schema}.{table}")
+    except duckdb.Error as error:
+        bad.append(f"(the catalog: {str(error).splitlines()[0]})")
+    finally:
+        con.close()
+    return bad
+
+
+def published_damage(paths: MigsysPaths) -> str | None:
+    """Why the published warehouse cannot be trusted, or None when it checks (or is absent).
+
+    Against the sha256 recorded at publish when there is one; otherwise by DuckDB reading every
+    table whole. Never writes.
+    """
+    if not paths.warehouse.is_file():
+        return None
+    record = published_record(paths)
+    if record is not None:
+        found = file_sha256(paths.warehouse)
+        if found == record["sha256"]:
+            return None
+        return (
+            f"its sha256 {found[:16]}… differs from the {record['sha256'][:16]}… recorded when "
+            f"build {record.get('build_id', '?')} was published (changed or damaged on disk)"
+        )
+    bad = unreadable_tables(paths.warehouse)
+    if not bad:
+        return None
+    shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    return f"DuckDB cannot read {len(bad)} of its tables ({shown})"
 
 
 def write_run_record(paths: MigsysPaths, record: dict) -> Path:

@@ -33,6 +33,22 @@ GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
 @dataclass(frozen=True)
+class Completeness:
+    """What a whole file of a source looks like, so that a cut one is refused.
+
+    ``final_line_break``: the publisher ends each file with a line break (most do; World Bank's
+    gdp.csv and the boundaries do not). Where it does, a file without one is ``file.truncated``
+    whatever its last line parses to; where it does not, the last line must parse, and the
+    publish guard and dbt's plausibility tests judge its rows and values.
+    ``min_rows``: data rows each file holds at least (those of the release registered here):
+    ``migsys fetch`` refuses a first download with fewer.
+    """
+
+    final_line_break: bool = True
+    min_rows: int = 1
+
+
+@dataclass(frozen=True)
 class Source:
     """A publisher's dataset: one raw table, one or more files."""
 
@@ -67,6 +83,7 @@ class Source:
     release_lag_days: int | None = None
     cadence: str = ""
     stale_after_months: int | None = None
+    completeness: Completeness = Completeness()
 
     @property
     def ingested(self) -> bool:
@@ -169,6 +186,7 @@ SOURCES: tuple[Source, ...] = (
         documented_releases=(("conapo/iim_2000_municipal.csv", "2000"),),
         release_documentation="CONAPO's edition year (the index of the 2000 census)",
         cadence=_SUPERSEDED,
+        completeness=Completeness(min_rows=2443),
     ),
     Source(
         id="conapo_iim_2010",
@@ -197,6 +215,7 @@ SOURCES: tuple[Source, ...] = (
         documented_releases=(("conapo/IIM2010_BASEMUN.csv", "2010"),),
         release_documentation="CONAPO's edition year (the index of the 2010 census)",
         cadence=_SUPERSEDED,
+        completeness=Completeness(min_rows=2456),
     ),
     Source(
         id="inegi_census",
@@ -220,6 +239,7 @@ SOURCES: tuple[Source, ...] = (
         "inegi_census_dates)",
         cadence="a census every 10 years (a count in between until 2005)",
         stale_after_months=120,
+        completeness=Completeness(min_rows=2436),
     ),
     Source(
         id="inegi_census_series",
@@ -237,6 +257,7 @@ SOURCES: tuple[Source, ...] = (
         documented_releases=(("inegi/censo_1990-2010.csv", _CENSUS_DATES["2010"]),),
         release_documentation="the reference date of its latest census, 2010",
         cadence="superseded by the per-year files (to 2020), kept as a cross-check",
+        completeness=Completeness(min_rows=37350),
     ),
     Source(
         id="banxico_remittances_monthly",
@@ -253,6 +274,7 @@ SOURCES: tuple[Source, ...] = (
         release_lag_days=35,
         cadence="monthly, about five weeks after the month",
         stale_after_months=_BANXICO_STALE_MONTHS,
+        completeness=Completeness(min_rows=504),
     ),
     Source(
         id="banxico_remittances_state",
@@ -269,6 +291,7 @@ SOURCES: tuple[Source, ...] = (
         release_lag_days=45,
         cadence="quarterly, about six weeks after the quarter",
         stale_after_months=_BANXICO_STALE_MONTHS,
+        completeness=Completeness(min_rows=2816),
     ),
     Source(
         id="banxico_usdmxn_monthly",
@@ -285,6 +308,7 @@ SOURCES: tuple[Source, ...] = (
         release_lag_days=5,
         cadence="daily FIX; the monthly average days after the month",
         stale_after_months=_BANXICO_STALE_MONTHS,
+        completeness=Completeness(min_rows=408),
     ),
     Source(
         id="worldbank_gdp",
@@ -301,6 +325,7 @@ SOURCES: tuple[Source, ...] = (
         release_lag_days=200,
         cadence="annual, in the WDI update of July the next year",
         stale_after_months=24,
+        completeness=Completeness(final_line_break=False, min_rows=13979),
     ),
     Source(
         id="worldbank_population",
@@ -322,6 +347,7 @@ SOURCES: tuple[Source, ...] = (
         release_lag_days=200,
         cadence="annual, in the WDI update of July the next year",
         stale_after_months=24,
+        completeness=Completeness(min_rows=17195),
     ),
     Source(
         id="un_migrant_stock",
@@ -351,6 +377,7 @@ SOURCES: tuple[Source, ...] = (
         release_documentation="UN DESA, International Migrant Stock: The 2017 Revision",
         cadence="revisions on 5-year editions (1990, 1995, ..., 2015, 2017)",
         stale_after_months=60,
+        completeness=Completeness(min_rows=3535),
     ),
     # ---- Added with the 2020 data.
     Source(
@@ -382,6 +409,7 @@ SOURCES: tuple[Source, ...] = (
         release_documentation="CONAPO's edition year (the index of the 2020 census)",
         cadence=_CONAPO_CADENCE,
         stale_after_months=120,
+        completeness=Completeness(min_rows=2469),
     ),
     Source(
         id="banxico_remittances_municipal",
@@ -399,6 +427,8 @@ SOURCES: tuple[Source, ...] = (
         release_lag_days=45,
         cadence="quarterly, about six weeks after the quarter",
         stale_after_months=_BANXICO_STALE_MONTHS,
+        # 46 quarters x 2,520 lines (2013-Q1..2024-Q2): a growing series never loses rows
+        completeness=Completeness(min_rows=115920),
     ),
     Source(
         id="inegi_municipal_boundaries",
@@ -426,6 +456,7 @@ SOURCES: tuple[Source, ...] = (
         release_documentation="INEGI's Marco Geoestadístico 2020 (the 2020 census's frame)",
         cadence="a frame per census, every 10 years",
         stale_after_months=120,
+        completeness=Completeness(final_line_break=False, min_rows=10668),
     ),
 )
 

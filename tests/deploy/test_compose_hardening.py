@@ -1,20 +1,27 @@
 """The compose stack's hardening, checked in the file and, where it can be, for real.
 
-- Dask: TLS only, mutual certificates. A real scheduler and worker run here with the exact
-  commands and environment of docker-compose.yml (paths moved to a temporary folder, ports free)
-  and certificates from deploy/make_secrets.py; a client without certificates, one without TLS
-  and one with another CA's certificate are refused; the stack's own client gets an answer.
+- Dask: TLS only, mutual certificates, one key per service. A real scheduler and worker run here
+  with the exact commands and environment of docker-compose.yml (paths moved to a temporary
+  folder, ports free) and certificates from deploy/make_secrets.py; a client without
+  certificates, one without TLS and one with another CA's certificate are refused; the stack's
+  own client gets an answer; the client's certificate cannot serve.
 - Prefect: the API demands basic auth from an env file that git and the image never carry; a real
-  `prefect server start` with that file refuses requests without the credentials.
+  `prefect server start` with that file refuses requests without the credentials, on a read-only
+  root (the code and home bind-mounted read-only, where user namespaces allow it).
+- Every service: no capabilities, no-new-privileges, read-only root, limits; the runner's
+  webserver and the Dask dashboard on loopback only.
 - Sources mounted read-only (and never created empty), images pinned.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import os
 import re
+import shlex
+import shutil
 import signal
 import socket
 import ssl
@@ -41,6 +48,8 @@ from compose_file import (
 SECRETS_SCRIPT = REPO_ROOT / "deploy" / "make_secrets.py"
 BIN = Path(sys.executable).parent
 DASK_SERVICES = ("dask-scheduler", "dask-worker", "migsys")
+# The role whose certificate and key each Dask service mounts at /certs, from its own volume.
+ROLE_OF = {"dask-scheduler": "scheduler", "dask-worker": "worker", "migsys": "client"}
 
 
 def load_make_secrets():
@@ -127,14 +136,18 @@ def test_dask_speaks_only_mutual_tls(services: dict[str, dict]) -> None:
     for name in DASK_SERVICES:
         environment = services[name]["environment"]
         assert environment["DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION"] == "true", name
-        assert ("dask-tls", "/certs", True) in [mount(v) for v in services[name]["volumes"]], name
     # Only the one-shot init writes the certificates, and the scheduler waits for it.
-    writers = [
-        name
+    writable = {
+        name: sorted(
+            source
+            for source, target, read_only in map(mount, service.get("volumes", []))
+            if target.startswith("/certs") and not read_only
+        )
         for name, service in services.items()
-        if ("dask-tls", "/certs", False) in [mount(v) for v in service.get("volumes", [])]
-    ]
-    assert writers == ["dask-tls-init"]
+    }
+    assert {name: found for name, found in writable.items() if found} == {
+        "dask-tls-init": ["dask-tls-client", "dask-tls-scheduler", "dask-tls-worker"]
+    }
     assert services["dask-tls-init"]["command"][:4] == [
         "python",
         "deploy/make_secrets.py",
@@ -180,6 +193,128 @@ def test_prefect_auth_env_file(tmp_path: Path) -> None:
     assert env_file.read_bytes() != before
 
 
+def test_every_service_runs_with_least_privilege(
+    services: dict[str, dict], raw_services: dict[str, dict]
+) -> None:
+    for name, service in services.items():
+        assert service.get("cap_drop") == ["ALL"], name
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert service.get("read_only") is True, f"{name}: root filesystem writable"
+        assert any(t.split(":")[0] == "/tmp" for t in raw_services[name]["tmpfs"]), name
+        limits = service["deploy"]["resources"]["limits"]
+        assert limits["cpus"] > 0 and limits["memory"], name
+        assert 0 < service["pids_limit"] <= 4096, name
+        # Writes a read-only root would refuse go to a volume or /tmp instead.
+        environment = service.get("environment", {})
+        if name in ("migsys", "dask-worker"):
+            assert environment["NUMBA_CACHE_DIR"].startswith("/var/migsys/"), name
+            assert environment["MPLCONFIGDIR"].startswith("/tmp/"), name
+    assert services["prefect-server"]["environment"]["PREFECT_UI_STATIC_DIRECTORY"].startswith(
+        "/var/prefect/"
+    )
+    assert services["migsys"]["environment"]["PREFECT_HOME"].startswith("/var/migsys/")
+
+
+def test_unauthenticated_endpoints_stay_inside_their_container(services: dict[str, dict]) -> None:
+    """Prefect's runner webserver (with POST /shutdown) and the Dask dashboard have no auth:
+    loopback only, never published. What is published authenticates (basic auth, mutual TLS)."""
+    environment = services["migsys"]["environment"]
+    assert environment["PREFECT_RUNNER_SERVER_HOST"] == "127.0.0.1"
+    # The name is the one Prefect reads (a typo would silently leave 0.0.0.0).
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from prefect.settings import PREFECT_RUNNER_SERVER_HOST as h; print(h.value())",
+        ],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.stdout.strip() == "127.0.0.1", probe.stderr
+    published = {
+        name: sorted(str(port).rsplit(":", 1)[1] for port in service.get("ports", []))
+        for name, service in services.items()
+    }
+    assert {name: ports for name, ports in published.items() if ports} == {
+        "prefect-server": ["4200"],
+        "dask-scheduler": ["8786"],
+    }
+    for service in services.values():
+        assert all(str(port).startswith("127.0.0.1:") for port in service.get("ports", []))
+    for name, flag in (
+        ("dask-scheduler", "--dashboard-address"),
+        ("dask-worker", "--dashboard-address"),
+    ):
+        command = services[name]["command"]
+        assert command[command.index(flag) + 1].startswith("127.0.0.1:"), name
+
+
+def test_each_service_holds_only_its_own_key(services: dict[str, dict], tmp_path: Path) -> None:
+    """make_secrets writes one folder per role with that role's key alone; each Dask service
+    mounts its own role's volume and no other."""
+    assert make_secrets.main(["dask-tls", str(tmp_path)]) == 0
+    for role in make_secrets.ROLES:
+        files = sorted(p.name for p in (tmp_path / role).iterdir())
+        assert files == sorted(["ca.pem", f"{role}.pem", f"{role}-key.pem"]), files
+        assert (tmp_path / role / f"{role}-key.pem").stat().st_mode & 0o777 == 0o600
+    for name, role in ROLE_OF.items():
+        certs = [
+            (source, read_only)
+            for source, target, read_only in map(mount, services[name]["volumes"])
+            if target.startswith("/certs")
+        ]
+        assert certs == [(f"dask-tls-{role}", True)], (name, certs)
+        keys = {k for k, v in services[name]["environment"].items() if v.endswith("-key.pem")}
+        assert keys == {f"DASK_DISTRIBUTED__COMM__TLS__{role.upper()}__KEY"}, (name, keys)
+
+
+def test_certificates_carry_only_the_usage_their_role_needs(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    make_secrets.dask_tls(tmp_path)
+    usages = {}
+    for role in make_secrets.ROLES:
+        cert = x509.load_pem_x509_certificate((tmp_path / role / f"{role}.pem").read_bytes())
+        extension = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+        assert extension.critical
+        usages[role] = set(extension.value)
+    server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    assert usages == {"scheduler": {server, client}, "worker": {server, client}, "client": {client}}
+
+
+def test_the_client_certificate_cannot_serve(tmp_path: Path) -> None:
+    """A TLS server presenting the client's certificate is refused by a peer that trusts the CA:
+    a stolen client key cannot impersonate the scheduler."""
+    import threading
+
+    make_secrets.dask_tls(tmp_path)
+    client = tmp_path / "client"
+    serving = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    serving.load_cert_chain(client / "client.pem", client / "client-key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, contextlib.suppress(OSError):
+            serving.wrap_socket(conn, server_side=True).close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    trusting = ssl.create_default_context(cafile=str(client / "ca.pem"))
+    trusting.check_hostname = False
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        pytest.raises(ssl.SSLCertVerificationError, match="purpose"),
+    ):
+        trusting.wrap_socket(raw)
+    thread.join(timeout=30)
+    listener.close()
+
+
 def test_images_are_pinned(services: dict[str, dict]) -> None:
     """An exact Python patch release and Debian release (plus a digest when one is known)."""
     (base,) = re.findall(r"^FROM\s+(\S+)", DOCKERFILE.read_text(encoding="utf-8"), re.MULTILINE)
@@ -193,7 +328,8 @@ def test_images_are_pinned(services: dict[str, dict]) -> None:
 
 
 def localized(command: list[str], certs: Path, ports: dict[str, str]) -> list[str]:
-    """A compose command with /certs moved to ``certs`` and fixed ports replaced."""
+    """A compose command with /certs moved to ``certs`` (the service's own role folder) and
+    fixed ports replaced."""
     words = []
     for word in command:
         word = word.replace("/certs/", f"{certs}/")
@@ -209,7 +345,7 @@ def compose_dask_config(services: dict[str, dict], certs: Path) -> dict[str, obj
     import dask.config
 
     environment = {
-        key: value.replace("/certs/", f"{certs}/")
+        key: value.replace("/certs/", f"{certs / 'client'}/")
         for key, value in services["migsys"]["environment"].items()
         if key.startswith("DASK_")
     }
@@ -233,18 +369,28 @@ def tls_cluster(services: dict[str, dict], tmp_path_factory) -> Iterator[tuple[s
     assert make_secrets.main(["dask-tls", str(certs)]) == 0
     port = free_port()
     config = compose_dask_config(services, certs)
-    env = {
-        **os.environ,
-        **{
-            k: v.replace("/certs/", f"{certs}/")
-            for k, v in services["dask-scheduler"]["environment"].items()
-            if k.startswith("DASK_")
-        },
+
+    def env_of(service: str) -> dict[str, str]:
+        own = certs / ROLE_OF[service]  # the service's own volume: its role's files only
+        return {
+            **os.environ,
+            **{
+                k: v.replace("/certs/", f"{own}/")
+                for k, v in services[service]["environment"].items()
+                if k.startswith("DASK_")
+            },
+        }
+
+    ports = {
+        "8786": str(port),
+        "127.0.0.1:8787": "127.0.0.1:0",
+        "127.0.0.1:8789": "127.0.0.1:0",
+        "dask-scheduler:": "127.0.0.1:",
+        "/tmp/dask-worker": str(certs.parent / "dask-worker-space"),
     }
-    ports = {"8786": str(port), ":8787": ":0", ":8789": ":0", "dask-scheduler:": "127.0.0.1:"}
     scheduler = subprocess.Popen(
-        localized(services["dask-scheduler"]["command"], certs, ports),
-        env=env,
+        localized(services["dask-scheduler"]["command"], certs / "scheduler", ports),
+        env=env_of("dask-scheduler"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -252,8 +398,8 @@ def tls_cluster(services: dict[str, dict], tmp_path_factory) -> Iterator[tuple[s
     try:
         wait_for_port(port, scheduler)
         worker = subprocess.Popen(
-            localized(services["dask-worker"]["command"], certs, ports),
-            env=env,
+            localized(services["dask-worker"]["command"], certs / "worker", ports),
+            env=env_of("dask-worker"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -287,7 +433,7 @@ def test_a_tls_client_without_a_certificate_is_refused(tls_cluster) -> None:
     """It trusts the CA and completes its side of the handshake; the scheduler hangs up."""
     address, certs, _ = tls_cluster
     port = int(address.rsplit(":", 1)[1])
-    context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    context = ssl.create_default_context(cafile=str(certs / "client" / "ca.pem"))
     context.check_hostname = False
     with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
         try:
@@ -309,8 +455,8 @@ def test_a_client_with_another_ca_certificate_is_refused(tls_cluster, tmp_path: 
     make_secrets.dask_tls(foreign)
     forged = {
         **config,
-        "distributed.comm.tls.client.cert": str(foreign / "client.pem"),
-        "distributed.comm.tls.client.key": str(foreign / "client-key.pem"),
+        "distributed.comm.tls.client.cert": str(foreign / "client" / "client.pem"),
+        "distributed.comm.tls.client.key": str(foreign / "client" / "client-key.pem"),
     }
     assert set(forged) == set(config)  # the same settings, another CA's certificate
     with dask.config.set(forged), pytest.raises(OSError):
@@ -334,15 +480,25 @@ def test_prefect_server_refuses_requests_without_the_credentials(
     command = [str(BIN / command[0]), *command[1:]]
     command[command.index("--port") + 1] = str(port)
     command[command.index("--host") + 1] = "127.0.0.1"
+    volume = str(tmp_path / "prefect")  # the prefect-data volume
     env = {
         **os.environ,
-        **services["prefect-server"]["environment"],
+        **{
+            key: value.replace("/var/prefect", volume)
+            for key, value in services["prefect-server"]["environment"].items()
+        },
         **credentials,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_SERVER_UI_ENABLED": "false",
     }
+    # A read-only root, as in the stack: the code, the environment and the home directory
+    # bind-mounted read-only; only the volume and /tmp stay writable.
+    read_only = [str(REPO_ROOT), str(Path(sys.prefix).resolve()), str(Path.home())]
+    if shutil.which("unshare") and subprocess.run(["unshare", "-rm", "true"]).returncode == 0:
+        binds = " && ".join(
+            f"mount --bind -o ro {shlex.quote(path)} {shlex.quote(path)}" for path in read_only
+        )
+        command = ["unshare", "-rm", "sh", "-c", f"{binds} && exec {shlex.join(command)}"]
     server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     base = f"http://127.0.0.1:{port}/api"
     try:
@@ -374,5 +530,9 @@ def test_prefect_server_refuses_requests_without_the_credentials(
         request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert answer.status == 200
+        # The UI, its files rewritten into the volume (the image's copy is read-only).
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+        assert any(Path(volume, "ui").rglob("index.html"))
     finally:
         stop(server)

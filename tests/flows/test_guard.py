@@ -18,9 +18,11 @@ import pytest
 from migsys.flows.config import SOURCE_FED_MARTS, NightlySettings
 from migsys.flows.nightly import run_nightly
 from migsys.warehouse.guard import (
+    FileLoad,
     GuardPolicy,
     WarehouseProfile,
     compare_builds,
+    refusals,
     source_folder_problems,
 )
 from migsys.warehouse.ingest import would_use_embedded
@@ -64,6 +66,47 @@ def test_lost_source_and_shrunk_mart_are_refused_unless_allowed() -> None:
     allowed = GuardPolicy(source_fed_marts=("fct_a", "fct_b"), allow_shrink=True)
     outcomes = {c.outcome for c in compare_builds(published, build, allowed)}
     assert outcomes == {"ok", "allowed"}
+
+
+def test_a_source_file_never_loads_fewer_rows_or_ends_earlier_unless_allowed() -> None:
+    """Three months cut off a 30-year series lose under 1 % of a mart's rows, which the marts'
+    95 % rule lets through; the file's own rows and latest period do not."""
+    loads = {
+        "b/monthly.csv": FileLoad(720, "2024-12"),
+        "b/state.csv": FileLoad(2816, "2024-Q4"),
+        "w/gdp.csv": FileLoad(13979, "2023"),
+        "i/censo_2005.csv": FileLoad(2487, "2005"),
+    }
+    published = WarehouseProfile("sources", frozenset({"b", "w"}), {}, loads)
+    build = WarehouseProfile(
+        "sources",
+        frozenset({"b", "w"}),
+        {},
+        {
+            "b/monthly.csv": FileLoad(714, "2024-09"),  # cut at a line end
+            "b/state.csv": FileLoad(2816, "2025-Q1"),  # a new quarter: fine
+            "w/gdp.csv": FileLoad(13990, "2022"),  # more rows, but an earlier last year
+            # i/censo_2005.csv absent: its source still loads from the other census years
+        },
+    )
+    checks = {c.check: c for c in compare_builds(published, build, POLICY, marts=False)}
+    assert {name for name, c in checks.items() if c.outcome == "refused"} == {
+        "source file b/monthly.csv",
+        "source file w/gdp.csv",
+        "source file i/censo_2005.csv",
+    }
+    assert checks["source file b/monthly.csv"].published == "720 rows to 2024-12"
+    assert checks["source file b/monthly.csv"].build == "714 rows to 2024-09"
+    [reason] = [r for r in refusals(list(checks.values()), POLICY) if "monthly" in r]
+    assert "never loads fewer rows or ends earlier" in reason
+    allowed = GuardPolicy(source_fed_marts=(), allow_shrink=True)
+    assert {c.outcome for c in compare_builds(published, build, allowed)} == {"ok", "allowed"}
+    same = compare_builds(published, published, POLICY, marts=False)
+    assert [(c.check, c.outcome) for c in same] == [
+        ("sources loaded", "ok"),
+        ("source files keep their rows and latest period", "ok"),
+    ]
+    assert WarehouseProfile.from_json(published.to_json()) == published
 
 
 def test_nothing_published_means_nothing_to_lose() -> None:
@@ -205,8 +248,12 @@ def test_shrunk_mart_is_refused_then_published_with_allow_shrink(
     before = sha256(paths.warehouse)
     with pytest.raises(RefreshFailed) as refused:
         refresh(paths, no_studies_config, sources_explicit=True, rebuild=True)
-    assert refused.value.step == "guard"
-    assert "rows of fct_remittances_state_quarterly would fall from" in refused.value.reason
+    # The file's own rows and latest period refuse it right after ingest, before any dbt build.
+    assert refused.value.step == "guard sources"
+    assert (
+        f"source file {state_file} would fall from 2,816 rows to 2024-Q4 to 896 rows to 2009-Q4"
+        in refused.value.reason
+    )
     assert sha256(paths.warehouse) == before
 
     result = refresh(paths, no_studies_config, sources_explicit=True, allow_shrink=True)
@@ -214,7 +261,7 @@ def test_shrunk_mart_is_refused_then_published_with_allow_shrink(
     record = json.loads((paths.state / "runs" / f"{result.build_id}.json").read_text())
     assert record["allow_shrink"] is True
     allowed = {c["check"] for c in record["guard"] if c["outcome"] == "allowed"}
-    assert "rows of fct_remittances_state_quarterly" in allowed
+    assert {"rows of fct_remittances_state_quarterly", f"source file {state_file}"} <= allowed
     con = duckdb.connect(str(paths.warehouse), read_only=True)
     (last,) = con.execute("select max(year) from fct_remittances_state_quarterly").fetchone()
     con.close()

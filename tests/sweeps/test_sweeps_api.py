@@ -95,3 +95,39 @@ def test_every_sweep_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, ["sweep", command, "--help"], terminal_width=120)
     assert result.exit_code == 0, result.output
     assert "Example" in result.output and f"migsys sweep {command}" in result.output
+
+
+@pytest.mark.parametrize("name", ["../../outside/toy-api", "/tmp/toy-api", "a/b", "", ".."])
+def test_study_names_are_names_not_paths(tmp_path: Path, name: str) -> None:
+    """Issue 17: `migsys.study('../../x')` and absolute paths loaded studies outside
+    MIGSYS_HOME. A name is refused before any file is opened."""
+    from migsys.sweeps.store import NotAStudyName
+
+    with pytest.raises(NotAStudyName, match="is not a study name"):
+        migsys.study(name, home=tmp_path / "home")
+
+
+def test_sweep_commands_refuse_a_path_for_a_study_name(tmp_path: Path, monkeypatch) -> None:
+    """The CLI too: status (in its own process), analyze and export exit 2 with the rule."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    (home / "sweeps").mkdir(parents=True)
+    migsys_cli = Path(sys.executable).parent / "migsys"
+    env = {"PATH": "/usr/bin:/bin", "MIGSYS_HOME": str(home), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [str(migsys_cli), "sweep", "status", "../outside/x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "is not a study name" in done.stderr and "Traceback" not in done.stderr
+    monkeypatch.setenv("MIGSYS_HOME", str(home))
+    for command in (["analyze", str(tmp_path / "outside" / "study")], ["export", "../../x"]):
+        result = CliRunner().invoke(app, ["sweep", *command])
+        assert result.exit_code == 2, (command, result.output)
+        assert "is not a study name" in result.output
+    assert sorted(p.name for p in home.rglob("*")) == ["sweeps"]

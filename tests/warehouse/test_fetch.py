@@ -16,7 +16,10 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
+import sys
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -131,7 +134,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def append_month(path: Path) -> None:
     """A legitimate new release of the growing USD/MXN series: one more month."""
-    path.write_bytes(path.read_bytes() + b"2016-01-01,18.0715\r\n")
+    path.write_bytes(path.read_bytes() + b"2025-01-01,20.5475\r\n")
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -409,8 +412,13 @@ def test_dripping_server_is_cut_at_the_overall_deadline(
     """Every read returns in time (or would, after 20 s); the deadline per file still ends it."""
     mirror.routes["/un/usa_migration.csv"] = drip(mirror.stop, interval)
     limits = FetchLimits(deadline_seconds=1.0, stall_seconds=30.0)
-    error = assert_refused(fetched, mirror.base_url, "timeout", {"un/usa_migration.csv"}, limits)
+    # A host that timed out is not asked for the files registered after it (one timeout, not one
+    # per file): they fail as not tried.
+    names = list(registered_files())
+    later = set(names[names.index("un/usa_migration.csv") :])
+    error = assert_refused(fetched, mirror.base_url, "timeout", later, limits)
     assert "not complete after the 1 s deadline" in str(error)
+    assert "not tried: 127.0.0.1 already failed for un/usa_migration.csv" in str(error)
 
 
 def test_redirect_to_another_host_is_refused(mirror: Mirror, fetched: Path) -> None:
@@ -576,3 +584,122 @@ def test_base_url_without_scheme_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"base_url '127\.0\.0\.1:9' must start with http"):
         fetch_sources(tmp_path / "sources", "127.0.0.1:9", limits=FAST)
     assert not (tmp_path / "sources").exists()
+
+
+# --- completeness, through `migsys fetch` in its own process (issue 17) ----------------------
+
+MIGSYS = Path(sys.executable).parent / "migsys"
+USDMXN = "banxico/usdmxn_mensual.csv"
+
+
+def unframed(data: bytes) -> Route:
+    """HTTP/1.0 200 with no Content-Length: the closed connection is the only end mark."""
+
+    def route(handler: http.server.BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/csv")
+        handler.end_headers()
+        handler.wfile.write(data)
+        handler.close_connection = True
+
+    return route
+
+
+def hung(stop: threading.Event) -> Route:
+    """Accepts the request and never answers."""
+
+    def route(handler: http.server.BaseHTTPRequestHandler) -> None:
+        stop.wait(60)
+
+    return route
+
+
+@pytest.fixture()
+def local_copy(real_sources: Path, tmp_path: Path) -> Path:
+    """A sources folder holding the real files (as a finished fetch leaves them)."""
+    dest = tmp_path / "sources"
+    shutil.copytree(real_sources, dest, copy_function=shutil.copyfile)
+    return dest
+
+
+def migsys_fetch(dest: Path, base_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MIGSYS_SOURCES": str(dest), "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [str(MIGSYS), "fetch", "--base-url", base_url, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_cli_refused(dest: Path, base_url: str, *args: str) -> str:
+    """`migsys fetch` exits 1, names what it refused, and every file in ``dest`` is unchanged."""
+    before = snapshot(dest) if dest.exists() else None
+    done = migsys_fetch(dest, base_url, *args)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert (snapshot(dest) if dest.exists() else None) == before
+    return output
+
+
+def test_cli_refuses_a_value_cut_inside_the_last_number(mirror: Mirror, local_copy: Path) -> None:
+    """Issue 17: 8 bytes off usdmxn_mensual.csv, sent without Content-Length, was swapped in
+    ("1 downloaded") and published 2 as December 2024's rate; with a Content-Length that matches
+    the cut copy, the parser accepted it too."""
+    cut = (mirror.root / USDMXN).read_bytes()[:-8]
+    mirror.routes[f"/{USDMXN}"] = unframed(cut)
+    output = assert_cli_refused(local_copy, mirror.base_url, "-v")
+    assert f"{USDMXN} ({mirror.base_url}/{USDMXN}): sent without Content-Length" in output
+    del mirror.routes[f"/{USDMXN}"]
+    (mirror.root / USDMXN).write_bytes(cut)  # a mirror holding the cut copy, length announced
+    output = assert_cli_refused(local_copy, mirror.base_url, "-v")
+    assert "file.truncated line 409: the file ends inside line 409 ('2024-12-01,2')" in output
+
+
+def test_cli_without_content_length_keeps_rows_and_latest_period(
+    mirror: Mirror, local_copy: Path
+) -> None:
+    """Without a length, a body must end with a line break and keep the rows and the latest
+    period of the file it replaces: a body cut at a line end, or a new month that could be one,
+    is refused; the same file with its bytes unchanged is fine."""
+    whole = (mirror.root / USDMXN).read_bytes()
+    at_line_end = whole[: whole.rindex(b"\n", 0, len(whole) - 1) + 1]  # the last month gone
+    mirror.routes[f"/{USDMXN}"] = unframed(at_line_end)
+    output = assert_cli_refused(local_copy, mirror.base_url, "-v")
+    assert "407 rows, fewer than the 408" in output
+    mirror.routes[f"/{USDMXN}"] = unframed(whole + b"2025-01-01,20.5475\r\n")
+    output = assert_cli_refused(local_copy, mirror.base_url, "-v")
+    assert "its rows end at 2025-01, the file it would replace at 2024-12" in output
+    # A new year of GDP, published as ever without a final line break, sent without a length.
+    gdp = (mirror.root / "worldbank/gdp.csv").read_bytes() + b"\nMexico,MEX,2024,1.85e12"
+    mirror.routes[f"/{USDMXN}"] = unframed(whole)  # the very bytes it has: unchanged, fine
+    mirror.routes["/worldbank/gdp.csv"] = unframed(gdp)
+    output = assert_cli_refused(local_copy, mirror.base_url, "-v")
+    assert "fetch failed: 1 of 18 files" in output
+    assert "worldbank/gdp.csv" in output and "nothing shows whether it is whole" in output
+
+
+def test_cli_refuses_a_first_fetch_of_half_a_series(mirror: Mirror, tmp_path: Path) -> None:
+    """Into an empty folder there is nothing to compare with: the registry's minimum is."""
+    monthly = mirror.root / "banxico/remesas_mensuales.csv"
+    lines = monthly.read_bytes().splitlines(keepends=True)
+    monthly.write_bytes(b"".join(lines[: len(lines) // 2]))  # whole lines: parses cleanly
+    dest = tmp_path / "empty"
+    output = assert_cli_refused(dest, mirror.base_url, "-v")
+    assert not dest.exists()
+    assert "fewer rows than the registered release: banxico/remesas_mensuales.csv" in output
+    assert "251 rows, fewer than the 504 of the release registered" in output  # header + 251
+
+
+def test_cli_a_hung_server_costs_one_deadline_not_one_per_file(
+    mirror: Mirror, local_copy: Path
+) -> None:
+    """Issue 17: with a server that never answers, every file waited out its own timeout."""
+    mirror.routes["*"] = hung(mirror.stop)
+    began = time.monotonic()
+    output = assert_cli_refused(local_copy, mirror.base_url, "--deadline", "3", "-v")
+    assert time.monotonic() - began < 3 * 4, "later files must not each wait for the deadline"
+    assert "not complete before the deadline: 18 files" in output
+    assert "not tried: 127.0.0.1 already failed for" in output

@@ -287,6 +287,81 @@ def test_csv_file_cut_mid_line(sources: Path) -> None:
     assert_others_loaded(con, report, name)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [s for s in SOURCES if s.ingested and s.completeness.final_line_break],
+    ids=lambda s: s.id,
+)
+def test_file_cut_inside_its_last_number_is_truncated(source: Source, real_sources: Path) -> None:
+    """8 bytes off the end: the last line may still parse (``2024-12-01,2``), the missing final
+    line break is what gives the cut away, for every source whose publisher writes one."""
+    from migsys.warehouse.ingest import parse_source_file
+
+    for file_name in source.files:
+        data = (real_sources / file_name).read_bytes()
+        assert data.endswith(b"\n"), f"{file_name}: the registry says it ends with a line break"
+        result = parse_source_file(source, data[:-8], file_name)
+        truncated = [r for r in result.rejects if r.rule == "file.truncated"]
+        assert result.failed and truncated, (file_name, result.rejects[:3])
+        last_line = data[:-8].count(b"\n") + 1
+        assert truncated[0].line_number == last_line
+        last = data[:-8].rsplit(b"\n", 1)[-1]
+        shown = truncated[0].original_line
+        assert last in (shown.encode("utf-8"), shown.encode("cp1252")), (shown, last)
+        assert result.rows == [] and result.rows_rejected == result.rows_read
+
+
+def test_a_cut_exchange_rate_is_refused_not_published_as_a_fraction(sources: Path) -> None:
+    """The case of issue 17: `2024-12-01,20.2671` cut to `2024-12-01,2` parsed as a rate of 2."""
+    name = "banxico/usdmxn_mensual.csv"
+    rewrite(sources, name, lambda data: data[:-8])
+    con, report = ingest(sources)
+    reject = the_reject(report, name, "file.truncated", 409)
+    assert reject.original_line == "2024-12-01,2" and "'2024-12-01,2'" in reject.message
+    assert_file_failed(con, report, name)
+    assert_others_loaded(con, report, name)
+
+
+def test_files_without_a_final_line_break_still_load(real_sources: Path) -> None:
+    """worldbank/gdp.csv is published without one: it loads as it is (its plausibility tests and
+    the publish guard judge a cut there)."""
+    from migsys.warehouse.ingest import parse_source_file
+
+    source = SOURCES_BY_ID["worldbank_gdp"]
+    data = (real_sources / "worldbank/gdp.csv").read_bytes()
+    assert not data.endswith(b"\n")
+    result = parse_source_file(source, data, "worldbank/gdp.csv")
+    assert not result.rejects and len(result.rows) >= source.completeness.min_rows
+
+
+def test_inegi_export_pasted_after_another_is_refused(sources: Path) -> None:
+    """Every line after the footnote used to be skipped as footnote text, so a second export
+    pasted below the first (another year, or the same file twice) was dropped without a word."""
+    first = (sources / CENSUS_2000).read_bytes()
+    second = (sources / "inegi/censo_2005.csv").read_bytes()
+    header = next(i for i, line in enumerate(second.split(b"\r\n")) if b'"Total"' in line)
+    rewrite(sources, CENSUS_2000, lambda data: data + second)
+    con, report = ingest(sources)
+    reject = the_reject(report, CENSUS_2000, "file.after_end", first.count(b"\n") + header + 1)
+    assert "Total" in reject.original_line
+    assert_file_failed(con, report, CENSUS_2000)
+    assert_others_loaded(con, report, CENSUS_2000)
+
+
+def test_stray_carriage_return_inside_a_line_is_named_with_its_line(sources: Path) -> None:
+    """The CSV reader cannot split such a line; its error named no file or line (issue 17)."""
+    name = "banxico/remesas_mensuales.csv"
+    data = (sources / name).read_bytes()
+    at = data.index(b"\n", len(data) // 2) + 5  # 4 characters into a line
+    rewrite(sources, name, lambda d: d[:at] + b"\r" + d[at:])
+    con, report = ingest(sources)
+    line = data[:at].count(b"\n") + 1
+    reject = the_reject(report, name, "file.malformed_line", line)
+    assert "column 5" in reject.message
+    assert_file_failed(con, report, name)
+    assert_others_loaded(con, report, name)
+
+
 # ---- row-level problems ------------------------------------------------------------------
 
 

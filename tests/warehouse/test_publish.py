@@ -13,6 +13,7 @@ import pytest
 
 from migsys.warehouse.paths import MigsysPaths
 from migsys.warehouse.publish import (
+    DiskFull,
     RefreshInProgress,
     cleaned_up_on_disk_full,
     prepare_build,
@@ -155,9 +156,10 @@ def test_full_disk_during_publish_cleans_partial_files_and_keeps_the_published(
         return real_copyfile(source, target, **kwargs)
 
     monkeypatch.setattr(shutil, "copyfile", copy_until_the_disk_is_full)
-    with pytest.raises(OSError) as raised, cleaned_up_on_disk_full(paths):
+    with pytest.raises(DiskFull) as raised, cleaned_up_on_disk_full(paths):
         publish_build(build, paths)
-    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.__cause__.errno == errno.ENOSPC
+    assert "The build was removed" in str(raised.value) and "free there now" in str(raised.value)
     assert (_sha(paths.warehouse), _sha(paths.docs / "index.html")) == before
     assert [p.name for p in paths.docs.iterdir()] == ["index.html"], "no staged docs left"
     assert not build.dir.exists(), "the build is removed: it only fills the disk"

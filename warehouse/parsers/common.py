@@ -25,7 +25,13 @@ RULES: dict[str, str] = {
     "file.empty": "the file has no content",
     "file.encoding": "the bytes are not in the publisher's encoding (UTF-16, re-saved, undecodable)",
     "file.missing_column": "the header lacks an expected column (missing or renamed)",
-    "file.truncated": "the file stops before its end (cut line, no footnote, no rows)",
+    "file.truncated": "the file stops before its end (cut line, no final line break where the "
+    "publisher writes one, no footnote, no rows)",
+    "file.malformed_line": "a line the CSV reader cannot split (a stray carriage return or NUL "
+    "byte inside it)",
+    "file.unreadable": "the parser could not read the file at all (the message says why)",
+    "file.after_end": "data after the end the file marks for itself (INEGI's footnote): files "
+    "pasted together",
     "file.format": "the layout is not the publisher's (a period column that does not parse, "
     "not TopoJSON)",
     "row.field_count": "a data line has more or fewer fields than the header",
@@ -183,16 +189,42 @@ def physical_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+class MalformedLine(ValueError):
+    """A line the CSV reader cannot split; ``parse_published`` turns it into a reject."""
+
+    def __init__(self, line_number: int, text: str, reason: str) -> None:
+        super().__init__(f"line {line_number}: {reason}")
+        self.line_number = line_number
+        self.text = text
+        self.reason = reason
+
+
 def csv_records(text: str) -> Iterator[Record]:
     """Logical records with their 1-based starting line, joining quoted cells split over lines.
 
     INEGI's censo_1990-2010.csv has a footnote cell broken over two physical lines; keeping our own
     line bookkeeping (rather than csv.reader over the file) lets each reject carry its original text.
+    A line the reader cannot split (a bare carriage return inside an unquoted cell, a NUL byte)
+    raises ``MalformedLine`` naming it.
     """
     starts, texts = _logical_lines(physical_lines(text))
     # One reader over all logical lines: far cheaper than a reader per line.
-    for start, joined, cells in zip(starts, texts, csv.reader(texts), strict=True):
+    reader = csv.reader(texts)
+    for start, joined in zip(starts, texts, strict=True):
+        try:
+            cells = next(reader)
+        except csv.Error as error:
+            raise MalformedLine(start, joined, _malformed_reason(joined, error)) from None
         yield Record(start, joined, cells)
+
+
+def _malformed_reason(text: str, error: csv.Error) -> str:
+    if "\r" in text:
+        column = text.index("\r") + 1
+        return f"a carriage return inside the line (column {column}), not at its end"
+    if "\x00" in text:
+        return f"a NUL byte inside the line (column {text.index(chr(0)) + 1})"
+    return f"the CSV reader cannot split it ({error})"
 
 
 def _logical_lines(lines: list[str]) -> tuple[list[int], list[str]]:
@@ -213,6 +245,42 @@ def _logical_lines(lines: list[str]) -> tuple[list[int], list[str]]:
 
 def ends_with_newline(text: str) -> bool:
     return text.endswith("\n")
+
+
+def _shown(line: bytes) -> str:
+    """A line's text for a message: UTF-8 when it is, else Latin-1 (INEGI, CONAPO 2010)."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", errors="replace")
+
+
+def require_final_line_break(data: bytes, result: ParseResult) -> ParseResult:
+    """Refuse a file that should end with a line break and does not, whatever its last line says.
+
+    A download or copy cut inside the last number leaves a line that still parses (``2024-12-01,2``
+    for ``2024-12-01,20.27``); only the missing line break gives it away. Used for every source
+    whose publisher ends its files with one (``Completeness.final_line_break`` in the registry).
+    """
+    if not data.strip() or data.endswith((b"\n", b"\r")):
+        return result
+    line_number = data.count(b"\n") + 1
+    last = _shown(data.rsplit(b"\n", 1)[-1])
+    reject = Reject(
+        "file.truncated",
+        f"the file ends inside line {line_number} ({last[-60:]!r}) without a line break; its "
+        "publisher ends every file with one, so the file was cut (during download or copy?)",
+        line_number=line_number,
+        original_line=last,
+    )
+    others = [r for r in result.rejects if r.line_number != line_number]
+    return ParseResult(
+        rows=[],
+        rejects=[reject, *others],
+        lines_skipped=result.lines_skipped,
+        rows_read=result.rows_read,
+        rows_per_record=result.rows_per_record,
+    )
 
 
 # ---- value converters: each raises RowError naming the field and the rule ------------------

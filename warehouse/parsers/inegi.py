@@ -105,6 +105,15 @@ def _split_layout(records: list[Record]) -> _Layout | Reject:
     has_footer = False
     for record in records[header_index + 1 :]:
         first = record.cells[0] if record.cells else ""
+        if has_footer and sum(1 for cell in record.cells if cell.strip()) > 1:
+            # Footnote lines are one cell of text: a line of several cells after "Fuente:" is
+            # data after the table's end (two exports pasted together, a file pasted twice).
+            return Reject(
+                "file.after_end",
+                "a line of data after the footnote that ends the table (files pasted together?)",
+                line_number=record.line_number,
+                original_line=record.text,
+            )
         if has_footer or FOOTNOTE_RE.match(first):
             has_footer = True  # every line after "Fuente:" is footnote text
             skipped += record.physical_lines
