@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,34 +24,44 @@ except metadata.PackageNotFoundError:  # running from a checkout that was never 
     __version__ = "0+unknown"
 
 
-def connect(home: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only DuckDB connection to the published warehouse.
+def find_home(path: str | os.PathLike[str] | None = None) -> Path:
+    """The MIGSYS_HOME the Python API reads: ``path`` if given, else ``MIGSYS_HOME``, else the
+    ``var`` folder holding a warehouse in the working directory or a folder above it (a notebook
+    in ``docs/`` finds its repository's), else the checkout migsys runs from, else ``./var``."""
+    from migsys.warehouse.paths import notebook_home
 
-    ``home`` is a MIGSYS_HOME folder (default: the ``MIGSYS_HOME`` environment variable, else
-    ``./var``). The connection can only read: it is opened read-only, and never installs or loads
-    a DuckDB extension. Raises ``FileNotFoundError`` naming the file when no warehouse has been
-    published there yet (run ``migsys refresh``).
+    environ = dict(os.environ)
+    if path is not None:
+        environ["MIGSYS_HOME"] = os.fspath(path)
+    return notebook_home(environ, Path.cwd())
+
+
+def connect(home: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection to the published warehouse, and to nothing else.
+
+    ``home`` is a MIGSYS_HOME folder (default: see :func:`migsys.find_home`, which also finds the
+    repository's ``var`` from a notebook in ``docs/``). The connection can only read the
+    warehouse: it is opened read-only, it cannot reach any other file or URL (no ``COPY … TO``,
+    no ``read_csv`` of other files, no extension install), and its settings are locked
+    (``SET``/``PRAGMA`` of a setting fail). Raises ``FileNotFoundError`` naming the file when no
+    warehouse has been published there yet (run ``migsys refresh``).
 
     >>> con = migsys.connect()                                         # doctest: +SKIP
     >>> con.sql("from main.fct_remittances_annual order by year").df()  # doctest: +SKIP
     """
-    from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.sql import open_read_only
 
-    environ = dict(os.environ)
-    if home is not None:
-        environ["MIGSYS_HOME"] = os.fspath(home)
-    return open_read_only(MigsysPaths.from_env(environ).warehouse)
+    return open_read_only(find_home(home) / "warehouse.duckdb", locked=True)
 
 
 def study(name: str, home: str | os.PathLike[str] | None = None) -> Study:
     """A finished study's scenarios, outcomes, sensitivity indices and bands as DataFrames.
 
-    ``home`` defaults to ``MIGSYS_HOME`` (else ``./var``); see :mod:`migsys.sweeps.api`.
+    ``home`` defaults as for :func:`migsys.connect`; see :mod:`migsys.sweeps.api`.
 
-    >>> s = migsys.study("ishigami-sobol")                 # doctest: +SKIP
+    >>> s = migsys.study("remittances-nightly")            # doctest: +SKIP
     >>> s.sensitivity.query("index == 'ST'")               # doctest: +SKIP
     """
     from migsys.sweeps.api import study as load_study
 
-    return load_study(name, home)
+    return load_study(name, find_home(home))

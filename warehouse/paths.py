@@ -28,6 +28,23 @@ def _forecast_cache_from_env(env) -> Path | None:
     return Path(cache).resolve() if cache else None
 
 
+def notebook_home(environ: dict[str, str], cwd: Path) -> Path:
+    """The MIGSYS_HOME of ``migsys.connect()`` and ``migsys.study()``, wherever Python runs.
+
+    ``MIGSYS_HOME`` when set (relative to ``cwd``). Otherwise the first ``var`` folder holding a
+    published warehouse in ``cwd`` or a folder above it (a notebook opened in ``docs/`` finds
+    the repository's ``var``), then the checkout the package runs from (an editable install);
+    else ``cwd/var``, which the caller's error then names.
+    """
+    if environ.get("MIGSYS_HOME"):
+        return (cwd / environ["MIGSYS_HOME"]).resolve()
+    cwd = cwd.resolve()
+    for folder in (cwd, *cwd.parents, PACKAGE_ROOT):
+        if (folder / "var" / "warehouse.duckdb").is_file():
+            return folder / "var"
+    return cwd / "var"
+
+
 class MigsysPaths(BaseModel):
     """Resolved locations of the published warehouse, builds, sweeps, reports and sources."""
 
