@@ -253,13 +253,14 @@ def analyze(
 
     try:
         spec = _spec_for(study)
-        root = _paths().sweeps
+        paths = _paths()
+        root = paths.sweeps
         result = analyze_study(root, spec, second_order=second_order or None)
         figures = []
         if plots:
             from migsys.sweeps.plots import write_plots
 
-            figures = write_plots(root, spec.name, result)
+            figures = write_plots(root, spec.name, result, paths.warehouse)
     except (SpecError, ValueError, OSError) as error:
         _fail(error)
     table = Table(title=f"sensitivity of {spec.name}")
@@ -300,7 +301,7 @@ def export(
 
     Example:
 
-        migsys sweep export remittances_nightly --output bands.csv
+        migsys sweep export remittances-nightly --output bands.csv
     """
     from migsys.sweeps.export import export_iamc
     from migsys.sweeps.spec import SpecError
