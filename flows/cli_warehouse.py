@@ -9,12 +9,10 @@ import typer
 from rich.console import Console
 
 from migsys.flows.cli_help import command_help
-from migsys.warehouse.fetch import FetchLimits as FetchLimitsDefaults
-from migsys.warehouse.paths import MigsysPaths
 
-DEFAULT_MAX_ROWS = (
-    40  # = migsys.warehouse.sql_output.DEFAULT_MAX_ROWS (not imported: -h stays fast)
-)
+# migsys.warehouse.sql_output.DEFAULT_MAX_ROWS, repeated (a test keeps them equal): importing
+# that module loads pyarrow, and `migsys -h` must stay fast.
+DEFAULT_MAX_ROWS = 40
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,12 +28,15 @@ def fetch(
         ),
     ] = None,
     deadline: Annotated[
-        float,
-        typer.Option(min=1, metavar="SECONDS", help="Overall time allowed per file."),
-    ] = FetchLimitsDefaults.deadline_seconds,
+        float | None,
+        typer.Option(
+            min=1, metavar="SECONDS", help="Overall time allowed per file (default: 120)."
+        ),
+    ] = None,
     max_mib: Annotated[
-        int, typer.Option(min=1, metavar="MIB", help="Size cap per file, in MiB.")
-    ] = FetchLimitsDefaults.max_bytes // (1024 * 1024),
+        int | None,
+        typer.Option(min=1, metavar="MIB", help="Size cap per file, in MiB (default: 64)."),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="On failure, one line per file with its rule.")
     ] = False,
@@ -54,9 +55,13 @@ def fetch(
       migsys fetch --deadline 300 --max-mib 16
     """
     from migsys.warehouse.fetch import FetchError, FetchLimits, SourcesFolderError, fetch_sources
+    from migsys.warehouse.paths import MigsysPaths
 
     paths = MigsysPaths.from_env()
-    limits = FetchLimits(max_bytes=max_mib * 1024 * 1024, deadline_seconds=deadline)
+    # The defaults are FetchLimits' own (not imported at start-up: `migsys -h` stays fast).
+    given = {"max_bytes": None if max_mib is None else max_mib * 1024 * 1024}
+    given["deadline_seconds"] = deadline
+    limits = FetchLimits(**{name: value for name, value in given.items() if value is not None})
     try:
         report = fetch_sources(paths.sources, base_url=base_url, limits=limits)
     except FetchError as error:
@@ -155,6 +160,7 @@ def sql(
       migsys sql --tui                # Harlequin, if installed
     """
     from migsys.flows.sql_prompt import SqlPrompt, enable_line_editing, open_tui, print_result
+    from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.sql import (
         OUTPUT_FORMATS,
         OutputError,
@@ -166,9 +172,9 @@ def sql(
     )
     from migsys.warehouse.sql_output import CLI_HINTS
 
-    paths = MigsysPaths.from_env()
-    refused = (paths.home, paths.sources)
     try:
+        paths = MigsysPaths.from_env()  # a broken MIGSYS_HOME/migsys.toml: one message below
+        refused = (paths.home, paths.sources)
         if output is not None:
             fmt = format_for_output(output, fmt)
             # Before the query runs: fail fast, write nothing.

@@ -9,7 +9,6 @@ site-packages.
 from __future__ import annotations
 
 import os
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,10 +17,18 @@ if TYPE_CHECKING:
 
     from migsys.sweeps.api import Study
 
-try:
-    __version__ = metadata.version("migsys")
-except metadata.PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """``migsys.__version__``, read from the installed metadata when first asked for (importing
+    ``importlib.metadata`` costs every command, ``migsys -h`` included, ~50 ms)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'migsys' has no attribute {name!r}")
+    from importlib import metadata
+
+    try:
+        return metadata.version("migsys")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
 
 
 def find_home(path: str | os.PathLike[str] | None = None) -> Path:
