@@ -131,6 +131,8 @@ def test_every_tour_command_runs_on_a_fresh_clone_and_leaves_it_clean(
         )
         shown = f"{shlex.join(command)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         assert done.returncode == 0, shown
+        assert "Worker process still alive" not in done.stderr, shown  # no nanny noise
+        assert "Traceback" not in done.stderr, shown
         for flag in ("--output", "--out"):
             if flag in args:
                 written = clone / args[args.index(flag) + 1]

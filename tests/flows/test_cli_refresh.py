@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -104,6 +105,38 @@ def test_first_refresh_on_a_fresh_checkout_fits_one_screen(first_run) -> None:
     log = next((folder / "var" / "logs").glob("refresh-*.log"))
     assert "Beginning flow run" in log.read_text(), "the full log is in MIGSYS_HOME/logs"
     assert "Beginning flow run" not in output
+    assert "Worker process still alive" not in output  # the standing study ran: no nanny noise
+
+
+@pytest.mark.slow
+def test_next_commands_run_as_printed(first_run, cli_env: dict[str, str]) -> None:
+    """The closing block's commands, typed as printed in the folder the refresh ran in: there
+    `migsys` is not on PATH (a fresh clone), so they name the program by its path."""
+    output = first_run.output
+    block = output[output.index("Next:") :].splitlines()[1:]
+    commands = [shlex.split(line, comments=True) for line in block if line.startswith("  ")]
+    assert len(commands) == 3, output
+    env = {k: v for k, v in cli_env.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}}
+    env["PATH"] = "/usr/bin:/bin"  # as on a fresh clone: no virtual environment activated
+    for command in commands:
+        program = Path(command[0])
+        if not program.is_absolute():
+            program = first_run.folder / program
+        assert program.is_file(), command
+        if command[1:3] == ["sweep", "run"]:  # would write a study into the shared home
+            spec = Path(command[3])
+            assert (spec if spec.is_absolute() else first_run.folder / spec).is_file(), command
+            continue
+        done = subprocess.run(
+            [str(program), *command[1:]],
+            cwd=first_run.folder,
+            env=env,
+            input=".quit\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
 
 
 def _free_port() -> int:

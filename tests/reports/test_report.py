@@ -562,3 +562,24 @@ def test_latest_link_replaces_a_plain_copy_of_it(tmp_path: Path) -> None:
     latest = link_latest(reports, reports / "2026-11-28")
     assert latest.is_symlink() and os.readlink(latest) == "2026-11-28"
     assert not (reports / "2026-11-28" / "index.html").exists()
+
+
+def test_the_nightly_standing_study_passes_its_own_precision_check(embedded_home) -> None:
+    """Issue 18, finding 5: the study a fresh clone's first refresh runs (the shipped spec, at
+    its shipped size) can rank its parameters, and the report does not warn about it."""
+    from migsys.reports.build import fails_precision_check, sobol_groups
+
+    con = duckdb.connect(str(embedded_home.warehouse), read_only=True)
+    try:
+        sensitivity = con.sql("from sweeps.sensitivity").df()
+        (scenarios,) = con.execute(
+            "select n_scenarios from sweeps.studies where study = 'remittances-nightly'"
+        ).fetchone()
+    finally:
+        con.close()
+    groups = [g for g in sobol_groups(sensitivity) if g[0] == "remittances-nightly"]
+    assert scenarios == 8192 and len(groups) == 2  # remittances and migrant stock in 2030
+    for _, outcome, frame in groups:
+        assert fails_precision_check(frame) == [], (outcome, frame)
+    report = (embedded_home.reports / "latest" / "index.html").read_text(encoding="utf-8")
+    assert 'id="precision"' not in report and "What drives remittances in 2030?" in report
