@@ -110,7 +110,8 @@ def run_refresh_command(
     """Run the nightly flow once and print where everything went; returns the warehouse path.
 
     Exits 1 with the failed step and the reason on stderr (published warehouse unchanged),
-    130 when interrupted.
+    1 when the Prefect server it reports to stops answering (said in one paragraph), 130 when
+    interrupted.
     """
     import logging
 

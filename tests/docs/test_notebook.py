@@ -57,7 +57,7 @@ def test_notebook_runs_from_docs_of_a_fresh_clone(embedded_home, tmp_path: Path)
     assert "2024" in text  # remittances to 2024, from the embedded snapshot
     assert "8,192 scenarios of the remittances kernel" in text  # the standing migration study
     top = re.search(r"largest total index: (\w+)", text)
-    assert top and top.group(1) in {"return_rate_initial", "inflow_base", "amount_base"}
+    assert top and top.group(1) in {"return_rate_initial", "inflow_base", "amount_base"}, text
     box = re.search(r"box: coverage (\d+)%, density (\d+)%", text)
     assert box and int(box.group(2)) > 50  # the box is rich in high-remittance scenarios
     images = [out for out in outputs if "image/png" in out.get("data", {})]
