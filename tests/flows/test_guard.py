@@ -19,7 +19,6 @@ from migsys.flows.config import SOURCE_FED_MARTS, NightlySettings
 from migsys.flows.nightly import run_nightly
 from migsys.warehouse.guard import (
     GuardPolicy,
-    PublishRefused,
     WarehouseProfile,
     compare_builds,
     source_folder_problems,
@@ -259,44 +258,3 @@ def test_the_home_config_names_the_sources_folder(tmp_path: Path) -> None:
     (home / HOME_CONFIG).write_text("sources = \n")
     with pytest.raises(HomeConfigError, match="cannot read it"):
         MigsysPaths.from_env({"MIGSYS_HOME": str(home)})
-
-
-@pytest.mark.slow
-def test_a_refresh_with_migsys_sources_remembers_the_folder(
-    published_copy: MigsysPaths, no_studies_config: Path, cli_env: dict[str, str], tmp_path: Path
-) -> None:
-    """After one `MIGSYS_SOURCES=… migsys refresh`, the README's plain `migsys refresh` reads
-    the same folder instead of being refused for falling back to the embedded data."""
-    import subprocess
-    import sys
-
-    from migsys.flows.config import SOURCE_FED_MARTS
-    from migsys.flows.steps import preflight_step
-    from migsys.warehouse.guard import GuardPolicy
-
-    migsys = str(Path(sys.executable).parent / "migsys")
-    env = {
-        **cli_env,
-        "MIGSYS_HOME": str(published_copy.home),
-        "MIGSYS_SOURCES": str(published_copy.sources),
-    }
-    done = subprocess.run(
-        [migsys, "refresh", "--config", str(no_studies_config)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    config = published_copy.home / "migsys.toml"
-    assert f"Sources folder remembered in {config}" in done.stdout
-    plain = MigsysPaths.from_env({"MIGSYS_HOME": str(published_copy.home)})
-    assert plain.sources == published_copy.sources.resolve() and plain.sources_from == "config"
-    # What refused the plain refresh before (no files in ./data/sources) now passes.
-    preflight_step(plain, GuardPolicy(SOURCE_FED_MARTS), sources_explicit=True)
-    # and without it, as before, the guard refuses the embedded fall-back
-    forgot = MigsysPaths(home=published_copy.home, sources=tmp_path / "data" / "sources")
-    with pytest.raises(PublishRefused) as refused:
-        preflight_step(forgot, GuardPolicy(SOURCE_FED_MARTS), sources_explicit=False)
-    assert "--use-embedded" in str(refused.value)

@@ -1,10 +1,12 @@
 """One Prefect server per home, and a server that vanishes mid-run, with real processes.
 
-Two homes (copies of the fresh clone's) each start `migsys server`; a `migsys refresh` in each
-reports to its own home's server only, and each server's database holds that home's run alone
-(issue 18, finding 4). Then home A's server is killed while a refresh reports to it: the
-refresh stops within seconds with one clear message instead of minutes of retries and a
-traceback, and the published warehouse is left byte-for-byte unchanged (issue 17, item 6).
+Two homes each start `migsys server`: A holds a warehouse published from the real files, B a
+fresh clone's. A `migsys refresh` in each reports to its own home's server only, and each
+server's database holds that home's run alone (issue 18, finding 4); A's refresh, given
+MIGSYS_SOURCES, remembers the folder in A's migsys.toml. Then A's server is killed while a plain
+`migsys refresh` (no MIGSYS_SOURCES: the remembered folder) reports to it: the refresh stops
+within seconds with one clear message instead of minutes of retries and a traceback, and the
+published warehouse is left byte-for-byte unchanged (issue 17, item 6).
 """
 
 from __future__ import annotations
@@ -64,15 +66,15 @@ def _flow_runs(api_url: str) -> list[dict]:
 
 
 def test_each_home_reports_to_its_own_server_and_a_vanished_server_is_said_plainly(
-    embedded_home, tmp_path: Path
+    published_copy, embedded_home, no_studies_config: Path, tmp_path: Path
 ) -> None:
     homes, servers, outputs, urls = {}, {}, {}, {}
-    for name in ("a", "b"):
+    for name, source in (("a", published_copy.home), ("b", embedded_home.home)):
         clone = tmp_path / name
         clone.mkdir()
         homes[name] = clone / "var"
         shutil.copytree(
-            embedded_home.home,
+            source,
             homes[name],
             symlinks=True,
             ignore=shutil.ignore_patterns("*.lock", "prefect", "server.json"),
@@ -99,38 +101,52 @@ def test_each_home_reports_to_its_own_server_and_a_vanished_server_is_said_plain
             record = json.loads((homes[name] / "prefect" / "server.json").read_text())
             assert record["api_url"] == urls[name] and record["home"] == str(homes[name])
 
-        # Unchanged inputs: each refresh runs its flow (and reports it) without rebuilding.
-        refreshes = {
-            name: subprocess.run(
-                [MIGSYS, "refresh"],
-                env=_home_env(homes[name]),
+        # Unchanged inputs: each refresh runs its flow (and reports it) without rebuilding; both
+        # at once, each to its own server.
+        sources_a = {"MIGSYS_SOURCES": str(published_copy.sources)}
+        commands = {
+            "a": ([MIGSYS, "refresh", "--config", str(no_studies_config)], sources_a),
+            "b": ([MIGSYS, "refresh"], {}),
+        }
+        running = {
+            name: subprocess.Popen(
+                command,
+                env={**_home_env(homes[name]), **extra},
                 cwd=homes[name].parent,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=600,
             )
-            for name in ("a", "b")
+            for name, (command, extra) in commands.items()
+        }
+        refreshes = {
+            name: subprocess.CompletedProcess(process.args, 0, *process.communicate(timeout=600))
+            for name, process in running.items()
         }
         for name, done in refreshes.items():
-            assert done.returncode == 0, done.stdout + done.stderr
+            assert running[name].returncode == 0, done.stdout + done.stderr
             ui = urls[name].removesuffix("/api")
             assert f"reporting to this home's server at {ui}" in done.stdout
             assert f"flow run: {ui}/runs/flow-run/" in done.stdout
             runs = _flow_runs(urls[name])
             assert [run["parameters"]["settings"]["home"] for run in runs] == [str(homes[name])]
 
-        # Home A's server vanishes while a refresh reports to it.
+        # A's first refresh remembered its sources folder.
+        assert f"Sources folder remembered in {homes['a'] / 'migsys.toml'}" in refreshes["a"].stdout
+
+        # Home A's server vanishes while a plain refresh (the remembered sources) reports to it.
         published = (homes["a"] / "warehouse.duckdb").read_bytes()
         log = tmp_path / "refresh-a.out"
         with log.open("w") as out:
             refresh = subprocess.Popen(
-                [MIGSYS, "refresh", "--rebuild"],
+                [MIGSYS, "refresh", "--rebuild", "--config", str(no_studies_config)],
                 env=_home_env(homes["a"]),
                 cwd=homes["a"].parent,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
         _wait_for(log, "✓ ingest", refresh, timeout=300)
+        assert f"sources {published_copy.sources.resolve()}" in log.read_text()  # remembered
         server_a = psutil.Process(servers["a"].pid)
         for process in [server_a, *server_a.children(recursive=True)]:
             process.kill()  # gone at once: no goodbye to anyone
