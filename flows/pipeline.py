@@ -8,6 +8,7 @@ import Prefect.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def _standing_study(
 ) -> StudyOutcome:
     """Plan one standing study and run it unless it is unchanged (the log says which and why)."""
     plan = step(
-        f"plan {spec.stem}", plan_standing_study, spec, settings.paths.sweeps, inputs,
+        f"plan {study_label(spec)}", plan_standing_study, spec, settings.paths.sweeps, inputs,
         rerun=settings.rerun_studies, workers=workers or settings.workers,
     )  # fmt: skip
     if plan.action == "skip":
@@ -117,6 +118,15 @@ def _standing_study(
         f"study {plan.name}", run_standing_study, plan, settings.paths.sweeps, inputs,
         scheduler=settings.scheduler,
     )  # fmt: skip
+
+
+def study_label(spec: Path) -> str:
+    """The study's name as its spec gives it (the step is named before the spec is validated;
+    an unreadable spec is named by its file, and the planning step then says what is wrong)."""
+    try:
+        return str(tomllib.loads(spec.read_text(encoding="utf-8"))["study"]["name"])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return spec.stem
 
 
 def run_plain(settings: NightlySettings) -> NightlyResult:
