@@ -15,7 +15,12 @@ from typing import Any
 
 from migsys.flows import steps
 from migsys.flows.config import NightlySettings, load_nightly_config
-from migsys.flows.planning import StudyOutcome, plan_standing_study, run_standing_study
+from migsys.flows.planning import (
+    StudyOutcome,
+    folder_of_old_name,
+    plan_standing_study,
+    run_standing_study,
+)
 from migsys.flows.runner import PlainSteps, StepRunner
 from migsys.warehouse.publish import (
     cleaned_up_on_disk_full,
@@ -111,6 +116,12 @@ def _standing_study(
         f"plan {study_label(spec)}", plan_standing_study, spec, settings.paths.sweeps, inputs,
         rerun=settings.rerun_studies, workers=workers or settings.workers,
     )  # fmt: skip
+    old = folder_of_old_name(settings.paths.sweeps, plan.name)
+    if old is not None:
+        step.note(
+            f"study {plan.name}: older results under its former name {old.name} are still "
+            f"loaded as an ad-hoc study; remove {old} to drop them"
+        )
     if plan.action == "skip":
         step.note(f"study {plan.name} skipped: {plan.reason}")
         return StudyOutcome(plan.name, "skip", plan.reason)

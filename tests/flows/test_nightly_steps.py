@@ -279,3 +279,12 @@ def test_standing_study_waits_for_absent_inputs_instead_of_failing(
     plan = plan_standing_study(spec, tmp_path / "sweeps", paper_only_home.warehouse, rerun=True)
     assert plan.action == "skip"
     assert "inputs absent" in plan.reason and "remittances" in plan.reason
+
+
+def test_results_under_a_standing_study_old_name_are_pointed_out(tmp_path: Path) -> None:
+    from migsys.flows.planning import folder_of_old_name
+
+    assert folder_of_old_name(tmp_path, "remittances-nightly") is None
+    (tmp_path / "remittances_nightly").mkdir()
+    assert folder_of_old_name(tmp_path, "remittances-nightly") == tmp_path / "remittances_nightly"
+    assert folder_of_old_name(tmp_path, "ishigami") is None
