@@ -21,6 +21,7 @@ MODULES = (
     "migsys.bench.projections",
     "migsys.bench.sweeps",
     "migsys.bench.nightly",
+    "migsys.bench.daily_use",
 )
 
 

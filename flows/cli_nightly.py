@@ -12,13 +12,16 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from migsys.warehouse.paths import MigsysPaths
+if TYPE_CHECKING:  # imported where used: `migsys -h` loads neither pydantic nor rich.progress
+    from rich.progress import Progress
+
+    from migsys.warehouse.paths import MigsysPaths
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,6 +46,14 @@ class ConsoleReporter:
     def step_started(self, name: str) -> None:
         # Only on a terminal: written to a file or pipe, a stopped bar leaves a blank line.
         if name.startswith("dbt build") and self.out.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("  [bold]dbt build"),
                 BarColumn(),
@@ -69,8 +80,20 @@ class ConsoleReporter:
             self._progress.update(self._task, completed=event.done, total=event.total or None)
 
 
-def _sources_explicit() -> bool:
-    return bool(os.environ.get("MIGSYS_SOURCES"))
+def _sources_explicit(paths: MigsysPaths) -> bool:
+    """Sources named by MIGSYS_SOURCES or the home's migsys.toml: a missing or empty folder is
+    then an error (an unmounted volume), never the cue to use the embedded data."""
+    return paths.sources_from != "default"
+
+
+def _paths_or_exit() -> MigsysPaths:
+    from migsys.warehouse.paths import HomeConfigError, MigsysPaths
+
+    try:
+        return MigsysPaths.from_env()
+    except HomeConfigError as error:
+        err_console.print(f"refused: {error}", markup=False)
+        raise typer.Exit(2) from None
 
 
 def run_refresh_command(
@@ -87,11 +110,18 @@ def run_refresh_command(
     """Run the nightly flow once and print where everything went; returns the warehouse path.
 
     Exits 1 with the failed step and the reason on stderr (published warehouse unchanged),
-    130 when interrupted.
+    1 when the Prefect server it reports to stops answering (said in one paragraph), 130 when
+    interrupted.
     """
+    import logging
+
+    from migsys.flows.prefect_server import answers
     from migsys.flows.runtime import (
+        SERVER_LOST,
         Interrupted,
+        ServerLost,
         configure_prefect,
+        exit_code,
         home_write_problem,
         interruptible,
         log_to_file,
@@ -99,7 +129,8 @@ def run_refresh_command(
         start_ephemeral_api_in_background,
     )
 
-    paths = paths or MigsysPaths.from_env()
+    log = logging.getLogger("migsys.refresh")
+    paths = paths or _paths_or_exit()
     problem = home_write_problem(paths)  # before Prefect or a log file would stumble on it
     if problem is not None:
         err_console.print(f"refresh refused: {problem}", markup=False)
@@ -122,7 +153,7 @@ def run_refresh_command(
 
     settings = NightlySettings.from_paths(
         paths,
-        sources_explicit=_sources_explicit(),
+        sources_explicit=_sources_explicit(paths),
         rerun_studies=rerun_studies,
         fetch=fetch,
         rebuild=rebuild,
@@ -134,18 +165,25 @@ def run_refresh_command(
     console.print(f"migsys refresh · home {paths.home} · sources {paths.sources}", markup=False)
     console.print(mode.describe(), markup=False)
 
+    published_before = _identity(paths.warehouse)
+
     def say_interrupted(signum: int) -> None:
+        if signum == SERVER_LOST:
+            err_console.print(server_lost_message(mode.api_url, paths, published_before, log_file))
+            return
         err_console.print(
             f"interrupted: stopping the refresh; {paths.warehouse} stays as it was", markup=False
         )
 
     try:
-        with interruptible(say_interrupted, log_file=log_file):
+        with interruptible(say_interrupted, log_file=log_file, watch_api_url=mode.api_url):
             if api_starting is not None:
                 api_starting.join()
             result = run_nightly(settings)
+    except ServerLost:
+        raise typer.Exit(1) from None
     except Interrupted as stopped:
-        raise typer.Exit(128 + stopped.signum) from None
+        raise typer.Exit(exit_code(stopped.signum)) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (RefreshInProgress, NightlyConfigError) as error:
@@ -154,7 +192,13 @@ def run_refresh_command(
     except Exception as error:  # a failed step, or Prefect failing to record the run after one
         failure = failure_in(error) or (_disk_full(paths, error) if is_disk_full(error) else None)
         if failure is None:
-            raise
+            # Prefect's client fails with connection errors when its server went away between
+            # two health checks: say that, not a traceback (which stays in the log).
+            if mode.api_url is None or answers(mode.api_url):
+                raise
+            log.exception("the Prefect server stopped answering")
+            err_console.print(server_lost_message(mode.api_url, paths, published_before, log_file))
+            raise typer.Exit(1) from None
         err_console.print(
             f"refresh failed at step '{failure.step}': {failure.reason}", markup=False
         )
@@ -171,6 +215,17 @@ def run_refresh_command(
         )
         err_console.print(f"{where} Full log: {log_file}", markup=False)
         raise typer.Exit(1) from error
+    from_files = any(s.get("origin") == "sources" for s in result.summary.get("sources", []))
+    if paths.sources_from == "environment" and from_files:
+        from migsys.warehouse.paths import remember_sources
+
+        remembered = remember_sources(paths.home, paths.sources)
+        if remembered is not None:
+            console.print(
+                f"Sources folder remembered in {remembered}: a plain `migsys refresh` of this "
+                "home reads it from now on (MIGSYS_SOURCES still wins).",
+                markup=False,
+            )
     _closing_block(paths, result, log_file)
     return result.warehouse
 
@@ -187,6 +242,35 @@ def _disk_full(paths: MigsysPaths, error: BaseException):
         return disk_full_failure(paths, error, remove_build=False)
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """What tells a published warehouse from the next one: its inode and modification time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def server_lost_message(
+    api_url: str | None, paths: MigsysPaths, published_before, log_file: Path
+) -> Text:
+    """One paragraph: the server went away, what happened to the warehouse, what to do."""
+    published = _identity(paths.warehouse) != published_before
+    outcome = (
+        f"the new warehouse had already been published to {paths.warehouse}, but the run "
+        "stopped before its report"
+        if published
+        else f"the published warehouse {paths.warehouse} was left unchanged"
+    )
+    ui = (api_url or "").removesuffix("/api")
+    return Text(
+        f"refresh stopped: the Prefect server at {ui} stopped answering, so the run could not "
+        f"be recorded; {outcome}. Start the server again (`migsys server`) or unset "
+        f"PREFECT_API_URL to use Prefect's ephemeral API, then run `migsys refresh` again. "
+        f"Full log: {log_file}"
+    )
+
+
 def _closing_block(paths: MigsysPaths, result, log_file: Path) -> None:
     if not result.rebuilt:
         console.print(
@@ -200,12 +284,36 @@ def _closing_block(paths: MigsysPaths, result, log_file: Path) -> None:
     console.print(f"Report     [link={report.as_uri()}]{report.as_uri()}[/link]")
     console.print(f"Log        {log_file}", markup=False)
     console.print("Next:")
-    for command in (
-        'migsys sql "select * from fct_intensity_degree_summary where index_year = 2000"',
-        "migsys sql                    # interactive prompt: .tables, .schema, .help",
-        "migsys sweep run studies/ishigami_sobol.toml",
-    ):
+    for command in next_commands(Path.cwd(), os.environ.get("PATH", "")):
         console.print(f"  {command}", markup=False)
+
+
+def as_typed(path: Path, cwd: Path) -> str:
+    """A path as the user would type it from ``cwd``: relative inside it, absolute outside."""
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+
+
+def migsys_program(cwd: Path, search_path: str) -> str:
+    """How to run this migsys from ``cwd``: ``migsys`` when that name on PATH is this one, else
+    its path (``.venv/bin/migsys`` in a fresh clone, where it is not on PATH)."""
+    mine = Path(sys.executable).parent / "migsys"
+    found = shutil.which("migsys", path=search_path)
+    if found and Path(found).resolve() == mine.resolve():
+        return "migsys"
+    return as_typed(mine.absolute(), cwd)
+
+
+def next_commands(cwd: Path, search_path: str) -> list[str]:
+    """The closing block's suggestions, written so that each runs as printed from ``cwd``."""
+    from migsys.warehouse.paths import STUDIES_DIR
+
+    program = migsys_program(cwd, search_path)
+    study = as_typed(STUDIES_DIR / "remittances_tour.toml", cwd.resolve())
+    return [
+        f'{program} sql "select * from fct_intensity_degree_summary where index_year = 2000"',
+        f"{program} sql                    # interactive prompt: .tables, .schema, .help",
+        f"{program} sweep run {study}    # a small remittance study, then: sweep analyze",
+    ]
 
 
 def refresh(
@@ -305,7 +413,7 @@ def serve(
     """
     from migsys.flows.runtime import configure_prefect
 
-    paths = MigsysPaths.from_env()
+    paths = _paths_or_exit()
     mode = configure_prefect(paths)
 
     from prefect import serve as prefect_serve
@@ -323,7 +431,7 @@ def serve(
         nightly = load_nightly_config(config_file)
         settings = NightlySettings.from_paths(
             paths,
-            sources_explicit=_sources_explicit(),
+            sources_explicit=_sources_explicit(paths),
             config_file=config_file,
             fetch=fetch,
             scheduler=scheduler,
@@ -347,36 +455,34 @@ def serve(
 
 
 def server(
-    port: Annotated[int, typer.Option(help="Port of the Prefect UI and API.")] = 4200,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port of the Prefect UI and API (default 4200, or a free one if taken)."),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Start a persistent local Prefect server (UI and API) for refresh and serve to report to.
+    """Start this home's Prefect server (UI and API) for refresh and serve to report to.
 
-    Its database lives in MIGSYS_HOME/prefect. While it runs, `migsys refresh` and `migsys serve`
-    report to it and print the flow run's URL; when it is not running they use Prefect's
-    ephemeral API and say so.
+    One server per MIGSYS_HOME: its database lives in MIGSYS_HOME/prefect and where it listens
+    is recorded there, so `migsys refresh` and `migsys serve` of this home report to it (and
+    print the flow run's URL), never to another home's server. When it is not running they use
+    Prefect's ephemeral API and say so. Its own output goes to MIGSYS_HOME/logs/prefect-server.log.
 
-    Example: migsys server --port 4200   (then open http://127.0.0.1:4200)
+    Example: migsys server   (then open the URL it prints; Ctrl-C stops it)
     """
-    from migsys.flows.runtime import SERVER_URL_ENV
+    from migsys.flows.prefect_server import ServerFailed, run_server
 
-    paths = MigsysPaths.from_env()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": os.environ.get("PREFECT_HOME", str(paths.home / "prefect")),
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
-    }
-    prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-    console.print(
-        f"Prefect server on http://{host}:{port} (database in {env['PREFECT_HOME']}); "
-        f"refresh and serve find it there (or set {SERVER_URL_ENV}). Stop with Ctrl-C.",
-        markup=False,
-    )
-    sys.stdout.flush()
-    # Become the server (exec): Ctrl-C and SIGTERM reach it directly, and no child is orphaned.
-    os.execve(prefect, [prefect, "server", "start", "--host", host, "--port", str(port)], env)
+    paths = _paths_or_exit()
+
+    def say(text: str) -> None:
+        console.print(text, markup=False)
+
+    try:
+        code = run_server(paths, host, port, say)
+    except ServerFailed as error:
+        err_console.print(f"migsys server: {error}", markup=False)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

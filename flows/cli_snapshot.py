@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from migsys.warehouse.paths import MigsysPaths
-
 console = Console()
 err_console = Console(stderr=True)
 
@@ -58,6 +56,7 @@ def snapshot(
 
     The snapshot (one Parquet file per source plus manifest.json with publisher, official URL, licence and attribution, release date, sha256 of each original file and row counts) is what `migsys refresh` uses when MIGSYS_SOURCES holds no registered file. Every registered file must be present and parse cleanly.
     """  # noqa: E501 - one line per paragraph: the help wraps it to the terminal
+    from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.snapshot import (
         EMBEDDED_DIR,
         SnapshotError,

@@ -255,29 +255,18 @@ def analyze(
 
     try:
         spec = _spec_for(study)
-        root = _paths().sweeps
+        paths = _paths()
+        root = paths.sweeps
         result = analyze_study(root, spec, second_order=second_order or None)
         figures = []
         if plots:
             from migsys.sweeps.plots import write_plots
 
-            figures = write_plots(root, spec.name, result)
+            figures = write_plots(root, spec.name, result, paths.warehouse)
     except (SpecError, ValueError, OSError) as error:
         _fail(error)
-    table = Table(title=f"sensitivity of {spec.name}")
-    for column in ("outcome", "method", "index", "parameter", "value", "conf"):
-        table.add_column(column)
-    for row in result.sensitivity.itertuples():
-        parameter = (
-            row.parameter if row.parameter_2 is None else f"{row.parameter} x {row.parameter_2}"
-        )
-        conf = "" if row.conf is None or row.conf != row.conf else f"± {row.conf:.3g}"
-        table.add_row(
-            *(Text(str(v)) for v in (row.outcome, row.method, row.index, parameter)),
-            Text(f"{row.value:.4g}"),
-            Text(conf),
-        )
-    _console.print(table)
+    _console.print(f"sensitivity of {spec.name}")
+    _console.print(sensitivity_text(result.sensitivity, _console.width), end="")
     if len(result.prim_boxes):
         _console.print(result.prim_boxes.drop(columns=["study"]).to_string(index=False))
     for path in figures:
@@ -302,7 +291,7 @@ def export(
 
     Example:
 
-        migsys sweep export remittances_nightly --output bands.csv
+        migsys sweep export remittances-nightly --output bands.csv
     """
     from migsys.sweeps.export import export_iamc
     from migsys.sweeps.spec import SpecError
@@ -319,6 +308,27 @@ def export(
     except (SpecError, ValueError, OSError) as error:
         _fail(error)
     _console.print(f"wrote {path}")
+
+
+def sensitivity_text(sensitivity, width: int) -> str:
+    """The indices as a table that fits ``width`` and never cuts a name or a number."""
+    import pyarrow as pa
+
+    from migsys.warehouse.sql_output import box_text
+
+    rows: dict[str, list] = {
+        name: [] for name in ("outcome", "method", "index", "parameter", "value", "conf ±")
+    }
+    for row in sensitivity.itertuples():
+        pair = row.parameter_2 is not None and row.parameter_2 == row.parameter_2
+        rows["outcome"].append(str(row.outcome))
+        rows["method"].append(str(row.method))
+        rows["index"].append(str(row.index))
+        rows["parameter"].append(f"{row.parameter} x {row.parameter_2}" if pair else row.parameter)
+        rows["value"].append(float(f"{row.value:.4g}"))
+        conf = row.conf
+        rows["conf ±"].append(None if conf is None or conf != conf else float(f"{conf:.3g}"))
+    return box_text(pa.table(rows), width=width, max_rows=None)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,8 +9,10 @@ import typer
 from rich.console import Console
 
 from migsys.flows.cli_help import command_help
-from migsys.warehouse.fetch import FetchLimits as FetchLimitsDefaults
-from migsys.warehouse.paths import MigsysPaths
+
+# migsys.warehouse.sql_output.DEFAULT_MAX_ROWS, repeated (a test keeps them equal): importing
+# that module loads pyarrow, and `migsys -h` must stay fast.
+DEFAULT_MAX_ROWS = 40
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,12 +28,15 @@ def fetch(
         ),
     ] = None,
     deadline: Annotated[
-        float,
-        typer.Option(min=1, metavar="SECONDS", help="Overall time allowed per file."),
-    ] = FetchLimitsDefaults.deadline_seconds,
+        float | None,
+        typer.Option(
+            min=1, metavar="SECONDS", help="Overall time allowed per file (default: 120)."
+        ),
+    ] = None,
     max_mib: Annotated[
-        int, typer.Option(min=1, metavar="MIB", help="Size cap per file, in MiB.")
-    ] = FetchLimitsDefaults.max_bytes // (1024 * 1024),
+        int | None,
+        typer.Option(min=1, metavar="MIB", help="Size cap per file, in MiB (default: 64)."),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="On failure, one line per file with its rule.")
     ] = False,
@@ -53,9 +58,13 @@ def fetch(
       migsys fetch --deadline 300 --max-mib 16
     """
     from migsys.warehouse.fetch import FetchError, FetchLimits, SourcesFolderError, fetch_sources
+    from migsys.warehouse.paths import MigsysPaths
 
     paths = MigsysPaths.from_env()
-    limits = FetchLimits(max_bytes=max_mib * 1024 * 1024, deadline_seconds=deadline)
+    # The defaults are FetchLimits' own (not imported at start-up: `migsys -h` stays fast).
+    given = {"max_bytes": None if max_mib is None else max_mib * 1024 * 1024}
+    given["deadline_seconds"] = deadline
+    limits = FetchLimits(**{name: value for name, value in given.items() if value is not None})
     try:
         report = fetch_sources(paths.sources, base_url=base_url, limits=limits)
     except FetchError as error:
@@ -101,8 +110,8 @@ def sql(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="table, csv or json on the terminal; csv, json or parquet with --output "
-            "(default: table, or the --output suffix).",
+            help="table, csv, json, markdown or line on the terminal; csv, json or parquet "
+            "with --output (default: table, or the --output suffix).",
         ),
     ] = None,
     output: Annotated[
@@ -111,6 +120,15 @@ def sql(
             "--output", "-o", metavar="FILE", help="Write the rows to FILE (its folder must exist)."
         ),
     ] = None,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-rows",
+            min=0,
+            metavar="N",
+            help=f"Rows the table layout prints (default {DEFAULT_MAX_ROWS}; 0: all).",
+        ),
+    ] = DEFAULT_MAX_ROWS,
     tui: Annotated[
         bool, typer.Option("--tui", help="Open Harlequin, the SQL IDE for the terminal, read-only.")
     ] = False,
@@ -128,9 +146,14 @@ def sql(
     PRAGMAs and EXPLAIN of those run; COPY, ATTACH, INSTALL, LOAD, SET, IMPORT DATABASE and every
     write are refused with the rule. No query installs or loads an extension.
 
+    The table layout fits the terminal and never cuts a number: text columns shrink, and a
+    table still too wide is folded into several boxes. Lists and structs are written as JSON
+    text in CSV and kept native in JSON and Parquet. --output never writes inside MIGSYS_HOME
+    or the sources folder.
+
     Without QUERY a prompt opens: statements end with ';', and .tables, .schema [table],
-    .mode [mode], .help and .quit work as in the DuckDB CLI. docs/tables.md lists the tables
-    you'll want.
+    .mode [mode], .maxrows [n], .output [file], .once file, .timer on|off, .help and .quit work
+    as in the DuckDB CLI. docs/tables.md lists the tables you'll want.
 
     Examples:
       migsys sql "show all tables"
@@ -140,6 +163,7 @@ def sql(
       migsys sql --tui                # Harlequin, if installed
     """
     from migsys.flows.sql_prompt import SqlPrompt, enable_line_editing, open_tui, print_result
+    from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.sql import (
         OUTPUT_FORMATS,
         OutputError,
@@ -149,12 +173,15 @@ def sql(
         run_query,
         write_table,
     )
+    from migsys.warehouse.sql_output import CLI_HINTS
 
-    paths = MigsysPaths.from_env()
     try:
+        paths = MigsysPaths.from_env()  # a broken MIGSYS_HOME/migsys.toml: one message below
+        refused = (paths.home, paths.sources)
         if output is not None:
             fmt = format_for_output(output, fmt)
-            check_output_path(output)  # before the query runs: fail fast, write nothing
+            # Before the query runs: fail fast, write nothing.
+            check_output_path(output, refused_folders=refused)
         elif fmt is not None and fmt not in OUTPUT_FORMATS:
             raise OutputError(f"--format must be one of {', '.join(OUTPUT_FORMATS)} (got {fmt})")
         elif fmt == "parquet":
@@ -169,7 +196,15 @@ def sql(
             con = open_read_only(paths.warehouse, sandbox=sandbox)
             try:
                 enable_line_editing(con)
-                SqlPrompt(con, paths.warehouse, console, err_console, mode=fmt or "table").run()
+                SqlPrompt(
+                    con,
+                    paths.warehouse,
+                    console,
+                    err_console,
+                    mode=fmt or "table",
+                    max_rows=max_rows or None,
+                    refused_folders=refused,
+                ).run()
             finally:
                 con.close()
             return
@@ -183,9 +218,9 @@ def sql(
         _error(str(error))
         raise typer.Exit(1) from None
     if output is None:
-        print_result(table, fmt or "table", console)
+        print_result(table, fmt or "table", console, max_rows or None, CLI_HINTS)
         return
-    write_table(table, output, fmt)
+    write_table(table, output, fmt, refused_folders=refused)
     console.print(f"wrote {table.num_rows} rows to {output}", markup=False, highlight=False)
 
 

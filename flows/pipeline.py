@@ -8,13 +8,19 @@ import Prefect.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from migsys.flows import steps
 from migsys.flows.config import NightlySettings, load_nightly_config
-from migsys.flows.planning import StudyOutcome, plan_standing_study, run_standing_study
+from migsys.flows.planning import (
+    StudyOutcome,
+    folder_of_old_name,
+    plan_standing_study,
+    run_standing_study,
+)
 from migsys.flows.runner import PlainSteps, StepRunner
 from migsys.warehouse.publish import (
     cleaned_up_on_disk_full,
@@ -115,9 +121,15 @@ def _standing_study(
 ) -> StudyOutcome:
     """Plan one standing study and run it unless it is unchanged (the log says which and why)."""
     plan = step(
-        f"plan {spec.stem}", plan_standing_study, spec, settings.paths.sweeps, inputs,
+        f"plan {study_label(spec)}", plan_standing_study, spec, settings.paths.sweeps, inputs,
         rerun=settings.rerun_studies, workers=workers or settings.workers,
     )  # fmt: skip
+    old = folder_of_old_name(settings.paths.sweeps, plan.name)
+    if old is not None:
+        step.note(
+            f"study {plan.name}: older results under its former name {old.name} are still "
+            f"loaded as an ad-hoc study; remove {old} to drop them"
+        )
     if plan.action == "skip":
         step.note(f"study {plan.name} skipped: {plan.reason}")
         return StudyOutcome(plan.name, "skip", plan.reason)
@@ -125,6 +137,15 @@ def _standing_study(
         f"study {plan.name}", run_standing_study, plan, settings.paths.sweeps, inputs,
         scheduler=settings.scheduler,
     )  # fmt: skip
+
+
+def study_label(spec: Path) -> str:
+    """The study's name as its spec gives it (the step is named before the spec is validated;
+    an unreadable spec is named by its file, and the planning step then says what is wrong)."""
+    try:
+        return str(tomllib.loads(spec.read_text(encoding="utf-8"))["study"]["name"])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return spec.stem
 
 
 def run_plain(settings: NightlySettings) -> NightlyResult:

@@ -99,6 +99,13 @@ def plan_standing_study(
     return plan("run", "changed: " + "; ".join(changes))
 
 
+def folder_of_old_name(sweeps_root: Path, name: str) -> Path | None:
+    """Results of this study stored under the name it had before study names took hyphens
+    (``remittances_nightly`` for ``remittances-nightly``): still loaded, never refreshed."""
+    old = sweeps_root / name.replace("-", "_")
+    return old if old.name != name and old.is_dir() else None
+
+
 def analysis_present(study_dir: Path) -> bool:
     """Whether the study's analysis was written for its current results."""
     from migsys.sweeps import store

@@ -2,8 +2,9 @@
 
 * ``configure_prefect`` runs before Prefect is imported: no telemetry, Prefect's home under
   ``MIGSYS_HOME`` unless the operator chose one, quiet console (full logs go to
-  ``MIGSYS_HOME/logs``), and the API: a local server when one answers (``migsys server``), else
-  Prefect's ephemeral API — and it says which.
+  ``MIGSYS_HOME/logs``), and the API: ``PREFECT_API_URL`` when the operator set it, else the
+  server ``migsys server`` started for this home (``flows.prefect_server``), else Prefect's
+  ephemeral API — and it says which. Never a server some other home started.
 * ``interruptible`` turns the first Ctrl-C or SIGTERM into one line, stops dbt at once, and lets
   the refresh unwind (lock released, published warehouse untouched); a second signal exits.
 * ``reap_leftovers`` removes what a run killed with SIGKILL left: the ephemeral Prefect server it
@@ -20,17 +21,17 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from migsys.flows.prefect_server import answers, home_server
 from migsys.warehouse.paths import MigsysPaths
 
-# Where `migsys server` listens, and where refresh/serve look for it.
-DEFAULT_SERVER_URL = "http://127.0.0.1:4200/api"
+# An explicit server for refresh/serve to report to when it answers (tests, odd setups); without
+# it they look for the server started for their home.
 SERVER_URL_ENV = "MIGSYS_PREFECT_URL"
 EPHEMERAL_MARKER = "prefect.server.api.server:create_app"
 SERVER_RECORD = "prefect-server.json"
@@ -43,21 +44,16 @@ class PrefectMode:
     """Which Prefect API a run reports to, in words for the console."""
 
     api_url: str | None  # None: ephemeral
+    home_server: bool = False  # the server `migsys server` started for this home
 
     def describe(self) -> str:
         if self.api_url is None:
-            return "Prefect: ephemeral API (no server running; start one with `migsys server`)"
+            return (
+                "Prefect: ephemeral API (no server for this home; start one with `migsys server`)"
+            )
         ui = self.api_url.removesuffix("/api")
-        return f"Prefect: reporting to the server at {ui}"
-
-
-def server_answers(api_url: str, timeout: float = 1.0) -> bool:
-    """Whether a Prefect server answers its health check at ``api_url``."""
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as response:
-            return response.status == 200
-    except (OSError, ValueError):
-        return False
+        whose = "this home's server" if self.home_server else "the server"
+        return f"Prefect: reporting to {whose} at {ui}"
 
 
 def configure_prefect(paths: MigsysPaths, environ: dict[str, str] | None = None) -> PrefectMode:
@@ -72,10 +68,16 @@ def configure_prefect(paths: MigsysPaths, environ: dict[str, str] | None = None)
     env.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
     if env.get("PREFECT_API_URL"):
         return PrefectMode(env["PREFECT_API_URL"])
-    candidate = env.get(SERVER_URL_ENV, DEFAULT_SERVER_URL)
-    if server_answers(candidate):
-        env["PREFECT_API_URL"] = candidate
-        return PrefectMode(candidate)
+    explicit = env.get(SERVER_URL_ENV)
+    if explicit:
+        if answers(explicit):
+            env["PREFECT_API_URL"] = explicit
+            return PrefectMode(explicit)
+        return PrefectMode(None)
+    own = home_server(paths)
+    if own is not None:
+        env["PREFECT_API_URL"] = own.api_url
+        return PrefectMode(own.api_url, home_server=True)
     return PrefectMode(None)
 
 
@@ -183,6 +185,30 @@ class Interrupted(KeyboardInterrupt):
 # before the process ends itself; target ≤ 10 s from the signal to the exit.
 INTERRUPT_GRACE_SECONDS = 5.0
 
+# The Prefect server a run reports to stopped answering: the watcher thread tells the main thread
+# with this signal, and the refresh stops as on Ctrl-C (exit code 1, not 128 + signal).
+SERVER_LOST = signal.SIGUSR1
+WATCH_INTERVAL_SECONDS = 2.0
+WATCH_MISSES = 2  # consecutive failed health checks before the server counts as gone
+
+
+class ServerLost(Interrupted):
+    """The Prefect server the run reports to stopped answering."""
+
+
+def exit_code(signum: int) -> int:
+    return 1 if signum == SERVER_LOST else 128 + signum
+
+
+def _watch_server(api_url: str, stopped: threading.Event) -> None:
+    """Signal this process (``SERVER_LOST``) once ``api_url`` stops answering its health check."""
+    misses = 0
+    while not stopped.wait(WATCH_INTERVAL_SECONDS):
+        misses = 0 if answers(api_url, timeout=2.0) else misses + 1
+        if misses >= WATCH_MISSES:
+            os.kill(os.getpid(), SERVER_LOST)
+            return
+
 
 def stop_children(grace_seconds: float = 3.0) -> None:
     """Terminate every process this one started (Prefect server, Dask workers), then kill."""
@@ -213,6 +239,7 @@ def interruptible(
     *,
     log_file: Path | None = None,
     grace_seconds: float = INTERRUPT_GRACE_SECONDS,
+    watch_api_url: str | None = None,
 ) -> Iterator[None]:
     """Turn SIGINT/SIGTERM into ``Interrupted`` in the main thread, after stopping dbt.
 
@@ -220,6 +247,11 @@ def interruptible(
     ``log_file``. The refresh then unwinds (the flow run is marked crashed, the lock released);
     if that takes longer than ``grace_seconds`` — Prefect waiting on a server the Ctrl-C also
     stopped, say — the process stops its children and exits. A second signal exits at once.
+
+    With ``watch_api_url`` (the Prefect server the run reports to), a thread checks the server's
+    health every few seconds; when it stops answering the refresh stops the same way, with
+    ``ServerLost`` (``on_first`` gets ``SERVER_LOST``), instead of Prefect retrying every call
+    for minutes and ending in a traceback.
     """
     from migsys.warehouse.dbt_runner import allow_runs_again, terminate_running
 
@@ -227,7 +259,7 @@ def interruptible(
 
     def leave(signum: int) -> None:
         stop_children()
-        os._exit(128 + signum)
+        os._exit(exit_code(signum))
 
     def watchdog(signum: int) -> None:
         time.sleep(grace_seconds)
@@ -241,12 +273,19 @@ def interruptible(
         _send_stderr_to(log_file)
         threading.Thread(target=watchdog, args=(signum,), daemon=True).start()
         terminate_running(grace_seconds=2.0)
-        raise Interrupted(signum)
+        raise (ServerLost if signum == SERVER_LOST else Interrupted)(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, signal.SIGTERM) + ((SERVER_LOST,) if watch_api_url else ())
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    watching = threading.Event()
+    if watch_api_url:
+        threading.Thread(
+            target=_watch_server, args=(watch_api_url, watching), name="prefect-watch", daemon=True
+        ).start()
     try:
         yield
     finally:
+        watching.set()
         for sig, old in previous.items():
             signal.signal(sig, old)
         allow_runs_again()

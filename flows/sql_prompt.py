@@ -2,7 +2,9 @@
 
 Statements end with ``;`` and may span lines. At the start of a statement the prompt also takes
 the dot commands DuckDB users type without thinking: ``.tables [PATTERN]``, ``.schema [TABLE]``,
-``.mode [MODE]``, ``.help`` and ``.quit``/``.exit``. Every statement goes through the read-only
+``.mode [MODE]``, ``.maxrows [N]``, ``.output [FILE]``, ``.once FILE``, ``.timer on|off``,
+``.help`` and ``.quit``/``.exit``. Results are laid out by ``migsys.warehouse.sql_output`` (the
+table layout fits the terminal and never cuts a number). Every statement goes through the read-only
 allow-list of ``migsys.warehouse.sql``; an unknown table is answered with the warehouse's own
 nearest tables. ``open_tui`` starts Harlequin (the SQL IDE for the terminal) on the warehouse,
 read-only and with extension auto-install off, when it is installed.
@@ -10,42 +12,55 @@ read-only and with extension auto-install off, when it is installed.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 from rich.columns import Columns
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from migsys.warehouse.sql import (
     READ_ONLY_CONFIG,
     SANDBOX_CONFIG,
+    OutputError,
     WriteRefused,
+    check_output_path,
     query_connection,
     suggest_tables,
     warehouse_tables,
 )
+from migsys.warehouse.sql_output import (
+    DEFAULT_MAX_ROWS,
+    MODE_ALIASES,
+    PROMPT_HINTS,
+    TEXT_MODES,
+    Hints,
+    box_text,
+    format_text,
+)
 
 PROMPT = "migsys> "
 CONTINUATION = "   ...> "
-MODES = ("table", "csv", "json", "markdown", "line")
-TABLE_MODE_ROWS = 40  # like the DuckDB CLI: a screenful, the rest with .mode csv or --output
+MODES = TEXT_MODES
 DOT_COMMANDS = {
     ".tables [PATTERN]": "list the warehouse's tables and views (PATTERN as in LIKE: fct_%)",
     ".schema [TABLE]": "show the CREATE statement of TABLE, or of every table and view",
     ".mode [MODE]": f"show or set how results print: {', '.join(MODES)}",
+    ".maxrows [N]": "show or set how many rows the table layout prints (0: all)",
+    ".output [FILE]": "write results to FILE from now on (no FILE: back to the terminal)",
+    ".once FILE": "write the next result to FILE",
+    ".timer [on|off]": "show how long each statement took",
     ".help": "show this list",
     ".quit, .exit": "leave the prompt (Ctrl-D too)",
 }
@@ -62,20 +77,42 @@ class Stop(Exception):
 
 
 @dataclass
+class FileSink:
+    """Where ``.output``/``.once`` send results: a file opened once, appended to per result."""
+
+    path: Path
+    once: bool
+    handle: io.TextIOBase
+
+
+@dataclass
 class SqlPrompt:
-    """A read-eval-print loop over one read-only connection."""
+    """A read-eval-print loop over one read-only connection.
+
+    ``refused_folders`` are where ``.output``/``.once`` never write (MIGSYS_HOME, the sources).
+    """
 
     con: duckdb.DuckDBPyConnection
     warehouse: Path
     out: Console
     err: Console
     mode: str = "table"
+    max_rows: int | None = DEFAULT_MAX_ROWS
+    refused_folders: tuple[Path, ...] = ()
+    timer: bool = False
+    sink: FileSink | None = None
 
     def run(self, read_line: Callable[[str], str] = input) -> None:
         self.say(
             f"migsys sql — {self.warehouse} (read-only). End statements with ';'. "
             ".tables lists the tables, .help the commands, .quit leaves."
         )
+        try:
+            self._loop(read_line)
+        finally:
+            self.close_sink()
+
+    def _loop(self, read_line: Callable[[str], str]) -> None:
         buffer: list[str] = []
         while True:
             try:
@@ -116,6 +153,7 @@ class SqlPrompt:
     # --- statements and dot commands ---
 
     def execute(self, text: str) -> None:
+        started = time.perf_counter()
         try:
             table = query_connection(self.con, text)
         except (WriteRefused, duckdb.Error, ValueError) as error:
@@ -124,7 +162,33 @@ class SqlPrompt:
         except KeyboardInterrupt:  # Ctrl-C during a long query stops the query, not the prompt
             self.error("interrupted")
             return
-        print_result(table, self.mode, self.out)
+        seconds = time.perf_counter() - started
+        if self.sink is None:
+            print_result(table, self.mode, self.out, self.max_rows)
+        else:
+            self.write_to_sink(table)
+        if self.timer:
+            self.say(f"Run Time: {seconds:.3f} s")
+
+    def write_to_sink(self, table: pa.Table) -> None:
+        sink = self.sink
+        assert sink is not None
+        try:
+            sink.handle.write(file_text(table, self.mode))
+            sink.handle.flush()
+        except OSError as error:
+            self.error(f"cannot write to {sink.path}: {error.strerror or error}")
+            self.close_sink()
+            return
+        if sink.once:
+            self.close_sink()
+            self.say(f"wrote {table.num_rows:,} rows to {sink.path}")
+
+    def close_sink(self) -> None:
+        if self.sink is not None:
+            with contextlib.suppress(OSError):
+                self.sink.handle.close()
+            self.sink = None
 
     def dot_command(self, line: str) -> None:
         name, *args = line.split()
@@ -132,6 +196,10 @@ class SqlPrompt:
             ".tables": self.tables,
             ".schema": self.schema,
             ".mode": self.set_mode,
+            ".maxrows": self.set_max_rows,
+            ".output": self.set_output,
+            ".once": self.set_once,
+            ".timer": self.set_timer,
             ".help": self.help,
             ".quit": self.quit,
             ".exit": self.quit,
@@ -191,10 +259,57 @@ class SqlPrompt:
     def set_mode(self, mode: str | None) -> None:
         if mode is None:
             self.say(f"output mode: {self.mode} (choices: {', '.join(MODES)})")
-        elif mode.lower() in MODES:
-            self.mode = mode.lower()
+            return
+        chosen = MODE_ALIASES.get(mode.lower(), mode.lower())
+        if chosen in MODES:
+            self.mode = chosen
         else:
             self.error(f"unknown mode {mode}: choose one of {', '.join(MODES)}")
+
+    def set_max_rows(self, value: str | None) -> None:
+        if value is None:
+            shown = "all" if self.max_rows is None else f"{self.max_rows:,}"
+            self.say(f"maxrows: {shown} (the table layout prints at most this many rows)")
+            return
+        if not value.isdigit():
+            self.error(f".maxrows takes a whole number of rows, 0 for all (got {value})")
+            return
+        self.max_rows = int(value) or None
+
+    def set_output(self, path: str | None) -> None:
+        self.close_sink()
+        if path is not None:
+            self.open_sink(path, once=False)
+
+    def set_once(self, path: str | None) -> None:
+        if path is None:
+            self.error(".once needs a FILE: the next result is written there")
+            return
+        self.close_sink()
+        self.open_sink(path, once=True)
+
+    def open_sink(self, path: str, *, once: bool) -> None:
+        target = Path(path).expanduser()
+        try:
+            check_output_path(target, refused_folders=self.refused_folders, what=".output")
+            handle = target.open("w", encoding="utf-8")
+        except OutputError as error:
+            self.error(str(error))
+            return
+        except OSError as error:
+            self.error(f".output {target}: {error.strerror or error}")
+            return
+        self.sink = FileSink(target, once, handle)
+        if not once:
+            self.say(f"results go to {target} in {self.mode} layout; .output alone ends it")
+
+    def set_timer(self, value: str | None) -> None:
+        if value is None:
+            self.say(f"timer: {'on' if self.timer else 'off'}")
+        elif value.lower() in ("on", "off"):
+            self.timer = value.lower() == "on"
+        else:
+            self.error(f".timer takes on or off (got {value})")
 
     def help(self, _: str | None) -> None:
         width = max(map(len, DOT_COMMANDS))
@@ -209,57 +324,32 @@ class SqlPrompt:
 # --- printing results -------------------------------------------------------------------------
 
 
-def print_result(table: pa.Table, mode: str, console: Console) -> None:
-    """Print ``table`` as the prompt's ``.mode`` says (also used by ``migsys sql QUERY``)."""
+def print_result(
+    table: pa.Table,
+    mode: str,
+    console: Console,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    hints: Hints = PROMPT_HINTS,
+) -> None:
+    """Print ``table`` as ``mode`` says, the table layout fitted to the console's width (also
+    used by ``migsys sql QUERY``, with ``CLI_HINTS``)."""
     if mode == "table":
-        console.print(rich_table(table))
-        shown = min(table.num_rows, TABLE_MODE_ROWS)
-        more = (
-            f" (first {shown} shown; .mode csv or --output for all)"
-            if shown < table.num_rows
-            else ""
-        )
-        console.print(Text(f"{table.num_rows} rows{more}", style="dim"))
-        return
-    console.print(Text(format_result(table, mode)), soft_wrap=True, end="")
+        text = box_text(table, width=console.width, max_rows=max_rows, hints=hints)
+    else:
+        text = format_text(table, mode)
+    console.print(Text(text), soft_wrap=True, end="", markup=False, highlight=False)
 
 
-def rich_table(table: pa.Table, limit: int = TABLE_MODE_ROWS) -> Table:
-    view = Table(show_lines=False)
-    for name in table.column_names:
-        view.add_column(Text(name))
-    for row in table.slice(0, limit).to_pylist():
-        view.add_row(*(Text("" if v is None else str(v)) for v in row.values()))
-    return view
+def file_text(table: pa.Table, mode: str) -> str:
+    """What ``.output`` writes: every row, the table layout as wide as it needs."""
+    if mode == "table":
+        return box_text(table, width=None, max_rows=None)
+    return format_text(table, mode)
 
 
 def format_result(table: pa.Table, mode: str) -> str:
     """``table`` as csv, json, markdown or DuckDB's ``line`` layout."""
-    if mode == "csv":
-        buffer = io.BytesIO()
-        pa_csv.write_csv(table, buffer)
-        return buffer.getvalue().decode("utf-8")
-    rows = table.to_pylist()
-    if mode == "json":
-        items = [json.dumps(row, default=str, ensure_ascii=False) for row in rows]
-        return "[" + ",\n".join(items) + "]\n"
-    if mode == "markdown":
-        names = table.column_names
-        lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-        lines += ["| " + " | ".join(_cell(row[n]) for n in names) + " |" for row in rows]
-        return "\n".join(lines) + "\n"
-    if mode == "line":
-        width = max((len(n) for n in table.column_names), default=0)
-        blocks = [
-            "\n".join(f"{n.rjust(width)} = {_cell(row[n])}" for n in table.column_names)
-            for row in rows
-        ]
-        return "\n\n".join(blocks) + "\n"
-    raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value).replace("|", "\\|")
+    return format_text(table, mode)
 
 
 # --- readline ---------------------------------------------------------------------------------

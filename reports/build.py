@@ -36,11 +36,15 @@ from migsys.reports.labels import humanize, series_label, with_labels
 from migsys.reports.municipal_section import municipal_section
 from migsys.reports.queries import Absent
 from migsys.reports.summary import html_table, render_run_summary
+from migsys.sweeps.labels import sobol_title
 
 LATEST_LINK = "latest"
 FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
-# A Sobol estimate whose 95 % interval is wider than this share of the index cannot rank anything.
+# A Sobol estimate whose interval is wider than this share of the index cannot rank anything...
 SOBOL_WIDE_INTERVAL_SHARE = 0.5
+# ...unless the whole interval lies below this: the parameter explains under 5 % of the variance
+# whatever its exact value, and its rank among the negligible ones does not matter.
+SOBOL_NEGLIGIBLE_INDEX = 0.05
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
@@ -136,9 +140,11 @@ def build_report(
         try:
             standing = None if standing_studies is None else set(standing_studies)
             sections = render_sections(con, staging, standing, today=day)
+            alerts = precision_alerts(queries.sensitivity(con), standing)
         finally:
             con.close()
         page = _page(
+            alerts=alerts,
             day=day,
             warehouse=warehouse,
             sections=sections,
@@ -204,6 +210,7 @@ def render_sections(
     """
     study_frame = queries.studies(con)
     sensitivity = queries.sensitivity(con)
+    settings = queries.study_settings(con)
     return [
         freshness_section(con, today or datetime.now(UTC).date()),
         table1_section(con),
@@ -216,6 +223,7 @@ def render_sections(
             "Standing studies: what drives the spread (sensitivity, not forecasts)",
             study_frame,
             sensitivity,
+            settings,
             out_dir,
             lambda name: standing is None or name in standing,
             "These studies run every night on the new data. Their ranges show how the outcome "
@@ -230,6 +238,7 @@ def render_sections(
             "Ad-hoc studies",
             study_frame,
             sensitivity,
+            settings,
             out_dir,
             lambda name: standing is not None and name not in standing,
             "Studies someone ran by hand (`migsys sweep run`) and that the refresh loaded: "
@@ -394,9 +403,14 @@ def depopulation_section(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Secti
         return Section(anchor, title, absent=frame.reason)
     image = figures.plot_depopulation(frame, out_dir / "depopulation.png")
     body = _image_html(image, "Share of depopulating municipalities by degree and period")
+    shown = frame.copy()
+    shown["depopulating_pct"] = pd.Series(
+        [None if pd.isna(v) else Rounded(v, 1) for v in frame["depopulating_pct"]], dtype=object
+    )
     body += _table_html(
-        with_labels(frame, ("intensity_degree_2000",)),
-        caption="Municipalities whose population fell between two censuses or counts",
+        with_labels(shown, ("intensity_degree_2000",)),
+        caption="Municipalities whose population fell between two censuses or counts "
+        "(percentages to one decimal)",
     )
     return Section(
         anchor,
@@ -412,6 +426,7 @@ def studies_section(
     title: str,
     study_frame: pd.DataFrame | Absent,
     sensitivity: pd.DataFrame | Absent,
+    settings: Mapping[str, Mapping[str, Any]],
     out_dir: Path,
     belongs: Any,
     intro: str,
@@ -439,17 +454,22 @@ def studies_section(
         parts.append(_table_html(with_labels(listed), caption="Studies"))
     images = []
     for study, outcome, frame in groups:
-        figure_title = f"Sobol indices: {humanize(outcome)} ({humanize(study)})"
+        own = settings.get(study, {})
+        conf_level = float(own.get("conf_level") or 0.95)
+        figure_title = _sobol_title(own.get("kernel"), outcome, own.get("horizon"), study)
         image = figures.plot_sobol(
-            frame, out_dir / f"sobol_{anchor}_{len(images)}.png", title=figure_title
+            frame,
+            out_dir / f"sobol_{anchor}_{len(images)}.png",
+            title=figure_title,
+            conf_level=conf_level,
         )
         images.append(image)
         parts.append(f"<h3>{html.escape(figure_title)}</h3>")
+        parts.append(sobol_warning(frame, conf_level))  # first, before anything is read
         if descriptions.get(study):
             parts.append(f"<p class='note'>{html.escape(descriptions[study])}</p>")
-        parts.append(sobol_warning(frame))
         parts.append(_image_html(image, figure_title))
-        parts.append(_sobol_table(frame))
+        parts.append(_sobol_table(frame, conf_level))
     if not groups:
         parts.append('<p class="absent">No Sobol indices for these studies.</p>')
     return Section(anchor, title, "\n".join(parts), images=tuple(images))
@@ -489,32 +509,64 @@ def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame
     return groups
 
 
+def _sobol_title(kernel: object, outcome: str, horizon: object, study: str) -> str:
+    """'What drives remittances in 2030? Sobol indices of study remittances-nightly'."""
+    if not isinstance(kernel, str):
+        return f"What drives {humanize(outcome).lower()}? Sobol indices of study {study}"
+    year = int(horizon) if horizon is not None and not pd.isna(horizon) else None
+    return sobol_title(kernel, outcome, year, study)
+
+
 def wide_sobol_intervals(frame: pd.DataFrame) -> pd.DataFrame:
-    """Booleans (s1, st) per parameter: the 95 % interval (2 × conf) exceeds half the index."""
-    return pd.DataFrame(
-        {
-            index: 2 * frame[f"{index}_conf"].abs() > SOBOL_WIDE_INTERVAL_SHARE * frame[index].abs()
-            for index in ("s1", "st")
-        }
-    )
+    """Booleans (s1, st) per parameter: the interval (2 × conf) is wider than half the index,
+    and the parameter is not known to be negligible (its whole interval under 0.05)."""
+    flags = {}
+    for index in ("s1", "st"):
+        value, conf = frame[index].abs(), frame[f"{index}_conf"].abs()
+        negligible = value + conf < SOBOL_NEGLIGIBLE_INDEX
+        flags[index] = (2 * conf > SOBOL_WIDE_INTERVAL_SHARE * value) & ~negligible
+    return pd.DataFrame(flags)
 
 
-def sobol_warning(frame: pd.DataFrame) -> str:
+def fails_precision_check(frame: pd.DataFrame) -> list[str]:
+    """The parameters whose Sobol indices are too uncertain to rank (empty: the check passes)."""
+    return frame.loc[wide_sobol_intervals(frame).any(axis=1), "parameter"].astype(str).tolist()
+
+
+def sobol_warning(frame: pd.DataFrame, conf_level: float = 0.95) -> str:
     """A visible warning naming the parameters whose indices are too uncertain to rank."""
-    wide = wide_sobol_intervals(frame)
-    flagged = frame.loc[wide.any(axis=1), "parameter"].tolist()
+    flagged = fails_precision_check(frame)
     if not flagged:
         return ""
     return (
         "<p class='warning'>Warning: for "
-        + html.escape(", ".join(map(str, flagged)))
-        + f" the 95 % interval is wider than half the index ({len(flagged)} of {len(frame)} "
-        "parameters, highlighted): these estimates cannot rank the parameters. Run the study "
-        "with a larger design.n before reading them.</p>"
+        + html.escape(", ".join(flagged))
+        + f" the {conf_level * 100:.0f} % interval is wider than half the index ({len(flagged)} "
+        f"of {len(frame)} parameters, highlighted): these estimates cannot rank the parameters. "
+        "Run the study with a larger design.n before reading them.</p>"
     )
 
 
-def _sobol_table(frame: pd.DataFrame) -> str:
+def precision_alerts(sensitivity: pd.DataFrame | Absent, standing: set[str] | None) -> list[str]:
+    """One sentence per standing study and outcome whose Sobol indices fail the precision
+    check: the report says so in its first line."""
+    if isinstance(sensitivity, Absent):
+        return []
+    alerts = []
+    for study, outcome, frame in sobol_groups(sensitivity):
+        if standing is not None and study not in standing:
+            continue
+        flagged = fails_precision_check(frame)
+        if flagged:
+            alerts.append(
+                f"The standing study {study} fails its precision check for {outcome}: the "
+                f"Sobol intervals of {len(flagged)} of {len(frame)} parameters are too wide to "
+                "rank them (see Standing studies); raise its design.n."
+            )
+    return alerts
+
+
+def _sobol_table(frame: pd.DataFrame, conf_level: float = 0.95) -> str:
     wide = wide_sobol_intervals(frame)
     header = "".join(
         f"<th scope='col'>{html.escape(label)}</th>"
@@ -528,8 +580,10 @@ def _sobol_table(frame: pd.DataFrame) -> str:
             cells.append(f"<td{css}>{row[index]:.3f} ± {row[f'{index}_conf']:.3f}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        "<table class='sobol'><caption>Sobol indices with the half-width of their 95 % "
-        f"intervals</caption><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<table class='sobol'><caption>Sobol indices with the half-width of their "
+        f"{conf_level * 100:.0f} % intervals (a parameter whose whole interval lies under "
+        f"{SOBOL_NEGLIGIBLE_INDEX} is negligible and never flagged)</caption>"
+        f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -570,6 +624,17 @@ def _descriptions(frame: pd.DataFrame) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- HTML
+
+
+class Rounded(float):
+    """A number a table shows with a fixed number of decimals (percentages to one)."""
+
+    digits: int
+
+    def __new__(cls, value: float, digits: int) -> Rounded:
+        number = super().__new__(cls, value)
+        number.digits = digits
+        return number
 
 
 def format_number(value: float) -> str:
@@ -616,6 +681,8 @@ def _cell(value: object) -> str:
         )
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, Rounded):
+        return _number(value, value.digits)
     if isinstance(value, int | np.integer):
         return f"{int(value):,}"
     if isinstance(value, float | np.floating):
@@ -629,6 +696,7 @@ def _image_html(image: Path, alt: str) -> str:
 
 def _page(
     *,
+    alerts: list[str],
     day: date,
     warehouse: Path,
     sections: list[Section],
@@ -678,6 +746,7 @@ def _page(
 </head>
 <body>
 <h1>Mexico–US migratory system: nightly report, {day.isoformat()}</h1>
+{"".join(f'<p class="warning" id="precision">{html.escape(alert)}</p>' for alert in alerts)}
 <p>Built {generated} from <code>{html.escape(str(warehouse))}</code>. Observed data are the
 publishers' figures; study ranges are sensitivity analyses, not forecasts.</p>
 {"".join(section.html() for section in first)}

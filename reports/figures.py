@@ -18,6 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from migsys.reports.labels import DEGREE_LABELS  # noqa: E402
+from migsys.sweeps.labels import interval_note  # noqa: E402
 
 FIGURE_SIZE = (8.0, 4.5)
 FIGURE_DPI = 110
@@ -127,10 +128,11 @@ def plot_depopulation(frame: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path, "INEGI censuses and counts; CONAPO migration intensity index 2000")
 
 
-def plot_sobol(frame: pd.DataFrame, path: Path, *, title: str) -> Path:
+def plot_sobol(frame: pd.DataFrame, path: Path, *, title: str, conf_level: float = 0.95) -> Path:
     """First-order and total Sobol indices with their confidence intervals, one row per parameter.
 
-    ``frame`` has ``parameter``, ``s1``, ``s1_conf``, ``st``, ``st_conf``.
+    ``frame`` has ``parameter``, ``s1``, ``s1_conf``, ``st``, ``st_conf`` (half-widths of the
+    ``conf_level`` interval, stated in the legend).
     """
     frame = frame.sort_values("st")
     fig, ax = plt.subplots(figsize=(FIGURE_SIZE[0], max(2.5, 0.45 * len(frame) + 1.5)))
@@ -155,8 +157,8 @@ def plot_sobol(frame: pd.DataFrame, path: Path, *, title: str) -> Path:
     )
     ax.set_yticks(list(rows))
     ax.set_yticklabels(frame["parameter"])
-    ax.set_xlabel("Sobol index (share of output variance, dimensionless)")
-    ax.set_title(title)
+    ax.set_xlabel("Sobol index (share of the outcome's variance)")
+    ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=interval_note(conf_level), title_fontsize=8)
     return _save(fig, path, "migsys standing study; Saltelli sampling, SALib Sobol analysis")

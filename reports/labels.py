@@ -63,7 +63,7 @@ SERIES_LABELS: dict[str, str] = {
 
 
 def humanize(name: str) -> str:
-    """'remittances_nightly' -> 'Remittances nightly' (for names no table explains)."""
+    """'remittances-nightly' -> 'Remittances nightly' (for names no table explains)."""
     words = str(name).replace("_", " ").replace("-", " ").split()
     return " ".join(words)[:1].upper() + " ".join(words)[1:] if words else str(name)
 

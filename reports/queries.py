@@ -255,6 +255,28 @@ def studies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
     return frame
 
 
+def study_settings(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Per study: its kernel, horizon year and the confidence level of its intervals (from
+    ``sweeps.studies``; a warehouse without those columns gives what it has)."""
+    relation = find_relation(con, "studies", schema="sweeps")
+    if relation is None:
+        return {}
+    columns = set(relation_columns(con, relation))
+    select = [
+        "study",
+        "kernel" if "kernel" in columns else "null",
+        "years[-1]" if "years" in columns else "null",
+        "try_cast(json_extract(spec, '$.analysis.conf_level') as double)"
+        if "spec" in columns
+        else "null",
+    ]
+    rows = con.execute(f"select {', '.join(select)} from {relation}").fetchall()
+    return {
+        str(study): {"kernel": kernel, "horizon": horizon, "conf_level": conf}
+        for study, kernel, horizon, conf in rows
+    }
+
+
 def series_quantiles(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
     """Projection quantiles of the standing studies (``sweeps.series_quantiles``), as stored."""
     relation = find_relation(con, "series_quantiles", schema="sweeps")

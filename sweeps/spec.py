@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from migsys.kernels import registry
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
-STUDY_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+# One naming rule for studies: lowercase words joined by hyphens (remittances-nightly), the name
+# of its folder under MIGSYS_HOME/sweeps. (Spec files keep Python-style names: remittances_nightly.toml.)
+STUDY_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+STUDY_NAME_RULE = (
+    "a study name is lowercase words joined by hyphens, e.g. remittances-nightly: letters a-z, "
+    "digits and '-', starting with a letter or digit, at most 63 characters"
+)
 KERNEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 
 # A normal distribution is sampled through its inverse CDF with the unit value clipped to
@@ -339,7 +346,7 @@ class DiscoverySpec(_Strict):
 class StudySpec(_Strict):
     """A validated study."""
 
-    name: Annotated[str, Field(pattern=STUDY_NAME_PATTERN)]
+    name: str
     kernel: Annotated[str, Field(pattern=KERNEL_NAME_PATTERN)]
     description: str = ""
     # Values of the parameters the spec does not list: the kernel table's defaults, or the
@@ -353,6 +360,18 @@ class StudySpec(_Strict):
     parameters: dict[str, ParameterSpec]
     analysis: AnalysisSpec = AnalysisSpec()
     discovery: tuple[DiscoverySpec, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _one_naming_rule(cls, value: str) -> str:
+        if not re.fullmatch(STUDY_NAME_PATTERN, value):
+            hint = (
+                value.replace("_", "-")
+                if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", value)
+                else None
+            )
+            raise ValueError(f"{value!r}: {STUDY_NAME_RULE}" + (f" (try {hint!r})" if hint else ""))
+        return value
 
     @field_validator("years")
     @classmethod

@@ -19,7 +19,7 @@ never meet the writer's lock.
 from __future__ import annotations
 
 import difflib
-import json
+import functools
 import os
 import re
 import secrets
@@ -31,7 +31,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-OUTPUT_FORMATS = ("table", "csv", "json", "parquet")
+from migsys.warehouse.sql_output import csv_ready, json_text
+
+OUTPUT_FORMATS = ("table", "csv", "json", "markdown", "line", "parquet")
 FILE_FORMATS = ("csv", "json", "parquet")
 
 # No query may download or load an extension: a SELECT on an unknown function or an https:// path
@@ -40,22 +42,24 @@ READ_ONLY_CONFIG: dict[str, bool | str] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
 }
-# For any served endpoint: nothing outside the warehouse file, and no way to change that.
-# For any served endpoint: nothing outside the warehouse file, and no way to change that.
-SANDBOX_CONFIG: dict[str, bool | str] = {
+# ``migsys.connect()``: a Python caller gets the warehouse and nothing else: no file or URL
+# (so no COPY … TO, no enable_logging to a file, no extension install), and no setting can be
+# changed. Large queries may still spill to DuckDB's own temporary folder.
+LOCKED_CONFIG: dict[str, bool | str] = {
     **READ_ONLY_CONFIG,
     "enable_external_access": False,  # no read_csv/glob/COPY/ATTACH/httpfs, local or remote
     "allow_community_extensions": False,
     "allow_unsigned_extensions": False,
     "allow_persistent_secrets": False,
-    "temp_directory": "",  # no spill files either
     "lock_configuration": True,  # SET/RESET/PRAGMA can no longer undo any of the above
 }
+# For any served endpoint: nothing outside the warehouse file, not even spill files.
+SANDBOX_CONFIG: dict[str, bool | str] = {**LOCKED_CONFIG, "temp_directory": ""}
 
 READ_RULE = (
     "`migsys sql` runs only statements that read: SELECT, WITH, VALUES, FROM, PIVOT, UNPIVOT, "
-    "DESCRIBE, SHOW, SUMMARIZE, reporting PRAGMAs and EXPLAIN of those; the warehouse is rebuilt "
-    "by `migsys refresh`, never edited in place"
+    "DESCRIBE, SHOW, SUMMARIZE, reporting PRAGMAs and EXPLAIN of those, calling only functions "
+    "that read; the warehouse is rebuilt by `migsys refresh`, never edited in place"
 )
 # PRAGMAs that only report; any other PRAGMA (profiling, settings, checkpoints…) changes state.
 READ_PRAGMAS = frozenset(
@@ -76,6 +80,90 @@ READ_PRAGMAS = frozenset(
         "version",
     }
 )
+# Functions that write, log, configure or run SQL text the allow-list cannot see, by name.
+SIDE_EFFECT_FUNCTIONS = frozenset(
+    {
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "write_log",
+        "enable_profiling",
+        "disable_profiling",
+        "checkpoint",
+        "force_checkpoint",
+        "setval",
+        "nextval",
+        "query",
+        "json_execute_serialized_sql",
+        "add_grammar_extension",
+        "remove_grammar_extension",
+        "register_external_resource",
+        "register_external_resource_type",
+        "create_external_resource",
+        "deregister_external_resource",
+        "destroy_external_resource",
+    }
+)
+# Table functions that only read (files, the catalog, generated rows). Any other table function
+# is refused: a DuckDB release that adds one that writes or configures is refused until it is
+# reviewed and listed here. Every ``duckdb_*`` catalog function reads.
+READ_TABLE_FUNCTIONS = frozenset(
+    {
+        "generate_series",
+        "glob",
+        "histogram",
+        "histogram_values",
+        "icu_calendar_names",
+        "json_each",
+        "json_tree",
+        "parquet_bloom_probe",
+        "parquet_file_metadata",
+        "parquet_full_metadata",
+        "parquet_kv_metadata",
+        "parquet_metadata",
+        "parquet_page_index",
+        "parquet_scan",
+        "parquet_schema",
+        "pg_timezone_names",
+        "pragma_collations",
+        "pragma_database_size",
+        "pragma_metadata_info",
+        "pragma_platform",
+        "pragma_show",
+        "pragma_storage_info",
+        "pragma_table_info",
+        "pragma_user_agent",
+        "pragma_version",
+        "query_table",
+        "range",
+        "read_blob",
+        "read_csv",
+        "read_csv_auto",
+        "read_duckdb",
+        "read_json",
+        "read_json_auto",
+        "read_json_objects",
+        "read_json_objects_auto",
+        "read_ndjson",
+        "read_ndjson_auto",
+        "read_ndjson_objects",
+        "read_parquet",
+        "read_single_csv_file",
+        "read_single_json_file",
+        "read_single_parquet_file",
+        "read_text",
+        "repeat",
+        "repeat_row",
+        "sniff_csv",
+        "summary",
+        "test_all_types",
+        "test_vector_types",
+        "unnest",
+        "which_secret",
+    }
+)
+# Named arguments that send output to a file (enable_logging's storage_path, say).
+FILE_WRITING_ARGUMENTS = frozenset({"storage", "storage_path", "output", "output_path"})
 QUERY_STARTS = frozenset({"SELECT", "WITH", "FROM", "PIVOT", "PIVOT_WIDER", "VALUES", "("})
 SKIPPED_TOKENS = {duckdb.token_type.comment}
 
@@ -101,11 +189,14 @@ class Word:
     text: str
 
 
-def open_read_only(path: Path, *, sandbox: bool = False) -> duckdb.DuckDBPyConnection:
+def open_read_only(
+    path: Path, *, sandbox: bool = False, locked: bool = False
+) -> duckdb.DuckDBPyConnection:
     """The published warehouse, read-only, never installing or loading extensions.
 
-    ``sandbox=True`` also shuts out every file and URL but the warehouse itself and locks the
-    configuration (see ``SANDBOX_CONFIG``).
+    ``locked=True`` also shuts out every file and URL but the warehouse itself and locks the
+    configuration (``LOCKED_CONFIG``, what ``migsys.connect()`` returns); ``sandbox=True`` on
+    top of that leaves no temporary folder (``SANDBOX_CONFIG``).
     """
     path = Path(path)
     if not path.is_file():
@@ -113,7 +204,7 @@ def open_read_only(path: Path, *, sandbox: bool = False) -> duckdb.DuckDBPyConne
             f"no published warehouse at {path}: run `migsys refresh` first "
             "(or point MIGSYS_HOME at a folder that holds warehouse.duckdb)"
         )
-    config = SANDBOX_CONFIG if sandbox else READ_ONLY_CONFIG
+    config = SANDBOX_CONFIG if sandbox else LOCKED_CONFIG if locked else READ_ONLY_CONFIG
     return duckdb.connect(str(path), read_only=True, config=dict(config))
 
 
@@ -137,11 +228,11 @@ def statement_refusal(con: duckdb.DuckDBPyConnection, statement: duckdb.Statemen
     kind = statement.type
     text = statement.query
     if kind == duckdb.StatementType.SELECT:
-        return None
+        return function_refusal(text)
     if kind == duckdb.StatementType.MULTI:
         prefix, inner = explained_statement(text)  # EXPLAIN of a dynamic PIVOT is MULTI too
         if is_pivot_rewrite(inner if inner is not None else text):
-            return None
+            return function_refusal(text)
         return statement_name(text) if inner is None else f"{prefix} {statement_name(inner)}"
     if kind == duckdb.StatementType.PRAGMA:
         return None if is_read_pragma(text) else statement_name(text)
@@ -155,6 +246,72 @@ def statement_refusal(con: duckdb.DuckDBPyConnection, statement: duckdb.Statemen
         refusal = statement_refusal(con, inner_statements[0])
         return None if refusal is None else f"{prefix} {refusal}"
     return statement_name(text)
+
+
+@functools.cache
+def table_function_names() -> frozenset[str]:
+    """Every table function and table macro this DuckDB build knows (built in: extensions are
+    never auto-loaded on a read-only connection)."""
+    con = duckdb.connect(config={"autoload_known_extensions": False})
+    try:
+        rows = con.execute(
+            "select distinct lower(function_name) from duckdb_functions() "
+            "where function_type in ('table', 'table_macro')"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(name for (name,) in rows)
+
+
+def called_functions(text: str) -> list[tuple[str, list[str]]]:
+    """Each function call of ``text`` (a name right before ``(``) with the names of its named
+    arguments (``name := …`` or ``name = …`` directly inside its parentheses)."""
+    tokens = words(text)
+    calls: list[tuple[str, list[str]]] = []
+    open_calls: list[int | None] = []  # per open parenthesis: its call's index, or None
+    for position, word in enumerate(tokens):
+        following = tokens[position + 1].text if position + 1 < len(tokens) else ""
+        if word.text == "(":
+            previous = tokens[position - 1] if position else None
+            named = previous is not None and previous.kind in (
+                duckdb.token_type.identifier,
+                duckdb.token_type.keyword,
+            )
+            if named:
+                calls.append((previous.text.strip('"').lower(), []))
+            open_calls.append(len(calls) - 1 if named else None)
+        elif word.text == ")":
+            if open_calls:
+                open_calls.pop()
+        elif (
+            open_calls
+            and open_calls[-1] is not None
+            and following in ("=", ":=")
+            and word.kind in (duckdb.token_type.identifier, duckdb.token_type.keyword)
+        ):
+            calls[open_calls[-1]][1].append(word.text.strip('"').lower())
+    return calls
+
+
+def function_refusal(text: str) -> str | None:
+    """None if every function ``text`` calls only reads, else what it calls.
+
+    Refused: a function that writes, logs, configures or runs SQL text (``SIDE_EFFECT_FUNCTIONS``),
+    a table function not known to read (``READ_TABLE_FUNCTIONS``), and any table function given
+    an argument that sends output to a file (``FILE_WRITING_ARGUMENTS``).
+    """
+    table_functions = table_function_names()
+    for name, arguments in called_functions(text):
+        if name in SIDE_EFFECT_FUNCTIONS:
+            return f"a call of {name}(), which writes, logs, configures or runs SQL text"
+        if name not in table_functions:
+            continue
+        if not (name in READ_TABLE_FUNCTIONS or name.startswith("duckdb_")):
+            return f"a call of the table function {name}(), which is not one that only reads"
+        writing = sorted(set(arguments) & FILE_WRITING_ARGUMENTS)
+        if writing:
+            return f"a call of {name}() with {writing[0]} =, an argument that writes a file"
+    return None
 
 
 def statement_name(text: str) -> str:
@@ -380,39 +537,55 @@ def format_for_output(output: Path, fmt: str | None) -> str:
     return fmt
 
 
-def check_output_path(output: Path) -> None:
-    """The folder must exist (no silent mkdir at any depth) and the path must not be a folder."""
+def check_output_path(
+    output: Path, *, refused_folders: tuple[Path, ...] = (), what: str = "--output"
+) -> None:
+    """The folder must exist (no silent mkdir at any depth), the path must not be a folder, and
+    it must lie outside ``refused_folders`` (MIGSYS_HOME and the sources folder: a file written
+    on request never replaces a source file, the warehouse or its state)."""
+    output = Path(output)
     folder = output.parent
     if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
+        state = "is not a folder" if folder.exists() else "does not exist"
         raise OutputError(
-            f"--output {output}: folder {folder} {what}; create it first "
+            f"{what} {output}: folder {folder} {state}; create it first "
             "(migsys sql never creates folders)"
         )
     if output.is_dir():
-        raise OutputError(f"--output {output} is a folder; give a file name")
+        raise OutputError(f"{what} {output} is a folder; give a file name")
+    target = output.resolve()
+    for refused in refused_folders:
+        refused = Path(refused).resolve()
+        if target == refused or target.is_relative_to(refused):
+            raise OutputError(
+                f"{what} {output} is inside {refused}, where migsys keeps the warehouse, its "
+                "state or the source files: files asked for by `migsys sql` are never written "
+                "there; choose a folder outside it"
+            )
 
 
-def write_table(table: pa.Table, output: Path, fmt: str) -> Path:
+def write_table(
+    table: pa.Table, output: Path, fmt: str, *, refused_folders: tuple[Path, ...] = ()
+) -> Path:
     """Write ``table`` to ``output`` atomically (temporary file + rename) in ``fmt``.
 
-    The file gets the permissions of any file the user creates (0666 less the umask), never the
-    0600 of a temporary file.
+    Lists, structs and maps become JSON text in CSV and stay native in Parquet and JSON. The file
+    gets the permissions of any file the user creates (0666 less the umask), never the 0600 of a
+    temporary file.
     """
     if fmt not in FILE_FORMATS:
         raise OutputError(f"--format must be one of {', '.join(FILE_FORMATS)} (got {fmt!r})")
     output = Path(output)
-    check_output_path(output)
+    check_output_path(output, refused_folders=refused_folders)
     temporary = output.parent / f".{output.name}.{secrets.token_hex(6)}.part"
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         if fmt == "csv":
-            pa_csv.write_csv(table, temporary)
+            pa_csv.write_csv(csv_ready(table), temporary)
         elif fmt == "parquet":
             pq.write_table(table, temporary)
         else:
-            rows = json.dumps(table.to_pylist(), default=str, ensure_ascii=False, indent=1)
-            temporary.write_text(rows + "\n", encoding="utf-8")
+            temporary.write_text(json_text(table, indent=1), encoding="utf-8")
         os.replace(temporary, output)
     finally:
         temporary.unlink(missing_ok=True)

@@ -4,16 +4,14 @@ what to try next; and which Prefect API it reports to."""
 from __future__ import annotations
 
 import http.server
-import os
+import json
 import re
+import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -62,6 +60,37 @@ def test_prefect_mode_follows_whether_a_server_answers(tmp_path: Path) -> None:
     assert "reporting to the server at http://127.0.0.1" in mode.describe()
 
 
+def test_a_home_reports_only_to_the_server_recorded_for_it(tmp_path: Path) -> None:
+    """A server answering on the machine is not this home's unless `migsys server` recorded it
+    for this home, and its process is the recorded one."""
+    from migsys.flows.prefect_server import write_record
+
+    paths = MigsysPaths(home=tmp_path / "home", sources=tmp_path / "sources")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api"
+    try:
+        foreign = {}  # something answers, but nothing is recorded for this home
+        assert configure_prefect(paths, foreign).api_url is None
+        record = write_record(paths, url)  # as `migsys server` does, from this (live) process
+        own = {}
+        mode = configure_prefect(paths, own)
+        assert mode.api_url == url and own["PREFECT_API_URL"] == url
+        assert "reporting to this home's server" in mode.describe()
+        other = MigsysPaths(home=tmp_path / "other", sources=paths.sources)
+        other_home = tmp_path / "other" / "prefect"
+        other_home.mkdir(parents=True)
+        (other_home / "server.json").write_text(
+            (paths.home / "prefect" / "server.json").read_text()
+        )  # a record copied with a home names the home it was made for
+        assert configure_prefect(other, {}).api_url is None
+        dead = record.__class__(record.api_url, record.home, record.pid, record.create_time - 60)
+        (paths.home / "prefect" / "server.json").write_text(json.dumps(dead.__dict__))
+        assert configure_prefect(paths, {}).api_url is None  # not the recorded process
+    finally:
+        server.shutdown()
+
+
 @pytest.mark.slow
 def test_first_refresh_on_a_fresh_checkout_fits_one_screen(first_run) -> None:
     output, folder = first_run.output, first_run.folder  # `migsys refresh` in an empty folder
@@ -76,46 +105,41 @@ def test_first_refresh_on_a_fresh_checkout_fits_one_screen(first_run) -> None:
     log = next((folder / "var" / "logs").glob("refresh-*.log"))
     assert "Beginning flow run" in log.read_text(), "the full log is in MIGSYS_HOME/logs"
     assert "Beginning flow run" not in output
+    assert "Worker process still alive" not in output  # the standing study ran: no nanny noise
+
+
+@pytest.mark.slow
+def test_next_commands_run_as_printed(first_run, cli_env: dict[str, str]) -> None:
+    """The closing block's commands, typed as printed in the folder the refresh ran in: there
+    `migsys` is not on PATH (a fresh clone), so they name the program by its path."""
+    output = first_run.output
+    block = output[output.index("Next:") :].splitlines()[1:]
+    commands = [shlex.split(line, comments=True) for line in block if line.startswith("  ")]
+    assert len(commands) == 3, output
+    env = {k: v for k, v in cli_env.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}}
+    env["PATH"] = "/usr/bin:/bin"  # as on a fresh clone: no virtual environment activated
+    for command in commands:
+        program = Path(command[0])
+        if not program.is_absolute():
+            program = first_run.folder / program
+        assert program.is_file(), command
+        if command[1:3] == ["sweep", "run"]:  # would write a study into the shared home
+            spec = Path(command[3])
+            assert (spec if spec.is_absolute() else first_run.folder / spec).is_file(), command
+            continue
+        done = subprocess.run(
+            [str(program), *command[1:]],
+            cwd=first_run.folder,
+            env=env,
+            input=".quit\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_refresh_reports_to_a_running_server_and_prints_the_flow_run(
-    published_copy: MigsysPaths, cli_env: dict[str, str], no_studies_config: Path, tmp_path: Path
-) -> None:
-    port = _free_port()
-    env = {**cli_env, "MIGSYS_HOME": str(published_copy.home)}
-    server = subprocess.Popen(
-        [MIGSYS, "server", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, "migsys server exited"
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server never answered"
-                time.sleep(1)
-        env = {**env, "MIGSYS_PREFECT_URL": url, "MIGSYS_SOURCES": str(published_copy.sources)}
-        # Unchanged inputs: the flow runs (and reports) without rebuilding the warehouse.
-        result = run_migsys("refresh", "--config", str(no_studies_config), env=env, cwd=tmp_path)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and anything it started
-        server.wait(30)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"reporting to the server at http://127.0.0.1:{port}" in result.stdout
-    assert re.search(
-        rf"flow run: http://127\.0\.0\.1:{port}/runs/flow-run/[0-9a-f-]+", result.stdout
-    )

@@ -283,3 +283,25 @@ def test_linked_sources_are_regular_files(real_sources: Path, tmp_path: Path) ->
     sources = linked_sources(real_sources, tmp_path)
     assert source_folder_problems(sources, explicitly_set=True) == []
     shutil.rmtree(sources)
+
+
+# --------------------------------------------------------------------------- the sources folder, set once
+
+
+def test_the_home_config_names_the_sources_folder(tmp_path: Path) -> None:
+    from migsys.warehouse.paths import HOME_CONFIG, HomeConfigError
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert MigsysPaths.from_env({"MIGSYS_HOME": str(home)}).sources_from == "default"
+    (home / HOME_CONFIG).write_text('sources = "../data"\n')
+    paths = MigsysPaths.from_env({"MIGSYS_HOME": str(home)})
+    assert paths.sources == tmp_path / "data" and paths.sources_from == "config"
+    env = MigsysPaths.from_env({"MIGSYS_HOME": str(home), "MIGSYS_SOURCES": str(tmp_path)})
+    assert env.sources == tmp_path and env.sources_from == "environment"  # the variable wins
+    (home / HOME_CONFIG).write_text('source = "../data"\n')
+    with pytest.raises(HomeConfigError, match=rf"{HOME_CONFIG}: unknown key 'source'"):
+        MigsysPaths.from_env({"MIGSYS_HOME": str(home)})
+    (home / HOME_CONFIG).write_text("sources = \n")
+    with pytest.raises(HomeConfigError, match="cannot read it"):
+        MigsysPaths.from_env({"MIGSYS_HOME": str(home)})

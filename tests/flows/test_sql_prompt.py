@@ -7,12 +7,16 @@ readline is on); the test writes keystrokes to the master side and reads the scr
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pty
 import re
 import select
 import signal
+import struct
+import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,12 +36,14 @@ CONTINUATION = "   ...> "
 class Terminal:
     """A process on a pseudo-terminal: ``send`` keystrokes, ``expect`` text on the screen."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], columns: int = 120) -> None:
         # pty.fork makes the terminal the child's controlling terminal, so Ctrl-C is a SIGINT.
         pid, master = pty.fork()
         if pid == 0:  # the child: become the program
             try:
-                os.execve(argv[0], argv, env)
+                size = struct.pack("HHHH", 50, columns, 0, 0)
+                fcntl.ioctl(0, termios.TIOCSWINSZ, size)  # the terminal is fd 0
+                os.execve(argv[0], argv, {**env, "COLUMNS": str(columns), "LINES": "50"})
             finally:
                 os._exit(127)
         self.pid = pid
@@ -125,17 +131,11 @@ def home(tmp_path: Path) -> Path:
     return home
 
 
-@pytest.fixture()
-def terminal(home: Path) -> Iterator[Terminal]:
-    env = {
-        **os.environ,
-        "MIGSYS_HOME": str(home),
-        "TERM": "dumb",
-        "NO_COLOR": "1",
-        "COLUMNS": "120",
-        "LINES": "50",
-    }
-    term = Terminal([str(MIGSYS), "sql"], env)
+@contextlib.contextmanager
+def prompt_on(home: Path, columns: int = 120, **env: str) -> Iterator[Terminal]:
+    """``migsys sql`` on ``home``, at the prompt, in a terminal ``columns`` wide."""
+    environ = {**os.environ, "MIGSYS_HOME": str(home), "TERM": "dumb", "NO_COLOR": "1", **env}
+    term = Terminal([str(MIGSYS), "sql"], environ, columns=columns)
     term.expect(r"read-only\)")
     term.expect(re.escape(PROMPT))
     try:
@@ -144,6 +144,12 @@ def terminal(home: Path) -> Iterator[Terminal]:
         if term.master >= 0 and term.running():
             term.line(".quit")
         term.close()
+
+
+@pytest.fixture()
+def terminal(home: Path) -> Iterator[Terminal]:
+    with prompt_on(home) as term:
+        yield term
 
 
 def test_dot_tables_lists_the_warehouse_by_schema(terminal: Terminal) -> None:
@@ -202,7 +208,7 @@ def test_statements_span_lines_and_writes_are_refused(terminal: Terminal) -> Non
     terminal.expect(re.escape(CONTINUATION))
     terminal.line("  from fct_remittances_annual;")
     shown = terminal.output_until_prompt()
-    assert "last_year" in shown and "2002" in shown and "1 rows" in shown
+    assert "last_year" in shown and "2002" in shown and "1 row\n" in shown
     terminal.line("drop table fct_remittances_annual;")
     shown = terminal.output_until_prompt()
     assert "statement 1 (drop table fct_remittances_annual;) is DROP TABLE: refused" in shown
@@ -310,3 +316,134 @@ def test_harlequin_init_script_runs_on_a_read_only_connection(home: Path) -> Non
         "duckdb",
         "--read-only",
     ]
+
+
+# --- issue 18, finding 1: results people can read in an 80-column terminal -------------------
+
+ISSUE_QUERIES = (
+    "select * from fct_intensity_degree_summary where index_year = 2000",
+    "select * from sweeps.sensitivity order by all limit 6",
+)
+CUT_NUMBER = re.compile(r"\d…|…\d")
+
+
+def _expected_cells(warehouse: Path, query: str) -> tuple[list[str], list[str]]:
+    """The column names and every non-text value of ``query``, as the layout must show them."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        relation = con.sql(query)
+        names = relation.columns
+        rows = relation.fetchall()
+    finally:
+        con.close()
+    values = [
+        repr(v) if isinstance(v, float) else str(v)
+        for row in rows
+        for v in row
+        if isinstance(v, int | float)
+    ]
+    return names, values
+
+
+def _assert_readable(shown: str, names: list[str], values: list[str], columns: int) -> None:
+    from rich.cells import cell_len
+
+    body = shown.split("\n", 1)[1]  # the first line is the statement as typed (echoed)
+    assert all(cell_len(line) <= columns for line in body.splitlines()), body
+    assert not CUT_NUMBER.search(body), body
+    for name in names:
+        assert re.search(rf"[│ ]{re.escape(name)}[│ ]", body), (name, body)
+    for value in values:
+        assert re.search(rf"[│ ]{re.escape(value)} [│]", body), (value, body)
+
+
+def test_numbers_and_names_are_never_cut_at_80_columns(embedded_home) -> None:
+    """The issue's two queries, typed at the prompt of a fresh clone in an 80-column terminal:
+    every header, every number and every study and parameter name appears whole."""
+    with prompt_on(embedded_home.home, columns=80) as term:
+        for query in ISSUE_QUERIES:
+            names, values = _expected_cells(embedded_home.warehouse, query)
+            assert values, query
+            term.line(query + ";")
+            shown = term.output_until_prompt()
+            _assert_readable(shown, names, values, 80)
+        assert "37765096" in term.screen  # 2000 census, low degree: 37,765,096 people
+        assert "remittances-nightly" in term.screen
+
+
+def test_a_query_in_a_pipe_fits_80_columns_and_max_rows_shows_more(embedded_home, cli_env) -> None:
+    env = {k: v for k, v in cli_env.items() if k != "COLUMNS"}  # a pipe: 80 columns
+    env["MIGSYS_HOME"] = str(embedded_home.home)
+    query = ISSUE_QUERIES[0]
+    done = subprocess.run(
+        [str(MIGSYS), "sql", query], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    names, values = _expected_cells(embedded_home.warehouse, query)
+    _assert_readable("\n" + done.stdout, names, values, 80)
+    assert done.stdout.rstrip().endswith("(--format line: one row at a time)")
+    limited = subprocess.run(
+        [str(MIGSYS), "sql", query, "--max-rows", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert limited.returncode == 0, limited.stderr
+    assert "6 rows (2 shown; --max-rows N shows more, --max-rows 0 all)" in limited.stdout
+
+
+def test_maxrows_output_once_and_timer(home: Path, tmp_path: Path) -> None:
+    sources = tmp_path / "sources"
+    (sources / "banxico").mkdir(parents=True)
+    source_file = sources / "banxico" / "remesas.csv"
+    source_file.write_bytes(b"periodo,valor\n2024-12-01,5000\n")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    with prompt_on(home, MIGSYS_SOURCES=str(sources)) as term:
+        term.line(".maxrows 2")
+        term.expect(re.escape(PROMPT))
+        term.line("select range as i from range(5);")
+        assert "5 rows (2 shown; .maxrows N shows more, .maxrows 0 all)" in (
+            term.output_until_prompt()
+        )
+        term.line(".maxrows 0")
+        term.expect(re.escape(PROMPT))
+        term.line("select range as i from range(5);")
+        shown = term.output_until_prompt()
+        assert "│ 4 │" in shown and "5 rows\n" in shown
+        # .output: every result from now on goes to the file, in the current layout.
+        term.line(".mode markdown")
+        term.expect(re.escape(PROMPT))
+        term.line(f".output {exports / 'rows.md'}")
+        term.expect(re.escape(PROMPT))
+        term.line("select year from fct_remittances_annual order by year;")
+        assert "2000" not in term.output_until_prompt()
+        term.line(".output")
+        term.expect(re.escape(PROMPT))
+        assert (
+            exports / "rows.md"
+        ).read_text() == "| year |\n|---|\n| 2000 |\n| 2001 |\n| 2002 |\n"
+        # .once: the next result only.
+        term.line(".mode csv")
+        term.expect(re.escape(PROMPT))
+        term.line(f".once {exports / 'once.csv'}")
+        term.expect(re.escape(PROMPT))
+        term.line("select 7 as seven;")
+        assert "wrote 1 rows to" in term.output_until_prompt()
+        term.line("select 8 as eight;")
+        assert '"eight"\n8' in term.output_until_prompt()
+        assert (exports / "once.csv").read_text() == '"seven"\n7\n'
+        # Never inside MIGSYS_HOME or the sources folder.
+        for refused in (home / "rows.csv", source_file):
+            term.line(f".output {refused}")
+            shown = term.output_until_prompt()
+            assert "files asked for by `migsys sql` are never written there" in shown, shown
+            term.line("select 9 as nine;")
+            assert '"nine"\n9' in term.output_until_prompt()  # still on the terminal
+        term.line(".timer on")
+        term.expect(re.escape(PROMPT))
+        term.line("select 1 as one;")
+        assert re.search(r"Run Time: \d+\.\d{3} s", term.output_until_prompt())
+    assert not (home / "rows.csv").exists()
+    assert source_file.read_bytes() == b"periodo,valor\n2024-12-01,5000\n"

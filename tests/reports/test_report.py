@@ -376,17 +376,41 @@ def test_wide_sobol_intervals_are_flagged(tmp_path: Path) -> None:
 def test_wide_interval_rule() -> None:
     frame = pd.DataFrame(
         {
-            "parameter": ["a", "b", "c"],
-            "s1": [0.40, 0.40, 0.0],
-            "s1_conf": [0.09, 0.11, 0.01],
-            "st": [0.5, 0.5, 0.0],
-            "st_conf": [0.1, 0.1, 0.0],
+            "parameter": ["a", "b", "c", "d"],
+            "s1": [0.40, 0.40, 0.0, 0.03],
+            "s1_conf": [0.09, 0.11, 0.01, 0.03],
+            "st": [0.5, 0.5, 0.0, 0.03],
+            "st_conf": [0.1, 0.1, 0.0, 0.01],
         }
     )
     wide = wide_sobol_intervals(frame)
-    # a: interval 0.18 < 0.20; b: 0.22 > 0.20; c: any interval around a zero index is too wide
-    assert wide["s1"].tolist() == [False, True, True]
-    assert wide["st"].tolist() == [False, False, False]
+    # a: interval 0.18 < 0.20; b: 0.22 > 0.20; c: 0 ± 0.01 lies wholly under 0.05: negligible,
+    # its rank does not matter; d: 0.03 ± 0.03 may reach 0.06 and is not known to any use
+    assert wide["s1"].tolist() == [False, True, False, True]
+    assert wide["st"].tolist() == [False, False, False, False]
+
+
+def test_a_standing_study_failing_its_precision_check_says_so_first(tmp_path: Path) -> None:
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    failing = build_report(warehouse, tmp_path / "a", standing_studies=["adhoc_try"])
+    text = failing.index_html.read_text(encoding="utf-8")
+    body = text[text.index("</h1>") + len("</h1>") :].lstrip()
+    assert body.startswith('<p class="warning" id="precision">The standing study adhoc_try fails')
+    passing = build_report(warehouse, tmp_path / "b", standing_studies=["remit_study"])
+    assert 'id="precision"' not in passing.index_html.read_text(encoding="utf-8")
+
+
+def test_figures_and_tables_read_in_words(tmp_path: Path) -> None:
+    """Sobol figures titled in words with the interval level; percentages to one decimal."""
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    result = build_report(warehouse, tmp_path / "reports", standing_studies=["remit_study"])
+    text = result.index_html.read_text(encoding="utf-8")
+    assert "What drives remittances usd 2030? Sobol indices of study remit_study" in text
+    assert "half-width of their 95 % intervals" in text
+    depopulation = text[text.index('id="depopulation"') : text.index('id="standing"')]
+    # 6 of 10 municipalities, 9 of 30, 4 of 10, 6 of 30: 60.0, 30.0, 40.0, 20.0
+    for share in ("60.0", "30.0", "40.0", "20.0"):
+        assert f"<td class='num'>{share}</td>" in depopulation
 
 
 def test_freshness_comes_first_and_says_which_sources_are_stale(tmp_path: Path) -> None:
@@ -554,3 +578,24 @@ def test_latest_link_replaces_a_plain_copy_of_it(tmp_path: Path) -> None:
     latest = link_latest(reports, reports / "2026-11-28")
     assert latest.is_symlink() and os.readlink(latest) == "2026-11-28"
     assert not (reports / "2026-11-28" / "index.html").exists()
+
+
+def test_the_nightly_standing_study_passes_its_own_precision_check(embedded_home) -> None:
+    """Issue 18, finding 5: the study a fresh clone's first refresh runs (the shipped spec, at
+    its shipped size) can rank its parameters, and the report does not warn about it."""
+    from migsys.reports.build import fails_precision_check, sobol_groups
+
+    con = duckdb.connect(str(embedded_home.warehouse), read_only=True)
+    try:
+        sensitivity = con.sql("from sweeps.sensitivity").df()
+        (scenarios,) = con.execute(
+            "select n_scenarios from sweeps.studies where study = 'remittances-nightly'"
+        ).fetchone()
+    finally:
+        con.close()
+    groups = [g for g in sobol_groups(sensitivity) if g[0] == "remittances-nightly"]
+    assert scenarios == 8192 and len(groups) == 2  # remittances and migrant stock in 2030
+    for _, outcome, frame in groups:
+        assert fails_precision_check(frame) == [], (outcome, frame)
+    report = (embedded_home.reports / "latest" / "index.html").read_text(encoding="utf-8")
+    assert 'id="precision"' not in report and "What drives remittances in 2030?" in report

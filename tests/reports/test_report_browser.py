@@ -133,6 +133,10 @@ def test_fresh_clone_report_and_dbt_docs_open_cleanly(
     docs = check_page(browser, check.local_pages[0], screenshots / "dbt-docs-overview.png")
     _assert_clean(docs)
     assert docs.title == "dbt Docs"
+    # The docs open on the warehouse's own overview, not dbt's generic "Welcome!" page.
+    overview = browser.find_element("tag name", "body").text
+    assert "The migsys warehouse" in overview and "Where to start" in overview, overview[:500]
+    assert "Welcome!" not in overview
     # A model page of the docs (a hash route of the single-page app) renders its columns.
     browser.get(docs.url + "#!/model/model.migsys.fct_paper_claims_check")
     browser.implicitly_wait(5)
@@ -170,3 +174,37 @@ def test_every_section_renders_in_the_browser(browser, tmp_path: Path, screensho
     assert hover_text(browser, "map-population-change", "01001") == (
         "Alpha, Aguascalientes: -10.0 % (1,000 to 900)"
     )
+
+
+def test_study_figures_render_with_observed_data_and_units(
+    browser, embedded_home, tmp_path: Path, screenshots: Path
+) -> None:
+    """The figures `migsys sweep analyze --plots` draws for the fresh clone's standing study,
+    on one page, screenshot for a person to look at (issue 18, finding 6): the envelope carries
+    the observed series, the Sobol plots say what drives what by when."""
+    from PIL import Image
+
+    from migsys.sweeps.analysis import analyze_study, stored_spec, verified_study
+    from migsys.sweeps.plots import write_plots
+
+    root = tmp_path / "sweeps"
+    shutil.copytree(embedded_home.sweeps / "remittances-nightly", root / "remittances-nightly")
+    spec = stored_spec(verified_study(root, "remittances-nightly"))
+    analysis = analyze_study(root, spec, write=False)
+    written = write_plots(root, spec.name, analysis, embedded_home.warehouse)
+    names = sorted(path.name for path in written)
+    assert "envelope_remittances_usd.png" in names
+    assert "sensitivity_remittances_usd_horizon.png" in names
+    for path in written:
+        width, height = Image.open(path).size
+        assert width > 500 and height > 300, path
+    page = written[0].parent / "index.html"
+    page.write_text(
+        "<!doctype html><title>study figures</title><link rel='icon' href='data:,'>"
+        + "".join(f"<p><img src='{p.name}' alt='{p.stem}'></p>" for p in written),
+        encoding="utf-8",
+    )
+    check = check_page(browser, page, screenshots / "study-figures.png")
+    _assert_clean(check)
+    for path in written:
+        shutil.copy2(path, screenshots / f"study-{path.name}")

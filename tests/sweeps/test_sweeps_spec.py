@@ -60,7 +60,11 @@ def test_good_spec_counts_saltelli_rows(tmp_path: Path) -> None:
         (("low = -1.0", "low = -1.0\nlwo = 3"), r"parameters.x1.lwo: unknown key"),
         (('method = "sobol"', 'method = "random"'), r"design.method: Input should be 'grid'"),
         (('kernel = "ishigami"', 'kernel = "weather"'), r"kernel: unknown kernel 'weather'"),
-        (('name = "good"', 'name = "Bad Name!"'), r"name: String should match pattern"),
+        (
+            ('name = "good"', 'name = "Bad Name!"'),
+            r"name: 'Bad Name!': a study name is lowercase words",
+        ),
+        (('name = "good"', 'name = "good_study"'), r"try 'good-study'"),
         (
             ('method = "sobol"\nn = 64', 'method = "grid"\nn = 64'),
             r"design: a grid design needs levels",
@@ -236,7 +240,7 @@ def test_cli_errors_print_intact_without_markup(tmp_path: Path, monkeypatch) -> 
     path = _write(tmp_path, GOOD.replace('name = "good"', 'name = "Bad Name!"'))
     result = CliRunner().invoke(app, ["sweep", "run", str(path)])
     assert result.exit_code == 2
-    assert "String should match pattern '^[a-z0-9][a-z0-9_-]{0,62}$'" in result.output
+    assert "'Bad Name!': a study name is lowercase words joined by hyphens" in result.output
     assert str(path) in result.output
     latin = tmp_path / "latin.toml"
     latin.write_bytes(b"[study]\nname = '\xff'\n")
