@@ -41,6 +41,9 @@ class Terminal:
         pid, master = pty.fork()
         if pid == 0:  # the child: become the program
             try:
+                # A terminal's program starts with Ctrl-C at its default, whatever the test
+                # runner (a pytest-xdist worker ignores SIGINT, and exec would pass that on).
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 size = struct.pack("HHHH", 50, columns, 0, 0)
                 fcntl.ioctl(0, termios.TIOCSWINSZ, size)  # the terminal is fd 0
                 os.execve(argv[0], argv, {**env, "COLUMNS": str(columns), "LINES": "50"})
