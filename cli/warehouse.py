@@ -1,4 +1,4 @@
-"""``migsys fetch`` and ``migsys sql`` (``migsys refresh`` is in ``flows/cli_nightly.py``)."""
+"""``migsys fetch`` and ``migsys sql`` (``migsys refresh`` is in ``cli/nightly.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from migsys.flows.cli_help import command_help
+from migsys.cli.help import command_help
 
 # migsys.warehouse.sql_output.DEFAULT_MAX_ROWS, repeated (a test keeps them equal): importing
 # that module loads pyarrow, and `migsys -h` must stay fast.
@@ -162,7 +162,7 @@ def sql(
       migsys sql                      # the prompt
       migsys sql --tui                # Harlequin, if installed
     """
-    from migsys.flows.sql_prompt import SqlPrompt, enable_line_editing, open_tui, print_result
+    from migsys.cli.sql_prompt import SqlPrompt, enable_line_editing, open_tui, print_result
     from migsys.warehouse.paths import MigsysPaths
     from migsys.warehouse.sql import (
         OUTPUT_FORMATS,

@@ -172,7 +172,7 @@ def _fail(console: Console, message: str) -> None:
 
 def _publish(paths, console: Console) -> None:
     """Run the nightly flow now, so the new results reach the published warehouse."""
-    from migsys.flows.cli_nightly import run_refresh_command
+    from migsys.cli.nightly import run_refresh_command
 
     run_refresh_command(paths=paths)
 

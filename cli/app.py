@@ -46,9 +46,9 @@ def main(
 
 
 def _register_all() -> None:
-    from migsys.flows import cli_nightly, cli_projections, cli_snapshot, cli_sweeps, cli_warehouse
+    from migsys.cli import nightly, projections, snapshot, sweeps, warehouse
 
-    for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly, cli_snapshot):
+    for module in (warehouse, projections, sweeps, nightly, snapshot):
         module.register(app)
 
 
