@@ -1,8 +1,27 @@
-"""Help text of the ``migsys`` commands, as click's plain formatter shows it best."""
+"""What every ``migsys`` command shares: its Typer app's settings and click's plain help format."""
 
 from __future__ import annotations
 
 import inspect
+from typing import Any
+
+import typer
+
+# Help is click's plain format (no Rich boxes or markup), ``-h`` as well as ``--help``.
+APP_SETTINGS: dict[str, Any] = {
+    "add_completion": False,
+    "rich_markup_mode": None,
+    "context_settings": {"help_option_names": ["-h", "--help"]},
+}
+
+
+def area_app(**options: Any) -> typer.Typer:
+    """The Typer app of one area of the command line (``migsys.cli.app`` joins them).
+
+    Each area's app works alone too (``CliRunner().invoke(migsys.cli.sql.app, [...])``); an app
+    with one command then runs it without its name, as Typer does.
+    """
+    return typer.Typer(**{**APP_SETTINGS, **options})
 
 
 def command_help(docstring: str | None) -> str:

@@ -18,11 +18,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from migsys.cli.help import area_app
+
 if TYPE_CHECKING:  # imported where used: `migsys -h` loads neither pydantic nor rich.progress
     from rich.progress import Progress
 
     from migsys.warehouse.paths import MigsysPaths
 
+app = area_app()
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -316,6 +319,7 @@ def next_commands(cwd: Path, search_path: str) -> list[str]:
     ]
 
 
+@app.command(epilog=REFRESH_EXAMPLES)
 def refresh(
     rerun_studies: Annotated[
         bool, typer.Option("--rerun-studies", help="Re-run standing studies even if unchanged.")
@@ -369,6 +373,7 @@ def refresh(
     )
 
 
+@app.command()
 def serve(
     cron: Annotated[
         str | None,
@@ -454,6 +459,7 @@ def serve(
     prefect_serve(deployment)
 
 
+@app.command()
 def server(
     port: Annotated[
         int | None,
@@ -483,10 +489,3 @@ def server(
         err_console.print(f"migsys server: {error}", markup=False)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``refresh``, ``serve`` and ``server`` to the migsys app."""
-    app.command(epilog=REFRESH_EXAMPLES)(refresh)
-    app.command()(serve)
-    app.command()(server)

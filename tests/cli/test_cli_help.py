@@ -51,11 +51,11 @@ def test_help_imports_no_heavy_library(command: list[str]) -> None:
 
 
 def test_defaults_repeated_for_a_fast_help_match_their_source() -> None:
-    from migsys.cli import warehouse as cli_warehouse
+    from migsys.cli import sql as cli_sql
     from migsys.warehouse.fetch import FetchLimits
     from migsys.warehouse.sql_output import DEFAULT_MAX_ROWS
 
-    assert cli_warehouse.DEFAULT_MAX_ROWS == DEFAULT_MAX_ROWS
+    assert cli_sql.DEFAULT_MAX_ROWS == DEFAULT_MAX_ROWS
     help_text = "".join(
         str(param.help)
         for param in __import__("typer")
