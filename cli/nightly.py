@@ -39,7 +39,10 @@ REFRESH_EXAMPLES = """Examples:
 
 
 class ConsoleReporter:
-    """One line per step on the console; a transient progress bar while dbt builds."""
+    """One line per step on the console; a transient progress bar while dbt builds.
+
+    A ``flows.runner.Reporter`` by its methods (importing that module here would slow `migsys -h`).
+    """
 
     def __init__(self, out: Console) -> None:
         self.out = out
@@ -151,7 +154,6 @@ def run_refresh_command(
     import migsys.warehouse.ingest  # noqa: F401
     from migsys.flows.config import NightlyConfigError, NightlySettings
     from migsys.flows.nightly import run_nightly
-    from migsys.flows.runner import use_reporter
     from migsys.warehouse.publish import RefreshFailed, RefreshInProgress, failure_in, is_disk_full
 
     settings = NightlySettings.from_paths(
@@ -164,7 +166,6 @@ def run_refresh_command(
         use_embedded=use_embedded,
         **({"config_file": config.resolve()} if config else {}),
     )
-    use_reporter(ConsoleReporter(console))
     console.print(f"migsys refresh · home {paths.home} · sources {paths.sources}", markup=False)
     console.print(mode.describe(), markup=False)
 
@@ -182,7 +183,7 @@ def run_refresh_command(
         with interruptible(say_interrupted, log_file=log_file, watch_api_url=mode.api_url):
             if api_starting is not None:
                 api_starting.join()
-            result = run_nightly(settings)
+            result = run_nightly(settings, ConsoleReporter(console))
     except ServerLost:
         raise typer.Exit(1) from None
     except Interrupted as stopped:
