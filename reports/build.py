@@ -348,15 +348,15 @@ def remittance_fan(
 ) -> tuple[str, pd.DataFrame] | None:
     """The remittance series of the studies as (legend label, year × quantile-level frame).
 
-    ``sweeps.series_quantiles`` is long: one row per study, series, year and quantile. The first
-    series whose name mentions remittances is shown, in USD first (comparable with history).
+    ``stg_sweeps__series_quantiles`` is long: one row per study, series, year and quantile. The
+    first series whose name mentions remittances is shown, in USD first (comparable with history).
     """
     frame = quantiles.rename(columns=str.lower)
-    required = {"study", "series", "year", "quantile", "value"}
+    required = {"study", "series", "year", "quantile", "series_value"}
     if not required <= set(frame.columns):
         raise ReportError(
-            f"sweeps.series_quantiles: columns {sorted(required - set(frame.columns))} missing "
-            f"(has {list(quantiles.columns)})"
+            f"stg_sweeps__series_quantiles: columns {sorted(required - set(frame.columns))} "
+            f"missing (has {list(quantiles.columns)})"
         )
     remittance_rows = frame[frame["series"].astype(str).str.contains("remit", case=False)]
     if remittance_rows.empty:
@@ -369,7 +369,7 @@ def remittance_fan(
     rows = remittance_rows[
         (remittance_rows["study"] == study) & (remittance_rows["series"] == series)
     ]
-    fan = rows.pivot_table(index="year", columns="quantile", values="value").sort_index()
+    fan = rows.pivot_table(index="year", columns="quantile", values="series_value").sort_index()
     label = f"{series_label(series)}, study “{humanize(study)}”"
     return label, fan
 
@@ -481,28 +481,32 @@ SOBOL_COLUMNS = ["parameter", "s1", "s1_conf", "st", "st_conf"]
 def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     """One (study, outcome, frame) per study and outcome with Sobol indices.
 
-    ``sweeps.sensitivity`` is long (study, outcome, method, index, parameter, value, conf); the
-    frames are wide: parameter, s1, s1_conf, st, st_conf.
+    ``stg_sweeps__sensitivity`` is long (study, outcome, method, sensitivity_index, parameter,
+    index_value, index_conf); the frames are wide: parameter, s1, s1_conf, st, st_conf.
     """
-    required = {"study", "outcome", "method", "index", "parameter", "value", "conf"}
+    required = {
+        "study", "outcome", "method", "sensitivity_index", "parameter", "index_value", "index_conf"
+    }  # fmt: skip
     missing = sorted(required - set(sensitivity.columns))
     if missing:
         raise ReportError(
-            f"sweeps.sensitivity: columns {missing} missing (has {list(sensitivity.columns)})"
+            f"stg_sweeps__sensitivity: columns {missing} missing (has {list(sensitivity.columns)})"
         )
     sobol = sensitivity[
-        (sensitivity["method"] == "sobol") & sensitivity["index"].isin(["S1", "ST"])
+        (sensitivity["method"] == "sobol") & sensitivity["sensitivity_index"].isin(["S1", "ST"])
     ]
     groups = []
     for (study, outcome), rows in sobol.groupby(["study", "outcome"], sort=True):
-        wide = rows.pivot_table(index="parameter", columns="index", values=["value", "conf"])
+        wide = rows.pivot_table(
+            index="parameter", columns="sensitivity_index", values=["index_value", "index_conf"]
+        )
         frame = pd.DataFrame(
             {
                 "parameter": wide.index,
-                "s1": wide[("value", "S1")].to_numpy(),
-                "s1_conf": wide[("conf", "S1")].to_numpy(),
-                "st": wide[("value", "ST")].to_numpy(),
-                "st_conf": wide[("conf", "ST")].to_numpy(),
+                "s1": wide[("index_value", "S1")].to_numpy(),
+                "s1_conf": wide[("index_conf", "S1")].to_numpy(),
+                "st": wide[("index_value", "ST")].to_numpy(),
+                "st_conf": wide[("index_conf", "ST")].to_numpy(),
             }
         )
         groups.append((str(study), str(outcome), frame))
