@@ -632,3 +632,22 @@ def test_the_nightly_standing_study_passes_its_own_precision_check(embedded_home
         assert fails_precision_check(frame) == [], (outcome, frame)
     report = (embedded_home.reports / "latest" / "index.html").read_text(encoding="utf-8")
     assert 'id="precision"' not in report and "What drives remittances in 2030?" in report
+
+
+def test_text_from_the_warehouse_is_escaped_everywhere(tmp_path: Path) -> None:
+    """Names and descriptions come from files and specs: the templates escape every one."""
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(warehouse))
+    con.execute("update sweeps.studies set description = '<script>alert(1)</script> & more'")
+    con.execute(
+        "update sweeps.sensitivity set parameter = '<b>growth</b>' where parameter = 'growth'"
+    )
+    con.close()
+    summary = {**SUMMARY, "build_id": "<i>build</i>"}
+    result = build_report(
+        warehouse, tmp_path / "reports", run_summary=summary, standing_studies=["remit_study"]
+    )
+    text = result.index_html.read_text(encoding="utf-8")
+    assert "<script>" not in text and "<b>growth" not in text and "<i>build" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in text
+    assert "&lt;b&gt;growth&lt;/b&gt;" in text and "&lt;i&gt;build&lt;/i&gt;" in text
