@@ -1,10 +1,7 @@
 """The steps of a refresh as plain functions, with the fingerprints that decide what must run.
 
-Fetch → check the sources folder → prepare a build → ingest → load study results and
-calibrations → dbt build → forecasts → standing studies → guard → docs → publish → report. The
-composition (in which order, what to skip) is ``flows.nightly.refresh_pipeline``; the Prefect flow
-runs that composition with each step as a task, ``flows.nightly.run_plain`` runs it as plain calls.
-Tests call these functions directly.
+Which steps run, under which names and in which order is declared in one place,
+``flows.pipeline``; tests call these functions directly.
 """
 
 from __future__ import annotations
@@ -279,6 +276,14 @@ def dbt_build_step(
     if not report.success:
         raise RefreshFailed("dbt build", report.describe_failures())
     return report
+
+
+def forecasts_step(build: Build, paths: MigsysPaths):
+    """Rolling-origin skill and forecasts into the build's ``forecasts`` schema (reused from
+    ``paths.forecasts`` when their inputs are unchanged); returns ``ForecastRefresh``."""
+    from migsys.projections.forecast_refresh import refresh_forecasts
+
+    return refresh_forecasts(build.database, paths.forecasts)
 
 
 def docs_step(build: Build, paths: MigsysPaths) -> Path:

@@ -11,7 +11,7 @@ parsers as the nightly ingest over the files in a sources folder and writes what
         <source_id>.parquet        the raw table's rows (publisher's columns + file_name,
                                    file_sha256 and line_number of the original line)
 
-``migsys snapshot`` (flows/cli_snapshot.py) rebuilds it; ``ingest_sources`` loads it with
+``migsys snapshot`` (cli/snapshot.py) rebuilds it; ``ingest_sources`` loads it with
 ``load_snapshot`` when no registered file is present in MIGSYS_SOURCES. The original files never
 enter the repository: only what the project derives from them, with their checksums.
 """

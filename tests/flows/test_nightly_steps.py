@@ -230,6 +230,19 @@ def test_deployment_refuses_a_bad_schedule(tmp_path: Path) -> None:
         nightly_deployment(settings, cron="0 2 * * *", timezone="UTC+25")
 
 
+def test_a_step_becomes_its_prefect_task_once_with_the_declared_retries() -> None:
+    from migsys.flows.pipeline import FETCH
+    from migsys.flows.runner import Step, as_task
+
+    fetch = FETCH.with_retries(2, [1.0, 5.0])
+    task = as_task(fetch)
+    assert as_task(FETCH.with_retries(2, (1.0, 5.0))) is task  # one task per declaration
+    assert (task.name, task.retries, task.retry_delay_seconds) == ("fetch", 2, [1.0, 5.0])
+    assert task.fn is FETCH.fn
+    assert as_task(FETCH).retries == 0
+    assert Step("s", print, 3, (2.0, 7.0)).delay_before(3) == 7.0  # the last delay repeats
+
+
 def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Path) -> None:
     from migsys.flows.steps import code_fingerprint
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
-from migsys.flows.cli_projections import parse_years
+from migsys.cli.app import app
+from migsys.cli.projections import parse_years
 
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 

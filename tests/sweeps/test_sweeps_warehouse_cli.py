@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.kernels import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import run_study

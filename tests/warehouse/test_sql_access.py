@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import migsys
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.warehouse import sql as sql_module
 from migsys.warehouse.sql import (
     OutputError,

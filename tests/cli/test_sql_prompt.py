@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from migsys.flows import sql_prompt
-from migsys.flows.sql_prompt import format_result, harlequin_command, harlequin_init_script
+from migsys.cli import sql_prompt
+from migsys.cli.sql_prompt import format_result, harlequin_command, harlequin_init_script
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 MIGSYS = Path(sys.executable).parent / "migsys"
@@ -267,7 +267,7 @@ def test_tui_without_harlequin_says_how_to_install(
 ) -> None:
     from typer.testing import CliRunner
 
-    from migsys.flows.cli import app
+    from migsys.cli.app import app
 
     monkeypatch.setenv("MIGSYS_HOME", str(home))
     monkeypatch.setenv("PATH", str(home))  # no harlequin there
