@@ -22,6 +22,7 @@ import duckdb
 
 from migsys.reports.dbt_docs import repair_static_docs
 from migsys.warehouse.dbt_runner import DbtEvent, DbtReport, run_dbt
+from migsys.warehouse.files import atomic_write_text
 from migsys.warehouse.guard import (
     GuardCheck,
     GuardPolicy,
@@ -34,7 +35,6 @@ from migsys.warehouse.paths import PACKAGE_ROOT, MigsysPaths
 from migsys.warehouse.publish import (
     Build,
     RefreshFailed,
-    atomic_write_text,
     publish_build,
     published_damage,
     published_record,

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from migsys.warehouse.files import atomic_path
 from migsys.warehouse.sql_output import csv_ready, json_text
 
 OUTPUT_FORMATS = ("table", "csv", "json", "markdown", "line", "parquet")
@@ -577,16 +576,11 @@ def write_table(
         raise OutputError(f"--format must be one of {', '.join(FILE_FORMATS)} (got {fmt!r})")
     output = Path(output)
     check_output_path(output, refused_folders=refused_folders)
-    temporary = output.parent / f".{output.name}.{secrets.token_hex(6)}.part"
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
+    with atomic_path(output) as temporary:
         if fmt == "csv":
             pa_csv.write_csv(csv_ready(table), temporary)
         elif fmt == "parquet":
             pq.write_table(table, temporary)
         else:
             temporary.write_text(json_text(table, indent=1), encoding="utf-8")
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
     return output
