@@ -1,7 +1,8 @@
-"""The one file-safety module: one test per guarantee."""
+"""The one file-safety module: one test per guarantee, and a scan that nothing goes around it."""
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import stat
@@ -281,3 +282,67 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
         assert lock_holder(lock).startswith(f"pid {os.getpid()} on ")
     assert lock.read_text() == ""  # the note goes with the holder
     assert lock_holder(tmp_path / "never-locked") is None
+
+
+# --------------------------------------------------------------------------- nothing goes around it
+
+# Calls that put a file in place, flush one, or lock one: only ``warehouse/files.py`` makes them.
+GUARDED_CALLS = {
+    ("os", "replace"),
+    ("os", "rename"),
+    ("os", "renames"),
+    ("os", "fsync"),
+    ("os", "fdatasync"),
+    ("shutil", "move"),
+    ("fcntl", "flock"),
+    ("fcntl", "lockf"),
+}
+GUARDED_METHODS = {"replace", "rename"}  # Path.replace(target), Path.rename(target)
+
+
+def project_modules() -> list[Path]:
+    """Every module of the installed packages: the top-level folders with an ``__init__.py``
+    (flows, warehouse, sweeps, …), tests and the deploy scripts aside."""
+    packages = [p.parent for p in REPO_ROOT.glob("*/__init__.py") if p.parent.name != "tests"]
+    return sorted(module for package in packages for module in package.rglob("*.py"))
+
+
+def guarded_uses(tree: ast.AST) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in {"os", "shutil", "fcntl"}:
+            for alias in node.names:
+                if (node.module, alias.name) in GUARDED_CALLS:
+                    found.append((node.lineno, f"from {node.module} import {alias.name}"))
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        owner, name = node.func.value, node.func.attr
+        if isinstance(owner, ast.Name) and (owner.id, name) in GUARDED_CALLS:
+            found.append((node.lineno, f"{owner.id}.{name}"))
+        elif name in GUARDED_METHODS and len(node.args) == 1 and not node.keywords:
+            # str.replace takes two arguments, DataFrame.rename and datetime.replace keywords:
+            # one positional argument and nothing else is Path.replace/rename(target).
+            found.append((node.lineno, f"….{name}({ast.unparse(node.args[0])})"))
+    return found
+
+
+def test_every_rename_fsync_and_lock_goes_through_the_files_module() -> None:
+    modules = project_modules()
+    assert REPO_ROOT / "warehouse" / "files.py" in modules and len(modules) > 50
+    outside = [
+        f"{module.relative_to(REPO_ROOT)}:{line}: {what}"
+        for module in modules
+        if module != REPO_ROOT / "warehouse" / "files.py"
+        for line, what in guarded_uses(ast.parse(module.read_text(encoding="utf-8")))
+    ]
+    assert outside == [], "use migsys.warehouse.files instead:\n" + "\n".join(outside)
+
+
+def test_the_scan_finds_each_kind_of_call() -> None:
+    code = (
+        "import os, shutil, fcntl\nfrom os import replace\n"
+        "os.replace(a, b)\nos.fsync(fd)\nshutil.move(a, b)\nfcntl.flock(h, 1)\n"
+        "path.with_suffix('.tmp').replace(path)\ntmp.rename(target)\n"
+        "text.replace('a', 'b')\nframe.rename(columns=str.lower)\nnow.replace(tzinfo=None)\n"
+    )
+    assert [line for line, _ in guarded_uses(ast.parse(code))] == [2, 3, 4, 5, 6, 7, 8]
