@@ -38,6 +38,7 @@ from migsys.reports.queries import Absent
 from migsys.reports.summary import html_table, render_run_summary
 from migsys.sweeps.labels import sobol_title
 from migsys.warehouse.files import move_into_place, staged_path, swap_directory
+from migsys.warehouse.sql import open_read_only
 
 LATEST_LINK = "latest"
 FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
@@ -132,7 +133,7 @@ def build_report(
     staging.mkdir()
     try:
         try:
-            con = duckdb.connect(str(warehouse), read_only=True)
+            con = open_read_only(warehouse)
         except duckdb.Error as error:
             raise ReportError(
                 f"{warehouse}: cannot open the warehouse read-only: {error}"

@@ -34,6 +34,7 @@ from migsys.warehouse.files import (
     move_into_place,
 )
 from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
+from migsys.warehouse.sql import open_read_only
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 PUBLISHED_RECORD = "published_warehouse.json"
@@ -312,7 +313,7 @@ def unreadable_tables(database: Path) -> list[str]:
     """Tables of ``database`` DuckDB cannot read whole (every column of every row is read, so
     each block's checksum is checked); ``["(the file)"]`` when it does not open at all."""
     try:
-        con = duckdb.connect(str(database), read_only=True)
+        con = open_read_only(database)
     except duckdb.Error as error:
         return [f"(the file: {str(error).splitlines()[0]})"]
     bad = []

@@ -8,9 +8,10 @@ these. Anything else is refused by name with the rule: ``EXPLAIN ANALYZE COPY â€
 a file even on a read-only connection), ``IMPORT DATABASE`` (which runs whatever its schema file
 holds), ATTACH, INSTALL/LOAD, SET, CALL, COPY, EXPORT, every DDL and DML.
 
-``open_read_only`` is the one way every read-only entry point opens the warehouse (``migsys sql``,
-its prompt and TUI, ``migsys.connect()``): read-only, with extension auto-install and auto-load
-off, so no query can download or load code. ``sandbox=True`` also turns off every file-system
+``open_read_only`` is the one way migsys opens a DuckDB file read-only: every entry point
+(``migsys sql``, its prompt and TUI, ``migsys.connect()``) and every reader inside (the refresh's
+checks of a build and of the published file, the report, studies' inputs, the bench): read-only,
+with extension auto-install and auto-load off, so no query can download or load code. ``sandbox=True`` also turns off every file-system
 and network access beyond the warehouse file and locks the configuration, for a served endpoint.
 Because the refresh builds into a separate file and swaps it in with ``os.replace``, readers
 never meet the writer's lock.
@@ -191,7 +192,8 @@ class Word:
 def open_read_only(
     path: Path, *, sandbox: bool = False, locked: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """The published warehouse, read-only, never installing or loading extensions.
+    """A warehouse file (the published one, or a build), read-only, never installing or
+    loading extensions.
 
     ``locked=True`` also shuts out every file and URL but the warehouse itself and locks the
     configuration (``LOCKED_CONFIG``, what ``migsys.connect()`` returns); ``sandbox=True`` on

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from project_code import REPO_ROOT, project_modules
 
 from migsys.warehouse import files
 from migsys.warehouse.files import (
@@ -26,8 +27,6 @@ from migsys.warehouse.files import (
     replace_files,
     swap_directory,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _child(code: str) -> subprocess.Popen:
@@ -298,13 +297,6 @@ GUARDED_CALLS = {
     ("fcntl", "lockf"),
 }
 GUARDED_METHODS = {"replace", "rename"}  # Path.replace(target), Path.rename(target)
-
-
-def project_modules() -> list[Path]:
-    """Every module of the installed packages: the top-level folders with an ``__init__.py``
-    (flows, warehouse, sweeps, …), tests and the deploy scripts aside."""
-    packages = [p.parent for p in REPO_ROOT.glob("*/__init__.py") if p.parent.name != "tests"]
-    return sorted(module for package in packages for module in package.rglob("*.py"))
 
 
 def guarded_uses(tree: ast.AST) -> list[tuple[int, str]]:
