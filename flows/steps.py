@@ -19,6 +19,7 @@ import duckdb
 
 from migsys.reports.dbt_docs import repair_static_docs
 from migsys.warehouse.dbt_runner import DbtEvent, DbtReport, run_dbt
+from migsys.warehouse.files import atomic_write_text
 from migsys.warehouse.guard import (
     GuardCheck,
     GuardPolicy,
@@ -31,11 +32,11 @@ from migsys.warehouse.paths import PACKAGE_ROOT, MigsysPaths
 from migsys.warehouse.publish import (
     Build,
     RefreshFailed,
-    atomic_write_text,
     publish_build,
     published_damage,
     published_record,
 )
+from migsys.warehouse.sql import open_read_only
 
 log = logging.getLogger("migsys.refresh")
 
@@ -139,7 +140,7 @@ def calibrations_step(database: Path, paths: MigsysPaths, specs: list[Path]) -> 
     needed = {pair for spec in specs for pair in calibrations_needed(load_spec(spec))}
     if not needed:
         return []
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         has_table = con.execute(
             "select count(*) from information_schema.tables "
@@ -165,7 +166,7 @@ def calibrations_step(database: Path, paths: MigsysPaths, specs: list[Path]) -> 
 
 def data_fingerprint(database: Path) -> str:
     """Hash of the source files that went into a warehouse (their ids, names and sha256)."""
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         # The origin counts: the snapshot's rows carry the same sha256 as the files they came from.
         rows = con.execute(
@@ -205,7 +206,7 @@ def loaded_extras_fingerprint(database: Path) -> str:
     Only the tables ``load_extras_step`` writes are read, so the value is the same before and
     after dbt has built its models into the file.
     """
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -344,7 +345,7 @@ def source_summary(database: Path) -> list[dict[str, Any]]:
     """Per source: status, files, rows, origin, period covered, release date (read-only)."""
     from migsys.reports.summary import summary_sources
 
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         return summary_sources(con)
     finally:

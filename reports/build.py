@@ -39,6 +39,8 @@ from migsys.reports.queries import Absent
 from migsys.reports.summary import html_table, render_run_summary
 from migsys.reports.templating import Markup, parts, render
 from migsys.sweeps.labels import sobol_title
+from migsys.warehouse.files import move_into_place, staged_path, swap_directory
+from migsys.warehouse.sql import open_read_only
 
 LATEST_LINK = "latest"
 FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
@@ -111,12 +113,11 @@ def build_report(
     day = report_date or datetime.now(UTC).date()
     out_dir = reports_root / day.isoformat()
     reports_root.mkdir(parents=True, exist_ok=True)
-    staging = reports_root / f".{day.isoformat()}.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = staged_path(out_dir)
     staging.mkdir()
     try:
         try:
-            con = duckdb.connect(str(warehouse), read_only=True)
+            con = open_read_only(warehouse)
         except duckdb.Error as error:
             raise ReportError(
                 f"{warehouse}: cannot open the warehouse read-only: {error}"
@@ -137,7 +138,7 @@ def build_report(
             run_summary_markdown=run_summary_markdown,
         )
         (staging / "index.html").write_text(page, encoding="utf-8")
-        _swap_in(staging, out_dir)
+        swap_directory(staging, out_dir)  # no file of an earlier run of the day survives
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     latest = link_latest(reports_root, out_dir)
@@ -148,26 +149,15 @@ def build_report(
     )
 
 
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by the freshly written ``staging`` folder: no file of a run survives."""
-    old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(staging, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def link_latest(reports_root: Path, out_dir: Path) -> Path:
     """Point ``reports_root/latest`` at ``out_dir`` (relative symlink, swapped atomically)."""
     latest = reports_root / LATEST_LINK
-    temporary = reports_root / f".{LATEST_LINK}.{os.getpid()}"
-    temporary.unlink(missing_ok=True)
+    temporary = staged_path(latest)
     temporary.symlink_to(out_dir.name, target_is_directory=True)
     if latest.is_dir() and not latest.is_symlink():
         # A home copied without keeping symlinks (cp -r, copytree) holds a plain copy here.
         shutil.rmtree(latest)
-    os.replace(temporary, latest)
+    move_into_place(temporary, latest)
     return latest
 
 

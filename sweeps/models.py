@@ -20,6 +20,7 @@ from migsys.kernels import registry
 from migsys.kernels.defaults import Parameter
 from migsys.kernels.registry import Kernel, Output
 from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec, kernel_problems
+from migsys.warehouse.sql import open_read_only
 
 # The engine's vocabulary, kept under the names it had before the registry.
 ModelParameter = Parameter
@@ -81,7 +82,7 @@ def _open_warehouse(warehouse: Path | None, kernel: str) -> duckdb.DuckDBPyConne
             f"kernel {kernel}: needs the published warehouse for its inputs, none at {warehouse} "
             "(run `migsys refresh` first)"
         )
-    return duckdb.connect(str(warehouse), read_only=True)
+    return open_read_only(warehouse)
 
 
 def load_inputs(

@@ -14,6 +14,7 @@ import pytest
 from migsys.sweeps import store
 from migsys.sweeps.engine import StudyConflict, run_study, study_fingerprint, study_status
 from migsys.sweeps.evaluators import ExistingScheduler, LocalProcesses, Slurm, evaluator_for
+from migsys.warehouse import files
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
@@ -55,7 +56,7 @@ def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path, dask_sche
         "\n".join(line for line in lines if json.loads(line)["start"] != 5000) + "\n"
     )
     (study.parts / "chunk=000000003000").mkdir()
-    (study.parts / "chunk=000000003000" / ".part.parquet.tmp-dead").write_bytes(b"half")
+    files.staged_path(study.part(3000)).write_bytes(b"half")  # a worker killed mid-write
     # The manifest-less part is complete and adopted; exactly the two lost chunks run again
     # (with their recorded ranges, whatever the chunk size now).
     resumed = run_study(
@@ -69,7 +70,7 @@ def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path, dask_sche
     after = _results(full.directory)
     for name in reference:
         assert np.array_equal(reference[name], after[name]), name
-    assert not list(study.parts.glob("*/.*tmp*"))
+    assert not [p for p in study.parts.glob("*/*") if files.is_staged(p)]
     again = run_study(spec, sweeps_root / "full", scheduler=dask_scheduler, progress=False)
     assert again.chunks_run == 0
 
