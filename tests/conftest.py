@@ -16,15 +16,20 @@ Every test that uses one of them (directly or through another fixture) is marked
 automatically (:data:`WAREHOUSE_FIXTURES`), so ``make test-fast`` builds no warehouse.
 
 Prefect gets a private home for the session before anything imports it, so tests never touch a
-developer's ~/.prefect; CLI subprocesses get their own per test (``cli_env``).
+developer's ~/.prefect; CLI subprocesses get their own per test (``cli_env``). Refreshes report to
+one Prefect server the run starts (``pytest_configure``) instead of each starting Prefect's
+ephemeral API; the tests of that API take ``ephemeral_cli_env``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +53,12 @@ os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
 # computed once, not in every refresh of a fresh home (tests of the step pass their own folder).
 os.environ.setdefault("MIGSYS_FORECAST_CACHE", tempfile.mkdtemp(prefix="migsys-tests-forecasts-"))
 os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's server
+# Refreshes report to the run's own Prefect server (started in pytest_configure, inherited by the
+# xdist workers and every `migsys` subprocess); until it answers, and wherever a test removes this
+# variable (``ephemeral_cli_env``), they start Prefect's ephemeral API as a fresh home does.
 os.environ.setdefault("MIGSYS_PREFECT_URL", "http://127.0.0.1:9/api")  # nothing listens there
+
+_SESSION_SERVER = pytest.StashKey[tuple[subprocess.Popen, object]]()
 
 NO_STUDIES_CONFIG = "[schedule]\ncron = '0 2 * * *'\n"
 
@@ -56,6 +66,65 @@ NO_STUDIES_CONFIG = "[schedule]\ncron = '0 2 * * *'\n"
 WAREHOUSE_FIXTURES = frozenset(
     {"published_home", "published_copy", "first_run", "embedded_home", "paper_only_home"}
 )
+
+
+def without_session_server(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a refresh that must start Prefect's ephemeral API, as on a fresh machine (the
+    tests of that API, of its reaping, of a fresh clone's output)."""
+    return {k: v for k, v in env.items() if k != "MIGSYS_PREFECT_URL"} | {
+        "MIGSYS_PREFECT_URL": "http://127.0.0.1:9/api"
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start one Prefect server for the whole run (in the controlling process, before xdist
+    starts its workers, which inherit its URL).
+
+    Every `migsys refresh` subprocess would otherwise start Prefect's ephemeral API: ~9 s of CPU
+    each (measured: a no-op refresh 40 s with it, 20 s reporting to a running server), some thirty
+    times a run. A run that deselects the slow tests refreshes nothing and starts no server.
+    """
+    if hasattr(config, "workerinput") or "not slow" in (config.option.markexpr or ""):
+        return
+    prefect = Path(sys.executable).parent / "prefect"
+    if not prefect.is_file():
+        return
+    port = _free_port()
+    home = Path(tempfile.mkdtemp(prefix="migsys-tests-prefect-server-"))
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    log = open(home / "server.log", "ab")  # noqa: SIM115 (open for the server's lifetime)
+    server = subprocess.Popen(
+        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--no-services", "--no-ui", "--analytics-off"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group, stopped whole in pytest_unconfigure
+    )
+    config.stash[_SESSION_SERVER] = (server, log)
+    os.environ["MIGSYS_PREFECT_URL"] = f"http://127.0.0.1:{port}/api"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    started = config.stash.get(_SESSION_SERVER, None)
+    if started is None:
+        return
+    server, log = started
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    log.close()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -177,6 +246,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
             "COLUMNS": "120",
         }
         env.pop("PREFECT_API_URL", None)
+        env = without_session_server(env)  # a fresh machine has no server: the ephemeral API
         migsys = Path(sys.executable).parent / "migsys"
         done = subprocess.run(
             [str(migsys), "refresh"],
@@ -226,6 +296,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "NO_COLOR": "1", "COLUMNS": "120"}
     env.pop("PREFECT_API_URL", None)
     return env
+
+
+@pytest.fixture()
+def ephemeral_cli_env(cli_env: dict[str, str]) -> dict[str, str]:
+    """``cli_env`` without the run's Prefect server: the refresh starts Prefect's ephemeral API."""
+    return without_session_server(cli_env)
 
 
 @pytest.fixture(scope="session")

@@ -108,8 +108,9 @@ def test_signal_stops_the_refresh_promptly_with_one_line(
 
 
 def test_sigkill_leaves_the_warehouse_and_the_next_run_reaps_the_leftovers(
-    published_copy: MigsysPaths, cli_env: dict[str, str], no_studies_config: Path
+    published_copy: MigsysPaths, ephemeral_cli_env: dict[str, str], no_studies_config: Path
 ) -> None:
+    cli_env = ephemeral_cli_env  # the ephemeral API's server is what a killed run leaves
     before = sha256(published_copy.warehouse)
     process = start_refresh(published_copy, cli_env, capture=False)
     tree = wait_for_dbt(process)
