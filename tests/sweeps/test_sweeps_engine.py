@@ -225,3 +225,27 @@ def test_local_processes_give_the_in_process_results_quietly(
     captured = capfd.readouterr()
     assert "INFO" not in captured.err and "INFO" not in captured.out, captured.err
     assert logging.getLogger("distributed").level == logging.INFO  # restored after the study
+
+
+def test_run_in_memory_gives_a_stored_study_s_numbers_and_writes_nothing(
+    make_spec, sweeps_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``migsys.sweeps.run(spec)``: SALib's three lines, no cluster, no store."""
+    from migsys import sweeps
+
+    spec = make_spec(n=64, chunk_size=100)
+    stored = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    frame = sweeps.run(spec)
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written
+    assert list(frame.columns) == ["scenario_id", "x1", "x2", "x3", "y"]
+    reference = _results(stored.directory)
+    for name in frame.columns:
+        assert np.array_equal(frame[name].to_numpy(), reference[name]), name
+    as_dict = {
+        "study": {"name": "ishigami-test", "kernel": "ishigami", "seed": 11, "chunk_size": 7},
+        "design": {"method": "sobol", "n": 64},
+        "parameters": {f"x{i}": {"low": -np.pi, "high": np.pi} for i in (1, 2, 3)},
+    }
+    assert sweeps.run(as_dict).equals(frame)  # whatever the chunking
