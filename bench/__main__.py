@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 import time
 import traceback
 
+from migsys.warehouse.files import atomic_write_text
 from migsys.warehouse.paths import MigsysPaths
 
 MODULES = (
@@ -57,9 +57,7 @@ def main(argv: list[str]) -> int:
     document = dict(sorted(results.items()))
     if errors:
         document["errors"] = errors
-    staged = out.with_suffix(".json.tmp")
-    staged.write_text(json.dumps(document, indent=2))
-    os.replace(staged, out)
+    atomic_write_text(out, json.dumps(document, indent=2))
     print(f"wrote {out}")
     return 1 if errors else 0
 

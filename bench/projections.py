@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -52,6 +51,7 @@ from migsys.projections.targets import (
     remittance_targets,
 )
 from migsys.warehouse.paths import MigsysPaths
+from migsys.warehouse.sql import open_read_only
 
 
 def _as_metric(target: Target) -> dict:
@@ -81,7 +81,7 @@ def _hindsight(data, skill: pd.DataFrame) -> dict[str, dict]:
 
 
 def _measure(warehouse: Path) -> dict[str, dict]:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_read_only(warehouse)
     try:
         data = read_depopulation_data(con)
         remittance_data = read_remittance_data(con)

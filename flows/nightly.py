@@ -11,21 +11,25 @@ from prefect import flow
 
 from migsys.flows.config import NightlySettings, validated_schedule
 from migsys.flows.pipeline import NightlyResult, refresh_pipeline
-from migsys.flows.runner import PrefectSteps
+from migsys.flows.runner import PrefectSteps, Reporter
 
 
 @flow(name="nightly-refresh", log_prints=False, validate_parameters=False)
-def nightly_refresh(settings: NightlySettings) -> NightlyResult:
-    """The nightly refresh under Prefect: every step a task, the summary an artifact."""
-    return refresh_pipeline(settings, PrefectSteps())
+def nightly_refresh(settings: NightlySettings, reporter: Reporter | None = None) -> NightlyResult:
+    """The nightly refresh under Prefect: every step a task, the summary an artifact.
+
+    ``reporter`` shows the progress (``migsys refresh`` passes its console); a served run has
+    none and logs it.
+    """
+    return refresh_pipeline(settings, PrefectSteps(reporter))
 
 
-def run_nightly(settings: NightlySettings) -> NightlyResult:
+def run_nightly(settings: NightlySettings, reporter: Reporter | None = None) -> NightlyResult:
     """Run the nightly flow in this process (the API Prefect is configured with, else ephemeral).
 
     Raises ``RefreshFailed`` (step and reason), ``RefreshInProgress`` or ``NightlyConfigError``.
     """
-    return nightly_refresh(settings)
+    return nightly_refresh(settings, reporter)
 
 
 def nightly_deployment(

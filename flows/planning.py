@@ -9,11 +9,12 @@ night and the old results stay loadable meanwhile.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from migsys.warehouse.files import swap_directory
 
 
 @dataclass(frozen=True)
@@ -149,18 +150,9 @@ def run_standing_study(
         context=context,
     )
     analyze_study(staging_root, spec)
-    swap_directory(staging_root / spec.name, sweeps_root / spec.name)
+    # Not flushed again: the study's own writes are (its parts are checked by their sha256).
+    swap_directory(staging_root / spec.name, sweeps_root / spec.name, durable=False)
     shutil.rmtree(staging_root, ignore_errors=True)
     with contextlib.suppress(OSError):  # other studies may still be staged there
         staging_root.parent.rmdir()
     return StudyOutcome(plan.name, "run", plan.reason, run.scenarios_run, round(run.seconds, 3))
-
-
-def swap_directory(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``; the old folder is moved aside first and removed after."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    retired = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, retired)
-    os.replace(new, target)
-    shutil.rmtree(retired, ignore_errors=True)

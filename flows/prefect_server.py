@@ -32,6 +32,7 @@ from pathlib import Path
 
 import psutil
 
+from migsys.warehouse.files import atomic_write_text
 from migsys.warehouse.paths import MigsysPaths
 
 DEFAULT_PORT = 4200
@@ -101,11 +102,7 @@ def home_server(paths: MigsysPaths) -> ServerRecord | None:
 def write_record(paths: MigsysPaths, api_url: str) -> ServerRecord:
     me = psutil.Process()
     record = ServerRecord(api_url, str(paths.home), me.pid, me.create_time())
-    target = record_path(paths)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(asdict(record)), encoding="utf-8")
-    os.replace(temporary, target)
+    atomic_write_text(record_path(paths), json.dumps(asdict(record)))
     return record
 
 

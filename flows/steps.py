@@ -1,10 +1,7 @@
 """The steps of a refresh as plain functions, with the fingerprints that decide what must run.
 
-Fetch → check the sources folder → prepare a build → ingest → load study results and
-calibrations → dbt build → forecasts → standing studies → guard → docs → publish → report. The
-composition (in which order, what to skip) is ``flows.nightly.refresh_pipeline``; the Prefect flow
-runs that composition with each step as a task, ``flows.nightly.run_plain`` runs it as plain calls.
-Tests call these functions directly.
+Which steps run, under which names and in which order is declared in one place,
+``flows.pipeline``; tests call these functions directly.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ import duckdb
 from migsys.fingerprint import fingerprint
 from migsys.reports.dbt_docs import repair_static_docs
 from migsys.warehouse.dbt_runner import DbtEvent, DbtReport, run_dbt
+from migsys.warehouse.files import atomic_write_text
 from migsys.warehouse.guard import (
     GuardCheck,
     GuardPolicy,
@@ -34,11 +32,11 @@ from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
 from migsys.warehouse.publish import (
     Build,
     RefreshFailed,
-    atomic_write_text,
     publish_build,
     published_damage,
     published_record,
 )
+from migsys.warehouse.sql import open_read_only
 
 log = logging.getLogger("migsys.refresh")
 
@@ -142,7 +140,7 @@ def calibrations_step(database: Path, paths: MigsysPaths, specs: list[Path]) -> 
     needed = {pair for spec in specs for pair in calibrations_needed(load_spec(spec))}
     if not needed:
         return []
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         has_table = con.execute(
             "select count(*) from information_schema.tables "
@@ -168,7 +166,7 @@ def calibrations_step(database: Path, paths: MigsysPaths, specs: list[Path]) -> 
 
 def source_files(database: Path) -> list[tuple]:
     """The source files that went into a warehouse: ids, names, sha256 and origin."""
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         # The origin counts: the snapshot's rows carry the same sha256 as the files they came from.
         return con.execute(
@@ -191,7 +189,7 @@ def loaded_extras(database: Path) -> list[str]:
     Only the tables ``load_extras_step`` writes are read, so the value is the same before and
     after dbt has built its models into the file.
     """
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -270,6 +268,14 @@ def dbt_build_step(
     return report
 
 
+def forecasts_step(build: Build, paths: MigsysPaths):
+    """Rolling-origin skill and forecasts into the build's ``forecasts`` schema (reused from
+    ``paths.forecasts`` when their inputs are unchanged); returns ``ForecastRefresh``."""
+    from migsys.projections.forecast_refresh import refresh_forecasts
+
+    return refresh_forecasts(build.database, paths.forecasts)
+
+
 def docs_step(build: Build, paths: MigsysPaths) -> Path:
     """Static, self-contained dbt docs (one HTML file) for the build."""
     # --no-compile: the build just compiled every node; the manifest in target/ is current.
@@ -328,7 +334,7 @@ def source_summary(database: Path) -> list[dict[str, Any]]:
     """Per source: status, files, rows, origin, period covered, release date (read-only)."""
     from migsys.reports.summary import summary_sources
 
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         return summary_sources(con)
     finally:

@@ -31,6 +31,7 @@ from migsys.projections.baselines import (
     BASELINES,
     DAMPED_TREND,
     SINGLE_BASELINES,
+    ZERO_GROWTH,
     BasePeriod,
     baseline_forecasts,
     damped_persistence,
@@ -74,11 +75,16 @@ from migsys.projections.skill import SIZE_ALL, scores_by_size
 FUTURE_YEARS = (2015, 2020, 2025, 2030)
 MODEL_MIN_ENUMERATIONS = 3
 REMITTANCE_FUTURE_HORIZONS = (1, 2, 3, 4, 5)
+# What a municipality the published method cannot forecast gets (one created since the last
+# census, enumerated once by the origin): the first of these methods that can forecast it, with
+# that method's calibrated interval and its name in ``method``. The cohort-component share model
+# projects from the origin level alone; zero growth keeps it.
+UNFORECASTABLE_FALLBACKS = (MODEL, ZERO_GROWTH)
 # fewer errors than this at one horizon: the per-horizon rule reads every horizon's, per √year
 MIN_HORIZON_ERRORS = 5
 FORECAST_COLUMNS: dict[str, str] = {
     "kernel": "VARCHAR",
-    "method": "VARCHAR",  # the published method that made the forecast
+    "method": "VARCHAR",  # the published method that made the forecast (or the fallback's name)
     "origin": "INTEGER",
     "unit": "VARCHAR",  # cve_mun, or 'national' for remittances
     "year": "INTEGER",
@@ -353,20 +359,34 @@ def evaluate_depopulation(
     )
     choice = municipal_choice(data, skill)
     frames = [
-        forecast_frame(
-            "depopulation",
-            choice.method,
-            result.origin,
-            panel.cve_mun,
-            result.years,
-            result.forecasts[choice.method],
-            observed_levels(panel, result.years),
-        )
+        frame
         for result in results
         if choice.method in result.forecasts
+        for frame in published_frames(panel, result, choice.method)
     ]
     forecasts = pd.concat(frames, ignore_index=True) if frames else empty_forecasts()
     return Evaluation(skill, forecasts, choice)
+
+
+def published_frames(panel: CensusPanel, result: OriginResult, method: str) -> list[pd.DataFrame]:
+    """The published method's forecast rows from one origin, and for each municipality it cannot
+    forecast (enumerated once by the origin: those created since the last census) the rows of
+    the first of ``UNFORECASTABLE_FALLBACKS`` that can, labelled with that method's name, so no
+    municipality of the origin's census is left without a published forecast and none is
+    imputed silently."""
+    observed = observed_levels(panel, result.years)
+    frames = []
+    missing = np.isfinite(panel.level(result.origin))
+    for name in (method, *(m for m in UNFORECASTABLE_FALLBACKS if m != method)):
+        forecast = result.forecasts.get(name)
+        if forecast is None or not missing.any():
+            continue
+        rows = forecast_frame(
+            "depopulation", name, result.origin, panel.cve_mun, result.years, forecast, observed
+        )
+        frames.append(rows[rows["unit"].isin(set(panel.cve_mun[missing]))])
+        missing &= ~np.isfinite(forecast.p50).any(axis=1)
+    return frames
 
 
 def skill_columns() -> list[str]:

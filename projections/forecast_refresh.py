@@ -22,7 +22,7 @@ tables) its rows are simply absent; the tables always exist with their columns, 
 
 from __future__ import annotations
 
-import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ from migsys.projections.evaluation import (
 )
 from migsys.projections.selection import CHOICE_COLUMNS
 from migsys.projections.skill import SKILL_COLUMNS
+from migsys.warehouse.files import staged_path, swap_directory
 
 SCHEMA = "forecasts"
 SKILL_TABLE = "skill_scores"
@@ -167,17 +168,16 @@ def _stored(cache_dir: Path, fingerprint: str) -> tuple[ForecastTables, str] | N
 
 def _store(cache_dir: Path, fingerprint: str, tables: ForecastTables, summary: str) -> None:
     folder = cache_dir / fingerprint
-    staging = cache_dir / f".{fingerprint}.{os.getpid()}.tmp"
-    staging.mkdir(parents=True, exist_ok=True)
-    for name, frame in zip(RESULT_FILES, tables.frames(), strict=True):
-        frame.to_parquet(staging / name, index=False)
-    (staging / "summary.txt").write_text(summary)
-    if folder.exists():  # another run stored the same result meanwhile
-        for path in staging.iterdir():
-            path.unlink()
-        staging.rmdir()
-        return
-    os.replace(staging, folder)
+    staging = staged_path(folder)
+    staging.mkdir(parents=True)
+    try:
+        for name, frame in zip(RESULT_FILES, tables.frames(), strict=True):
+            frame.to_parquet(staging / name, index=False)
+        (staging / "summary.txt").write_text(summary)
+        if not folder.exists():  # else another run stored the same result meanwhile
+            swap_directory(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def refresh_forecasts(database: Path, cache_dir: Path) -> ForecastRefresh:

@@ -23,6 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from migsys.warehouse.files import atomic_path, atomic_write_text
+
 CALIBRATIONS_DIR = "calibrations"
 BACKTESTS_DIR = "backtests"
 
@@ -165,13 +167,12 @@ def save_calibration(calibration: Calibration, home: Path) -> Path:
     folder = Path(home) / CALIBRATIONS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     if calibration.unit_components is not None:
-        pq.write_table(
-            calibration.unit_components, folder / f"{calibration.calibration_id}_units.parquet"
-        )
+        units = folder / f"{calibration.calibration_id}_units.parquet"
+        with atomic_path(units) as staged:
+            pq.write_table(calibration.unit_components, staged)
     path = folder / f"{calibration.calibration_id}.json"
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(calibration.to_record(), indent=2, sort_keys=True))
-    temporary.replace(path)  # readers never see half a file
+    # The record last: readers never see it without its units, nor either half written.
+    atomic_write_text(path, json.dumps(calibration.to_record(), indent=2, sort_keys=True))
     return path
 
 
@@ -205,9 +206,8 @@ def save_backtest_rows(rows: list[dict], home: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist(rows, schema=_BACKTEST_ARROW_SCHEMA)
     path = folder / f"{rows[0]['backtest_id']}.parquet"
-    temporary = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, temporary)
-    temporary.replace(path)
+    with atomic_path(path) as staged:
+        pq.write_table(table, staged)
     return path
 
 

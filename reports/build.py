@@ -2,7 +2,9 @@
 
 ``build_report`` opens the warehouse read-only, runs ``reports.queries``, draws
 ``reports.figures`` and writes ``<reports_root>/<date>/index.html`` beside its PNGs, then points
-``<reports_root>/latest`` at that folder. The page has no external assets: it opens offline.
+``<reports_root>/latest`` at that folder. The page has no external assets: it opens offline. Its
+HTML comes from the templates in ``reports/templates/`` (autoescaped: ``reports.templating``);
+this module decides what each section shows.
 
 The folder is written fresh and swapped in whole, so a figure of a section that has no data
 tonight never survives from an earlier run. Sections, in order: data freshness (the period each
@@ -15,7 +17,6 @@ data do not reproduce.
 
 from __future__ import annotations
 
-import html
 import importlib
 import importlib.util
 import os
@@ -36,7 +37,10 @@ from migsys.reports.labels import humanize, series_label, with_labels
 from migsys.reports.municipal_section import municipal_section
 from migsys.reports.queries import Absent
 from migsys.reports.summary import html_table, render_run_summary
+from migsys.reports.templating import Markup, parts, render
 from migsys.sweeps.labels import sobol_title
+from migsys.warehouse.files import move_into_place, staged_path, swap_directory
+from migsys.warehouse.sql import open_read_only
 
 LATEST_LINK = "latest"
 FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
@@ -46,27 +50,6 @@ SOBOL_WIDE_INTERVAL_SHARE = 0.5
 # whatever its exact value, and its rank among the negligible ones does not matter.
 SOBOL_NEGLIGIBLE_INDEX = 0.05
 
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
-       color: #222; line-height: 1.4; }
-nav ul { columns: 2; font-size: 0.9rem; }
-table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
-caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
-th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: right; vertical-align: top; }
-th { background: #f0f0f0; text-align: left; }
-td:first-child, td.text { text-align: left; }
-table.table1 th[scope='col'] { text-align: right; }
-table.table1 thead tr:first-child th:first-child { text-align: left; }
-table.claims td { text-align: left; }
-tr.differs td { background: #fff4e0; }
-td.wide { background: #fde2e2; }
-.absent { color: #8a5a00; font-style: italic; }
-.warning { border-left: 4px solid #c0392b; background: #fdf0ee; padding: 0.4rem 0.8rem; }
-.note { color: #555; font-size: 0.85rem; }
-img { max-width: 100%; border: 1px solid #ddd; }
-footer { color: #777; font-size: 0.8rem; margin-top: 2rem; }
-"""
-
 
 class ReportError(RuntimeError):
     """The report could not be built (the message names the file and what is wrong)."""
@@ -74,7 +57,12 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class Section:
-    """One part of the page. ``absent`` says why there is nothing to show (shown instead)."""
+    """One part of the page. ``absent`` says why there is nothing to show (shown instead).
+
+    ``body`` is HTML: a template's ``Markup``, or the HTML a section module writes itself
+    (``forecast_section``, ``municipal_section``), trusted as such here and nowhere else. The
+    title, note and absent reason are text (escaped).
+    """
 
     anchor: str
     title: str
@@ -83,13 +71,11 @@ class Section:
     absent: str | None = None
     images: tuple[Path, ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "body", Markup(self.body))
+
     def html(self) -> str:
-        body = f'<p class="absent">{html.escape(self.absent)}</p>' if self.absent else self.body
-        note = f'<p class="note">{html.escape(self.note)}</p>' if self.note else ""
-        return (
-            f'<section id="{self.anchor}">\n<h2>{html.escape(self.title)}</h2>\n'
-            f"{body}\n{note}\n</section>"
-        )
+        return parts().section(self)
 
 
 @dataclass(frozen=True)
@@ -127,12 +113,11 @@ def build_report(
     day = report_date or datetime.now(UTC).date()
     out_dir = reports_root / day.isoformat()
     reports_root.mkdir(parents=True, exist_ok=True)
-    staging = reports_root / f".{day.isoformat()}.{os.getpid()}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = staged_path(out_dir)
     staging.mkdir()
     try:
         try:
-            con = duckdb.connect(str(warehouse), read_only=True)
+            con = open_read_only(warehouse)
         except duckdb.Error as error:
             raise ReportError(
                 f"{warehouse}: cannot open the warehouse read-only: {error}"
@@ -153,7 +138,7 @@ def build_report(
             run_summary_markdown=run_summary_markdown,
         )
         (staging / "index.html").write_text(page, encoding="utf-8")
-        _swap_in(staging, out_dir)
+        swap_directory(staging, out_dir)  # no file of an earlier run of the day survives
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     latest = link_latest(reports_root, out_dir)
@@ -164,26 +149,15 @@ def build_report(
     )
 
 
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by the freshly written ``staging`` folder: no file of a run survives."""
-    old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(staging, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def link_latest(reports_root: Path, out_dir: Path) -> Path:
     """Point ``reports_root/latest`` at ``out_dir`` (relative symlink, swapped atomically)."""
     latest = reports_root / LATEST_LINK
-    temporary = reports_root / f".{LATEST_LINK}.{os.getpid()}"
-    temporary.unlink(missing_ok=True)
+    temporary = staged_path(latest)
     temporary.symlink_to(out_dir.name, target_is_directory=True)
     if latest.is_dir() and not latest.is_symlink():
         # A home copied without keeping symlinks (cp -r, copytree) holds a plain copy here.
         shutil.rmtree(latest)
-    os.replace(temporary, latest)
+    move_into_place(temporary, latest)
     return latest
 
 
@@ -253,47 +227,33 @@ def table1_section(con: duckdb.DuckDBPyConnection) -> Section:
     frame = queries.table1_side_by_side(con)
     if isinstance(frame, Absent):
         return Section(anchor, title, absent=frame.reason)
-    differs = []
-    for _, row in frame.iterrows():
-        counts = ("municipalities", "population", "households")
-        differs.append(any(row[f"{c}_paper"] != row[f"{c}_data"] for c in counts))
-    header_top = (
-        "<tr><th rowspan='2' scope='col'>Migration intensity degree</th>"
-        + "".join(
-            f"<th colspan='4' scope='colgroup'>{label}</th>"
-            for label in ("Municipalities", "Population", "Households")
-        )
-        + "</tr>"
-    )
-    header_sub = (
-        "<tr>" + "<th scope='col'>paper</th><th scope='col'>data</th>"
-        "<th scope='col'>% paper</th><th scope='col'>% data</th>" * 3 + "</tr>"
-    )
-    rows = []
+    measures = ("municipalities", "population", "households")
     labelled = with_labels(frame[["intensity_degree"]], ("intensity_degree",))
+    rows = []
     for index, row in frame.iterrows():
-        cells = [f"<th scope='row'>{html.escape(str(labelled.iloc[index, 0]))}</th>"]
-        for measure in ("municipalities", "population", "households"):
+        cells = [
+            _number(row[column], digits)
+            for measure in measures
             for column, digits in (
                 (f"{measure}_paper", 0),
                 (f"{measure}_data", 0),
                 (f"{measure}_pct_paper", 2),
                 (f"{measure}_pct_data", 2),
-            ):
-                cells.append(f"<td>{_number(row[column], digits)}</td>")
-        css = " class='differs'" if differs[index] else ""
-        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
-    agree = not any(differs)
+            )
+        ]
+        differs = any(row[f"{m}_paper"] != row[f"{m}_data"] for m in measures)
+        rows.append({"label": str(labelled.iloc[index, 0]), "cells": cells, "differs": differs})
+    differing = sum(row["differs"] for row in rows)
     verdict = (
         "The data reproduce every count of the paper's Table 1."
-        if agree
-        else f"{sum(differs)} of {len(differs)} degrees differ from the paper (highlighted)."
+        if not differing
+        else f"{differing} of {len(rows)} degrees differ from the paper (highlighted)."
     )
-    body = (
-        f"<p>{verdict}</p>"
-        "<table class='table1'><caption>Paper (Delgado Wise &amp; Márquez Covarrubias 2006, "
-        "Table 1) beside the values recomputed from the data</caption>"
-        f"<thead>{header_top}{header_sub}</thead><tbody>{''.join(rows)}</tbody></table>"
+    body = parts().table1(
+        verdict,
+        [measure.capitalize() for measure in measures],
+        ("paper", "data", "% paper", "% data"),
+        rows,
     )
     return Section(
         anchor,
@@ -329,17 +289,9 @@ def remittances_section(
         out_dir / "remittances.png",
         fan_label="sensitivity range" if fan is None else fan[0],
     )
-    body = _image_html(image, "Annual remittance income to Mexico, USD billion")
-    if reason:
-        body += (
-            f'<p class="absent">Spread of the standing study not shown: {html.escape(reason)}</p>'
-        )
-    else:
-        body += (
-            "<p>The shaded band is the spread of the standing study's scenarios over its "
-            "stated parameter ranges: what drives the uncertainty, not a forecast (see "
-            '<a href="#forecast">How good are these projections?</a>).</p>'
-        )
+    body = parts().remittances(
+        image.name, "Annual remittance income to Mexico, USD billion", reason
+    )
     return Section(anchor, title, body, images=(image,))
 
 
@@ -348,15 +300,15 @@ def remittance_fan(
 ) -> tuple[str, pd.DataFrame] | None:
     """The remittance series of the studies as (legend label, year × quantile-level frame).
 
-    ``sweeps.series_quantiles`` is long: one row per study, series, year and quantile. The first
-    series whose name mentions remittances is shown, in USD first (comparable with history).
+    ``stg_sweeps__series_quantiles`` is long: one row per study, series, year and quantile. The
+    first series whose name mentions remittances is shown, in USD first (comparable with history).
     """
     frame = quantiles.rename(columns=str.lower)
-    required = {"study", "series", "year", "quantile", "value"}
+    required = {"study", "series", "year", "quantile", "series_value"}
     if not required <= set(frame.columns):
         raise ReportError(
-            f"sweeps.series_quantiles: columns {sorted(required - set(frame.columns))} missing "
-            f"(has {list(quantiles.columns)})"
+            f"stg_sweeps__series_quantiles: columns {sorted(required - set(frame.columns))} "
+            f"missing (has {list(quantiles.columns)})"
         )
     remittance_rows = frame[frame["series"].astype(str).str.contains("remit", case=False)]
     if remittance_rows.empty:
@@ -369,7 +321,7 @@ def remittance_fan(
     rows = remittance_rows[
         (remittance_rows["study"] == study) & (remittance_rows["series"] == series)
     ]
-    fan = rows.pivot_table(index="year", columns="quantile", values="value").sort_index()
+    fan = rows.pivot_table(index="year", columns="quantile", values="series_value").sort_index()
     label = f"{series_label(series)}, study “{humanize(study)}”"
     return label, fan
 
@@ -447,12 +399,12 @@ def studies_section(
         )
         return Section(anchor, title, absent=reason)
     descriptions = {} if isinstance(study_frame, Absent) else _descriptions(study_frame)
-    parts = [f"<p>{html.escape(intro)}</p>"]
+    listing = None
     if not isinstance(study_frame, Absent):
         listed = study_frame[study_frame["study"].isin(names)].copy()
         listed["study"] = listed["study"].map(humanize)
-        parts.append(_table_html(with_labels(listed), caption="Studies"))
-    images = []
+        listing = _table_html(with_labels(listed), caption="Studies")
+    images, shown = [], []
     for study, outcome, frame in groups:
         own = settings.get(study, {})
         conf_level = float(own.get("conf_level") or 0.95)
@@ -464,15 +416,17 @@ def studies_section(
             conf_level=conf_level,
         )
         images.append(image)
-        parts.append(f"<h3>{html.escape(figure_title)}</h3>")
-        parts.append(sobol_warning(frame, conf_level))  # first, before anything is read
-        if descriptions.get(study):
-            parts.append(f"<p class='note'>{html.escape(descriptions[study])}</p>")
-        parts.append(_image_html(image, figure_title))
-        parts.append(_sobol_table(frame, conf_level))
-    if not groups:
-        parts.append('<p class="absent">No Sobol indices for these studies.</p>')
-    return Section(anchor, title, "\n".join(parts), images=tuple(images))
+        shown.append(
+            {
+                "title": figure_title,
+                "warning": sobol_warning(frame, conf_level),  # first, before anything is read
+                "description": descriptions.get(study),
+                "image": image.name,
+                "table": _sobol_table(frame, conf_level),
+            }
+        )
+    body = parts().studies(intro, listing, shown)
+    return Section(anchor, title, body, images=tuple(images))
 
 
 SOBOL_COLUMNS = ["parameter", "s1", "s1_conf", "st", "st_conf"]
@@ -481,28 +435,32 @@ SOBOL_COLUMNS = ["parameter", "s1", "s1_conf", "st", "st_conf"]
 def sobol_groups(sensitivity: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     """One (study, outcome, frame) per study and outcome with Sobol indices.
 
-    ``sweeps.sensitivity`` is long (study, outcome, method, index, parameter, value, conf); the
-    frames are wide: parameter, s1, s1_conf, st, st_conf.
+    ``stg_sweeps__sensitivity`` is long (study, outcome, method, sensitivity_index, parameter,
+    index_value, index_conf); the frames are wide: parameter, s1, s1_conf, st, st_conf.
     """
-    required = {"study", "outcome", "method", "index", "parameter", "value", "conf"}
+    required = {
+        "study", "outcome", "method", "sensitivity_index", "parameter", "index_value", "index_conf"
+    }  # fmt: skip
     missing = sorted(required - set(sensitivity.columns))
     if missing:
         raise ReportError(
-            f"sweeps.sensitivity: columns {missing} missing (has {list(sensitivity.columns)})"
+            f"stg_sweeps__sensitivity: columns {missing} missing (has {list(sensitivity.columns)})"
         )
     sobol = sensitivity[
-        (sensitivity["method"] == "sobol") & sensitivity["index"].isin(["S1", "ST"])
+        (sensitivity["method"] == "sobol") & sensitivity["sensitivity_index"].isin(["S1", "ST"])
     ]
     groups = []
     for (study, outcome), rows in sobol.groupby(["study", "outcome"], sort=True):
-        wide = rows.pivot_table(index="parameter", columns="index", values=["value", "conf"])
+        wide = rows.pivot_table(
+            index="parameter", columns="sensitivity_index", values=["index_value", "index_conf"]
+        )
         frame = pd.DataFrame(
             {
                 "parameter": wide.index,
-                "s1": wide[("value", "S1")].to_numpy(),
-                "s1_conf": wide[("conf", "S1")].to_numpy(),
-                "st": wide[("value", "ST")].to_numpy(),
-                "st_conf": wide[("conf", "ST")].to_numpy(),
+                "s1": wide[("index_value", "S1")].to_numpy(),
+                "s1_conf": wide[("index_conf", "S1")].to_numpy(),
+                "st": wide[("index_value", "ST")].to_numpy(),
+                "st_conf": wide[("index_conf", "ST")].to_numpy(),
             }
         )
         groups.append((str(study), str(outcome), frame))
@@ -533,18 +491,11 @@ def fails_precision_check(frame: pd.DataFrame) -> list[str]:
     return frame.loc[wide_sobol_intervals(frame).any(axis=1), "parameter"].astype(str).tolist()
 
 
-def sobol_warning(frame: pd.DataFrame, conf_level: float = 0.95) -> str:
-    """A visible warning naming the parameters whose indices are too uncertain to rank."""
+def sobol_warning(frame: pd.DataFrame, conf_level: float = 0.95) -> Markup:
+    """A visible warning naming the parameters whose indices are too uncertain to rank (empty
+    when every interval is narrow enough)."""
     flagged = fails_precision_check(frame)
-    if not flagged:
-        return ""
-    return (
-        "<p class='warning'>Warning: for "
-        + html.escape(", ".join(flagged))
-        + f" the {conf_level * 100:.0f} % interval is wider than half the index ({len(flagged)} "
-        f"of {len(frame)} parameters, highlighted): these estimates cannot rank the parameters. "
-        "Run the study with a larger design.n before reading them.</p>"
-    )
+    return parts().sobol_warning(flagged, f"{conf_level * 100:.0f}", len(frame))
 
 
 def precision_alerts(sensitivity: pd.DataFrame | Absent, standing: set[str] | None) -> list[str]:
@@ -566,25 +517,19 @@ def precision_alerts(sensitivity: pd.DataFrame | Absent, standing: set[str] | No
     return alerts
 
 
-def _sobol_table(frame: pd.DataFrame, conf_level: float = 0.95) -> str:
+def _sobol_table(frame: pd.DataFrame, conf_level: float = 0.95) -> Markup:
     wide = wide_sobol_intervals(frame)
-    header = "".join(
-        f"<th scope='col'>{html.escape(label)}</th>"
-        for label in ("Parameter", "First-order index S1", "Total index ST")
-    )
-    rows = []
-    for position, row in frame.reset_index(drop=True).iterrows():
-        cells = [f"<td>{html.escape(str(row['parameter']))}</td>"]
-        for index in ("s1", "st"):
-            css = " class='wide'" if wide.iloc[position][index] else ""
-            cells.append(f"<td{css}>{row[index]:.3f} ± {row[f'{index}_conf']:.3f}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        "<table class='sobol'><caption>Sobol indices with the half-width of their "
-        f"{conf_level * 100:.0f} % intervals (a parameter whose whole interval lies under "
-        f"{SOBOL_NEGLIGIBLE_INDEX} is negligible and never flagged)</caption>"
-        f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+    rows = [
+        {
+            "parameter": str(row["parameter"]),
+            "cells": [
+                (f"{row[index]:.3f} ± {row[f'{index}_conf']:.3f}", bool(wide.iloc[position][index]))
+                for index in ("s1", "st")
+            ],
+        }
+        for position, row in frame.reset_index(drop=True).iterrows()
+    ]
+    return parts().sobol_table(rows, f"{conf_level * 100:.0f}", SOBOL_NEGLIGIBLE_INDEX)
 
 
 def claims_section(con: duckdb.DuckDBPyConnection) -> Section:
@@ -652,7 +597,7 @@ def _number(value: object, digits: int) -> str:
     return f"{float(value):,.{digits}f}"
 
 
-def _table_html(frame: pd.DataFrame, *, caption: str | None = None, css: str = "") -> str:
+def _table_html(frame: pd.DataFrame, *, caption: str | None = None, css: str = "") -> Markup:
     rows = [
         [None if _missing(value) else value for value in record]
         for record in frame.itertuples(index=False, name=None)
@@ -690,8 +635,8 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _image_html(image: Path, alt: str) -> str:
-    return f'<p><img src="{html.escape(image.name)}" alt="{html.escape(alt)}"></p>'
+def _image_html(image: Path, alt: str) -> Markup:
+    return parts().image(image.name, alt)
 
 
 def _page(
@@ -704,58 +649,25 @@ def _page(
     run_summary: Mapping[str, Any] | None,
     run_summary_markdown: str | None,
 ) -> str:
-    docs = (
-        f'<p>Every model and column is documented in the <a href="{html.escape(docs_link)}">'
-        "dbt docs</a> of this warehouse.</p>"
-        if docs_link
-        else '<p class="absent">dbt docs were not published with this warehouse.</p>'
-    )
-    blocks = []
+    run = None
     if run_summary:
-        blocks.append(
-            Section("run", "What tonight's refresh did", render_run_summary(run_summary)).html()
-        )
+        run = Section("run", "What tonight's refresh did", render_run_summary(run_summary))
     elif run_summary_markdown:
-        blocks.append(
-            Section(
-                "run",
-                "What tonight's refresh did",
-                "<details><summary>Run summary (text)</summary><pre>"
-                f"{html.escape(run_summary_markdown)}</pre></details>",
-            ).html()
-        )
+        body = parts().run_summary_text(run_summary_markdown)
+        run = Section("run", "What tonight's refresh did", body)
     first, rest = sections[:1], sections[1:]  # data freshness, then the rest after the run
     contents = [(s.anchor, s.title) for s in first]
-    contents += [("run", "What tonight's refresh did")] if blocks else []
+    contents += [(run.anchor, run.title)] if run else []
     contents += [(s.anchor, s.title) for s in rest]
-    nav = (
-        "<nav><ul>"
-        + "".join(
-            f'<li><a href="#{anchor}">{html.escape(title)}</a></li>' for anchor, title in contents
-        )
-        + "</ul></nav>"
+    return render(
+        "report.html.j2",
+        alerts=alerts,
+        day=day.isoformat(),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        warehouse=str(warehouse),
+        first=first,
+        docs_link=docs_link,
+        contents=contents,
+        run=run,
+        rest=rest,
     )
-    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>migsys nightly report {day.isoformat()}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>Mexico–US migratory system: nightly report, {day.isoformat()}</h1>
-{"".join(f'<p class="warning" id="precision">{html.escape(alert)}</p>' for alert in alerts)}
-<p>Built {generated} from <code>{html.escape(str(warehouse))}</code>. Observed data are the
-publishers' figures; study ranges are sensitivity analyses, not forecasts.</p>
-{"".join(section.html() for section in first)}
-{docs}
-{nav}
-{"".join(blocks)}
-{"".join(section.html() for section in rest)}
-<footer>migsys — data: CONAPO, INEGI, Banco de México, World Bank, UN DESA (see Data freshness for
-each source's licence and release); paper: Delgado Wise &amp; Márquez Covarrubias (2006).</footer>
-</body>
-</html>
-"""

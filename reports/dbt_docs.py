@@ -13,9 +13,10 @@ becomes an empty data URL. Nothing else of the page changes.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+
+from migsys.warehouse.files import atomic_write_text
 
 # The attribute as it appears inside dbt-docs' JavaScript template strings.
 _EAGER_ICON = re.compile(r"(<use )xlink:href=(\"\{\{ getIcon\()")
@@ -29,7 +30,5 @@ def repair_static_docs(index_html: Path) -> int:
     repaired, favicons = _PLACEHOLDER_FAVICON.subn(r'\1"data:,"', repaired)
     count += favicons
     if count:
-        staged = index_html.with_name(f".{index_html.name}.{os.getpid()}.tmp")
-        staged.write_text(repaired, encoding="utf-8")
-        os.replace(staged, index_html)
+        atomic_write_text(index_html, repaired)
     return count

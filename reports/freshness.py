@@ -11,7 +11,6 @@ quarters, the UN migrant stock older than its 5-year editions).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from migsys.reports.labels import source_title
 from migsys.reports.queries import Absent, source_freshness
+from migsys.reports.templating import parts
 from migsys.warehouse.freshness import BASIS_DOCUMENTED, BASIS_ESTIMATED, BASIS_FILE, stale_since
 from migsys.warehouse.sources import SOURCES_BY_ID
 
@@ -47,10 +47,6 @@ SHORT_NAMES = {
     "worldbank_population": "World Bank population",
     "un_migrant_stock": "UN migrant stock",
 }
-STYLE = (
-    "<style>table.freshness { font-size: 0.8rem; } table.freshness td, table.freshness th "
-    "{ padding: 0.1rem 0.4rem; white-space: nowrap; }</style>"
-)
 
 
 @dataclass(frozen=True)
@@ -163,10 +159,10 @@ def freshness_section(con: duckdb.DuckDBPyConnection, today: date):
         }
     )
     css = "warning" if any(row.stale(today) for row in rows) else "note"
-    body = (
-        STYLE
-        + f'<p class="{css}" id="stale-sources">{html.escape(stale_sentence(rows, today))}</p>'
-        + _table_html(table, caption="Sources of this build", css="freshness")
+    body = parts().freshness(
+        css,
+        stale_sentence(rows, today),
+        _table_html(table, caption="Sources of this build", css="freshness"),
     )
     return Section(
         ANCHOR,

@@ -241,11 +241,15 @@ def source_freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
     return frame
 
 
+# The studies reach the report through their staging models (dbt_project/models/staging/sweeps),
+# like every other source: the names and units analysts query, one place that renames them.
+
+
 def studies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
-    """The studies loaded in the warehouse (``sweeps.studies``): name, kernel, description."""
-    relation = find_relation(con, "studies", schema="sweeps")
+    """The studies loaded in the warehouse (``stg_sweeps__studies``): name, kernel, description."""
+    relation = find_relation(con, "stg_sweeps__studies")
     if relation is None:
-        return Absent("no data: no study has been loaded (sweeps.studies absent)")
+        return Absent("no data: no study has been loaded (stg_sweeps__studies absent)")
     frame = con.execute(
         f"select study, kernel, design, description, n_scenarios, finished_at from {relation} "
         "order by study"
@@ -257,20 +261,15 @@ def studies(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
 
 def study_settings(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Per study: its kernel, horizon year and the confidence level of its intervals (from
-    ``sweeps.studies``; a warehouse without those columns gives what it has)."""
-    relation = find_relation(con, "studies", schema="sweeps")
+    ``stg_sweeps__studies``)."""
+    relation = find_relation(con, "stg_sweeps__studies")
     if relation is None:
         return {}
-    columns = set(relation_columns(con, relation))
-    select = [
-        "study",
-        "kernel" if "kernel" in columns else "null",
-        "years[-1]" if "years" in columns else "null",
-        "try_cast(json_extract(spec, '$.analysis.conf_level') as double)"
-        if "spec" in columns
-        else "null",
-    ]
-    rows = con.execute(f"select {', '.join(select)} from {relation}").fetchall()
+    rows = con.execute(
+        "select study, kernel, years[-1], "
+        "try_cast(json_extract(spec, '$.analysis.conf_level') as double) "
+        f"from {relation}"
+    ).fetchall()
     return {
         str(study): {"kernel": kernel, "horizon": horizon, "conf_level": conf}
         for study, kernel, horizon, conf in rows
@@ -278,10 +277,13 @@ def study_settings(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
 
 
 def series_quantiles(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
-    """Projection quantiles of the standing studies (``sweeps.series_quantiles``), as stored."""
-    relation = find_relation(con, "series_quantiles", schema="sweeps")
+    """Projection quantiles of the standing studies (``stg_sweeps__series_quantiles``): study,
+    series, year, quantile, quantile_label, series_value."""
+    relation = find_relation(con, "stg_sweeps__series_quantiles")
     if relation is None:
-        return Absent("no data: no standing study has been loaded (sweeps.series_quantiles absent)")
+        return Absent(
+            "no data: no standing study has been loaded (stg_sweeps__series_quantiles absent)"
+        )
     frame = con.execute(f"select * from {relation}").df()
     if frame.empty:
         return Absent("no data: sweeps.series_quantiles is empty")
@@ -289,11 +291,12 @@ def series_quantiles(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
 
 
 def sensitivity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | Absent:
-    """Sobol indices of the standing studies (``sweeps.sensitivity``), as stored."""
-    relation = find_relation(con, "sensitivity", schema="sweeps")
+    """Sensitivity indices of the studies (``stg_sweeps__sensitivity``): study, outcome, method,
+    sensitivity_index, parameter, parameter_2, index_value, index_conf…"""
+    relation = find_relation(con, "stg_sweeps__sensitivity")
     if relation is None:
         return Absent(
-            "no data: no sensitivity analysis has been loaded (sweeps.sensitivity absent)"
+            "no data: no sensitivity analysis has been loaded (stg_sweeps__sensitivity absent)"
         )
     frame = con.execute(f"select * from {relation}").df()
     if frame.empty:

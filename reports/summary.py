@@ -15,7 +15,6 @@ older or newer pipeline still gets a readable summary::
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,17 +22,18 @@ import duckdb
 import numpy as np
 
 from migsys.reports.labels import humanize, source_title
+from migsys.reports.templating import Markup, parts
 
 DBT_RESOURCES = ("seed", "model", "test", "unit_test")
 DBT_COUNTS = ("passed", "failed", "warned", "skipped")
 
 
-def render_run_summary(summary: Mapping[str, Any]) -> str:
+def render_run_summary(summary: Mapping[str, Any]) -> Markup:
     """HTML of the run summary: a sentence, then one table per part that is present."""
-    parts = [_headline(summary)]
+    tables: list[Markup] = []
     sources = _rows(summary.get("sources"))
     if sources:
-        parts.append(
+        tables.append(
             _table(
                 "Sources",
                 [
@@ -65,7 +65,7 @@ def render_run_summary(summary: Mapping[str, Any]) -> str:
     if isinstance(dbt, Mapping) and dbt:
         resources = [r for r in DBT_RESOURCES if isinstance(dbt.get(r), Mapping)]
         resources += [r for r in dbt if r not in DBT_RESOURCES and isinstance(dbt[r], Mapping)]
-        parts.append(
+        tables.append(
             _table(
                 "dbt build",
                 ["Resource", *[c.capitalize() for c in DBT_COUNTS]],
@@ -73,10 +73,10 @@ def render_run_summary(summary: Mapping[str, Any]) -> str:
             )
         )
     elif "dbt" in summary and not dbt:
-        parts.append("<p>dbt did not run: the warehouse's inputs were unchanged.</p>")
+        tables.append(parts().paragraph("dbt did not run: the warehouse's inputs were unchanged."))
     studies = _rows(summary.get("studies"))
     if studies:
-        parts.append(
+        tables.append(
             _table(
                 "Studies",
                 ["Study", "Kind", "Action", "Why", "Scenarios run", "Seconds"],
@@ -95,7 +95,7 @@ def render_run_summary(summary: Mapping[str, Any]) -> str:
         )
     quarantined = _rows(summary.get("quarantined"))
     if quarantined:
-        parts.append(
+        tables.append(
             _table(
                 "Quarantined",
                 ["What", "Why"],
@@ -104,7 +104,7 @@ def render_run_summary(summary: Mapping[str, Any]) -> str:
         )
     guard = _rows(summary.get("guard"))
     if guard:
-        parts.append(
+        tables.append(
             _table(
                 "Publish guard",
                 ["Check", "Published warehouse", "This build", "Outcome"],
@@ -116,27 +116,15 @@ def render_run_summary(summary: Mapping[str, Any]) -> str:
         )
     seconds = summary.get("seconds")
     if isinstance(seconds, Mapping) and seconds:
-        parts.append(
+        tables.append(
             _table(
                 "Time per step",
                 ["Step", "Seconds"],
                 [[humanize(step), value] for step, value in seconds.items()],
             )
         )
-    return "\n".join(parts)
-
-
-def _headline(summary: Mapping[str, Any]) -> str:
     build = summary.get("build_id")
-    rebuilt = summary.get("rebuilt")
-    words = []
-    if build:
-        words.append(f"Build <code>{html.escape(str(build))}</code>")
-    if rebuilt is True:
-        words.append("rebuilt and published tonight.")
-    elif rebuilt is False:
-        words.append("kept: the inputs were unchanged, so the published warehouse stayed.")
-    return f"<p>{' '.join(words) or 'Run summary.'}</p>"
+    return parts().run_summary(str(build) if build else None, summary.get("rebuilt"), tables)
 
 
 def _rows(value: object) -> list[Mapping[str, Any]]:
@@ -170,7 +158,7 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
-def _table(caption: str, header: list[str], rows: list[list[object]]) -> str:
+def _table(caption: str, header: list[str], rows: list[list[object]]) -> Markup:
     return html_table(header, rows, caption=caption, css="summary")
 
 
@@ -185,24 +173,10 @@ def html_table(
     caption: str | None = None,
     css: str = "",
     formatter: Callable[[object], str] = format_cell,
-) -> str:
+) -> Markup:
     """A plain HTML table: numbers right-aligned (class num), text left-aligned (class text)."""
-    head = "".join(f"<th scope='col'>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td class='{'num' if _is_number(v) else 'text'}'>{html.escape(formatter(v))}</td>"
-            for v in row
-        )
-        + "</tr>"
-        for row in rows
-    )
-    caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    css_attr = f" class='{css}'" if css else ""
-    return (
-        f"<table{css_attr}>{caption_html}<thead><tr>{head}</tr></thead>"
-        f"<tbody>{body}</tbody></table>"
-    )
+    cells = [[("num" if _is_number(v) else "text", formatter(v)) for v in row] for row in rows]
+    return parts().table([str(h) for h in header], cells, caption, css)
 
 
 def summary_sources(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -15,11 +15,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from migsys.sweeps import registry
 from migsys.sweeps.registry import Kernel
 from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec, UnusableCalibration
+from migsys.warehouse.sql import open_read_only
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def latest_calibration(
             f"parameters from calibration: no published warehouse at {warehouse} "
             "(run `migsys refresh` and `migsys calibrate` first)"
         )
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with open_read_only(warehouse) as con:
         exists = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'main' and table_name = 'calibrations'"

@@ -15,6 +15,7 @@ from migsys.sweeps import store
 from migsys.sweeps.analysis import series_quantile_rows, verified_study
 from migsys.sweeps.models import series_column
 from migsys.sweeps.spec import SpecError
+from migsys.warehouse import files
 
 IAMC_COLUMNS = ("model", "scenario", "region", "variable", "unit", "year", "value")
 
@@ -42,9 +43,10 @@ def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = Fa
     series = _series_outputs(record)
     by_name = {o["name"]: o for o in series}
     model = _model_name(record)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+    with (
+        files.atomic_path(output) as staged,
+        open(staged, "w", newline="", encoding="utf-8") as handle,
+    ):
         writer = csv.writer(handle)
         writer.writerow(IAMC_COLUMNS)
         if all_scenarios:
@@ -67,7 +69,6 @@ def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = Fa
                         repr(row["value"]),
                     )
                 )
-    tmp.replace(output)
     return output
 
 

@@ -71,14 +71,15 @@ class KernelModel:
 
 
 def _open_warehouse(warehouse: Path | None, kernel: str):
-    import duckdb
+    # Imported here: spec checks import this module and must not load DuckDB.
+    from migsys.warehouse.sql import open_read_only
 
     if warehouse is None or not Path(warehouse).is_file():
         raise SpecError(
             f"kernel {kernel}: needs the published warehouse for its inputs, none at {warehouse} "
             "(run `migsys refresh` first)"
         )
-    return duckdb.connect(str(warehouse), read_only=True)
+    return open_read_only(warehouse)
 
 
 def load_inputs(

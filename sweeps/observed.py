@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from migsys.warehouse.sql import open_read_only
+
 
 @dataclass(frozen=True)
 class ObservedQuery:
@@ -59,7 +61,7 @@ def observed_series(warehouse: Path | None, series: str) -> Observed | None:
     if query is None or warehouse is None or not Path(warehouse).is_file():
         return None
     try:
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = open_read_only(warehouse)
     except duckdb.Error:
         return None
     try:

@@ -30,6 +30,7 @@ from migsys.sweeps.analysis import Analysis, read_column, stored_spec, verified_
 from migsys.sweeps.labels import at_horizon, interval_note, output_words, scale_for
 from migsys.sweeps.models import series_column
 from migsys.sweeps.observed import Observed, observed_series
+from migsys.warehouse import files
 
 PLOTS_DIR = "plots"
 SAMPLE_PATHS = 30
@@ -40,7 +41,7 @@ def _save(figure: Figure, path: Path) -> Path:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    store.atomic_write_bytes(path, buffer.getvalue())
+    files.atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

@@ -50,6 +50,8 @@ def test_wheel_holds_one_namespace_with_the_dbt_project_and_studies(wheel: Path)
     assert top_level == {"migsys"}, f"generic top-level modules in the wheel: {top_level}"
     assert not GENERIC_NAMES & top_level
     for needed in (
+        "migsys/cli/app.py",
+        "migsys/reports/templates/report.html.j2",
         "migsys/flows/nightly.py",
         "migsys/warehouse/parsers/inegi.py",
         "migsys/dbt_project/dbt_project.yml",

@@ -324,6 +324,8 @@ def with_examples(
     """
     import duckdb
 
+    from migsys.warehouse.sql import open_read_only
+
     wanted = [
         n
         for n in nodes
@@ -333,7 +335,7 @@ def with_examples(
         return nodes
     found: dict[str, tuple[str, ...]] = {}
     try:
-        con = duckdb.connect(str(database), read_only=True)
+        con = open_read_only(database)
     except duckdb.Error:
         return nodes
     try:

@@ -17,8 +17,8 @@
   against it, so it must end with a line break and, when it replaces a file, hold at least as many
   rows with the same latest period (a body cut at a line end looks like an older release).
 
-Only when every file has passed are the changed ones swapped in (``os.replace``, rolled back if a
-rename fails) and ``MANIFEST.sha256`` / ``MANIFEST.json`` rewritten. When any file fails, no file
+Only when every file has passed are the changed ones swapped in (``files.replace_files``: all of
+them or, if a rename fails, none) and ``MANIFEST.sha256`` / ``MANIFEST.json`` rewritten. When any file fails, no file
 in ``dest`` changes (not even the manifests) and ``FetchError`` names each failed file, why, and
 the rule it broke; ``FetchReport.failure_lines()`` gives one line per kind of failure.
 """
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import http.client
 import json
@@ -37,7 +36,6 @@ import socket
 import ssl
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -50,6 +48,7 @@ from urllib.parse import urlsplit
 from rich.table import Table
 from rich.text import Text
 
+from migsys.warehouse.files import LockHeld, atomic_write_text, held_lock, replace_files
 from migsys.warehouse.parsers.common import ParseResult
 from migsys.warehouse.sources import SOURCES, Source
 
@@ -305,7 +304,7 @@ def fetch_sources(
             ]
             raise FetchError(report)
         staged = [f.file_name for f in report.files if f.status == "staged"]
-        swap_in(staging_folder, dest, staged)
+        replace_files(staging_folder, dest, staged)
         report.files = [
             replace(f, status="downloaded") if f.status == "staged" else f for f in report.files
         ]
@@ -323,21 +322,21 @@ def _sources_folder(dest: Path) -> Iterator[Path]:
     if dest.exists() and not dest.is_dir():
         raise SourcesFolderError(f"sources folder {dest} exists but is not a folder")
     created = not dest.exists()
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        lock = (dest / LOCK_FILE).open("a")
-    except OSError as error:
-        raise SourcesFolderError(
-            f"cannot write to the sources folder {dest}: {error.strerror or error} "
-            "(fetch needs a writable MIGSYS_SOURCES; is it mounted read-only?)"
-        ) from error
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            dest.mkdir(parents=True, exist_ok=True)
+            if created:  # runs once the lock is released
+                stack.callback(_remove_if_unused, dest)
+            stack.enter_context(held_lock(dest / LOCK_FILE))
+        except LockHeld:
             raise SourcesFolderError(
                 f"another `migsys fetch` is writing to {dest} (lock {dest / LOCK_FILE} is held)"
             ) from None
+        except OSError as error:
+            raise SourcesFolderError(
+                f"cannot write to the sources folder {dest}: {error.strerror or error} "
+                "(fetch needs a writable MIGSYS_SOURCES; is it mounted read-only?)"
+            ) from error
         for leftover in dest.glob(STAGING_PREFIX + "*"):
             shutil.rmtree(leftover, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest))
@@ -345,10 +344,12 @@ def _sources_folder(dest: Path) -> Iterator[Path]:
             yield staging
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    finally:
-        lock.close()
-        if created and [p.name for p in dest.iterdir()] == [LOCK_FILE]:
-            shutil.rmtree(dest, ignore_errors=True)
+
+
+def _remove_if_unused(dest: Path) -> None:
+    """Remove a sources folder this fetch created if nothing but the lock file went into it."""
+    if [p.name for p in dest.iterdir()] == [LOCK_FILE]:
+        shutil.rmtree(dest, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -785,47 +786,6 @@ def _transport_failure(
 # --- swap and manifests ----------------------------------------------------------------------
 
 
-def swap_in(staging: Path, dest: Path, file_names: list[str]) -> None:
-    """Move every staged file over its target; if one rename fails, put the others back."""
-    backups = staging / ".replaced"
-    done: list[tuple[Path, Path | None]] = []
-    try:
-        for file_name in file_names:
-            target = dest / file_name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            backup = None
-            if target.is_file():
-                backup = backups / file_name
-                backup.parent.mkdir(parents=True, exist_ok=True)
-                os.link(target, backup)  # the old bytes stay reachable until the swap succeeded
-            os.replace(staging / file_name, target)
-            done.append((target, backup))
-    except OSError:
-        for target, backup in reversed(done):
-            if backup is None:
-                target.unlink(missing_ok=True)
-            else:
-                os.replace(backup, target)
-        raise
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file next to ``target``, then rename over it (umask permissions)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.part"
-    try:
-        with os.fdopen(
-            os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb"
-        ) as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -851,6 +811,6 @@ def write_manifests(dest: Path, files: list[FetchedFile], previous: dict[str, di
         return
     ordered = [entries[name] for name in sorted(entries)]
     sums = "".join(f"{e['sha256']}  {e['file_name']}\n" for e in ordered)
-    write_atomically(dest / SHA256_MANIFEST, sums.encode())
+    atomic_write_text(dest / SHA256_MANIFEST, sums)
     document = {"written_at": datetime.now(UTC).isoformat(timespec="seconds"), "files": ordered}
-    write_atomically(dest / JSON_MANIFEST, (json.dumps(document, indent=2) + "\n").encode())
+    atomic_write_text(dest / JSON_MANIFEST, json.dumps(document, indent=2) + "\n")

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import duckdb
-
 from migsys.warehouse.ingest import would_use_embedded
 from migsys.warehouse.sources import registered_files
+from migsys.warehouse.sql import open_read_only
 
 Origin = Literal["sources", "embedded", "none"]
 
@@ -185,7 +184,7 @@ def profile_warehouse(database: Path, marts: tuple[str, ...]) -> WarehouseProfil
     """
     if not database.is_file():
         return None
-    con = duckdb.connect(str(database), read_only=True)
+    con = open_read_only(database)
     try:
         tables = {
             name

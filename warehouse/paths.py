@@ -23,6 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from migsys.warehouse.files import atomic_write_text
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PACKAGE_ROOT / "dbt_project"
 STUDIES_DIR = PACKAGE_ROOT / "studies"
@@ -64,15 +66,12 @@ def remember_sources(home: Path, sources: Path) -> Path | None:
     config = home / HOME_CONFIG
     if config.exists():
         return None
-    home.mkdir(parents=True, exist_ok=True)
-    staged = config.with_name(f".{config.name}.{os.getpid()}")
-    staged.write_text(
+    atomic_write_text(
+        config,
         "# Written by the first `migsys refresh` that used MIGSYS_SOURCES: the folder of source\n"
         "# files this home is refreshed from. MIGSYS_SOURCES, when set, still wins.\n"
         f"sources = {json.dumps(str(sources.resolve()))}\n",  # a JSON string is a TOML string
-        encoding="utf-8",
     )
-    os.replace(staged, config)
     return config
 
 

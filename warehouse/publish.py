@@ -15,25 +15,29 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from migsys.warehouse.files import (
+    LockHeld,
+    atomic_copy,
+    atomic_write_text,
+    held_lock,
+    is_staged,
+    move_into_place,
+)
 from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
+from migsys.warehouse.sql import open_read_only
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 PUBLISHED_RECORD = "published_warehouse.json"
-# Temporary names this module (and the report/docs steps) stage files under before a swap; a run
-# killed with SIGKILL can leave them behind, and the next run removes them.
-STAGED_PREFIX = ".staged-"
 
 
 class RefreshFailed(RuntimeError):
@@ -78,33 +82,16 @@ def refresh_lock(paths: MigsysPaths, wait_seconds: float = 0.0) -> Iterator[None
     """Hold the one-refresh-at-a-time lock. The kernel drops it if the holder dies (even SIGKILL)."""
     paths.state.mkdir(parents=True, exist_ok=True)
     lock_path = paths.state / "refresh.lock"
-    with open(lock_path, "a+") as handle:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "unknown process"
-                    raise RefreshInProgress(
-                        f"another refresh is running ({holder}; lock {lock_path}); "
-                        "wait for it to finish — the published warehouse stays readable meanwhile"
-                    ) from None
-                time.sleep(0.5)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            f"pid {os.getpid()} since {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}"
-        )
-        handle.flush()
+    with contextlib.ExitStack() as stack:
         try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            stack.enter_context(held_lock(lock_path, wait_seconds=wait_seconds))
+        except LockHeld as held:
+            raise RefreshInProgress(
+                f"another refresh is running ({held.holder or 'unknown process'}; lock "
+                f"{lock_path}); wait for it to finish — the published warehouse stays readable "
+                "meanwhile"
+            ) from None
+        yield
 
 
 # --------------------------------------------------------------------------- builds
@@ -122,7 +109,7 @@ def remove_leftovers(paths: MigsysPaths) -> list[Path]:
                 leftover.unlink(missing_ok=True)
     for folder in (paths.home, paths.docs, paths.reports, paths.state):
         if folder.is_dir():
-            for staged in folder.glob(f"{STAGED_PREFIX}*"):
+            for staged in filter(is_staged, folder.iterdir()):
                 removed.append(staged)
                 if staged.is_dir():
                     shutil.rmtree(staged, ignore_errors=True)
@@ -266,41 +253,6 @@ def cleaned_up_on_disk_full(paths: MigsysPaths) -> Iterator[None]:
 # --------------------------------------------------------------------------- publish
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_copy(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` through a staged file in the same folder; no partial target.
-
-    On any failure (a full disk among them) the staged file is removed and ``target`` is untouched.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = target.with_name(f"{STAGED_PREFIX}{target.name}.{os.getpid()}")
-    try:
-        shutil.copyfile(source, staged)
-        os.replace(staged, target)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write a small text file atomically (staged in the same folder, then renamed)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staged = target.with_name(f"{STAGED_PREFIX}{target.name}.{os.getpid()}")
-    try:
-        staged.write_text(text, encoding="utf-8")
-        os.replace(staged, target)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
-
-
 def _keep_parse_cache(build: Build, paths: MigsysPaths) -> None:
     parsed = build.target / PARTIAL_PARSE_FILE
     if parsed.is_file():
@@ -320,8 +272,6 @@ def publish_build(build: Build, paths: MigsysPaths, profile: dict | None = None)
         con.execute("CHECKPOINT")  # fold the WAL into the file
     finally:
         con.close()
-    with open(build.database, "rb") as handle:
-        os.fsync(handle.fileno())
     record = {
         "build_id": build.id,
         "sha256": file_sha256(build.database),
@@ -337,8 +287,7 @@ def publish_build(build: Build, paths: MigsysPaths, profile: dict | None = None)
     # The record goes first: a record that names a file not yet in place is found to differ
     # (and the file rebuilt), never a file taken for checked when it was not.
     atomic_write_text(paths.state / PUBLISHED_RECORD, json.dumps(record, indent=2))
-    os.replace(build.database, paths.warehouse)
-    _fsync_dir(paths.home)
+    move_into_place(build.database, paths.warehouse)  # flushed to disk, renamed, folder flushed
     shutil.rmtree(build.dir, ignore_errors=True)
     return paths.warehouse
 
@@ -364,7 +313,7 @@ def unreadable_tables(database: Path) -> list[str]:
     """Tables of ``database`` DuckDB cannot read whole (every column of every row is read, so
     each block's checksum is checked); ``["(the file)"]`` when it does not open at all."""
     try:
-        con = duckdb.connect(str(database), read_only=True)
+        con = open_read_only(database)
     except duckdb.Error as error:
         return [f"(the file: {str(error).splitlines()[0]})"]
     bad = []

@@ -11,7 +11,7 @@ parsers as the nightly ingest over the files in a sources folder and writes what
         <source_id>.parquet        the raw table's rows (publisher's columns + file_name,
                                    file_sha256 and line_number of the original line)
 
-``migsys snapshot`` (flows/cli_snapshot.py) rebuilds it; ``ingest_sources`` loads it with
+``migsys snapshot`` (cli/snapshot.py) rebuilds it; ``ingest_sources`` loads it with
 ``load_snapshot`` when no registered file is present in MIGSYS_SOURCES. The original files never
 enter the repository: only what the project derives from them, with their checksums.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 
+from migsys.warehouse.files import staged_path, swap_directory
 from migsys.warehouse.raw_schema import LINEAGE_COLUMNS, RAW_TABLES
 from migsys.warehouse.sources import SOURCES, Source
 
@@ -165,12 +165,11 @@ def build_snapshot(
             )
         out_dir = Path(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = out_dir.parent / f".{out_dir.name}.{os.getpid()}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = staged_path(out_dir)
         staging.mkdir()
         try:
             manifest = _write_snapshot(con, report, staging, created or datetime.now(UTC).date())
-            _swap_in(staging, out_dir)
+            swap_directory(staging, out_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
@@ -246,16 +245,6 @@ def _sources_in(report) -> list[Source]:
         if stats.source_id not in ids:
             ids.append(stats.source_id)
     return [source_by_id(source_id) for source_id in ids]
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``staging``; the old folder is removed only once the new is there."""
-    old = out_dir.parent / f".{out_dir.name}.{os.getpid()}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(staging, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:

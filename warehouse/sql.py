@@ -8,9 +8,10 @@ these. Anything else is refused by name with the rule: ``EXPLAIN ANALYZE COPY â€
 a file even on a read-only connection), ``IMPORT DATABASE`` (which runs whatever its schema file
 holds), ATTACH, INSTALL/LOAD, SET, CALL, COPY, EXPORT, every DDL and DML.
 
-``open_read_only`` is the one way every read-only entry point opens the warehouse (``migsys sql``,
-its prompt and TUI, ``migsys.connect()``): read-only, with extension auto-install and auto-load
-off, so no query can download or load code. ``sandbox=True`` also turns off every file-system
+``open_read_only`` is the one way migsys opens a DuckDB file read-only: every entry point
+(``migsys sql``, its prompt and TUI, ``migsys.connect()``) and every reader inside (the refresh's
+checks of a build and of the published file, the report, studies' inputs, the bench): read-only,
+with extension auto-install and auto-load off, so no query can download or load code. ``sandbox=True`` also turns off every file-system
 and network access beyond the warehouse file and locks the configuration, for a served endpoint.
 Because the refresh builds into a separate file and swaps it in with ``os.replace``, readers
 never meet the writer's lock.
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from migsys.warehouse.files import atomic_path
 from migsys.warehouse.sql_output import csv_ready, json_text
 
 OUTPUT_FORMATS = ("table", "csv", "json", "markdown", "line", "parquet")
@@ -192,7 +192,8 @@ class Word:
 def open_read_only(
     path: Path, *, sandbox: bool = False, locked: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """The published warehouse, read-only, never installing or loading extensions.
+    """A warehouse file (the published one, or a build), read-only, never installing or
+    loading extensions.
 
     ``locked=True`` also shuts out every file and URL but the warehouse itself and locks the
     configuration (``LOCKED_CONFIG``, what ``migsys.connect()`` returns); ``sandbox=True`` on
@@ -577,16 +578,11 @@ def write_table(
         raise OutputError(f"--format must be one of {', '.join(FILE_FORMATS)} (got {fmt!r})")
     output = Path(output)
     check_output_path(output, refused_folders=refused_folders)
-    temporary = output.parent / f".{output.name}.{secrets.token_hex(6)}.part"
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
+    with atomic_path(output) as temporary:
         if fmt == "csv":
             pa_csv.write_csv(csv_ready(table), temporary)
         elif fmt == "parquet":
             pq.write_table(table, temporary)
         else:
             temporary.write_text(json_text(table, indent=1), encoding="utf-8")
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
     return output

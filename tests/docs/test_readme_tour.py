@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "migsys.flows.cli"]
+CLI = [sys.executable, "-m", "migsys.cli"]
 TOUR_PROMPT_INPUT = "select year, remittances_usd from fct_remittances_annual;\n"
 
 

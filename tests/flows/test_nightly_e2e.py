@@ -15,13 +15,14 @@ import duckdb
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from migsys.flows.config import FetchConfig, NightlySettings
+from migsys.flows.config import NightlySettings
 from migsys.flows.nightly import run_nightly
 from migsys.flows.runner import (
     DBT_NODES_ARTIFACT_KEY,
     SUMMARY_ARTIFACT_KEY,
     PlainSteps,
     PrefectSteps,
+    Step,
 )
 from migsys.warehouse.paths import MigsysPaths
 from migsys.warehouse.publish import RefreshFailed
@@ -137,12 +138,12 @@ def test_a_flaky_step_is_retried_with_the_configured_back_off(harness, runner) -
             raise ConnectionError(f"attempt {len(calls)}: publisher unreachable")
         return "3 files up to date"
 
+    fetch = Step("fetch", flaky_fetch)
+
     @flow
     def fetch_only(retries: int) -> str:
         step = runner()
-        return step(
-            "fetch", flaky_fetch, retries=FetchConfig(retries=retries, retry_delay_seconds=(0.0,))
-        )
+        return step(fetch.with_retries(retries, [0.0]))
 
     assert fetch_only(2) == "3 files up to date"
     assert len(calls) == 3

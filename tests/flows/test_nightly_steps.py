@@ -19,7 +19,6 @@ from migsys.flows.planning import (
     StudyOutcome,
     plan_standing_study,
     run_standing_study,
-    swap_directory,
 )
 from migsys.flows.steps import run_summary, summary_markdown
 from migsys.sweeps.spec import load_spec
@@ -105,18 +104,6 @@ def test_spec_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "specs" / "a.toml").write_text(ISHIGAMI_SPEC.format(seed=1), encoding="utf-8")
     config = load_nightly_config(write_config(tmp_path, "[[studies]]\nspec = 'specs/a.toml'\n"))
     assert config.studies[0].spec == (tmp_path / "specs" / "a.toml").resolve()
-
-
-def test_swap_directory_replaces_whole_folders(tmp_path: Path) -> None:
-    old, new = tmp_path / "study", tmp_path / "staging" / "study"
-    old.mkdir()
-    (old / "old.txt").write_text("old")
-    new.mkdir(parents=True)
-    (new / "new.txt").write_text("new")
-    swap_directory(new, old)
-    assert sorted(p.name for p in old.iterdir()) == ["new.txt"]
-    assert not new.exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_standing_study_runs_then_skips_until_its_spec_changes(tmp_path: Path) -> None:
@@ -228,6 +215,19 @@ def test_deployment_refuses_a_bad_schedule(tmp_path: Path) -> None:
     settings = NightlySettings.from_paths(MigsysPaths(home=tmp_path, sources=tmp_path))
     with pytest.raises(NightlyConfigError, match=r"invalid schedule: timezone: 'UTC\+25'"):
         nightly_deployment(settings, cron="0 2 * * *", timezone="UTC+25")
+
+
+def test_a_step_becomes_its_prefect_task_once_with_the_declared_retries() -> None:
+    from migsys.flows.pipeline import FETCH
+    from migsys.flows.runner import Step, as_task
+
+    fetch = FETCH.with_retries(2, [1.0, 5.0])
+    task = as_task(fetch)
+    assert as_task(FETCH.with_retries(2, (1.0, 5.0))) is task  # one task per declaration
+    assert (task.name, task.retries, task.retry_delay_seconds) == ("fetch", 2, [1.0, 5.0])
+    assert task.fn is FETCH.fn
+    assert as_task(FETCH).retries == 0
+    assert Step("s", print, 3, (2.0, 7.0)).delay_before(3) == 7.0  # the last delay repeats
 
 
 def test_warehouse_fingerprint_follows_the_dbt_project_and_sources_not_dbt_output(

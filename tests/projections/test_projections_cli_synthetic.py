@@ -8,7 +8,7 @@ import pytest
 from projection_warehouses import REMITTANCE_TRUTH, remittance_warehouse
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
+from migsys.cli.app import app
 
 
 @pytest.fixture()
@@ -21,11 +21,11 @@ def home(tmp_path):
 
 def test_calibrate_stores_and_publishes(home, monkeypatch):
     published = []
-    import migsys.flows.cli_nightly
+    import migsys.cli.nightly
 
     # The refresh itself (the nightly flow) is tested in tests/flows; here: that it is asked for.
     monkeypatch.setattr(
-        migsys.flows.cli_nightly,
+        migsys.cli.nightly,
         "run_refresh_command",
         lambda paths: published.append(paths) or paths.warehouse,
     )

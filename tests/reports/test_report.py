@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,6 +21,7 @@ from migsys.reports.build import (
     wide_sobol_intervals,
 )
 from migsys.reports.summary import render_run_summary, summary_sources
+from migsys.sweeps.warehouse import create_tables as create_sweep_tables
 from migsys.warehouse.paths import DBT_PROJECT_DIR
 from migsys.warehouse.raw_schema import SOURCE_FILES_COLUMNS, create_raw_schema
 
@@ -102,12 +104,33 @@ def store(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> No
     con.unregister("frame_view")
 
 
+def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Rows into an existing table, by column name (the others stay null)."""
+    con.register("frame_view", frame)
+    names = ", ".join(f'"{name}"' for name in frame.columns)
+    con.execute(f"insert into {table} ({names}) select {names} from frame_view")
+    con.unregister("frame_view")
+
+
+SOURCE_CALL = re.compile(r"\{\{\s*source\('sweeps',\s*'(\w+)'\)\s*\}\}")
+
+
+def create_sweeps_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """The study tables a refresh loads (``sweeps.warehouse``) and the dbt staging views over them,
+    from the models' own SQL (what the report reads)."""
+    create_sweep_tables(con)
+    con.execute("create schema if not exists staging")
+    for model in sorted((DBT_PROJECT_DIR / "models" / "staging" / "sweeps").glob("*.sql")):
+        select = SOURCE_CALL.sub(r"sweeps.\1", model.read_text(encoding="utf-8"))
+        con.execute(f"create view staging.{model.stem} as {select}")
+
+
 def small_warehouse(path: Path) -> Path:
     """A warehouse with a few hand-made mart rows in the contract's shapes (not real figures)."""
     con = duckdb.connect(str(path))
     create_raw_schema(con)
     con.execute("create schema marts")
-    con.execute("create schema sweeps")
+    create_sweeps_staging(con)
     degrees = pd.DataFrame(
         {
             "index_year": [2000] * 3,
@@ -170,7 +193,7 @@ def small_warehouse(path: Path) -> Path:
         ],
         columns=["study", "series", "year", "quantile", "value"],
     )
-    store(con, "sweeps.series_quantiles", quantiles)
+    insert(con, "sweeps.series_quantiles", quantiles)
     sensitivity = pd.DataFrame(
         [
             ("remit_study", "remittances_usd_2030", "sobol", index, parameter, None, value, conf)
@@ -200,7 +223,7 @@ def small_warehouse(path: Path) -> Path:
             "conf",
         ],
     )
-    store(con, "sweeps.sensitivity", sensitivity)
+    insert(con, "sweeps.sensitivity", sensitivity)
     studies = pd.DataFrame(
         {
             "study": ["remit_study", "adhoc_try"],
@@ -209,9 +232,16 @@ def small_warehouse(path: Path) -> Path:
             "description": ["Remittance fan and its drivers", "A quick look at elasticity"],
             "n_scenarios": [448, 100],
             "finished_at": pd.to_datetime(["2026-01-02", "2026-01-01"]),
+            # what the report does not show, but every loaded study has
+            "fingerprint": ["f1", "f2"],
+            "code_version": ["remittances v1"] * 2,
+            "data_fingerprint": ["d1"] * 2,
+            "spec": ["{}"] * 2,
+            "analyzed": [True] * 2,
+            "parts_glob": ["parts/*/part.parquet"] * 2,
         }
     )
-    store(con, "sweeps.studies", studies)
+    insert(con, "sweeps.studies", studies)
     adhoc = pd.DataFrame(
         [
             ("adhoc_try", "remittances_usd_2030", "sobol", index, "elasticity", None, value, 0.2)
@@ -219,9 +249,7 @@ def small_warehouse(path: Path) -> Path:
         ],
         columns=list(sensitivity.columns),
     )
-    con.register("adhoc_view", adhoc)
-    con.execute("insert into sweeps.sensitivity select * from adhoc_view")
-    con.unregister("adhoc_view")
+    insert(con, "sweeps.sensitivity", adhoc)
     add_municipal_marts(con)
     insert_source_file(con)
     con.close()
@@ -503,12 +531,14 @@ def test_sensitivity_without_conf_column_is_named() -> None:
             "study": ["s"],
             "outcome": ["y"],
             "method": ["sobol"],
-            "index": ["S1"],
+            "sensitivity_index": ["S1"],
             "parameter": ["a"],
-            "value": [0.1],
+            "index_value": [0.1],
         }
     )
-    with pytest.raises(ReportError, match=r"sweeps\.sensitivity: columns \['conf'\] missing"):
+    with pytest.raises(
+        ReportError, match=r"stg_sweeps__sensitivity: columns \['index_conf'\] missing"
+    ):
         sobol_groups(frame)
 
 
@@ -519,8 +549,11 @@ def test_sobol_groups_pivot_first_order_and_total() -> None:
             ("s", "y", "sobol", "ST", "a", 0.6, 0.2),
             ("s", "y", "morris", "mu_star", "a", 3.0, 0.3),
         ],
-        columns=["study", "outcome", "method", "index", "parameter", "value", "conf"],
-    )
+        columns=[
+            "study", "outcome", "method", "sensitivity_index", "parameter", "index_value",
+            "index_conf",
+        ],
+    )  # fmt: skip
     [(study, outcome, wide)] = sobol_groups(frame)
     assert (study, outcome) == ("s", "y")
     assert wide.to_dict("records") == [
@@ -535,7 +568,7 @@ def test_remittance_fan_pivots_quantiles_by_year_with_a_human_label() -> None:
             "series": ["remittances_usd"] * 4 + ["remittances_pct_gdp"] * 2,
             "year": [2001, 2001, 2000, 2000, 2000, 2000],
             "quantile": [0.1, 0.9, 0.1, 0.9, 0.1, 0.9],
-            "value": [2.0, 4.0, 1.0, 3.0, 7.0, 8.0],
+            "series_value": [2.0, 4.0, 1.0, 3.0, 7.0, 8.0],
         }
     )
     label, fan = remittance_fan(frame)
@@ -587,7 +620,7 @@ def test_the_nightly_standing_study_passes_its_own_precision_check(embedded_home
 
     con = duckdb.connect(str(embedded_home.warehouse), read_only=True)
     try:
-        sensitivity = con.sql("from sweeps.sensitivity").df()
+        sensitivity = con.sql("from staging.stg_sweeps__sensitivity").df()
         (scenarios,) = con.execute(
             "select n_scenarios from sweeps.studies where study = 'remittances-nightly'"
         ).fetchone()
@@ -599,3 +632,22 @@ def test_the_nightly_standing_study_passes_its_own_precision_check(embedded_home
         assert fails_precision_check(frame) == [], (outcome, frame)
     report = (embedded_home.reports / "latest" / "index.html").read_text(encoding="utf-8")
     assert 'id="precision"' not in report and "What drives remittances in 2030?" in report
+
+
+def test_text_from_the_warehouse_is_escaped_everywhere(tmp_path: Path) -> None:
+    """Names and descriptions come from files and specs: the templates escape every one."""
+    warehouse = small_warehouse(tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(warehouse))
+    con.execute("update sweeps.studies set description = '<script>alert(1)</script> & more'")
+    con.execute(
+        "update sweeps.sensitivity set parameter = '<b>growth</b>' where parameter = 'growth'"
+    )
+    con.close()
+    summary = {**SUMMARY, "build_id": "<i>build</i>"}
+    result = build_report(
+        warehouse, tmp_path / "reports", run_summary=summary, standing_studies=["remit_study"]
+    )
+    text = result.index_html.read_text(encoding="utf-8")
+    assert "<script>" not in text and "<b>growth" not in text and "<i>build" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in text
+    assert "&lt;b&gt;growth&lt;/b&gt;" in text and "&lt;i&gt;build&lt;/i&gt;" in text

@@ -11,7 +11,7 @@ from toy_kernel import TOY
 from typer.testing import CliRunner
 
 import migsys
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.sweeps import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import run_study

@@ -26,6 +26,7 @@ from migsys.sweeps.evaluators import (
     Slurm,
     evaluator_for,
 )
+from migsys.warehouse import files
 
 
 def _results(directory: Path) -> dict[str, np.ndarray]:
@@ -63,7 +64,7 @@ def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path) -> None:
         "\n".join(line for line in lines if json.loads(line)["start"] != 5000) + "\n"
     )
     (study.parts / "chunk=000000003000").mkdir()
-    (study.parts / "chunk=000000003000" / ".part.parquet.tmp-dead").write_bytes(b"half")
+    files.staged_path(study.part(3000)).write_bytes(b"half")  # a worker killed mid-write
     # The manifest-less part is complete and adopted; exactly the two lost chunks run again
     # (with their recorded ranges, whatever the chunk size now).
     resumed = run_study(
@@ -77,7 +78,7 @@ def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path) -> None:
     after = _results(full.directory)
     for name in reference:
         assert np.array_equal(reference[name], after[name]), name
-    assert not list(study.parts.glob("*/.*tmp*"))
+    assert not [p for p in study.parts.glob("*/*") if files.is_staged(p)]
     again = run_study(spec, sweeps_root / "full", evaluator=InProcess(), progress=False)
     assert again.chunks_run == 0
 

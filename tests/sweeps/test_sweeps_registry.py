@@ -22,7 +22,7 @@ import yaml
 from toy_kernel import TOY
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.kernels.defaults import (
     DEPOPULATION_PARAMETERS,
     REMITTANCE_PARAMETERS,

@@ -236,7 +236,7 @@ def test_a_non_utf8_spec_is_named(tmp_path: Path) -> None:
 def test_cli_errors_print_intact_without_markup(tmp_path: Path, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from migsys.flows.cli import app
+    from migsys.cli.app import app
 
     monkeypatch.setenv("MIGSYS_HOME", str(tmp_path / "home"))
     path = _write(tmp_path, GOOD.replace('name = "good"', 'name = "Bad Name!"'))

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.sweeps import store
 from migsys.sweeps.engine import study_status
 from migsys.sweeps.warehouse import load_sweeps

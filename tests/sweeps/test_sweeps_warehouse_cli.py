@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.sweeps import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import run_study

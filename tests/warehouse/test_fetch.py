@@ -30,7 +30,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.warehouse import fetch as fetch_module
 from migsys.warehouse.fetch import (
     JSON_MANIFEST,

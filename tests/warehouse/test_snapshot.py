@@ -211,7 +211,7 @@ def test_snapshot_refuses_files_that_break_rules(tmp_path: Path, real_sources: P
 
 def test_snapshot_command_help_and_check(tmp_path: Path, real_sources: Path) -> None:
     env = {"MIGSYS_HOME": str(tmp_path / "home"), "MIGSYS_SOURCES": str(real_sources)}
-    cli = [sys.executable, "-m", "migsys.flows.cli", "snapshot"]
+    cli = [sys.executable, "-m", "migsys.cli", "snapshot"]
     shown = subprocess.run([*cli, "--help"], capture_output=True, text=True, env=env, timeout=120)
     assert shown.returncode == 0
     assert "migsys snapshot --output warehouse/embedded" in shown.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import stat
@@ -10,10 +11,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from project_code import REPO_ROOT, project_modules
 from typer.testing import CliRunner
 
 import migsys
-from migsys.flows.cli import app
+from migsys.cli.app import app
 from migsys.warehouse import sql as sql_module
 from migsys.warehouse.sql import (
     OutputError,
@@ -287,6 +289,19 @@ def test_python_api_connect_without_warehouse_names_the_file(tmp_path: Path) -> 
         migsys.connect(tmp_path)
     assert str(tmp_path / "warehouse.duckdb") in str(missing.value)
     assert "migsys refresh" in str(missing.value)
+
+
+def test_every_reader_opens_the_warehouse_through_open_read_only() -> None:
+    """One read-only connection function: no other module opens a DuckDB file read-only."""
+    elsewhere = [
+        f"{module.relative_to(REPO_ROOT)}:{node.lineno}"
+        for module in project_modules()
+        if module != REPO_ROOT / "warehouse" / "sql.py"
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and any(keyword.arg == "read_only" for keyword in node.keywords)
+    ]
+    assert elsewhere == [], "use migsys.warehouse.sql.open_read_only:\n" + "\n".join(elsewhere)
 
 
 # --- errors analysts can act on --------------------------------------------------------------

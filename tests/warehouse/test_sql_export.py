@@ -53,7 +53,8 @@ def test_every_table_of_the_warehouse_exports_in_every_format(
         nested_tables = []
         for name in tables:
             schema, table_name = name.split(".", 1)
-            table = query_connection(con, f'from "{schema}"."{table_name}"')
+            # a sample is enough: what breaks an export is a column's type, not the row count
+            table = query_connection(con, f'from "{schema}"."{table_name}" limit 500')
             if any(is_nested(field.type) for field in table.schema):
                 nested_tables.append(name)
             for fmt in ("csv", "json", "parquet"):

@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from migsys.flows import sql_prompt
-from migsys.flows.sql_prompt import format_result, harlequin_command, harlequin_init_script
+from migsys.cli import sql_prompt
+from migsys.cli.sql_prompt import format_result, harlequin_command, harlequin_init_script
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r")
 MIGSYS = Path(sys.executable).parent / "migsys"
@@ -41,6 +41,9 @@ class Terminal:
         pid, master = pty.fork()
         if pid == 0:  # the child: become the program
             try:
+                # A terminal's program starts with Ctrl-C at its default, whatever the test
+                # runner (a pytest-xdist worker ignores SIGINT, and exec would pass that on).
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 size = struct.pack("HHHH", 50, columns, 0, 0)
                 fcntl.ioctl(0, termios.TIOCSWINSZ, size)  # the terminal is fd 0
                 os.execve(argv[0], argv, {**env, "COLUMNS": str(columns), "LINES": "50"})
@@ -264,7 +267,7 @@ def test_tui_without_harlequin_says_how_to_install(
 ) -> None:
     from typer.testing import CliRunner
 
-    from migsys.flows.cli import app
+    from migsys.cli.app import app
 
     monkeypatch.setenv("MIGSYS_HOME", str(home))
     monkeypatch.setenv("PATH", str(home))  # no harlequin there

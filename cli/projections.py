@@ -16,6 +16,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from migsys.cli.help import area_app
+
+app = area_app()
+
 KERNEL_HELP = "depopulation | remittances"
 BACKTEST_HELP = (
     "Rolling-origin evaluation: how good are the projections?\n\n"
@@ -172,150 +176,148 @@ def _fail(console: Console, message: str) -> None:
 
 def _publish(paths, console: Console) -> None:
     """Run the nightly flow now, so the new results reach the published warehouse."""
-    from migsys.flows.cli_nightly import run_refresh_command
+    from migsys.cli.nightly import run_refresh_command
 
     run_refresh_command(paths=paths)
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``calibrate`` and ``backtest`` to the migsys app."""
+@app.command()
+def calibrate(
+    kernel: Annotated[str, typer.Option(help=f"{KERNEL_HELP} | all")] = "all",
+    train_until: Annotated[
+        int | None, typer.Option(help="Last data year the fit may use (default: all the data).")
+    ] = None,
+    publish: Annotated[
+        bool,
+        typer.Option(help="Refresh the warehouse afterwards so main.calibrations shows them."),
+    ] = False,
+) -> None:
+    """Fit the kernels' base parameters to the real data; print and store them."""
+    from migsys.projections.calibration import calibrate as run_calibration
+    from migsys.projections.store import save_calibration
+    from migsys.warehouse.paths import MigsysPaths
+    from migsys.warehouse.sql import open_read_only
 
-    @app.command()
-    def calibrate(
-        kernel: Annotated[str, typer.Option(help=f"{KERNEL_HELP} | all")] = "all",
-        train_until: Annotated[
-            int | None, typer.Option(help="Last data year the fit may use (default: all the data).")
-        ] = None,
-        publish: Annotated[
-            bool,
-            typer.Option(help="Refresh the warehouse afterwards so main.calibrations shows them."),
-        ] = False,
-    ) -> None:
-        """Fit the kernels' base parameters to the real data; print and store them."""
-        from migsys.projections.calibration import calibrate as run_calibration
-        from migsys.projections.store import save_calibration
-        from migsys.warehouse.paths import MigsysPaths
-        from migsys.warehouse.sql import open_read_only
-
-        console = Console()
-        paths = MigsysPaths.from_env()
+    console = Console()
+    paths = MigsysPaths.from_env()
+    try:
+        con = open_read_only(paths.warehouse)
         try:
-            con = open_read_only(paths.warehouse)
-            try:
-                calibrations = run_calibration(con, kernel, train_until)
-            finally:
-                con.close()
-        except (ValueError, FileNotFoundError) as error:
-            _fail(console, str(error))
-        for calibration in calibrations:
-            console.print(calibration_table(calibration))
-            console.print(calibration_summary(calibration), highlight=False)
-            console.print(f"stored {save_calibration(calibration, paths.home)}")
-        if publish:
-            _publish(paths, console)
-        else:
-            console.print("(loaded into main.calibrations at the next `migsys refresh`)")
+            calibrations = run_calibration(con, kernel, train_until)
+        finally:
+            con.close()
+    except (ValueError, FileNotFoundError) as error:
+        _fail(console, str(error))
+    for calibration in calibrations:
+        console.print(calibration_table(calibration))
+        console.print(calibration_summary(calibration), highlight=False)
+        console.print(f"stored {save_calibration(calibration, paths.home)}")
+    if publish:
+        _publish(paths, console)
+    else:
+        console.print("(loaded into main.calibrations at the next `migsys refresh`)")
 
-    @app.command(help=BACKTEST_HELP)
-    def backtest(
-        kernel: Annotated[str, typer.Option(help=f"{KERNEL_HELP} | all")] = "all",
-        train_until: Annotated[
-            int | None,
-            typer.Option(
-                help="One origin only: the forecast uses data up to this year (needs "
-                "--target-years). Without it, every origin the data allow."
-            ),
-        ] = None,
-        target_years: Annotated[
-            str | None,
-            typer.Option(help="With --train-until: years to forecast, e.g. 2010 or 2011-2015."),
-        ] = None,
-        out: Annotated[
-            Path | None,
-            typer.Option(
-                help="Parquet file: with --train-until the published method's p05/p50/p95 per "
-                "unit and year (observed or not); else the skill rows."
-            ),
-        ] = None,
-        publish: Annotated[
-            bool,
-            typer.Option(help="Refresh the warehouse afterwards so main.backtests shows the rows."),
-        ] = False,
-    ) -> None:
-        from migsys.projections.backtest import (
-            check_kernel,
-            run_backtest,
-            run_rolling_origin,
-            stamp_rows,
-        )
-        from migsys.projections.store import save_backtest_rows
-        from migsys.warehouse.paths import MigsysPaths
-        from migsys.warehouse.sql import open_read_only
 
-        console = Console()
-        paths = MigsysPaths.from_env()
-        try:
-            if out is not None and out.suffix != ".parquet":
-                raise ValueError(f"--out: {out} must end in .parquet")
-            if train_until is not None and target_years is None:
-                raise ValueError("--target-years: required with --train-until (e.g. 2010,2020)")
-            if train_until is None and target_years is not None:
-                raise ValueError("--target-years: only with --train-until (one origin)")
-            if train_until is not None and kernel == "all":
-                raise ValueError(
-                    "--kernel: name one kernel (depopulation or remittances) with --train-until"
-                )
-            check_kernel(kernel, allow_all=train_until is None)
-            years = None if target_years is None else parse_years(target_years)
-            con = open_read_only(paths.warehouse)
-            try:
-                if train_until is None:
-                    evaluations = run_rolling_origin(con, kernel)
-                else:
-                    single = run_backtest(con, kernel, train_until, years)
-            finally:
-                con.close()
-        except (ValueError, FileNotFoundError) as error:
-            _fail(console, str(error))
-        if train_until is None:
-            frames = []
-            for name, evaluation in evaluations.items():
-                rows = evaluation.skill.to_dict("records")
-                method = evaluation.choice.method
-                console.print(backtest_table(rows, f"{name}: rolling-origin skill", method))
-                console.print(
-                    coverage_table(
-                        rows,
-                        f"{name}: published method ({method}) p05–p95 coverage by size",
-                        method,
-                    )
-                )
-                stamped = stamp_rows(rows) if rows else []
-                if stamped:
-                    console.print(f"stored {save_backtest_rows(stamped, paths.home)}")
-                frames.append(evaluation.skill)
-            if out is not None:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                import pandas as pd
+@app.command(help=BACKTEST_HELP)
+def backtest(
+    kernel: Annotated[str, typer.Option(help=f"{KERNEL_HELP} | all")] = "all",
+    train_until: Annotated[
+        int | None,
+        typer.Option(
+            help="One origin only: the forecast uses data up to this year (needs "
+            "--target-years). Without it, every origin the data allow."
+        ),
+    ] = None,
+    target_years: Annotated[
+        str | None,
+        typer.Option(help="With --train-until: years to forecast, e.g. 2010 or 2011-2015."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Parquet file: with --train-until the published method's p05/p50/p95 per "
+            "unit and year (observed or not); else the skill rows."
+        ),
+    ] = None,
+    publish: Annotated[
+        bool,
+        typer.Option(help="Refresh the warehouse afterwards so main.backtests shows the rows."),
+    ] = False,
+) -> None:
+    from migsys.projections.backtest import (
+        check_kernel,
+        run_backtest,
+        run_rolling_origin,
+        stamp_rows,
+    )
+    from migsys.projections.store import save_backtest_rows
+    from migsys.warehouse.paths import MigsysPaths
+    from migsys.warehouse.sql import open_read_only
 
-                skill = pd.concat(frames, ignore_index=True)
-                skill.to_parquet(out, index=False)
-                console.print(f"wrote {len(skill)} skill rows to {out}")
-        else:
-            console.print(
-                f"published method: {single.method} (chosen on the early pairs; "
-                "docs/forecast_method.md)",
-                highlight=False,
+    console = Console()
+    paths = MigsysPaths.from_env()
+    try:
+        if out is not None and out.suffix != ".parquet":
+            raise ValueError(f"--out: {out} must end in .parquet")
+        if train_until is not None and target_years is None:
+            raise ValueError("--target-years: required with --train-until (e.g. 2010,2020)")
+        if train_until is None and target_years is not None:
+            raise ValueError("--target-years: only with --train-until (one origin)")
+        if train_until is not None and kernel == "all":
+            raise ValueError(
+                "--kernel: name one kernel (depopulation or remittances) with --train-until"
             )
-            if single.rows:
-                title = f"{kernel}: forecast from {single.origin}"
-                console.print(backtest_table(single.rows, title, single.method))
-                console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+        check_kernel(kernel, allow_all=train_until is None)
+        years = None if target_years is None else parse_years(target_years)
+        con = open_read_only(paths.warehouse)
+        try:
+            if train_until is None:
+                evaluations = run_rolling_origin(con, kernel)
             else:
-                console.print("no target year observed yet: nothing scored, nothing stored")
-            if out is not None:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                single.projections.to_parquet(out, index=False)
-                console.print(f"wrote {len(single.projections)} projection rows to {out}")
-        if publish:
-            _publish(paths, console)
+                single = run_backtest(con, kernel, train_until, years)
+        finally:
+            con.close()
+    except (ValueError, FileNotFoundError) as error:
+        _fail(console, str(error))
+    if train_until is None:
+        frames = []
+        for name, evaluation in evaluations.items():
+            rows = evaluation.skill.to_dict("records")
+            method = evaluation.choice.method
+            console.print(backtest_table(rows, f"{name}: rolling-origin skill", method))
+            console.print(
+                coverage_table(
+                    rows,
+                    f"{name}: published method ({method}) p05–p95 coverage by size",
+                    method,
+                )
+            )
+            stamped = stamp_rows(rows) if rows else []
+            if stamped:
+                console.print(f"stored {save_backtest_rows(stamped, paths.home)}")
+            frames.append(evaluation.skill)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            import pandas as pd
+
+            skill = pd.concat(frames, ignore_index=True)
+            skill.to_parquet(out, index=False)
+            console.print(f"wrote {len(skill)} skill rows to {out}")
+    else:
+        console.print(
+            f"published method: {single.method} (chosen on the early pairs; "
+            "docs/forecast_method.md)",
+            highlight=False,
+        )
+        if single.rows:
+            title = f"{kernel}: forecast from {single.origin}"
+            console.print(backtest_table(single.rows, title, single.method))
+            console.print(f"stored {save_backtest_rows(single.rows, paths.home)}")
+        else:
+            console.print("no target year observed yet: nothing scored, nothing stored")
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            single.projections.to_parquet(out, index=False)
+            console.print(f"wrote {len(single.projections)} projection rows to {out}")
+    if publish:
+        _publish(paths, console)

@@ -17,7 +17,7 @@ HEAVY = ("prefect", "dask", "distributed", "duckdb", "pyarrow", "pandas", "numba
 
 PROBE = """
 import json, sys
-from migsys.flows.cli import app
+from migsys.cli.app import app
 try:
     app(sys.argv[1:], standalone_mode=False)
 except SystemExit:
@@ -51,15 +51,15 @@ def test_help_imports_no_heavy_library(command: list[str]) -> None:
 
 
 def test_defaults_repeated_for_a_fast_help_match_their_source() -> None:
-    from migsys.flows import cli_warehouse
+    from migsys.cli import sql as cli_sql
     from migsys.warehouse.fetch import FetchLimits
     from migsys.warehouse.sql_output import DEFAULT_MAX_ROWS
 
-    assert cli_warehouse.DEFAULT_MAX_ROWS == DEFAULT_MAX_ROWS
+    assert cli_sql.DEFAULT_MAX_ROWS == DEFAULT_MAX_ROWS
     help_text = "".join(
         str(param.help)
         for param in __import__("typer")
-        .main.get_command(__import__("migsys.flows.cli", fromlist=["app"]).app)
+        .main.get_command(__import__("migsys.cli.app", fromlist=["app"]).app)
         .commands["fetch"]
         .params
     )

@@ -18,11 +18,14 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from migsys.cli.help import area_app
+
 if TYPE_CHECKING:  # imported where used: `migsys -h` loads neither pydantic nor rich.progress
     from rich.progress import Progress
 
     from migsys.warehouse.paths import MigsysPaths
 
+app = area_app()
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -36,7 +39,10 @@ REFRESH_EXAMPLES = """Examples:
 
 
 class ConsoleReporter:
-    """One line per step on the console; a transient progress bar while dbt builds."""
+    """One line per step on the console; a transient progress bar while dbt builds.
+
+    A ``flows.runner.Reporter`` by its methods (importing that module here would slow `migsys -h`).
+    """
 
     def __init__(self, out: Console) -> None:
         self.out = out
@@ -148,7 +154,6 @@ def run_refresh_command(
     import migsys.warehouse.ingest  # noqa: F401
     from migsys.flows.config import NightlyConfigError, NightlySettings
     from migsys.flows.nightly import run_nightly
-    from migsys.flows.runner import use_reporter
     from migsys.warehouse.publish import RefreshFailed, RefreshInProgress, failure_in, is_disk_full
 
     settings = NightlySettings.from_paths(
@@ -161,7 +166,6 @@ def run_refresh_command(
         use_embedded=use_embedded,
         **({"config_file": config.resolve()} if config else {}),
     )
-    use_reporter(ConsoleReporter(console))
     console.print(f"migsys refresh · home {paths.home} · sources {paths.sources}", markup=False)
     console.print(mode.describe(), markup=False)
 
@@ -179,7 +183,7 @@ def run_refresh_command(
         with interruptible(say_interrupted, log_file=log_file, watch_api_url=mode.api_url):
             if api_starting is not None:
                 api_starting.join()
-            result = run_nightly(settings)
+            result = run_nightly(settings, ConsoleReporter(console))
     except ServerLost:
         raise typer.Exit(1) from None
     except Interrupted as stopped:
@@ -316,6 +320,7 @@ def next_commands(cwd: Path, search_path: str) -> list[str]:
     ]
 
 
+@app.command(epilog=REFRESH_EXAMPLES)
 def refresh(
     rerun_studies: Annotated[
         bool, typer.Option("--rerun-studies", help="Re-run standing studies even if unchanged.")
@@ -369,6 +374,7 @@ def refresh(
     )
 
 
+@app.command()
 def serve(
     cron: Annotated[
         str | None,
@@ -454,6 +460,7 @@ def serve(
     prefect_serve(deployment)
 
 
+@app.command()
 def server(
     port: Annotated[
         int | None,
@@ -483,10 +490,3 @@ def server(
         err_console.print(f"migsys server: {error}", markup=False)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``refresh``, ``serve`` and ``server`` to the migsys app."""
-    app.command(epilog=REFRESH_EXAMPLES)(refresh)
-    app.command()(serve)
-    app.command()(server)

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-sweep_app = typer.Typer(
+from migsys.cli.help import area_app
+
+app = area_app(
     name="sweep",
     help=(
         "Sensitivity studies: run a study spec on Dask workers, check its stored results, "
@@ -74,7 +76,7 @@ def _study_name(study: str) -> str:
     return study
 
 
-@sweep_app.command("run")
+@app.command("run")
 def run(
     spec_path: Annotated[Path, typer.Argument(help="Study spec (TOML).", metavar="SPEC")],
     workers: Annotated[
@@ -190,7 +192,7 @@ def run(
     )
 
 
-@sweep_app.command("status")
+@app.command("status")
 def status(study: StudyArgument) -> None:
     """State of a study, with every part verified against the manifest.
 
@@ -238,7 +240,7 @@ def status(study: StudyArgument) -> None:
         raise typer.Exit(code=EXIT_INCOMPLETE)
 
 
-@sweep_app.command("analyze")
+@app.command("analyze")
 def analyze(
     study: StudyArgument,
     second_order: Annotated[bool, typer.Option(help="Also second-order Sobol indices.")] = False,
@@ -284,7 +286,7 @@ def analyze(
         _warn(warning)
 
 
-@sweep_app.command("export")
+@app.command("export")
 def export(
     study: StudyArgument,
     format: Annotated[str, typer.Option("--format", help="Output format (iamc).")] = "iamc",
@@ -338,8 +340,3 @@ def sensitivity_text(sensitivity, width: int) -> str:
         conf = row.conf
         rows["conf ±"].append(None if conf is None or conf != conf else float(f"{conf:.3g}"))
     return box_text(pa.table(rows), width=width, max_rows=None)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``sweep`` sub-app to the migsys app."""
-    app.add_typer(sweep_app, name="sweep")

@@ -1,24 +1,23 @@
-"""The one ``migsys`` command line. Each area registers its own commands."""
+"""The one ``migsys`` command line: every area's commands (``migsys.cli.*``) on one app.
+
+Importing it changes nothing in the process (no environment variable is set); the commands that
+start dbt or Prefect give them their settings themselves.
+"""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
-# dbt and Prefect phone home unless told not to; tracking makes a dbt build ~3x slower here.
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+from migsys.cli import nightly, projections, snapshot, sql, sweeps, warehouse
+from migsys.cli.help import APP_SETTINGS
 
 app = typer.Typer(
     name="migsys",
     help="Warehouse, projections and sensitivity sweeps for the Mexico–US migratory system.",
     no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    **APP_SETTINGS,
 )
 
 
@@ -45,14 +44,9 @@ def main(
     """
 
 
-def _register_all() -> None:
-    from migsys.flows import cli_nightly, cli_projections, cli_snapshot, cli_sweeps, cli_warehouse
-
-    for module in (cli_warehouse, cli_projections, cli_sweeps, cli_nightly, cli_snapshot):
-        module.register(app)
-
-
-_register_all()
+# In this order in `migsys -h`; an area's app without a name adds its commands at the top level.
+for area in (warehouse.app, sql.app, projections.app, nightly.app, snapshot.app, sweeps.app):
+    app.add_typer(area)
 
 if __name__ == "__main__":
     app()

@@ -9,6 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from migsys.cli.help import area_app
+
+app = area_app()
 console = Console()
 err_console = Console(stderr=True)
 
@@ -25,6 +28,7 @@ Examples:
 """
 
 
+@app.command(epilog=EPILOG)
 def snapshot(
     sources: Annotated[
         Path | None,
@@ -90,8 +94,3 @@ def snapshot(
     size = sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file())
     rows = sum(s.rows for s in manifest.sources)
     console.print(f"Wrote {out_dir}: {manifest.describe()}, {rows:,} rows, {size / 1e6:.2f} MB.")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``snapshot`` to the migsys app."""
-    app.command(epilog=EPILOG)(snapshot)
