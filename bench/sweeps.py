@@ -140,13 +140,11 @@ def _loop_rate(
     ``repeats`` loops of LOOP_SCENARIOS timed with ``clock`` (wall time by default), with
     ``threads`` Numba threads (default: as configured, as a user's loop would run)."""
     from migsys.kernels.remittances import project_remittances
-    from migsys.sweeps.engine import ChunkTask, fixed_parameter_values, parameter_matrix
-    from migsys.sweeps.models import build_model
+    from migsys.sweeps.engine import ChunkTask, parameter_matrix, prepare_study
 
-    spec = _remittance_spec("loop", 512, LOOP_SCENARIOS, years)
-    model = build_model(spec, context)
-    fixed = tuple(sorted(fixed_parameter_values(spec, model, None).items()))
-    _, params = parameter_matrix(ChunkTask("", spec, model, fixed, 0, LOOP_SCENARIOS))
+    study = prepare_study(_remittance_spec("loop", 512, LOOP_SCENARIOS, years), context)
+    fixed = tuple(sorted(study.fixed.items()))
+    _, params = parameter_matrix(ChunkTask("", study.spec, study.model, fixed, 0, LOOP_SCENARIOS))
     from migsys.kernels import get_threads, set_threads
 
     inputs = context.inputs["remittance_inputs"]
@@ -211,20 +209,11 @@ def _part_write_costs(context: ModelContext, years: tuple[int, int]) -> dict[str
     (``store.write_part``, with the sha256 the manifest records) and with zstd on every column
     (hashed the same way); best of 5 writes each."""
     from migsys.sweeps import store
-    from migsys.sweeps.engine import (
-        ChunkTask,
-        chunk_table,
-        fixed_parameter_values,
-        parameter_matrix,
-    )
-    from migsys.sweeps.models import build_model
+    from migsys.sweeps.engine import ChunkTask, evaluate_chunk, prepare_study
 
-    spec = _remittance_spec("parts", 262144, 16384, years)
-    model = build_model(spec, context)
-    fixed = tuple(sorted(fixed_parameter_values(spec, model, None).items()))
-    task = ChunkTask("", spec, model, fixed, 3 * 16384, 4 * 16384)
-    swept, params = parameter_matrix(task)
-    table = chunk_table(task, swept, model.evaluate(params))
+    study = prepare_study(_remittance_spec("parts", 262144, 16384, years), context)
+    fixed = tuple(sorted(study.fixed.items()))
+    table = evaluate_chunk(ChunkTask("", study.spec, study.model, fixed, 3 * 16384, 4 * 16384))
     writers = {
         "chosen": lambda path: store.write_part(path, table),
         # Digest included in both: every part's sha256 goes to the manifest.

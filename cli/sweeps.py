@@ -114,6 +114,12 @@ def run(
             help="Job script line run before the workers; repeat for more (with --slurm).",
         ),
     ] = None,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process", help="Run every chunk in this process, one after another (no Dask)."
+        ),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     max_scenarios: Annotated[
         int | None,
@@ -132,7 +138,8 @@ def run(
     study at once are refused.
 
     Chunks run on local worker processes (default), on the workers of an existing Dask
-    scheduler (--scheduler), or on workers started as Slurm jobs (--slurm; see docs/deploy.md).
+    scheduler (--scheduler), on workers started as Slurm jobs (--slurm; see docs/deploy.md), or
+    one after another in this process (--in-process). The results are the same.
 
     Examples:
 
@@ -140,6 +147,8 @@ def run(
 
         migsys sweep run studies/remittances_sobol.toml --slurm --workers 8
     """
+    import os
+
     from migsys.sweeps.engine import StudyConflict, StudyCorrupt, StudyStoreError, run_study
     from migsys.sweeps.evaluators import Slurm, evaluator_for
     from migsys.sweeps.models import ModelContext
@@ -159,9 +168,9 @@ def run(
         if given and not slurm:
             raise ValueError(f"{given[0]}: Slurm options need --slurm")
         slurm_evaluator = Slurm(**dict(slurm_options.values())) if slurm else False
-        evaluator = evaluator_for(workers, scheduler, slurm_evaluator)
+        evaluator = evaluator_for(workers, scheduler, slurm_evaluator, in_process)
         paths = _paths()
-        spec = load_spec(spec_path, limits=SpecLimits.from_env(max_scenarios))
+        spec = load_spec(spec_path, limits=SpecLimits.from_environ(os.environ, max_scenarios))
         result = run_study(
             spec,
             paths.sweeps,

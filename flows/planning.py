@@ -1,6 +1,6 @@
 """Standing studies of the nightly refresh: whether each must run tonight, and running it safely.
 
-A standing study runs only when its identity changed (spec, kernel version, calibration, input
+A standing study runs only when its identity changed (spec, kernel code, calibration, input
 data: the sweep engine's fingerprint). It runs in a staging folder keyed by that fingerprint and
 replaces its published results only once complete and analysed, so a killed run resumes next
 night and the old results stay loadable meanwhile.
@@ -57,7 +57,7 @@ def previous_study_record(sweeps_root: Path, name: str) -> dict | None:
 def plan_standing_study(
     spec_path: Path, sweeps_root: Path, warehouse: Path, *, rerun: bool, workers: int | None = None
 ) -> StudyPlan:
-    """Run a study only when its spec, kernel code version or input-data fingerprint changed.
+    """Run a study only when its spec, kernel code or input-data fingerprint changed.
 
     ``warehouse`` is the new build: the model's data fingerprint is computed on the inputs the
     study would use tonight.
@@ -68,10 +68,10 @@ def plan_standing_study(
     from migsys.sweeps.store import verify_study
 
     spec = load_spec(spec_path)
-    # The engine's own fingerprint (spec, kernel code, model input data), computed against an
-    # empty root so that a changed study is reported here rather than refused as a conflict.
+    # The engine's own fingerprint (spec, kernel code, model input data); a changed study is
+    # reported here rather than refused as a conflict.
     try:
-        prepared = prepare_study(spec, _staging_root(sweeps_root, "plan"), ModelContext(warehouse))
+        prepared = prepare_study(spec, ModelContext(warehouse))
     except MissingInputs as error:
         # A night without the sources a kernel reads (e.g. the embedded default) still publishes;
         # the study waits for its data instead of failing the whole refresh.
@@ -96,7 +96,7 @@ def plan_standing_study(
         return plan("run", "last run has no analysis")
     changes = identity_changes(previous, prepared)
     if not changes:
-        return plan("skip", "spec, kernel version, calibration and input data unchanged")
+        return plan("skip", "spec, kernel code, calibration and input data unchanged")
     return plan("run", "changed: " + "; ".join(changes))
 
 

@@ -6,7 +6,6 @@ Which steps run, under which names and in which order is declared in one place,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -17,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from migsys.fingerprint import fingerprint
 from migsys.reports.dbt_docs import repair_static_docs
 from migsys.warehouse.dbt_runner import DbtEvent, DbtReport, run_dbt
 from migsys.warehouse.files import atomic_write_text
@@ -28,7 +28,7 @@ from migsys.warehouse.guard import (
     guard_build,
     profile_warehouse,
 )
-from migsys.warehouse.paths import PACKAGE_ROOT, MigsysPaths
+from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
 from migsys.warehouse.publish import (
     Build,
     RefreshFailed,
@@ -164,35 +164,17 @@ def calibrations_step(database: Path, paths: MigsysPaths, specs: list[Path]) -> 
 # --------------------------------------------------------------------------- fingerprints
 
 
-def data_fingerprint(database: Path) -> str:
-    """Hash of the source files that went into a warehouse (their ids, names and sha256)."""
+def source_files(database: Path) -> list[tuple]:
+    """The source files that went into a warehouse: ids, names, sha256 and origin."""
     con = open_read_only(database)
     try:
         # The origin counts: the snapshot's rows carry the same sha256 as the files they came from.
-        rows = con.execute(
+        return con.execute(
             "select source_id, file_name, coalesce(file_sha256, status), origin "
             "from raw.source_files order by source_id, file_name"
         ).fetchall()
     finally:
         con.close()
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
-
-
-# Code whose change must rebuild the warehouse even when the data did not change.
-WAREHOUSE_CODE_DIRS = ("warehouse", "dbt_project")
-IGNORED_CODE_PARTS = frozenset({"target", "logs", "dbt_packages", "__pycache__"})
-
-
-def code_fingerprint(root: Path = PACKAGE_ROOT) -> str:
-    """Hash of the ingest code and the dbt project (file names and bytes)."""
-    digest = hashlib.sha256()
-    for folder in WAREHOUSE_CODE_DIRS:
-        for path in sorted((root / folder).rglob("*")):
-            relative = path.relative_to(root)
-            if path.is_file() and not IGNORED_CODE_PARTS & set(relative.parts):
-                digest.update(str(relative).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 # What ``load_extras_step`` loads: every table of schema sweeps, and these tables of main.
@@ -200,8 +182,9 @@ EXTRAS_SCHEMA = "sweeps"
 EXTRAS_MAIN_TABLES = ("calibrations", "backtests")
 
 
-def loaded_extras_fingerprint(database: Path) -> str:
-    """Order-independent hash of the study results, calibrations and backtests in a build.
+def loaded_extras(database: Path) -> list[str]:
+    """Order-independent content of the study results, calibrations and backtests in a build:
+    per table, its row count and the sum of DuckDB's row hashes.
 
     Only the tables ``load_extras_step`` writes are read, so the value is the same before and
     after dbt has built its models into the file.
@@ -214,21 +197,27 @@ def loaded_extras_fingerprint(database: Path) -> str:
             "or (table_schema = 'main' and list_contains(?, table_name))) order by 1, 2",
             [EXTRAS_SCHEMA, list(EXTRAS_MAIN_TABLES)],
         ).fetchall()
-        digest = hashlib.sha256()
+        summaries = []
         for schema, table in tables:
             rows, total = con.execute(
                 f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{schema}"."{table}" t'
             ).fetchone()
-            digest.update(f"{schema}.{table}:{rows}:{total};".encode())
+            summaries.append(f"{schema}.{table}:{rows}:{total}")
     finally:
         con.close()
-    return digest.hexdigest()[:16]
+    return summaries
 
 
-def warehouse_inputs_fingerprint(database: Path) -> str:
-    """Everything a rebuild would start from: source files, study results, calibrations, code."""
-    parts = [data_fingerprint(database), loaded_extras_fingerprint(database), code_fingerprint()]
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:24]
+def warehouse_inputs_fingerprint(database: Path, dbt_project: Path = DBT_PROJECT_DIR) -> str:
+    """Everything a rebuild would start from: the code that builds the warehouse (ingest and the
+    dbt runner, with every module they import, docstrings and comments aside; the dbt project's
+    files), the source files, and the study results, calibrations and backtests loaded."""
+    from migsys.warehouse.ingest import ingest_sources
+
+    return fingerprint(
+        code=[ingest_sources, run_dbt],
+        inputs=[dbt_project, source_files(database), loaded_extras(database)],
+    )
 
 
 def published_inputs_fingerprint(paths: MigsysPaths) -> str | None:

@@ -3,7 +3,7 @@
 The values live in one table per kernel, ``kernels/parameters/<kernel>.csv`` (columns name, default,
 low, high, valid_low, valid_high, unit, description, source), shipped as package data: edit a range
 there, nowhere else. Sweeps, calibration and the kernels read parameter names, defaults and bounds
-through this module (and :mod:`kernels.registry`). The row order of a table is the column order
+through this module. The row order of a table is the column order
 of the ``params[n_scenarios, n_params]`` matrices the batch wrappers take.
 
 Each :class:`Parameter` carries two ranges:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from migsys.fingerprint import fingerprint
 from migsys.projections import remittance_forecast as rf
 from migsys.projections.depopulation import read_depopulation_data
 from migsys.projections.evaluation import (
@@ -33,7 +34,7 @@ from migsys.projections.evaluation import (
     remittance_origin,
 )
 from migsys.projections.methods import PER_ROOT_YEAR
-from migsys.projections.store import code_version, new_backtest_id
+from migsys.projections.store import new_backtest_id
 
 KERNELS = ("depopulation", "remittances")
 
@@ -74,7 +75,7 @@ def stamp_rows(rows: list[dict]) -> list[dict]:
     none for none."""
     backtest_id = new_backtest_id()
     created = datetime.now(UTC).replace(tzinfo=None)
-    version = code_version()
+    version = fingerprint(code=[stamp_rows])  # this module and what it imports
     return [
         {"backtest_id": backtest_id, **row, "created_at": created, "code_version": version}
         for row in rows

@@ -2,17 +2,22 @@
 
 The methods live with each kernel's projection code (:mod:`projections.depopulation`,
 :mod:`projections.remittances`); every result is a :class:`projections.store.Calibration` with its
-parameters, fit statistics, data years used, method, creation time and code version.
+parameters, fit statistics, data years used, method, creation time and the fingerprint of the
+code that fitted it (:func:`migsys.fingerprint.fingerprint` of this module and what it imports).
+Which calibrations supply a study's parameters is the study kernel's declaration
+(``Kernel.calibrations`` in :mod:`sweeps.registry`), by the names in :data:`KERNELS`.
 """
 
 from __future__ import annotations
 
-from migsys.kernels import registry
+import dataclasses
+
+from migsys.fingerprint import fingerprint
 from migsys.projections import depopulation, remittances
 from migsys.projections.inputs import census_years
 from migsys.projections.store import Calibration
 
-KERNELS = registry.calibrated_kernels()  # kernels declaring a calibrate hook
+KERNELS = ("depopulation", "remittances")  # the kernels migsys calibrate can fit
 
 
 def check_kernel(kernel: str, *, allow_all: bool = False) -> None:
@@ -41,8 +46,10 @@ def calibrate_kernel(con, kernel: str, train_until: int | None = None) -> Calibr
     check_kernel(kernel)
     until = default_train_until(con, kernel) if train_until is None else int(train_until)
     if kernel == "depopulation":
-        return depopulation.calibrate_depopulation(con, until)
-    return remittances.calibrate_remittances(con, until).calibration
+        calibration = depopulation.calibrate_depopulation(con, until)
+    else:
+        calibration = remittances.calibrate_remittances(con, until).calibration
+    return dataclasses.replace(calibration, code_version=fingerprint(code=[calibrate_kernel]))
 
 
 def calibrate(con, kernel: str = "all", train_until: int | None = None) -> list[Calibration]:

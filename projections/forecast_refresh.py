@@ -4,8 +4,9 @@ The pipeline calls :func:`refresh_forecasts` after the main ``dbt build`` (which
 models tagged ``forecast``) and before ``dbt build --select tag:forecast``. It reads the marts of
 the build file, runs :func:`projections.evaluation.evaluate_depopulation` and
 :func:`~projections.evaluation.evaluate_remittances` — or reuses the stored result when the
-fingerprint of everything they read (the input rows and :func:`projection_code_digest`) is
-unchanged — and writes two tables into the schema ``forecasts`` of the build:
+fingerprint of the code (this module and every module it imports, docstrings and comments aside)
+and of the input rows is unchanged (:func:`inputs_fingerprint`) — and writes three tables into
+the schema ``forecasts`` of the build:
 
 - ``forecasts.skill_scores`` — one row per kernel, origin, target year, method and size class
   (columns :data:`projections.skill.SKILL_COLUMNS`);
@@ -21,9 +22,6 @@ tables) its rows are simply absent; the tables always exist with their columns, 
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from migsys.fingerprint import fingerprint
 from migsys.projections.evaluation import (
     FORECAST_COLUMNS,
     empty_forecasts,
@@ -86,43 +85,13 @@ def read_input_frames(con) -> tuple[dict[str, pd.DataFrame], list[str]]:
     return frames, missing
 
 
-def source_digest(*roots: Path) -> str:
-    """Hash of the names and bytes of the ``.py`` and ``.csv`` files under ``roots``."""
-    digest = hashlib.sha256()
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".csv") and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(root).as_posix().encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-@functools.cache
-def projection_code_digest() -> str:
-    """Hash of the source of every module that computes or scores a forecast (and the kernels'
-    parameter tables).
+def inputs_fingerprint(frames: dict[str, pd.DataFrame]) -> str:
+    """Fingerprint of the code that computes the forecasts and of the input rows.
 
     A hand-bumped version would let a changed method reuse results the old code computed; the
-    source itself cannot be forgotten.
+    code itself cannot be forgotten.
     """
-    import migsys.kernels
-    import migsys.projections
-
-    return source_digest(
-        Path(migsys.projections.__file__).parent, Path(migsys.kernels.__file__).parent
-    )
-
-
-def inputs_fingerprint(frames: dict[str, pd.DataFrame]) -> str:
-    """Hash of the input rows and the code that computes the forecasts."""
-    digest = hashlib.sha256(projection_code_digest().encode())
-    for name in sorted(frames):
-        digest.update(name.encode())
-        frame = frames[name]
-        digest.update(json.dumps(list(map(str, frame.columns))).encode())
-        if len(frame):
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()[:24]
+    return fingerprint(code=[refresh_forecasts], inputs=[frames])
 
 
 @dataclass(frozen=True)

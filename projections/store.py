@@ -15,18 +15,15 @@ nothing yet — so they land in the published warehouse and survive refreshes.
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from migsys.warehouse.files import atomic_path, atomic_write_text
-from migsys.warehouse.paths import PACKAGE_ROOT
 
 CALIBRATIONS_DIR = "calibrations"
 BACKTESTS_DIR = "backtests"
@@ -127,7 +124,9 @@ class Calibration:
     train_until: int
     method: str
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
-    code_version: str = field(default_factory=lambda: code_version())
+    # Fingerprint of the code that fitted it (migsys.fingerprint), set by
+    # projections.calibration.calibrate_kernel; empty for a fit never stored.
+    code_version: str = ""
     calibration_id: str = field(default_factory=lambda: _new_id("cal"))
     unit_components: pa.Table | None = None  # e.g. cve_mun, residual_rate, residual_sd
 
@@ -161,25 +160,6 @@ def _new_id(prefix: str) -> str:
 def new_backtest_id() -> str:
     """A fresh, sortable id for one backtest run."""
     return _new_id("bt")
-
-
-def code_version() -> str:
-    """The git commit of the code (``+dirty`` when modified), else the package version."""
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty=+dirty", "--abbrev=12"],
-            cwd=PACKAGE_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        try:
-            return f"migsys-{metadata.version('migsys')}"
-        except metadata.PackageNotFoundError:
-            return "unknown"
 
 
 def save_calibration(calibration: Calibration, home: Path) -> Path:

@@ -3,7 +3,7 @@
 ``migsys calibrate`` (:mod:`projections`) keeps calibrations under ``MIGSYS_HOME/calibrations``
 and every refresh loads them into ``main.calibrations`` of the warehouse. A study parameter with
 ``from = "calibration"`` takes the fitted value of the newest calibration, among those of the
-kernel's declared calibrations (:attr:`kernels.registry.Kernel.calibrations`), whose parameters
+kernel's declared calibrations (:attr:`sweeps.registry.Kernel.calibrations`), whose parameters
 describe runs from the study's base year (a calibration's parameters are re-based to its
 ``train_until``). The value is either used as is or as the centre of a spread (see
 :class:`sweeps.spec.ParameterSpec`).
@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migsys.kernels import registry
+from migsys.sweeps import registry
+from migsys.sweeps.registry import Kernel
 from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec, UnusableCalibration
 from migsys.warehouse.sql import open_read_only
 
@@ -110,14 +111,13 @@ def latest_calibration(
     )
 
 
-def calibrated(spec: StudySpec, warehouse: Path | None) -> Calibrated:
+def calibrated(spec: StudySpec, kernel: Kernel, warehouse: Path | None) -> Calibrated:
     """Fitted values of the spec's ``from = "calibration"`` parameters, and of every unlisted
-    parameter when ``defaults = "calibration"`` (none: empty).
+    parameter when ``defaults = "calibration"`` (none: empty), ``kernel`` being the spec's.
 
     Each value comes from the first of the kernel's calibrations that holds the parameter; the
     calibration must describe runs from the study's base year.
     """
-    kernel = registry.get(spec.kernel)
     wanted = spec.calibrated_names
     if spec.defaults == "calibration":
         wanted += tuple(p for p in kernel.parameter_names if p not in spec.parameters)
@@ -147,11 +147,6 @@ def calibrated(spec: StudySpec, warehouse: Path | None) -> Calibrated:
         if source not in used:
             used.append(source)
     return Calibrated(values, tuple(used))
-
-
-def calibrated_values(spec: StudySpec, warehouse: Path | None) -> dict[str, float]:
-    """Fitted values of the spec's ``from = "calibration"`` parameters; empty if there are none."""
-    return calibrated(spec, warehouse).values
 
 
 def calibrations_needed(spec: StudySpec) -> list[tuple[str, int | None]]:

@@ -19,9 +19,6 @@ from scipy.stats import qmc
 
 from migsys.sweeps.spec import NORMAL_TAIL, ParameterSpec, StudySpec
 
-# Bump when the values a spec's scenarios get change (it is part of every study's fingerprint).
-DESIGN_VERSION = 1
-
 
 def unit_problem(spec: StudySpec) -> dict:
     """The SALib problem in the unit cube (designs are transformed to parameter scale after)."""

@@ -10,14 +10,12 @@ scenario independently, and a re-run only fills the missing scenario ranges.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import random
 import socket
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,25 +23,32 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from migsys.sweeps import design, store
+from migsys.fingerprint import fingerprint
+from migsys.sweeps import design, registry, store
 from migsys.sweeps.calibration import Calibrated, calibrated
-from migsys.sweeps.evaluators import Evaluator, evaluator_for
+from migsys.sweeps.evaluators import Evaluator, InProcess, Runner, evaluator_for
 from migsys.sweeps.models import (
+    KernelModel,
     ModelContext,
-    SweepModel,
     build_model,
     kept_outputs,
-    output_years,
     series_column,
 )
-from migsys.sweeps.spec import SpecError, StudySpec, UnusableCalibration, spec_to_dict
+from migsys.sweeps.registry import Kernel
+from migsys.sweeps.spec import (
+    SpecError,
+    StudySpec,
+    UnusableCalibration,
+    kernel_problems,
+    spec_to_dict,
+)
 from migsys.sweeps.store import StudyLocked
 
 __all__ = ["StudyConflict", "StudyCorrupt", "StudyLocked", "run_study", "prepare_study"]
 
 
 class StudyConflict(RuntimeError):
-    """A study directory holds results of another spec, calibration, kernel version or data."""
+    """A study directory holds results of another spec, calibration, kernel code or data."""
 
 
 class StudyCorrupt(RuntimeError):
@@ -60,7 +65,7 @@ class ChunkTask:
 
     study_dir: str
     spec: StudySpec
-    model: SweepModel
+    model: KernelModel
     fixed: tuple[tuple[str, float], ...]
     start: int
     stop: int
@@ -114,11 +119,11 @@ class StudyStatus:
     lock_holder: str | None = None
 
 
-def kernel_version(kernel: str) -> str:
-    """The version label of a kernel's numbers: name and version constant (kernels.registry)."""
-    from migsys.kernels import registry
-
-    return f"{kernel}-v{registry.get(kernel).version}"
+def study_code(kernel: Kernel) -> str:
+    """Label of the code that computes a study's numbers, e.g. ``remittances-3fa2c91b07de``: the
+    kernel's name and the fingerprint of its ``evaluate`` and of the design code (the modules
+    they import, transitively; docstrings and comments aside)."""
+    return f"{kernel.name}-{fingerprint(code=[kernel.evaluate, design])[:12]}"
 
 
 def _spec_payload(spec: StudySpec) -> dict:
@@ -133,7 +138,7 @@ def _spec_payload(spec: StudySpec) -> dict:
 def study_identity(
     spec: StudySpec,
     fixed: dict[str, float],
-    kernel_version: str,
+    code: str,
     data_fingerprint: str,
     source_spec: StudySpec | None = None,
 ) -> dict:
@@ -143,9 +148,9 @@ def study_identity(
     analysis and discovery; the concrete distributions of the parameters swept around the
     calibration (from the resolved ``spec``); the order of the swept parameters (the design's
     column order); the values of every fixed parameter (spec values, calibrated values and table
-    defaults); the kernel's version constant; the design code's version; and the fingerprint of
-    the kernel's input data. Source files are not hashed: a docstring edit does not invalidate
-    results, a new calibration (another fixed value or centre) does.
+    defaults); the code of the kernel and the design (:func:`study_code`); and the fingerprint
+    of the kernel's input data. A docstring edit keeps the identity, an edit of the kernel's code
+    or a new calibration (another fixed value or centre) changes it.
     """
     source = source_spec or spec
     resolved = _spec_payload(spec)["parameters"]
@@ -159,8 +164,7 @@ def study_identity(
         "calibrated_spreads": centred,
         "swept": list(spec.swept_names),
         "fixed": {name: float(value) for name, value in sorted(fixed.items())},
-        "kernel": kernel_version,
-        "design": design.DESIGN_VERSION,
+        "code": code,
         "data": data_fingerprint,
     }
 
@@ -168,13 +172,12 @@ def study_identity(
 def study_fingerprint(
     spec: StudySpec,
     fixed: dict[str, float],
-    kernel_version: str,
+    code: str,
     data_fingerprint: str,
     source_spec: StudySpec | None = None,
 ) -> str:
     """Identity of a study's results (see :func:`study_identity`), 24 hex digits."""
-    identity = study_identity(spec, fixed, kernel_version, data_fingerprint, source_spec)
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:24]
+    return fingerprint(inputs=[study_identity(spec, fixed, code, data_fingerprint, source_spec)])
 
 
 def identity_changes(previous: dict, prepared: PreparedStudy) -> list[str]:
@@ -204,27 +207,22 @@ def identity_changes(previous: dict, prepared: PreparedStudy) -> list[str]:
     if moved:
         shown = ", ".join(moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")
         changes.append(f"fixed or calibrated values ({shown})")
-    if before.get("kernel") != now["kernel"]:
-        changes.append(f"kernel version ({before.get('kernel')} -> {now['kernel']})")
-    if before.get("design") != now["design"]:
-        changes.append(f"design code version ({before.get('design')} -> {now['design']})")
+    if before.get("code") != now["code"]:
+        was = before.get("code") or f"{before.get('kernel')}, design v{before.get('design')}"
+        changes.append(f"kernel or design code ({was} -> {now['code']})")
     if before.get("data") != now["data"]:
         changes.append("input data")
     return changes
 
 
-def model_data_fingerprint(model: SweepModel) -> str:
-    return str(getattr(model, "data_fingerprint", "none"))
-
-
 def fixed_parameter_values(
-    spec: StudySpec, model: SweepModel, warehouse: Path | None, fitted: Calibrated | None = None
+    spec: StudySpec, kernel: Kernel, fitted: Calibrated | None = None
 ) -> dict[str, float]:
-    """Values of the parameters that do not vary: spec value, calibration, else the table's
-    default (or the calibration's value when the spec says ``defaults = "calibration"``)."""
-    fitted = fitted if fitted is not None else calibrated(spec, warehouse)
+    """Values of the parameters that do not vary: spec value, calibration (``fitted``), else the
+    table's default (or the calibration's value when the spec says ``defaults = "calibration"``)."""
+    fitted = fitted or Calibrated()
     fixed = {}
-    for parameter in model.parameters:
+    for parameter in kernel.parameters:
         given = spec.parameters.get(parameter.name)
         if given is None and spec.defaults == "calibration":
             fixed[parameter.name] = fitted.values[parameter.name]
@@ -271,7 +269,7 @@ def chunk_table(task: ChunkTask, swept: np.ndarray, results: dict[str, np.ndarra
                 )
             columns[output.name] = values
         else:
-            years = output_years(task.model, output)
+            years = task.model.output_years(output)
             if values.shape != (n, len(years)):
                 raise ValueError(
                     f"{task.model.name}.{output.name}: expected shape ({n}, {len(years)}),"
@@ -291,17 +289,21 @@ def chunk_table(task: ChunkTask, swept: np.ndarray, results: dict[str, np.ndarra
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def evaluate_chunk(task: ChunkTask) -> pa.Table:
+    """One chunk's rows, evaluated in batch (see :func:`chunk_table`)."""
+    swept, params = parameter_matrix(task)
+    return chunk_table(task, swept, task.model.evaluate(params))
+
+
 def run_chunk(task: ChunkTask) -> ChunkDone:
     """Evaluate one chunk in batch and write its Parquet part atomically (idempotent)."""
-    import numba
+    from migsys.kernels import set_threads
 
     # One worker process = one core, no oversubscription. Numba's setting is per thread, so it
     # is made here, in the thread that runs the chunk, wherever the worker was started.
-    numba.set_num_threads(1)
+    set_threads(1)
     began, began_cpu = time.perf_counter(), time.process_time()
-    swept, params = parameter_matrix(task)
-    results = task.model.evaluate(params)
-    table = chunk_table(task, swept, results)
+    table = evaluate_chunk(task)
     study = store.StudyDir(Path(task.study_dir))
     # The manifest records the digest of what was written, so that `sweep status` can verify it.
     digest = store.write_part(
@@ -320,29 +322,37 @@ def run_chunk(task: ChunkTask) -> ChunkDone:
 
 @dataclass(frozen=True)
 class PreparedStudy:
-    """A spec resolved against its kernel and calibration: what runs, under which identity.
+    """A study resolved once, before anything fans out: its kernel, the inputs loaded, the
+    calibration taken, the fixed values and the identity of its results.
 
     ``spec`` is the spec that runs (``from = "calibration"`` replaced by the fitted values or
-    by distributions around them); ``source_spec`` the spec as written.
+    by distributions around them); ``source_spec`` the spec as written; ``model`` the kernel
+    with its inputs (``model.kernel``); ``code`` the label of the kernel's and the design's code
+    (:func:`study_code`); ``data`` the fingerprint of the inputs' content.
     """
 
     spec: StudySpec
-    model: SweepModel
-    directory: store.StudyDir
+    source_spec: StudySpec
+    model: KernelModel
+    calibration: Calibrated
     fixed: dict[str, float]
+    code: str
+    identity: dict
     fingerprint: str
-    code: str  # the kernel's version label, e.g. "remittances-v1"
-    data: str  # fingerprint of the kernel's input data
-    identity: dict = field(default_factory=dict)
-    source_spec: StudySpec | None = None
-    calibration: Calibrated = field(default_factory=Calibrated)
+
+    @property
+    def kernel(self) -> Kernel:
+        return self.model.kernel
+
+    @property
+    def data(self) -> str:
+        return self.model.data_fingerprint
 
 
-def resolve_spec(spec: StudySpec, fitted: Calibrated) -> StudySpec:
-    """``spec`` with its calibration resolved, checked against the kernel again."""
-    from migsys.kernels import registry
-    from migsys.sweeps.spec import kernel_problems
-
+def resolve_spec(spec: StudySpec, kernel: Kernel, fitted: Calibrated) -> StudySpec:
+    """``spec`` with its calibration resolved, checked against its kernel again."""
+    if not fitted.values:
+        return spec
     try:
         resolved = spec.resolved(fitted.values)
     except ValueError as error:
@@ -350,7 +360,7 @@ def resolve_spec(spec: StudySpec, fitted: Calibrated) -> StudySpec:
         raise UnusableCalibration(
             f"study {spec.name}: parameters from calibration: {message}"
         ) from None
-    problems = kernel_problems(resolved, registry.get(spec.kernel))
+    problems = kernel_problems(resolved, kernel)
     if problems:
         where, message = problems[0]
         raise UnusableCalibration(
@@ -360,31 +370,36 @@ def resolve_spec(spec: StudySpec, fitted: Calibrated) -> StudySpec:
     return resolved
 
 
-def prepare_study(
-    spec: StudySpec, root: Path, context: ModelContext | None = None
-) -> PreparedStudy:
-    """Build the model, resolve the calibration and fixed values, compute the fingerprint and
-    check that the study folder (if any) holds results of this very identity."""
+def prepare_study(spec: StudySpec, context: ModelContext | None = None) -> PreparedStudy:
+    """Resolve a study once: look its kernel up, check the spec against it, load the inputs,
+    take the calibration, fix the other values and compute the identity of its results."""
     context = context or ModelContext()
-    model = build_model(spec, context)
-    fitted = calibrated(spec, context.warehouse)
-    resolved = resolve_spec(spec, fitted)
-    fixed = fixed_parameter_values(resolved, model, context.warehouse, fitted)
-    code = kernel_version(spec.kernel)
-    data = model_data_fingerprint(model)
-    identity = study_identity(resolved, fixed, code, data, spec)
-    fingerprint = study_fingerprint(resolved, fixed, code, data, spec)
-    directory = store.StudyDir(Path(root) / spec.name)
-    prepared = PreparedStudy(
-        resolved, model, directory, fixed, fingerprint, code, data, identity, spec, fitted
+    kernel = registry.get(spec.kernel)
+    problems = kernel_problems(spec, kernel)
+    if problems:
+        raise SpecError(
+            f"study {spec.name}: " + "; ".join(f"{where}: {message}" for where, message in problems)
+        )
+    model = build_model(spec, kernel, context)
+    fitted = calibrated(spec, kernel, context.warehouse)
+    resolved = resolve_spec(spec, kernel, fitted)
+    fixed = fixed_parameter_values(resolved, kernel, fitted)
+    code = study_code(kernel)
+    identity = study_identity(resolved, fixed, code, model.data_fingerprint, spec)
+    return PreparedStudy(
+        spec=resolved,
+        source_spec=spec,
+        model=model,
+        calibration=fitted,
+        fixed=fixed,
+        code=code,
+        identity=identity,
+        fingerprint=fingerprint(inputs=[identity]),
     )
-    check_conflict(prepared)
-    return prepared
 
 
-def check_conflict(prepared: PreparedStudy) -> None:
+def check_conflict(prepared: PreparedStudy, directory: store.StudyDir) -> None:
     """Refuse a study folder whose results have another fingerprint: resuming would mix them."""
-    directory = prepared.directory
     if not directory.study_file.exists():
         return
     try:
@@ -402,7 +417,7 @@ def check_conflict(prepared: PreparedStudy) -> None:
 
 def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
     spec = prepared.spec
-    source = prepared.source_spec or spec
+    source = prepared.source_spec
     return {
         "name": spec.name,
         "kernel": spec.kernel,
@@ -410,7 +425,6 @@ def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
         "fingerprint": prepared.fingerprint,
         "identity": prepared.identity,
         "code_version": prepared.code,
-        "kernel_version": prepared.code,
         "data_fingerprint": prepared.data,
         "n_scenarios": spec.n_scenarios,
         "chunk_size": spec.chunk_size,
@@ -431,7 +445,7 @@ def _study_record(prepared: PreparedStudy, **timing: object) -> dict:
                 "variable": o.variable or o.name,
                 "region": o.region,
                 "description": o.description,
-                "years": list(output_years(prepared.model, o)) if o.kind == "series" else [],
+                "years": list(prepared.model.output_years(o)) if o.kind == "series" else [],
             }
             for o in kept_outputs(spec, prepared.model)
         ],
@@ -466,18 +480,17 @@ class RepairPlan:
 SPOT_CHECKS = 3
 
 
-def spot_check(prepared: PreparedStudy, chunk: store.ChunkRecord) -> str:
+def spot_check(prepared: PreparedStudy, directory: store.StudyDir, chunk: store.ChunkRecord) -> str:
     """Recompute a few scenarios of an unrecorded part with the kernel; '' when they match,
     else what differs. Cheap: a handful of kernel evaluations in this process."""
-    part = pq.read_table(prepared.directory.part(chunk.start))
+    part = pq.read_table(directory.part(chunk.start))
     fixed = tuple(sorted(prepared.fixed.items()))
     ids = sorted({chunk.start, chunk.stop - 1, random.Random().randrange(chunk.start, chunk.stop)})[
         :SPOT_CHECKS
     ]
     for scenario in ids:
         task = ChunkTask("", prepared.spec, prepared.model, fixed, scenario, scenario + 1)
-        swept, params = parameter_matrix(task)
-        expected = chunk_table(task, swept, prepared.model.evaluate(params))
+        expected = evaluate_chunk(task)
         found = part.slice(scenario - chunk.start, 1)
         if found.column_names != expected.column_names:
             return f"its columns differ from the study's outputs ({found.column_names[:4]}...)"
@@ -491,16 +504,18 @@ def spot_check(prepared: PreparedStudy, chunk: store.ChunkRecord) -> str:
     return ""
 
 
-def vet_unrecorded(prepared: PreparedStudy, check: store.StudyCheck) -> store.StudyCheck:
+def vet_unrecorded(
+    prepared: PreparedStudy, directory: store.StudyDir, check: store.StudyCheck
+) -> store.StudyCheck:
     """Intact parts the manifest lacks are adopted only if a recomputed sample matches; the
     others become problems (quarantined, their chunks run again)."""
     kept, problems = [], list(check.problems)
     for chunk in check.unrecorded:
-        why = spot_check(prepared, chunk)
+        why = spot_check(prepared, directory, chunk)
         if why:
             problems.append(
                 store.PartProblem(
-                    prepared.directory.part(chunk.start),
+                    directory.part(chunk.start),
                     f"not in the manifest and {why}",
                     chunk.start,
                     chunk.stop,
@@ -573,18 +588,19 @@ def run_study(
     ``scheduler`` and ``slurm`` choose it as the CLI options do.
     """
     evaluator = evaluator or evaluator_for(workers, scheduler, slurm)
-    prepared = prepare_study(spec, root, context)
+    prepared = prepare_study(spec, context)
     spec = prepared.spec
-    directory = prepared.directory
+    directory = store.study_dir(root, spec.name)
+    check_conflict(prepared, directory)
     _prepare_folder(directory)
     with store.study_lock(directory):
-        check_conflict(prepared)  # again, under the lock: another run may have just finished
+        check_conflict(prepared, directory)  # again, under the lock: another run just finished?
         store.remove_temporaries(directory)
         previous = store.read_json(directory.study_file) if directory.study_file.exists() else {}
         if previous:
             # Verified against the spec's own count: study.json's could have been edited.
             verified = store.verify_study(directory.path, spec.n_scenarios)
-            check = vet_unrecorded(prepared, verified)
+            check = vet_unrecorded(prepared, directory, verified)
             plan = plan_repair(check, spec.chunk_size)
         else:
             # No record of what is there: parts or a manifest without a study.json are set aside.
@@ -622,8 +638,8 @@ def run_study(
                 ),
             )
         if chunks:
-            with evaluator.client() as client:
-                _fan_out(client, prepared, chunks, progress)
+            with evaluator.open() as runner:
+                _fan_out(runner, prepared, directory, chunks, progress)
         seconds = time.perf_counter() - began
         after = store.verify_study(directory.path, spec.n_scenarios)
         if not after.complete or after.problems or after.unrecorded:
@@ -656,42 +672,40 @@ def run_study(
     )
 
 
-def _fan_out(
-    client, prepared: PreparedStudy, chunks: list[tuple[int, int]], progress: bool
-) -> None:
-    """Submit chunks with a bounded window, record each finished one in the manifest."""
-    from distributed import as_completed
+def _chunk_tasks(
+    prepared: PreparedStudy, chunks: Iterable[tuple[int, int]], study_dir: str = ""
+) -> Iterator[ChunkTask]:
+    fixed = tuple(sorted(prepared.fixed.items()))
+    for start, stop in chunks:
+        yield ChunkTask(
+            study_dir, prepared.spec, prepared.model, fixed, start, stop, prepared.fingerprint
+        )
 
+
+def _task_key(prepared: PreparedStudy) -> Callable[[ChunkTask], str]:
+    prefix = f"sweep-{prepared.spec.name}-{prepared.fingerprint[:8]}"
+    return lambda task: f"{prefix}-{task.start}"
+
+
+def _fan_out(
+    runner: Runner,
+    prepared: PreparedStudy,
+    directory: store.StudyDir,
+    chunks: list[tuple[int, int]],
+    progress: bool,
+) -> None:
+    """Run the chunks on ``runner``, record each finished one in the manifest."""
     from migsys.sweeps.progress import StudyProgress
 
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    window = max(4, 3 * n_workers)
-    fixed = tuple(sorted(prepared.fixed.items()))
-    key_prefix = f"sweep-{prepared.spec.name}-{prepared.fingerprint[:8]}"
-
-    def submit(chunk: tuple[int, int]):
-        task = ChunkTask(
-            str(prepared.directory.path),
-            prepared.spec,
-            prepared.model,
-            fixed,
-            *chunk,
-            prepared.fingerprint,
-        )
-        return client.submit(run_chunk, task, key=f"{key_prefix}-{chunk[0]}", retries=2)
-
-    queue = iter(chunks)
-    running = as_completed([submit(chunk) for chunk in _take(queue, window)])
+    tasks = _chunk_tasks(prepared, chunks, str(directory.path))
     with StudyProgress(
         prepared.spec.name,
         total_chunks=len(chunks),
         total_scenarios=sum(b - a for a, b in chunks),
-        dashboard=getattr(client, "dashboard_link", None),
+        dashboard=runner.dashboard,
         enabled=progress,
     ) as bar:
-        for future in running:
-            done: ChunkDone = future.result()
-            future.release()
+        for done in runner.map_unordered(run_chunk, tasks, _task_key(prepared)):
             record = store.ChunkRecord(
                 done.start,
                 done.stop,
@@ -701,19 +715,26 @@ def _fan_out(
                 round(done.seconds, 4),
                 round(done.cpu_seconds, 4),
             )
-            store.append_manifest(prepared.directory, record.as_dict())
+            store.append_manifest(directory, record.as_dict())
             bar.advance(done.stop - done.start)
-            for chunk in _take(queue, 1):
-                running.add(submit(chunk))
 
 
-def _take(iterator: Iterator, count: int) -> list:
-    items = []
-    for item in iterator:
-        items.append(item)
-        if len(items) == count:
-            break
-    return items
+def run_in_memory(
+    spec: StudySpec, context: ModelContext | None = None, evaluator: Evaluator | None = None
+) -> pa.Table:
+    """A study's results as one table (the columns of its parts, in scenario order), computed
+    on ``evaluator`` (default: in this process) with nothing written: no study folder, no
+    manifest, no lock. The same numbers as :func:`run_study` gives."""
+    prepared = prepare_study(spec, context)
+    spec = prepared.spec
+    chunks = store.missing_ranges([], spec.n_scenarios, spec.chunk_size)
+    with (evaluator or InProcess()).open() as runner:
+        tables = list(
+            runner.map_unordered(
+                evaluate_chunk, _chunk_tasks(prepared, chunks), _task_key(prepared)
+            )
+        )
+    return pa.concat_tables(sorted(tables, key=lambda t: t.column("scenario_id")[0].as_py()))
 
 
 def study_status(root: Path, name: str) -> StudyStatus:

@@ -31,7 +31,7 @@ def _series_outputs(record: dict) -> list[dict]:
 
 
 def _model_name(record: dict) -> str:
-    return f"migsys-{record.get('kernel_version') or record['kernel']}"
+    return f"migsys-{record.get('code_version') or record['kernel']}"
 
 
 def export_iamc(root: Path, name: str, output: Path, *, all_scenarios: bool = False) -> Path:

@@ -1,94 +1,25 @@
-"""The built-in kernels seen by the sweeps: batch evaluation to named outputs, and input loaders.
+"""The built-in kernels' batch evaluation, as the sweeps call it: ``evaluate_*(params, inputs,
+years) -> {output name: array}`` (scalars ``[n]``, series ``[n, n_years]``).
 
-:mod:`kernels.registry` points at these functions by name. ``evaluate_*`` turn a kernel's result
-object into ``{output name: array}`` (scalars ``[n]``, series ``[n, n_years]``); ``load_*`` read a
-kernel's inputs from the published warehouse (read-only) through :mod:`projections`;
-``*_fingerprint`` hash the inputs' contents (the study's data fingerprint).
+:mod:`sweeps.registry` declares each kernel with one of these functions. Each turns a kernel's
+result object into the outputs the registry declares. The kernels are imported inside the
+functions: reading the registry (every spec validation) does not load Numba, and a kernel's code
+fingerprint still covers them (:mod:`migsys.fingerprint` follows imports inside functions).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 
-from migsys.kernels.coupled import project_coupled
-from migsys.kernels.defaults import DEPOPULATION_PARAMETERS
-from migsys.kernels.depopulation import DepopulationResult, DepopulationUnits, project_depopulation
-from migsys.kernels.remittances import RemittanceInputs, RemittanceResult, project_remittances
-from migsys.sweeps import testfunctions
-from migsys.sweeps.spec import MissingInputs
+if TYPE_CHECKING:
+    from migsys.kernels.depopulation import DepopulationResult
+    from migsys.kernels.remittances import RemittanceResult
 
 VERY_HIGH = 0  # kernel degree code of 'very_high'
 Years = tuple[int, int] | None
-
-
-def _digest(*arrays: np.ndarray | None) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        if array is not None:
-            digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()[:16]
-
-
-def units_fingerprint(units: DepopulationUnits) -> str:
-    return _digest(
-        units.population,
-        units.emigration_intensity,
-        units.return_intensity,
-        units.degree_code,
-        units.households,
-        units.remittance_household_share,
-    )
-
-
-def remittance_inputs_fingerprint(inputs: RemittanceInputs) -> str:
-    return _digest(inputs.years, inputs.paths(), inputs.initial_stock)
-
-
-def _has_municipal_data(con: duckdb.DuckDBPyConnection, base_year: int) -> bool:
-    try:
-        count = con.execute(
-            "select count(*) from fct_municipal_population where census_year = ?", [base_year]
-        ).fetchall()[0][0]
-    except duckdb.Error:
-        return False
-    return count > 0
-
-
-def load_units(
-    con: duckdb.DuckDBPyConnection, base_year: int, horizon_year: int
-) -> tuple[DepopulationUnits, str]:
-    """Municipal units of the base-year census, else Table 1 degree units; and which it was."""
-    from migsys.projections.inputs import (
-        degree_units_from_table1,
-        depopulation_units,
-        latest_index_year,
-    )
-
-    if _has_municipal_data(con, base_year):
-        index_year = latest_index_year(con, until=base_year)
-        units, _ = depopulation_units(con, base_year, index_year=index_year)
-        return units, f"municipalities{base_year}/conapo{index_year}"
-    units, _ = degree_units_from_table1(con)
-    return units, "table1_degrees"
-
-
-def load_remittance_inputs(
-    con: duckdb.DuckDBPyConnection, base_year: int, horizon_year: int
-) -> tuple[RemittanceInputs, str]:
-    """National paths observed from the base year to the last year every path has data."""
-    from migsys.projections.remittances import remittance_inputs
-
-    last_error: Exception | None = None
-    for until in range(min(horizon_year, 2030), base_year - 1, -1):
-        try:
-            return remittance_inputs(con, base_year, until=until), f"paths{base_year}-{until}"
-        except ValueError as error:
-            last_error = error
-    raise MissingInputs(f"kernel remittances: no inputs for base year {base_year}: {last_error}")
 
 
 def _depopulation_values(result: DepopulationResult) -> dict[str, np.ndarray]:
@@ -123,6 +54,8 @@ def _remittance_values(result: RemittanceResult) -> dict[str, np.ndarray]:
 def evaluate_depopulation(
     params: np.ndarray, inputs: Mapping[str, object], years: Years
 ) -> dict[str, np.ndarray]:
+    from migsys.kernels.depopulation import DepopulationUnits, project_depopulation
+
     units = inputs["units"]
     assert isinstance(units, DepopulationUnits) and years is not None
     return _depopulation_values(project_depopulation(params, units, *years))
@@ -131,6 +64,8 @@ def evaluate_depopulation(
 def evaluate_remittances(
     params: np.ndarray, inputs: Mapping[str, object], years: Years
 ) -> dict[str, np.ndarray]:
+    from migsys.kernels.remittances import RemittanceInputs, project_remittances
+
     paths = inputs["remittance_inputs"]
     assert isinstance(paths, RemittanceInputs) and years is not None
     return _remittance_values(project_remittances(params, paths, *years))
@@ -139,6 +74,11 @@ def evaluate_remittances(
 def evaluate_coupled(
     params: np.ndarray, inputs: Mapping[str, object], years: Years
 ) -> dict[str, np.ndarray]:
+    from migsys.kernels.coupled import project_coupled
+    from migsys.kernels.defaults import DEPOPULATION_PARAMETERS
+    from migsys.kernels.depopulation import DepopulationUnits
+    from migsys.kernels.remittances import RemittanceInputs
+
     units, paths = inputs["units"], inputs["remittance_inputs"]
     assert isinstance(units, DepopulationUnits) and isinstance(paths, RemittanceInputs)
     assert years is not None
@@ -152,10 +92,14 @@ def evaluate_coupled(
 def evaluate_ishigami(
     params: np.ndarray, inputs: Mapping[str, object], years: Years
 ) -> dict[str, np.ndarray]:
-    return {"y": testfunctions.ishigami(params)}
+    from migsys.sweeps.testfunctions import ishigami
+
+    return {"y": ishigami(params)}
 
 
 def evaluate_sobol_g(
     params: np.ndarray, inputs: Mapping[str, object], years: Years
 ) -> dict[str, np.ndarray]:
-    return {"y": testfunctions.sobol_g(params)}
+    from migsys.sweeps.testfunctions import sobol_g
+
+    return {"y": sobol_g(params)}

@@ -17,7 +17,7 @@ class Scale:
     unit: str
 
 
-# Keyed by the unit the kernels declare (kernels.registry.Output.unit).
+# Keyed by the unit the kernels declare (sweeps.outcomes.Output.unit).
 UNIT_SCALES: dict[str, Scale] = {
     "USD/yr": Scale(1e9, "USD bn per year"),
     "persons": Scale(1e6, "million people"),
@@ -43,7 +43,7 @@ class OutputWords:
 
 def output_words(kernel: str, name: str) -> OutputWords:
     """The kernel's own description and unit of output ``name`` (the name itself if unknown)."""
-    from migsys.kernels import registry
+    from migsys.sweeps import registry
 
     try:
         outputs = registry.get(kernel).outputs

@@ -1,10 +1,11 @@
 """A registered kernel with its inputs loaded: what the engine evaluates.
 
-:func:`build_model` turns a spec into a :class:`KernelModel`: the kernel's declaration from
-:mod:`kernels.registry`, the inputs it reads from the published warehouse (or given in the
-:class:`ModelContext`), the study's years and the fingerprint of those inputs. A model evaluates a
-batch of parameter rows in one call (the engine never calls it once per scenario) and is plain
-picklable data: it travels to the Dask workers, which import the kernel's function by name.
+:func:`build_model` turns a spec and its kernel's declaration (:mod:`sweeps.registry`) into a
+:class:`KernelModel`: the inputs the kernel reads from the published warehouse
+(:mod:`sweeps.inputs`, or given in the :class:`ModelContext`), the study's years and the
+fingerprint of those inputs' content. A model evaluates a batch of parameter rows in one call
+(the engine never calls it once per scenario) and is plain picklable data: it travels to the Dask
+workers, which import the kernel's function by reference.
 """
 
 from __future__ import annotations
@@ -13,25 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
-from migsys.kernels import registry
+from migsys.fingerprint import fingerprint
 from migsys.kernels.defaults import Parameter
-from migsys.kernels.registry import Kernel, Output
-from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec, kernel_problems
-from migsys.warehouse.sql import open_read_only
-
-# The engine's vocabulary, kept under the names it had before the registry.
-ModelParameter = Parameter
-ModelOutput = Output
+from migsys.sweeps.inputs import input_source
+from migsys.sweeps.outcomes import Output
+from migsys.sweeps.registry import Kernel
+from migsys.sweeps.spec import MissingInputs, SpecError, StudySpec
 
 
 @dataclass(frozen=True)
 class ModelContext:
     """Where models find their inputs: the published warehouse (read-only).
 
-    ``inputs`` given here by input-source name (``kernels.registry.INPUT_SOURCES``, e.g.
+    ``inputs`` given here by input-source name (``sweeps.inputs.INPUT_SOURCES``, e.g.
     ``{"remittance_inputs": RemittanceInputs(...)}``) are used instead of the warehouse's, e.g. by
     benchmarks that must run without data files.
     """
@@ -70,13 +67,13 @@ class KernelModel:
 
     def evaluate(self, params: np.ndarray) -> dict[str, np.ndarray]:
         """Outcomes of a batch ``params`` [n, len(parameters)]: scalars [n], series [n, years]."""
-        return registry.resolve(self.kernel.evaluate)(params, self.inputs, self.span)
+        return self.kernel.evaluate(params, self.inputs, self.span)
 
 
-SweepModel = KernelModel
+def _open_warehouse(warehouse: Path | None, kernel: str):
+    # Imported here: spec checks import this module and must not load DuckDB.
+    from migsys.warehouse.sql import open_read_only
 
-
-def _open_warehouse(warehouse: Path | None, kernel: str) -> duckdb.DuckDBPyConnection:
     if warehouse is None or not Path(warehouse).is_file():
         raise SpecError(
             f"kernel {kernel}: needs the published warehouse for its inputs, none at {warehouse} "
@@ -88,7 +85,9 @@ def _open_warehouse(warehouse: Path | None, kernel: str) -> duckdb.DuckDBPyConne
 def load_inputs(
     spec: StudySpec, kernel: Kernel, span: tuple[int, int] | None, context: ModelContext
 ) -> tuple[dict[str, object], str]:
-    """The kernel's inputs (given ones first, the rest from the warehouse) and their fingerprint."""
+    """The kernel's inputs (given ones first, the rest from the warehouse) and their fingerprint:
+    ``label:content-hash`` per input, joined by ``:``, or ``none``."""
+    sources = {name: input_source(name, kernel.name) for name in kernel.inputs}
     values: dict[str, object] = {}
     labels: dict[str, str] = {}
     for name in kernel.inputs:
@@ -100,8 +99,7 @@ def load_inputs(
         con = _open_warehouse(context.warehouse, kernel.name)
         try:
             for name in missing:
-                source = registry.INPUT_SOURCES[name]
-                values[name], labels[name] = registry.resolve(source.load)(con, *span)
+                values[name], labels[name] = sources[name].load(con, *span)
         except ValueError as error:
             if isinstance(error, SpecError):
                 raise
@@ -110,36 +108,24 @@ def load_inputs(
             ) from error
         finally:
             con.close()
-    parts = [
-        f"{labels[name]}:{registry.resolve(registry.INPUT_SOURCES[name].fingerprint)(values[name])}"
-        for name in kernel.inputs
-    ]
+    parts = [f"{labels[name]}:{fingerprint(inputs=[values[name]])}" for name in kernel.inputs]
     return values, ":".join(parts) if parts else "none"
 
 
-def build_model(spec: StudySpec, context: ModelContext | None = None) -> KernelModel:
-    """The model a spec names, with its inputs loaded; checks the spec against its kernel."""
+def build_model(
+    spec: StudySpec, kernel: Kernel, context: ModelContext | None = None
+) -> KernelModel:
+    """The model of ``spec`` on its kernel ``kernel``, with the inputs loaded."""
     context = context or ModelContext()
-    kernel = registry.get(spec.kernel)
-    problems = kernel_problems(spec, kernel)
-    if problems:
-        raise SpecError(
-            f"study {spec.name}: " + "; ".join(f"{where}: {message}" for where, message in problems)
-        )
     span = (spec.years or kernel.default_years) if kernel.has_years else None
-    inputs, fingerprint = load_inputs(spec, kernel, span, context)
-    return KernelModel(kernel, inputs, span, fingerprint)
+    inputs, data_fingerprint = load_inputs(spec, kernel, span, context)
+    return KernelModel(kernel, inputs, span, data_fingerprint)
 
 
 def kept_outputs(spec: StudySpec, model: KernelModel) -> tuple[Output, ...]:
     """The outputs the study keeps (all by default), in model order."""
     wanted = set(spec.outputs) if spec.outputs is not None else None
     return tuple(o for o in model.outputs if wanted is None or o.name in wanted)
-
-
-def output_years(model: KernelModel, output: Output) -> tuple[int, ...]:
-    """Years of a series output."""
-    return model.output_years(output)
 
 
 def series_column(series: str, year: int) -> str:

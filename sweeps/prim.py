@@ -1,7 +1,12 @@
 """PRIM scenario discovery as Friedman & Fisher (1999) describe it: peeling, pasting, covering.
 
-A compact implementation rather than EMA Workbench's, which would bring scikit-learn,
-statsmodels, seaborn and Platypus into the project for this one function.
+Written here because no library migsys already uses does PRIM: statsmodels and SciPy have no
+PRIM, SALib stops at sensitivity indices. The maintained Python PRIM is EMA Workbench's
+(``ema_workbench.analysis.prim``); the package requires scikit-learn, platypus-opt, seaborn and
+tqdm besides what migsys has (numpy, pandas, SALib, matplotlib, statsmodels), for this one
+function. Its standalone extract, the ``prim`` package on PyPI, is GPL-3 (migsys is MIT). This
+one is checked on planted boxes (continuous, grid, categorical inputs; pasting; covering) in
+``tests/sweeps/test_sweeps_prim.py``.
 
 - **Peeling.** From the box holding every point, each candidate peel removes a sub-box along
   one face: for an ordered input the points below its ``alpha``-quantile (or above its

@@ -1,6 +1,6 @@
 """The study spec: a small TOML file validated into a typed, frozen object.
 
-A study names a kernel (one of :mod:`kernels.registry`), the parameters it varies (bounds or a
+A study names a kernel (one of :mod:`sweeps.registry`), the parameters it varies (bounds or a
 distribution, possibly centred on the latest calibration), a design, a sample size and a seed.
 Everything else has a default. Everything that can be checked before running is checked at parse
 time, each error naming the file and the field: unknown keys, non-finite numbers, impossible
@@ -11,9 +11,9 @@ what the kernel accepts, and sizes this machine cannot hold (:class:`SpecLimits`
 from __future__ import annotations
 
 import math
-import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
@@ -21,7 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migsys.kernels import registry
+from migsys.kernels.defaults import Parameter
+from migsys.sweeps import registry
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 # One naming rule for studies: lowercase words joined by hyphens (remittances-nightly), the name
@@ -63,7 +64,8 @@ class SpecLimits:
 
     - ``max_scenarios``: 20 million scenarios. Designs are cut into chunks, but the analysis
       reads one outcome of every scenario at a time (160 MB per column) and the results on disk
-      grow with it; ``MIGSYS_MAX_SCENARIOS`` (or ``migsys sweep run --max-scenarios``) changes it.
+      grow with it; ``migsys sweep run --max-scenarios`` (or ``MIGSYS_MAX_SCENARIOS``, read by
+      the entry point: :meth:`from_environ`) changes it.
     - ``max_whole_design``: LHS, Morris and grid designs are generated whole in every worker
       process (Sobol designs chunk by chunk): 2 million rows (at most the scenario limit).
     - ``max_grid_levels``: points per parameter of a grid design.
@@ -81,14 +83,15 @@ class SpecLimits:
     ENV = "MIGSYS_MAX_SCENARIOS"
 
     @classmethod
-    def from_env(cls, max_scenarios: int | None = None) -> SpecLimits:
-        """Defaults, with ``max_scenarios`` from the argument or ``MIGSYS_MAX_SCENARIOS``."""
-        if max_scenarios is None and os.environ.get(cls.ENV):
-            text = os.environ[cls.ENV].replace("_", "").replace(",", "")
+    def from_environ(
+        cls, environ: Mapping[str, str], max_scenarios: int | None = None
+    ) -> SpecLimits:
+        """Defaults, with ``max_scenarios`` from the argument, else ``MIGSYS_MAX_SCENARIOS`` of
+        ``environ`` (the entry point's environment, given by it)."""
+        if max_scenarios is None and environ.get(cls.ENV):
+            text = environ[cls.ENV].replace("_", "").replace(",", "")
             if not text.isdigit() or int(text) < 1:
-                raise SpecError(
-                    f"{cls.ENV}={os.environ[cls.ENV]!r}: must be a positive whole number"
-                )
+                raise SpecError(f"{cls.ENV}={environ[cls.ENV]!r}: must be a positive whole number")
             max_scenarios = int(text)
         if max_scenarios is None:
             return cls()
@@ -521,7 +524,7 @@ def _range_problems(
     where: str,
     given: ParameterSpec,
     support: tuple[float, float],
-    parameter: registry.Parameter,
+    parameter: Parameter,
     kernel: str,
 ) -> list[tuple[str, str]]:
     low, high = support
@@ -599,7 +602,7 @@ def parse_spec(
     """Validate a spec given as a dict (the parsed TOML); ``source`` names it in errors.
 
     Checks the spec on its own, against its kernel's declaration and against ``limits``
-    (default: :meth:`SpecLimits.from_env`).
+    (default: :class:`SpecLimits`'s defaults).
     """
     study = data.get("study")
     if not isinstance(study, dict):
@@ -622,7 +625,7 @@ def parse_spec(
     except registry.UnknownKernel as error:
         raise SpecError(format_problems(source, [("kernel", str(error))])) from None
     problems = kernel_problems(spec, kernel)
-    problems += limit_problems(spec, limits or SpecLimits.from_env())
+    problems += limit_problems(spec, limits or SpecLimits())
     if problems:
         raise SpecError(format_problems(source, problems))
     return spec

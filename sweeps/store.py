@@ -1,7 +1,7 @@
 """The on-disk layout of one study, its bookkeeping, and the checks that keep it honest.
 
 ``<sweeps_root>/<study>/``
-- ``study.json``: spec, fingerprint, kernel version, data fingerprint, timing, state;
+- ``study.json``: spec, fingerprint, code version, data fingerprint, timing, state;
 - ``chunks.jsonl``: the manifest, one line per finished chunk (appended by the client only): its
   scenario range, row count, the sha256 of its part and the study fingerprint it was run for;
 - ``parts/chunk=<first scenario id>/part.parquet``: one part per chunk, written atomically
@@ -471,7 +471,7 @@ def verify_study(directory: Path, n_scenarios: int | None = None) -> StudyCheck:
                     study.part(chunk.start),
                     f"manifest line {number}: chunk {chunk.start}..{chunk.stop} was run for fingerprint "
                     f"{chunk.fingerprint[:12]}, not the study's {fingerprint[:12]} "
-                    "(another spec, calibration, kernel version or data)",
+                    "(another spec, calibration, kernel code or data)",
                     chunk.start,
                     chunk.stop,
                     "quarantine",

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from migsys.kernels import registry
-from migsys.sweeps import store
+from migsys.sweeps import registry, store
 
 TABLES: dict[str, str] = {
     "studies": """
@@ -44,7 +43,7 @@ TABLES: dict[str, str] = {
     "prim_boxes": "study VARCHAR NOT NULL, outcome VARCHAR NOT NULL, rule VARCHAR NOT NULL, "
     "box INTEGER NOT NULL, parameter VARCHAR, low DOUBLE, high DOUBLE, coverage DOUBLE, "
     "density DOUBLE, mass DOUBLE, n_scenarios BIGINT",
-    "kernels": "kernel VARCHAR PRIMARY KEY, version INTEGER NOT NULL, description VARCHAR, "
+    "kernels": "kernel VARCHAR PRIMARY KEY, code_fingerprint VARCHAR NOT NULL, description VARCHAR, "
     "parameters VARCHAR[], outputs VARCHAR[], inputs VARCHAR[]",
     "quarantined_studies": "folder VARCHAR NOT NULL, study VARCHAR NOT NULL, reason VARCHAR NOT NULL",
 }
@@ -77,7 +76,7 @@ def _load_kernels(con: duckdb.DuckDBPyConnection) -> None:
     for row in registry.kernel_rows():
         con.execute(
             "INSERT INTO sweeps.kernels VALUES (?, ?, ?, ?, ?, ?)",
-            [row.kernel, row.version, row.description, row.parameters, row.outputs, row.inputs],
+            [row.kernel, row.code, row.description, row.parameters, row.outputs, row.inputs],
         )
 
 

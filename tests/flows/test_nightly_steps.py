@@ -230,25 +230,37 @@ def test_a_step_becomes_its_prefect_task_once_with_the_declared_retries() -> Non
     assert Step("s", print, 3, (2.0, 7.0)).delay_before(3) == 7.0  # the last delay repeats
 
 
-def test_code_fingerprint_follows_warehouse_code_but_not_dbt_output(tmp_path: Path) -> None:
-    from migsys.flows.steps import code_fingerprint
-
-    (tmp_path / "warehouse").mkdir()
-    (tmp_path / "warehouse" / "ingest.py").write_text("x = 1\n")
-    (tmp_path / "dbt_project" / "models").mkdir(parents=True)
-    (tmp_path / "dbt_project" / "models" / "a.sql").write_text("select 1\n")
-    before = code_fingerprint(tmp_path)
-    (tmp_path / "dbt_project" / "target").mkdir()
-    (tmp_path / "dbt_project" / "target" / "manifest.json").write_text("{}")
-    assert code_fingerprint(tmp_path) == before
-    (tmp_path / "dbt_project" / "models" / "a.sql").write_text("select 2\n")
-    assert code_fingerprint(tmp_path) != before
-
-
-def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
+def test_warehouse_fingerprint_follows_the_dbt_project_and_sources_not_dbt_output(
+    tmp_path: Path,
+) -> None:
     import duckdb
 
-    from migsys.flows.steps import loaded_extras_fingerprint
+    from migsys.flows.steps import warehouse_inputs_fingerprint
+
+    database = tmp_path / "build.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            "create schema raw; create table raw.source_files as select 'inegi' as source_id, "
+            "'a.csv' as file_name, 'abc' as file_sha256, 'loaded' as status, 'file' as origin"
+        )
+    (tmp_path / "dbt_project" / "models").mkdir(parents=True)
+    (tmp_path / "dbt_project" / "models" / "a.sql").write_text("select 1\n")
+    before = warehouse_inputs_fingerprint(database, tmp_path / "dbt_project")
+    (tmp_path / "dbt_project" / "target").mkdir()
+    (tmp_path / "dbt_project" / "target" / "manifest.json").write_text("{}")
+    assert warehouse_inputs_fingerprint(database, tmp_path / "dbt_project") == before
+    (tmp_path / "dbt_project" / "models" / "a.sql").write_text("select 2\n")
+    after = warehouse_inputs_fingerprint(database, tmp_path / "dbt_project")
+    assert after != before
+    with duckdb.connect(str(database)) as con:
+        con.execute("update raw.source_files set file_sha256 = 'abd'")
+    assert warehouse_inputs_fingerprint(database, tmp_path / "dbt_project") != after
+
+
+def test_loaded_extras_are_content_not_row_order(tmp_path: Path) -> None:
+    import duckdb
+
+    from migsys.flows.steps import loaded_extras
 
     def database(name: str, rows: list[tuple[int, str]], dbt_output: int = 0) -> Path:
         path = tmp_path / name
@@ -261,12 +273,12 @@ def test_extras_fingerprint_sees_content_not_row_order(tmp_path: Path) -> None:
         con.close()
         return path
 
-    a = loaded_extras_fingerprint(database("a.duckdb", [(1, "x"), (2, "y")]))
-    b = loaded_extras_fingerprint(database("b.duckdb", [(2, "y"), (1, "x")], dbt_output=7))
-    c = loaded_extras_fingerprint(database("c.duckdb", [(1, "x"), (2, "z")]))
-    d = loaded_extras_fingerprint(database("d.duckdb", [(1, "x"), (2, "y"), (2, "y")]))
+    a = loaded_extras(database("a.duckdb", [(1, "x"), (2, "y")]))
+    b = loaded_extras(database("b.duckdb", [(2, "y"), (1, "x")], dbt_output=7))
+    c = loaded_extras(database("c.duckdb", [(1, "x"), (2, "z")]))
+    d = loaded_extras(database("d.duckdb", [(1, "x"), (2, "y"), (2, "y")]))
     assert a == b
-    assert len({a, c, d}) == 3
+    assert a != c and a != d and c != d
 
 
 def test_standing_study_waits_for_absent_inputs_instead_of_failing(

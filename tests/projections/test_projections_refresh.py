@@ -126,15 +126,18 @@ def test_forecast_cache_is_the_home_unless_shared(tmp_path: Path) -> None:
     assert MigsysPaths.from_env(shared).forecasts == tmp_path / "team-cache"
 
 
-def test_code_digest_changes_with_any_method_file(tmp_path: Path) -> None:
-    from migsys.projections.forecast_refresh import source_digest
+def test_the_forecast_fingerprint_covers_the_methods_and_the_kernels() -> None:
+    """The forecasts are recomputed when any code they run changes: the fingerprint covers every
+    module the step imports, transitively (the edit guarantees are tests/test_fingerprint.py)."""
+    from migsys.fingerprint import code_modules
+    from migsys.projections.forecast_refresh import refresh_forecasts
 
-    (tmp_path / "kernels" / "parameters").mkdir(parents=True)
-    (tmp_path / "kernels" / "step.py").write_text("RATE = 0.01\n")
-    (tmp_path / "kernels" / "parameters" / "depopulation.csv").write_text("name,default\na,1\n")
-    (tmp_path / "kernels" / "__pycache__").mkdir()
-    before = source_digest(tmp_path / "kernels")
-    (tmp_path / "kernels" / "__pycache__" / "step.cpython-311.pyc").write_bytes(b"compiled")
-    assert source_digest(tmp_path / "kernels") == before  # caches are not the method
-    (tmp_path / "kernels" / "parameters" / "depopulation.csv").write_text("name,default\na,2\n")
-    assert source_digest(tmp_path / "kernels") != before
+    covered = set(code_modules(refresh_forecasts))
+    assert {
+        "migsys.projections.evaluation",
+        "migsys.projections.selection",
+        "migsys.projections.damped_growth",
+        "migsys.kernels.depopulation",
+        "migsys.kernels.defaults",
+    } <= covered
+    assert not any(name.startswith(("migsys.sweeps", "migsys.flows")) for name in covered)

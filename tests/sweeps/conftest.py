@@ -1,4 +1,9 @@
-"""Fixtures of the sweeps tests: one small local Dask cluster shared by the engine tests."""
+"""Fixtures of the sweeps tests: small study specs and a folder for their results.
+
+Studies run in this process (``sweeps.evaluators.InProcess``) unless a test is about Dask or
+Slurm itself: the results are the same on every evaluator (``test_sweeps_engine``,
+``test_sweeps_slurm``), and no cluster is started for the others.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,6 @@ from pathlib import Path
 import pytest
 
 from migsys.sweeps.spec import StudySpec, parse_spec
-
-
-@pytest.fixture(scope="session")
-def dask_scheduler() -> str:
-    """Address of a 2-worker local process cluster (started once, closed at the end)."""
-    from distributed import LocalCluster
-
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
 
 
 def small_ishigami_spec(**overrides: object) -> StudySpec:

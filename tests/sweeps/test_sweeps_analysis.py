@@ -9,6 +9,7 @@ import pytest
 
 from migsys.sweeps.analysis import analyze_study, read_column
 from migsys.sweeps.engine import run_study
+from migsys.sweeps.evaluators import InProcess
 from migsys.sweeps.spec import SpecError, load_spec, parse_spec
 from migsys.sweeps.store import StudyDir
 from migsys.sweeps.testfunctions import ishigami_indices, sobol_g_indices
@@ -32,11 +33,9 @@ def _assert_within_intervals(analysis, expected: dict[str, np.ndarray]) -> None:
         )
 
 
-def test_ishigami_sobol_indices_match_analytic_values(
-    sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_ishigami_sobol_indices_match_analytic_values(sweeps_root: Path) -> None:
     spec = load_spec(REPO_ROOT / "studies" / "ishigami_sobol.toml")
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     analysis = analyze_study(sweeps_root, spec)
     _assert_within_intervals(analysis, ishigami_indices())
     assert analysis.warnings == []
@@ -57,20 +56,16 @@ def _sobol_g_spec(method: dict, name: str):
     return parse_spec({"study": study, "design": method, "parameters": parameters})
 
 
-def test_sobol_g_sobol_indices_match_analytic_values(
-    sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_sobol_g_sobol_indices_match_analytic_values(sweeps_root: Path) -> None:
     spec = _sobol_g_spec({"method": "sobol", "n": 8192}, "sobol-g-sobol")
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     analysis = analyze_study(sweeps_root, spec)
     _assert_within_intervals(analysis, sobol_g_indices())
 
 
-def test_morris_ranks_influential_sobol_g_factors_first(
-    sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_morris_ranks_influential_sobol_g_factors_first(sweeps_root: Path) -> None:
     spec = load_spec(REPO_ROOT / "studies" / "sobol_g_morris.toml")
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     analysis = analyze_study(sweeps_root, spec)
     mu_star = analysis.sensitivity[analysis.sensitivity["index"] == "mu_star"]
     ranked = list(mu_star.sort_values("value", ascending=False)["parameter"])
@@ -80,30 +75,28 @@ def test_morris_ranks_influential_sobol_g_factors_first(
     assert negligible[["x5", "x6", "x7", "x8"]].max() < 0.05 * negligible["x1"]
 
 
-def test_small_sample_warns_with_the_size_that_would_fix_it(
-    sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_small_sample_warns_with_the_size_that_would_fix_it(sweeps_root: Path) -> None:
     spec = _sobol_g_spec({"method": "sobol", "n": 32}, "sobol-g-tiny")
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     analysis = analyze_study(sweeps_root, spec)
     assert any("design.n = " in w and "(now 32)" in w for w in analysis.warnings), analysis.warnings
 
 
-def test_second_order_needs_the_design(sweeps_root: Path, dask_scheduler: str) -> None:
+def test_second_order_needs_the_design(sweeps_root: Path) -> None:
     spec = _sobol_g_spec({"method": "sobol", "n": 16}, "sobol-g-s2")
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     with pytest.raises(SpecError, match="second-order indices need design.second_order"):
         analyze_study(sweeps_root, spec, second_order=True)
 
 
-def test_analysis_of_unfinished_study_is_refused(sweeps_root: Path, dask_scheduler: str) -> None:
+def test_analysis_of_unfinished_study_is_refused(sweeps_root: Path) -> None:
     spec = _sobol_g_spec({"method": "lhs", "n": 300}, "sobol-g-lhs")
     with pytest.raises(SpecError, match="no results under"):
         analyze_study(sweeps_root, spec)
     run = run_study(
         spec.model_copy(update={"chunk_size": 100}),
         sweeps_root,
-        scheduler=dask_scheduler,
+        evaluator=InProcess(),
         progress=False,
     )
     first_order = analyze_study(sweeps_root, spec).sensitivity.set_index("parameter")["value"]

@@ -12,16 +12,15 @@ from typer.testing import CliRunner
 
 import migsys
 from migsys.cli.app import app
-from migsys.kernels import registry
+from migsys.sweeps import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import run_study
+from migsys.sweeps.evaluators import InProcess
 from migsys.sweeps.spec import SpecError, parse_spec
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 
 @pytest.fixture()
-def toy_home(tmp_path: Path, dask_scheduler: str):
+def toy_home(tmp_path: Path):
     """A MIGSYS_HOME holding one finished toy study (yearly series, two scalars)."""
     registry.register(TOY)
     spec = parse_spec(
@@ -42,7 +41,7 @@ def toy_home(tmp_path: Path, dask_scheduler: str):
     )
     home = tmp_path / "home"
     try:
-        run_study(spec, home / "sweeps", scheduler=dask_scheduler, progress=False)
+        run_study(spec, home / "sweeps", evaluator=InProcess(), progress=False)
         yield home, spec
     finally:
         registry.unregister(TOY.name)

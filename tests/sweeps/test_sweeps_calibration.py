@@ -17,7 +17,7 @@ from migsys.projections.store import (
     load_projection_tables,
     save_calibration,
 )
-from migsys.sweeps import design
+from migsys.sweeps import design, registry
 from migsys.sweeps.calibration import calibrated, calibrations_needed
 from migsys.sweeps.engine import prepare_study
 from migsys.sweeps.models import ModelContext
@@ -142,7 +142,7 @@ def test_the_standing_study_is_centred_on_the_calibration(tmp_path: Path) -> Non
     spec = load_spec(STANDING)
     assert spec.defaults == "calibration" and "not a forecast" in spec.description
     assert calibrations_needed(spec) == [("remittances", 2015)]
-    fitted = calibrated(spec, _warehouse_with_calibration(tmp_path))
+    fitted = calibrated(spec, registry.get(spec.kernel), _warehouse_with_calibration(tmp_path))
     assert fitted.values == _fitted()  # listed and unlisted parameters alike
     resolved = spec.resolved(fitted.values)
     values = design.scenario_values(resolved, 0, resolved.n_scenarios)
@@ -164,7 +164,7 @@ def test_the_standing_study_resolves_against_a_real_warehouse(
 ) -> None:
     spec = load_spec(STANDING)
     warehouse = _warehouse_with_calibration(tmp_path, published_home.warehouse)
-    prepared = prepare_study(spec, tmp_path / "sweeps", ModelContext(warehouse))
+    prepared = prepare_study(spec, ModelContext(warehouse))
     fitted = _fitted()
     unlisted = {name for name in fitted if name not in spec.parameters}
     assert prepared.fixed == {name: fitted[name] for name in unlisted}

@@ -11,12 +11,22 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from migsys.sweeps import store
-from migsys.sweeps.engine import StudyConflict, run_study, study_fingerprint, study_status
-from migsys.sweeps.evaluators import ExistingScheduler, LocalProcesses, Slurm, evaluator_for
+from migsys.sweeps import registry, store
+from migsys.sweeps.engine import (
+    StudyConflict,
+    run_study,
+    study_code,
+    study_fingerprint,
+    study_status,
+)
+from migsys.sweeps.evaluators import (
+    ExistingScheduler,
+    InProcess,
+    LocalProcesses,
+    Slurm,
+    evaluator_for,
+)
 from migsys.warehouse import files
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 
 def _results(directory: Path) -> dict[str, np.ndarray]:
@@ -25,14 +35,12 @@ def _results(directory: Path) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy() for name in table.column_names}
 
 
-def test_chunk_size_does_not_change_results(
-    make_spec, sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_chunk_size_does_not_change_results(make_spec, sweeps_root: Path) -> None:
     small = run_study(
-        make_spec(chunk_size=1000), sweeps_root / "a", scheduler=dask_scheduler, progress=False
+        make_spec(chunk_size=1000), sweeps_root / "a", evaluator=InProcess(), progress=False
     )
     prime = run_study(
-        make_spec(chunk_size=7919), sweeps_root / "b", scheduler=dask_scheduler, progress=False
+        make_spec(chunk_size=7919), sweeps_root / "b", evaluator=InProcess(), progress=False
     )
     assert small.chunks_total == 11 and prime.chunks_total == 2
     assert small.fingerprint == prime.fingerprint
@@ -43,9 +51,9 @@ def test_chunk_size_does_not_change_results(
     assert np.array_equal(first["scenario_id"], np.arange(2048 * 5))
 
 
-def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path, dask_scheduler: str) -> None:
+def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path) -> None:
     spec = make_spec(chunk_size=1000)
-    full = run_study(spec, sweeps_root / "full", scheduler=dask_scheduler, progress=False)
+    full = run_study(spec, sweeps_root / "full", evaluator=InProcess(), progress=False)
     reference = _results(full.directory)
     # Simulate an interruption: two parts lost, one chunk written but never recorded.
     study = store.StudyDir(full.directory)
@@ -62,7 +70,7 @@ def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path, dask_sche
     resumed = run_study(
         spec.model_copy(update={"chunk_size": 512}),
         sweeps_root / "full",
-        scheduler=dask_scheduler,
+        evaluator=InProcess(),
         progress=False,
     )
     assert resumed.scenarios_run == 1000 + 240
@@ -71,27 +79,23 @@ def test_rerun_fills_only_missing_chunks(make_spec, sweeps_root: Path, dask_sche
     for name in reference:
         assert np.array_equal(reference[name], after[name]), name
     assert not [p for p in study.parts.glob("*/*") if files.is_staged(p)]
-    again = run_study(spec, sweeps_root / "full", scheduler=dask_scheduler, progress=False)
+    again = run_study(spec, sweeps_root / "full", evaluator=InProcess(), progress=False)
     assert again.chunks_run == 0
 
 
-def test_changed_spec_does_not_mix_with_old_results(
-    make_spec, sweeps_root: Path, dask_scheduler: str
-) -> None:
-    run_study(make_spec(n=64), sweeps_root, scheduler=dask_scheduler, progress=False)
+def test_changed_spec_does_not_mix_with_old_results(make_spec, sweeps_root: Path) -> None:
+    run_study(make_spec(n=64), sweeps_root, evaluator=InProcess(), progress=False)
     with pytest.raises(
         StudyConflict,
         match=r"ishigami-test holds results of another version of this study \(changed: spec",
     ):
-        run_study(make_spec(n=64, seed=12), sweeps_root, scheduler=dask_scheduler, progress=False)
+        run_study(make_spec(n=64, seed=12), sweeps_root, evaluator=InProcess(), progress=False)
 
 
-def test_status_and_parquet_are_queryable(
-    make_spec, sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_status_and_parquet_are_queryable(make_spec, sweeps_root: Path) -> None:
     assert study_status(sweeps_root, "ishigami-test").state == "missing"
     spec = make_spec(n=64, chunk_size=100)
-    run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     status = study_status(sweeps_root, "ishigami-test")
     assert (status.state, status.scenarios_done, status.chunks_done) == ("finished", 320, 4)
     glob = str(run.directory / "parts" / "*" / "*.parquet")
@@ -101,9 +105,9 @@ def test_status_and_parquet_are_queryable(
     assert (count, chunks) == (320, 4)
     record = json.loads((run.directory / "study.json").read_text())
     assert record["fingerprint"] == study_fingerprint(
-        spec, record["fixed_parameters"], record["kernel_version"], record["data_fingerprint"]
+        spec, record["fixed_parameters"], record["code_version"], record["data_fingerprint"]
     )
-    assert record["kernel_version"] == "ishigami-v1"
+    assert record["code_version"] == study_code(registry.get("ishigami"))
 
 
 def test_evaluator_for_follows_the_cli_options() -> None:
@@ -114,8 +118,11 @@ def test_evaluator_for_follows_the_cli_options() -> None:
     )
     assert evaluator_for(workers=4, slurm=True) == Slurm(workers=4)
     assert evaluator_for(workers=6, slurm=Slurm(queue="long")) == Slurm(workers=6, queue="long")
-    with pytest.raises(ValueError, match="give either --scheduler or --slurm, not both"):
+    assert evaluator_for(in_process=True) == InProcess()
+    with pytest.raises(ValueError, match="give one of --scheduler, --slurm, not several"):
         evaluator_for(scheduler="tcp://10.0.0.1:8786", slurm=True)
+    with pytest.raises(ValueError, match="--workers: chunks run in this process"):
+        evaluator_for(workers=2, in_process=True)
 
 
 @pytest.mark.parametrize(
@@ -186,18 +193,30 @@ def test_slurm_without_configuration_falls_back_to_one_core_and_2_gib() -> None:
     assert (options["cores"], options["processes"], options["memory"]) == (1, 1, "2GiB")
 
 
-def test_local_study_keeps_dask_info_off_the_console(
+@pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
+def test_local_processes_give_the_in_process_results_quietly(
     make_spec, sweeps_root: Path, caplog, capfd
 ) -> None:
-    """Even when the caller shows INFO records (as Prefect's console handler does), a study on
-    local processes logs no Dask INFO line, from this process or its workers."""
+    """A study on local Dask worker processes gives bitwise the results of the same study run
+    in this process. Even when the caller shows INFO records (as Prefect's console handler
+    does), it logs no Dask INFO line, from this process or its workers, and it leaves this
+    process's environment as it was (the workers get theirs as a mapping)."""
     import logging
+    import os
 
+    environ = dict(os.environ)
     caplog.set_level(logging.INFO)
     for name in ("distributed", "dask"):
         caplog.set_level(logging.INFO, logger=name)
-    run = run_study(make_spec(n=64, chunk_size=64), sweeps_root, workers=2, progress=False)
+    spec = make_spec(n=64, chunk_size=64)
+    run = run_study(spec, sweeps_root / "dask", workers=2, progress=False)
     assert run.chunks_run == 5
+    assert dict(os.environ) == environ
+    here = run_study(spec, sweeps_root / "here", evaluator=InProcess(), progress=False)
+    first, second = _results(run.directory), _results(here.directory)
+    assert first.keys() == second.keys()
+    for name in first:
+        assert np.array_equal(first[name], second[name]), name
     dask_info = [
         record
         for record in caplog.records
@@ -207,3 +226,27 @@ def test_local_study_keeps_dask_info_off_the_console(
     captured = capfd.readouterr()
     assert "INFO" not in captured.err and "INFO" not in captured.out, captured.err
     assert logging.getLogger("distributed").level == logging.INFO  # restored after the study
+
+
+def test_run_in_memory_gives_a_stored_study_s_numbers_and_writes_nothing(
+    make_spec, sweeps_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``migsys.sweeps.run(spec)``: SALib's three lines, no cluster, no store."""
+    from migsys import sweeps
+
+    spec = make_spec(n=64, chunk_size=100)
+    stored = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    frame = sweeps.run(spec)
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing written
+    assert list(frame.columns) == ["scenario_id", "x1", "x2", "x3", "y"]
+    reference = _results(stored.directory)
+    for name in frame.columns:
+        assert np.array_equal(frame[name].to_numpy(), reference[name]), name
+    as_dict = {
+        "study": {"name": "ishigami-test", "kernel": "ishigami", "seed": 11, "chunk_size": 7},
+        "design": {"method": "sobol", "n": 64},
+        "parameters": {f"x{i}": {"low": -np.pi, "high": np.pi} for i in (1, 2, 3)},
+    }
+    assert sweeps.run(as_dict).equals(frame)  # whatever the chunking

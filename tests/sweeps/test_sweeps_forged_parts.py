@@ -28,9 +28,8 @@ import pytest
 import migsys
 from migsys.sweeps import store
 from migsys.sweeps.engine import run_study, study_status
+from migsys.sweeps.evaluators import InProcess
 from migsys.sweeps.spec import load_spec
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 MIGSYS = Path(sys.executable).parent / "migsys"
 SPEC = """
@@ -51,11 +50,11 @@ x3 = {{ low = -3.141592653589793, high = 3.141592653589793 }}
 """
 
 
-def sweep(home: Path, scheduler: str, *args: str) -> subprocess.CompletedProcess:
+def sweep(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MIGSYS_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
     command = [str(MIGSYS), "sweep", *args]
     if args[0] == "run":
-        command += ["--scheduler", scheduler, "--no-progress"]
+        command += ["--in-process", "--no-progress"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -75,7 +74,7 @@ def drop_manifest_line(study: Path, start: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def finished(dask_scheduler: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 320-scenario study (seed 17) and, beside it, the same study with seed 18
     (run in this process: only the faults are driven through the CLI)."""
     root = tmp_path_factory.mktemp("proven")
@@ -85,7 +84,7 @@ def finished(dask_scheduler: str, tmp_path_factory: pytest.TempPathFactory) -> P
         run_study(
             load_spec(spec),
             root / f"home{seed}" / "sweeps",
-            scheduler=dask_scheduler,
+            evaluator=InProcess(),
             progress=False,
         )
     return root
@@ -98,9 +97,9 @@ def study(finished: Path, tmp_path: Path) -> Path:
     return tmp_path / "home" / "sweeps" / "proven"
 
 
-def rerun(study: Path, finished: Path, scheduler: str) -> str:
+def rerun(study: Path, finished: Path) -> str:
     """`migsys sweep run` on the study's spec: it must finish whole, bitwise the original."""
-    done = sweep(study.parents[1], scheduler, "run", str(finished / "seed17.toml"))
+    done = sweep(study.parents[1], "run", str(finished / "seed17.toml"))
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert hashes(study) == hashes(finished / "home17" / "sweeps" / "proven")
@@ -109,7 +108,7 @@ def rerun(study: Path, finished: Path, scheduler: str) -> str:
 
 
 def test_a_part_with_forged_values_and_no_manifest_line_is_recomputed(
-    study: Path, finished: Path, dask_scheduler: str
+    study: Path, finished: Path
 ) -> None:
     part = study / "parts" / "chunk=000000000064" / "part.parquet"
     table = pq.read_table(part)  # its metadata (fingerprint, chunk) is kept as it was
@@ -117,7 +116,7 @@ def test_a_part_with_forged_values_and_no_manifest_line_is_recomputed(
     pq.write_table(table, part)
     drop_manifest_line(study, 64)
 
-    output = rerun(study, finished, dask_scheduler)
+    output = rerun(study, finished)
 
     assert "warning: quarantined parts/chunk=000000000064/part.parquet (scenarios 64..127): " in (
         output
@@ -130,19 +129,17 @@ def test_a_part_with_forged_values_and_no_manifest_line_is_recomputed(
     assert np.allclose(served.loc[64:127].to_numpy(), table["y"].to_numpy() / 10, rtol=1e-12)
 
 
-def test_a_part_of_another_study_is_refused_by_its_fingerprint(
-    study: Path, finished: Path, dask_scheduler: str
-) -> None:
+def test_a_part_of_another_study_is_refused_by_its_fingerprint(study: Path, finished: Path) -> None:
     chunk = "chunk=000000000128"
     other = finished / "home18" / "sweeps" / "proven" / "parts" / chunk / "part.parquet"
     shutil.copyfile(other, study / "parts" / chunk / "part.parquet")
     drop_manifest_line(study, 128)
 
-    status = sweep(study.parents[1], dask_scheduler, "status", "proven")
+    status = sweep(study.parents[1], "status", "proven")
     assert status.returncode == 3, status.stdout + status.stderr  # corrupt, not "interrupted"
     assert "was computed for study fingerprint" in status.stderr
 
-    output = rerun(study, finished, dask_scheduler)
+    output = rerun(study, finished)
     assert f"quarantined parts/{chunk}/part.parquet (scenarios 128..191): not in the manifest" in (
         output
     )
@@ -150,15 +147,15 @@ def test_a_part_of_another_study_is_refused_by_its_fingerprint(
 
 
 def test_an_edited_scenario_count_is_restored_not_half_repaired(
-    study: Path, finished: Path, dask_scheduler: str
+    study: Path, finished: Path
 ) -> None:
     record = json.loads((study / "study.json").read_text()) | {"n_scenarios": 256}
     (study / "study.json").write_text(json.dumps(record))
 
-    status = sweep(study.parents[1], dask_scheduler, "status", "proven")
+    status = sweep(study.parents[1], "status", "proven")
     assert status.returncode == 3, status.stdout + status.stderr
     assert "study.json records 256 scenarios, its spec defines 320 (edited?)" in status.stderr
 
-    output = rerun(study, finished, dask_scheduler)  # nothing quarantined, nothing lost
+    output = rerun(study, finished)  # nothing quarantined, nothing lost
     assert "quarantined" not in output and "proven: 0 of 5 chunks run" in output
     assert json.loads((study / "study.json").read_text())["n_scenarios"] == 320

@@ -1,18 +1,20 @@
-"""A study's identity: its resolved spec, fixed values (calibrated ones included), the kernel's
-version constant and its input data -- not the bytes of source files.
+"""A study's identity: its resolved spec, fixed values (calibrated ones included), the code of
+its kernel and of the design (syntax, not bytes) and its input data.
 
-A docstring edit keeps the fingerprint (no million-scenario rerun), a new calibration or a
-version bump changes it, and a resumed run refuses to mix chunks of two identities.
+A docstring edit keeps the fingerprint (no million-scenario rerun), a new calibration or an edit
+of the kernel's code changes it, with no version to bump, and a resumed run refuses to mix
+chunks of two identities.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -20,14 +22,13 @@ import duckdb
 import pytest
 from toy_kernel import TOY
 
-from migsys.kernels import registry
 from migsys.projections.store import (
     Calibration,
     FitStatistics,
     load_projection_tables,
     save_calibration,
 )
-from migsys.sweeps import store
+from migsys.sweeps import registry, store
 from migsys.sweeps.engine import (
     StudyConflict,
     identity_changes,
@@ -35,10 +36,9 @@ from migsys.sweeps.engine import (
     run_study,
     study_fingerprint,
 )
+from migsys.sweeps.evaluators import InProcess
 from migsys.sweeps.models import ModelContext
 from migsys.sweeps.spec import MissingInputs, UnusableCalibration, parse_spec
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,12 +86,12 @@ def _calibrate(home: Path, warehouse: Path, *fits: tuple[dict, datetime, int]) -
 
 
 def test_a_new_calibration_changes_the_identity_and_a_resume_refuses_to_mix(
-    toy, tmp_path: Path, dask_scheduler: str
+    toy, tmp_path: Path
 ) -> None:
     warehouse, home = tmp_path / "warehouse.duckdb", tmp_path / "home"
     spec = _toy_spec(capacity={"from": "calibration"}, start={"from": "calibration"})
     with pytest.raises(MissingInputs, match=r"no published warehouse at .*warehouse.duckdb"):
-        prepare_study(spec, tmp_path / "sweeps", ModelContext(warehouse))
+        prepare_study(spec, ModelContext(warehouse))
     _calibrate(
         home,
         warehouse,
@@ -101,7 +101,7 @@ def test_a_new_calibration_changes_the_identity_and_a_resume_refuses_to_mix(
     )
     context = ModelContext(warehouse)
     first = run_study(
-        spec, tmp_path / "sweeps", scheduler=dask_scheduler, progress=False, context=context
+        spec, tmp_path / "sweeps", evaluator=InProcess(), progress=False, context=context
     )
     record = json.loads((first.directory / "study.json").read_text())
     assert record["fixed_parameters"] == {"capacity": 120.0, "start": 8.0}
@@ -110,24 +110,22 @@ def test_a_new_calibration_changes_the_identity_and_a_resume_refuses_to_mix(
     for start in (0, 60):
         shutil.rmtree(first.directory / "parts" / f"chunk={start:012d}")
     _calibrate(home, warehouse, ({"capacity": 150.0, "start": 8.0}, datetime(2026, 6, 1), 2000))
-    prepared = prepare_study(spec, tmp_path / "elsewhere", context)
+    prepared = prepare_study(spec, context)
     assert prepared.fixed == {"capacity": 150.0, "start": 8.0}
     assert prepared.fingerprint != first.fingerprint
     assert identity_changes(record, prepared) == [
         "fixed or calibrated values (capacity 120.0 -> 150.0)"
     ]
     with pytest.raises(StudyConflict, match=r"capacity 120.0 -> 150.0.*cannot be mixed"):
-        run_study(
-            spec, tmp_path / "sweeps", scheduler=dask_scheduler, progress=False, context=context
-        )
+        run_study(spec, tmp_path / "sweeps", evaluator=InProcess(), progress=False, context=context)
     assert store.verify_study(first.directory).scenarios_verified == 30  # nothing was added
 
 
 def test_chunks_recorded_for_another_fingerprint_are_not_adopted(
-    make_spec, sweeps_root: Path, dask_scheduler: str
+    make_spec, sweeps_root: Path
 ) -> None:
     spec = make_spec(n=64, chunk_size=100)
-    run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     study = store.StudyDir(run.directory)
     lines = study.manifest.read_text().splitlines()
     foreign = json.loads(lines[1]) | {"fingerprint": "f" * 24}
@@ -135,40 +133,21 @@ def test_chunks_recorded_for_another_fingerprint_are_not_adopted(
     check = store.verify_study(run.directory)
     assert not check.ok and not check.unrecorded
     assert "was run for fingerprint ffffffffffff" in check.describe()
-    again = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    again = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     assert again.chunks_run == 1 and store.verify_study(run.directory).loadable
 
 
 def test_fingerprint_parts(make_spec) -> None:
     spec = make_spec()
     fixed: dict[str, float] = {}
-    base = study_fingerprint(spec, fixed, "ishigami-v1", "none")
-    assert base == study_fingerprint(make_spec(chunk_size=77), fixed, "ishigami-v1", "none")
-    assert base == study_fingerprint(
-        make_spec(description="other words"), fixed, "ishigami-v1", "none"
-    )
-    assert base != study_fingerprint(make_spec(seed=3), fixed, "ishigami-v1", "none")
-    assert base != study_fingerprint(spec, {"x3": 0.0}, "ishigami-v1", "none")
-    assert base != study_fingerprint(spec, fixed, "ishigami-v2", "none")
-    assert base != study_fingerprint(spec, fixed, "ishigami-v1", "data2")
-
-
-def _fingerprint_from(package_root: Path, tmp_path: Path, env_extra: dict) -> str:
-    """Fingerprint of a small Ishigami study computed by the package in ``package_root``."""
-    code = (
-        "import migsys.sweeps.engine as e, sys; "
-        "from migsys.sweeps.spec import load_spec; "
-        f"spec = load_spec({str(REPO_ROOT / 'studies' / 'ishigami_sobol.toml')!r}); "
-        f"print(e.prepare_study(spec, {str(tmp_path / 'sweeps')!r}).fingerprint); "
-        "print(e.__file__, file=sys.stderr)"
-    )
-    env = os.environ | {"PYTHONPATH": str(package_root)} | env_extra
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().startswith(str(package_root)), done.stderr
-    return done.stdout.strip()
+    code = "ishigami-0123456789ab"
+    base = study_fingerprint(spec, fixed, code, "none")
+    assert base == study_fingerprint(make_spec(chunk_size=77), fixed, code, "none")
+    assert base == study_fingerprint(make_spec(description="other words"), fixed, code, "none")
+    assert base != study_fingerprint(make_spec(seed=3), fixed, code, "none")
+    assert base != study_fingerprint(spec, {"x3": 0.0}, code, "none")
+    assert base != study_fingerprint(spec, fixed, "ishigami-ba9876543210", "none")
+    assert base != study_fingerprint(spec, fixed, code, "data2")
 
 
 def _package_copy(tmp_path: Path) -> Path:
@@ -183,38 +162,85 @@ def _package_copy(tmp_path: Path) -> Path:
     return root
 
 
-def test_docstring_edits_keep_the_fingerprint_a_version_bump_does_not(tmp_path: Path) -> None:
+# Run by a Python whose migsys is the copy: the fingerprint of a small Ishigami study, then
+# again after docstring edits, then after an edit of a kernel's code.
+_EDITS = """
+import sys
+from pathlib import Path
+import migsys.sweeps.engine as e
+from migsys.sweeps.spec import load_spec
+assert e.__file__.startswith(sys.argv[1]), e.__file__
+site = Path(sys.argv[1]) / "migsys"
+spec = load_spec(site / "studies" / "ishigami_sobol.toml")
+print(e.prepare_study(spec).fingerprint)
+for relative in ("kernels/depopulation_step.py", "sweeps/design.py", "sweeps/testfunctions.py"):
+    path = site / relative
+    path.write_text(path.read_text().replace('\"\"\"', '\"\"\"Edited docstring. ', 1))
+print(e.prepare_study(spec).fingerprint)
+path = site / "sweeps" / "testfunctions.py"
+text = path.read_text()
+assert "ISHIGAMI_A = 7.0" in text
+path.write_text(text.replace("ISHIGAMI_A = 7.0", "ISHIGAMI_A = 7.5"))
+print(e.prepare_study(spec).fingerprint)
+"""
+
+
+def test_docstring_edits_keep_the_fingerprint_a_code_edit_does_not(tmp_path: Path) -> None:
+    """In an installed layout (site-packages/migsys/...), with no version constant anywhere."""
     root = _package_copy(tmp_path)
-    before = _fingerprint_from(root, tmp_path, {})
-    for relative in ("kernels/remittances.py", "sweeps/engine.py", "sweeps/testfunctions.py"):
-        path = root / "migsys" / relative
-        text = path.read_text()
-        path.write_text(text.replace('"""', '"""Edited docstring. ', 1))
-    assert _fingerprint_from(root, tmp_path, {}) == before
-    registry_file = root / "migsys" / "kernels" / "registry.py"
-    text = registry_file.read_text()
-    bumped = text.replace(
-        'name="ishigami",\n        version=1,', 'name="ishigami",\n        version=2,'
+    env = os.environ | {"PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _EDITS, str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
-    assert bumped != text
-    registry_file.write_text(bumped)
-    assert _fingerprint_from(root, tmp_path, {}) != before
+    assert done.returncode == 0, done.stderr
+    before, after_docstrings, after_code = done.stdout.split()
+    assert after_docstrings == before
+    assert after_code != before
 
 
-def test_a_kernel_version_bump_refuses_to_resume(toy, tmp_path: Path, dask_scheduler: str) -> None:
+@pytest.fixture()
+def editable_toy(tmp_path: Path, monkeypatch):
+    """The toy kernel as a module of its own in ``tmp_path`` (to be edited), registered."""
+    name = f"toy_{uuid.uuid4().hex[:8]}"
+    here = Path(__file__).parent
+    source = tmp_path / f"{name}.py"
+    source.write_text((here / "toy_kernel.py").read_text())
+    shutil.copy(here / "toy_kernel.csv", tmp_path / "toy_kernel.csv")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    module = importlib.import_module(name)
+    with registry.registered(module.TOY):
+        yield source
+    del sys.modules[name]
+
+
+def test_an_edit_of_the_kernels_code_refuses_to_resume_a_docstring_edit_does_not(
+    editable_toy: Path, tmp_path: Path
+) -> None:
     spec = _toy_spec()
-    run = run_study(spec, tmp_path / "sweeps", scheduler=dask_scheduler, progress=False)
-    registry.unregister(TOY.name)
-    registry.register(dataclasses.replace(TOY, version=2))
-    try:
-        with pytest.raises(
-            StudyConflict, match=r"kernel version \(toy_logistic-v1 -> toy_logistic-v2\)"
-        ):
-            run_study(spec, tmp_path / "sweeps", scheduler=dask_scheduler, progress=False)
-    finally:
-        registry.unregister(TOY.name)
-        registry.register(TOY)
-    assert store.verify_study(run.directory).loadable
+    root = tmp_path / "sweeps"
+    run = run_study(spec, root, evaluator=InProcess(), progress=False)
+    # A study interrupted: one chunk lost. A docstring and a comment change: it resumes.
+    shutil.rmtree(run.directory / "parts" / "chunk=000000000030")
+    text = editable_toy.read_text()
+    edited = text.replace('"""Stock of each scenario', '"""The stock of each scenario', 1)
+    edited = edited.replace("    n_years = years[1]", "    # the grid\n    n_years = years[1]", 1)
+    assert edited != text
+    editable_toy.write_text(edited)
+    resumed = run_study(spec, root, evaluator=InProcess(), progress=False)
+    assert resumed.chunks_run == 1 and resumed.fingerprint == run.fingerprint
+    # An edit of what the kernel computes: no version to bump, the study refuses to mix.
+    shutil.rmtree(run.directory / "parts" / "chunk=000000000030")
+    editable_toy.write_text(
+        edited.replace("(1.0 - previous / capacity)", "(1.0 - previous / capacity) ** 1.1")
+    )
+    with pytest.raises(StudyConflict, match=r"changed: kernel or design code \(toy_logistic-"):
+        run_study(spec, root, evaluator=InProcess(), progress=False)
+    assert store.verify_study(run.directory).scenarios_verified == 60  # nothing was added
 
 
 def test_a_spread_around_a_zero_fit_is_skipped_by_the_nightly_with_the_reason(
@@ -224,4 +250,4 @@ def test_a_spread_around_a_zero_fit_is_skipped_by_the_nightly_with_the_reason(
     _calibrate(home, warehouse, ({"capacity": 120.0, "start": 0.0}, datetime(2026, 1, 1), 2000))
     spec = _toy_spec(start={"from": "calibration", "relative_spread": 0.5})
     with pytest.raises(UnusableCalibration, match=r"relative_spread around a fitted value of 0.0"):
-        prepare_study(spec, tmp_path / "sweeps", ModelContext(warehouse))
+        prepare_study(spec, ModelContext(warehouse))

@@ -19,12 +19,12 @@ from migsys.projections.store import (
     load_projection_tables,
     save_calibration,
 )
+from migsys.sweeps import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import ChunkTask, parameter_matrix, prepare_study, run_study
+from migsys.sweeps.evaluators import InProcess
 from migsys.sweeps.models import ModelContext, build_model
 from migsys.sweeps.spec import MissingInputs, SpecError, parse_spec
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 
 def _remittance_spec(**study: object):
@@ -57,15 +57,13 @@ def _table(directory: Path):
     )
 
 
-def test_remittance_study_equals_direct_kernel_calls(
-    published_home, sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_remittance_study_equals_direct_kernel_calls(published_home, sweeps_root: Path) -> None:
     context = ModelContext(warehouse=published_home.warehouse)
     spec = _remittance_spec()
-    run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
+    run = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False, context=context)
     assert run.n_scenarios == 64 * 5
     table = _table(run.directory)
-    prepared = prepare_study(spec, sweeps_root / "direct", context)
+    prepared = prepare_study(spec, context)
     task = ChunkTask(
         "", spec, prepared.model, tuple(sorted(prepared.fixed.items())), 0, spec.n_scenarios
     )
@@ -90,9 +88,7 @@ def test_remittance_study_equals_direct_kernel_calls(
     assert s1.idxmax() == "amount_base"
 
 
-def test_depopulation_runs_over_every_municipality(
-    published_home, sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_depopulation_runs_over_every_municipality(published_home, sweeps_root: Path) -> None:
     context = ModelContext(warehouse=published_home.warehouse)
     spec = parse_spec(
         {
@@ -107,8 +103,8 @@ def test_depopulation_runs_over_every_municipality(
             "parameters": {"emigration_scale": {"low": 0.0, "high": 2.5}},
         }
     )
-    run = run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
-    prepared = prepare_study(spec, sweeps_root / "direct", context)
+    run = run_study(spec, sweeps_root, evaluator=InProcess(), progress=False, context=context)
+    prepared = prepare_study(spec, context)
     model = prepared.model
     assert model.inputs["units"].n_units == 2443
     assert model.data_fingerprint.startswith("municipalities2000")
@@ -139,7 +135,7 @@ def test_depopulation_falls_back_to_table_1_degrees(paper_only_home) -> None:
             "parameters": {"tfr_target": {"low": 1.4, "high": 2.1}},
         }
     )
-    model = build_model(spec, ModelContext(warehouse=paper_only_home.warehouse))
+    model = build_model(spec, registry.get(spec.kernel), ModelContext(paper_only_home.warehouse))
     assert (
         model.data_fingerprint.startswith("table1_degrees") and model.inputs["units"].n_units == 6
     )
@@ -148,7 +144,7 @@ def test_depopulation_falls_back_to_table_1_degrees(paper_only_home) -> None:
 def test_kernel_without_warehouse_is_a_clear_error(tmp_path: Path) -> None:
     spec = _remittance_spec()
     with pytest.raises(SpecError, match=r"kernel remittances: needs the published warehouse"):
-        build_model(spec, ModelContext(warehouse=tmp_path / "warehouse.duckdb"))
+        build_model(spec, registry.get(spec.kernel), ModelContext(tmp_path / "warehouse.duckdb"))
 
 
 def _spec_from_calibration():
@@ -170,7 +166,7 @@ def test_from_calibration_takes_the_latest_calibration(published_home, tmp_path:
     with pytest.raises(
         MissingInputs, match=r"has no calibration of kernel 'remittances'|no main.calibrations"
     ):
-        prepare_study(_spec_from_calibration(), tmp_path / "sweeps", ModelContext(warehouse))
+        prepare_study(_spec_from_calibration(), ModelContext(warehouse))
     fit = FitStatistics("log remittances", 0.1, 0.05, 0.9, 20)
     for amount, stamp in ((4100.0, datetime(2026, 1, 1)), (4321.0, datetime(2026, 6, 1))):
         save_calibration(
@@ -188,13 +184,11 @@ def test_from_calibration_takes_the_latest_calibration(published_home, tmp_path:
         )
     with duckdb.connect(str(warehouse)) as con:
         load_projection_tables(con, tmp_path / "home")
-    prepared = prepare_study(_spec_from_calibration(), tmp_path / "sweeps", ModelContext(warehouse))
+    prepared = prepare_study(_spec_from_calibration(), ModelContext(warehouse))
     assert prepared.fixed["amount_base"] == 4321.0
 
 
-def test_iamc_export_of_a_kernel_study(
-    published_home, sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_iamc_export_of_a_kernel_study(published_home, sweeps_root: Path) -> None:
     import pandas as pd
 
     from migsys.sweeps.export import IAMC_COLUMNS, export_iamc
@@ -214,7 +208,7 @@ def test_iamc_export_of_a_kernel_study(
             "parameters": {"emigration_scale": {"low": 0.0, "high": 2.5}},
         }
     )
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False, context=context)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False, context=context)
     bands = pd.read_csv(export_iamc(sweeps_root, "dep-iamc", sweeps_root / "bands.csv"))
     assert tuple(bands.columns) == IAMC_COLUMNS
     assert set(bands["scenario"]) == {f"dep-iamc|p{q}" for q in ("05", "25", "50", "75", "95")}
@@ -243,5 +237,5 @@ def test_shipped_kernel_studies_fit_their_kernels(published_home, path: Path) ->
     from migsys.sweeps.spec import load_spec
 
     spec = load_spec(path)
-    model = build_model(spec, ModelContext(warehouse=published_home.warehouse))
+    model = build_model(spec, registry.get(spec.kernel), ModelContext(published_home.warehouse))
     assert set(spec.parameters) <= {p.name for p in model.parameters}

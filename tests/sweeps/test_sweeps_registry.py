@@ -2,8 +2,9 @@
 
 A toy kernel defined here (``toy_kernel.py`` + ``toy_kernel.csv`` + one ``register`` call) runs
 through ``migsys sweep run`` and ``migsys sweep analyze`` and lands in the warehouse; parameter
-tables are the single source of names, bounds and units; the versions of the built-in kernels
-are pinned to their outputs so a change of numbers without a version bump fails here.
+tables are the single source of names, bounds and units; the outputs of the built-in kernels are
+pinned on fixed inputs so that an unintended change of numbers fails here (an intended one
+re-runs the studies by itself: their fingerprint holds the kernel's code).
 """
 
 from __future__ import annotations
@@ -22,19 +23,19 @@ from toy_kernel import TOY
 from typer.testing import CliRunner
 
 from migsys.cli.app import app
-from migsys.kernels import registry
 from migsys.kernels.defaults import (
     DEPOPULATION_PARAMETERS,
     REMITTANCE_PARAMETERS,
     parse_parameter_table,
 )
+from migsys.sweeps import registry
 from migsys.sweeps.spec import SpecError, parse_spec
 from migsys.sweeps.warehouse import load_sweeps
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PINS = Path(__file__).with_name("kernel_versions.json")
+PINS = Path(__file__).with_name("kernel_outputs.json")
 HEADER = "name,default,low,high,valid_low,valid_high,unit,description,source\n"
 
 
@@ -67,17 +68,13 @@ above = 30.0
 """
 
 
-def test_a_toy_kernel_runs_through_sweep_run_and_analyze(
-    toy, tmp_path: Path, dask_scheduler: str, monkeypatch
-) -> None:
+def test_a_toy_kernel_runs_through_sweep_run_and_analyze(toy, tmp_path: Path, monkeypatch) -> None:
     home = tmp_path / "home"
     monkeypatch.setenv("MIGSYS_HOME", str(home))
     spec = tmp_path / "toy.toml"
     spec.write_text(TOY_SPEC)
     runner = CliRunner()
-    result = runner.invoke(
-        app, ["sweep", "run", str(spec), "--scheduler", dask_scheduler, "--no-progress"]
-    )
+    result = runner.invoke(app, ["sweep", "run", str(spec), "--in-process", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "toy-study: 4 of 4 chunks run (128 scenarios" in result.output
     result = runner.invoke(app, ["sweep", "analyze", "toy-study", "--plots"])
@@ -93,7 +90,7 @@ def test_a_toy_kernel_runs_through_sweep_run_and_analyze(
     assert np.array_equal(rows.column("stock__2010").to_numpy(), direct["stock"][:, -1])
     assert np.array_equal(rows.column("stock_horizon").to_numpy(), direct["stock_horizon"])
     record = json.loads((study / "study.json").read_text())
-    assert record["kernel_version"] == "toy_logistic-v1"
+    assert record["code_version"] == f"toy_logistic-{study_code_fingerprint(toy)}"
     assert record["fixed_parameters"] == {"start": 12.0}
     assert {p.name for p in (study / "plots").iterdir()} >= {
         "envelope_stock.png",
@@ -103,13 +100,20 @@ def test_a_toy_kernel_runs_through_sweep_run_and_analyze(
     con = duckdb.connect()
     assert load_sweeps(con, home / "sweeps").loaded == ["toy-study"]
     assert con.execute(
-        "select kernel, version from sweeps.kernels where kernel = 'toy_logistic'"
-    ).fetchall() == [("toy_logistic", 1)]
+        "select kernel, code_fingerprint from sweeps.kernels where kernel = 'toy_logistic'"
+    ).fetchall() == [("toy_logistic", registry.code_fingerprint(toy))]
     assert con.execute("select kernel from sweeps.studies").fetchall() == [("toy_logistic",)]
 
 
 def toy_evaluate(params: np.ndarray) -> dict[str, np.ndarray]:
-    return registry.resolve(TOY.evaluate)(params, {}, (2000, 2010))
+    return TOY.evaluate(params, {}, (2000, 2010))
+
+
+def study_code_fingerprint(kernel: registry.Kernel) -> str:
+    from migsys.fingerprint import fingerprint
+    from migsys.sweeps import design
+
+    return fingerprint(code=[kernel.evaluate, design])[:12]
 
 
 def test_spec_validation_comes_from_the_registry(toy) -> None:
@@ -176,20 +180,6 @@ def test_parameter_table_errors_name_file_row_and_column(row: str, message: str)
         parse_parameter_table(HEADER + row, "t.csv")
 
 
-def test_every_reference_of_the_registry_resolves() -> None:
-    for kernel in registry.BUILTIN_KERNELS:
-        assert callable(registry.resolve(kernel.evaluate)), kernel.name
-        if kernel.calibrate:
-            assert callable(registry.resolve(kernel.calibrate)), kernel.name
-    for source in registry.INPUT_SOURCES.values():
-        assert callable(registry.resolve(source.load)) and callable(
-            registry.resolve(source.fingerprint)
-        )
-    from migsys.projections.calibration import KERNELS
-
-    assert KERNELS == registry.calibrated_kernels() == ("depopulation", "remittances")
-
-
 def test_dbt_kernel_test_refers_to_the_registry_table() -> None:
     models = REPO_ROOT / "dbt_project" / "models" / "staging" / "sweeps"
     studies = yaml.safe_load((models / "stg_sweeps__studies.yml").read_text())
@@ -202,18 +192,17 @@ def test_dbt_kernel_test_refers_to_the_registry_table() -> None:
     assert "ishigami" not in text  # no hand-kept list of kernel names
 
 
-def test_no_import_cycle_and_spec_parsing_stays_light() -> None:
+def test_spec_parsing_and_the_registry_stay_light() -> None:
+    """Reading the registry (every spec validation, ``migsys sweep status``) loads neither the
+    Numba kernels nor DuckDB nor the projections: the adapters import them when they run."""
     code = (
-        "import sys; import migsys.sweeps.spec; "
-        "heavy = {'migsys.kernels.depopulation', 'migsys.kernels.remittances', 'duckdb'}; "
-        "assert not heavy & set(sys.modules), 'spec parsing imports kernels or duckdb'; "
-        "import migsys.sweeps.models; "
-        "assert 'migsys.sweeps.kernel_adapters' not in sys.modules; "
-        "import migsys.sweeps.kernel_adapters, migsys.sweeps.engine"
+        "import sys; import migsys.sweeps.spec, migsys.sweeps.models; "
+        "heavy = {'migsys.kernels.depopulation', 'migsys.kernels.remittances', 'duckdb', "
+        "'migsys.projections.inputs'}; "
+        "assert not heavy & set(sys.modules), sorted(heavy & set(sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert not (REPO_ROOT / "sweeps" / "kernel_models.py").exists()
 
 
 def _pin_inputs() -> dict[str, object]:
@@ -254,7 +243,7 @@ def _pinned_outputs(kernel: registry.Kernel, inputs: dict) -> dict[str, list[flo
     rows = np.array([[p.default for p in kernel.parameters], [p.low for p in kernel.parameters]])
     rows[1] = [p.low + 0.37 * (p.high - p.low) for p in kernel.parameters]
     years = kernel.default_years
-    values = registry.resolve(kernel.evaluate)(rows, inputs, years)
+    values = kernel.evaluate(rows, inputs, years)
     return {
         o.name: np.asarray(values[o.name], dtype=float).reshape(2, -1)[:, -1].tolist()
         for o in kernel.outputs
@@ -262,28 +251,25 @@ def _pinned_outputs(kernel: registry.Kernel, inputs: dict) -> dict[str, list[flo
 
 
 @pytest.mark.parametrize("kernel", registry.BUILTIN_KERNELS, ids=lambda k: k.name)
-def test_kernel_outputs_change_only_with_the_version(kernel: registry.Kernel) -> None:
-    """Outputs at fixed inputs are pinned per version: changing a kernel's numbers without
-    bumping its version in kernels/registry.py would keep stale standing-study results."""
+def test_kernel_outputs_stay_pinned(kernel: registry.Kernel) -> None:
+    """Outputs at fixed inputs are pinned: a change of a kernel's numbers must be meant. (Its
+    studies re-run by themselves either way: their fingerprint holds the kernel's code.)"""
     pins = json.loads(PINS.read_text())[kernel.name]
     now = _pinned_outputs(kernel, _pin_inputs())
     message = (
-        f"kernel {kernel.name}: outputs differ from those pinned for version {pins['version']}. "
-        f"If the change is intended, bump its version in kernels/registry.py and pin the new "
-        f"outputs in {PINS.name}: {json.dumps(now)}"
+        f"kernel {kernel.name}: outputs differ from those pinned. If the change is intended, "
+        f"pin the new outputs in {PINS.name}: {json.dumps(now)}"
     )
-    assert pins["version"] == kernel.version, message
-    assert now.keys() == pins["outputs"].keys(), message
-    for name, values in pins["outputs"].items():
+    assert now.keys() == pins.keys(), message
+    for name, values in pins.items():
         assert np.allclose(now[name], values, rtol=1e-9, atol=0), f"{name}: {message}"
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
-def test_dbt_accepts_registered_kernels_and_refuses_others(
-    toy, tmp_path: Path, dask_scheduler: str
-) -> None:
+def test_dbt_accepts_registered_kernels_and_refuses_others(toy, tmp_path: Path) -> None:
     from migsys.sweeps.engine import run_study
+    from migsys.sweeps.evaluators import InProcess
     from migsys.warehouse.dbt_runner import run_dbt
 
     spec = parse_spec(
@@ -298,7 +284,7 @@ def test_dbt_accepts_registered_kernels_and_refuses_others(
             "parameters": {"rate": {"low": 0.05, "high": 0.2}},
         }
     )
-    run_study(spec, tmp_path / "sweeps", scheduler=dask_scheduler, progress=False)
+    run_study(spec, tmp_path / "sweeps", evaluator=InProcess(), progress=False)
     database = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(database)) as con:
         assert load_sweeps(con, tmp_path / "sweeps").loaded == ["toy-dbt"]

@@ -1,4 +1,4 @@
-"""A study through a real single-node Slurm: its results are those of a local run, bit for bit.
+"""A study through a real single-node Slurm: its results are those of an in-process run, bitwise.
 
 The fixture writes its own ``slurm.conf`` into a temporary folder and starts ``munged``,
 ``slurmctld`` and ``slurmd`` (one node with this machine's CPUs) on free ports; the study then
@@ -30,7 +30,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from migsys.sweeps.engine import run_study
-from migsys.sweeps.evaluators import LocalProcesses, Slurm
+from migsys.sweeps.evaluators import InProcess, Slurm
 from migsys.sweeps.models import ModelContext
 from migsys.sweeps.spec import parse_spec
 
@@ -238,7 +238,9 @@ def _results(directory: Path) -> dict[str, np.ndarray]:
     return {name: table.column(name).to_numpy() for name in table.column_names}
 
 
-def test_study_through_slurm_jobs_matches_a_local_run(slurm_node: SlurmNode, tmp_path) -> None:
+def test_study_through_slurm_jobs_matches_an_in_process_run(
+    slurm_node: SlurmNode, tmp_path
+) -> None:
     import dask
 
     from migsys.bench.kernels import remittance_inputs
@@ -248,7 +250,7 @@ def test_study_through_slurm_jobs_matches_a_local_run(slurm_node: SlurmNode, tmp
         inputs={"remittance_inputs": remittance_inputs(np.random.default_rng(71))}
     )
     local = run_study(
-        spec, tmp_path / "local", evaluator=LocalProcesses(2), progress=False, context=context
+        spec, tmp_path / "local", evaluator=InProcess(), progress=False, context=context
     )
     evaluator = Slurm(workers=2, cores=1, memory="1GiB", walltime="00:15:00")
     job_settings = {

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from migsys.sweeps import registry
 from migsys.sweeps.models import build_model
 from migsys.sweeps.spec import SpecError, load_spec, parse_spec
 
@@ -42,7 +43,7 @@ def test_shipped_studies_are_valid(path: Path) -> None:
     spec = load_spec(path)
     assert spec.n_scenarios > 0
     if spec.kernel in ("ishigami", "sobol_g"):
-        build_model(spec)
+        build_model(spec, registry.get(spec.kernel))
 
 
 def test_good_spec_counts_saltelli_rows(tmp_path: Path) -> None:
@@ -181,14 +182,15 @@ def test_the_scenario_limit_is_configurable(tmp_path: Path, monkeypatch) -> None
     from migsys.sweeps.spec import SpecLimits
 
     path = _write(tmp_path, _limits_spec('method = "sobol"\nn = 1024'))
-    assert load_spec(path).n_scenarios == 4096
+    # The library reads no environment: the entry point passes its own.
     monkeypatch.setenv("MIGSYS_MAX_SCENARIOS", "4000")
+    assert load_spec(path).n_scenarios == 4096
+    environ = {"MIGSYS_MAX_SCENARIOS": "4000"}
     with pytest.raises(SpecError, match=r"4,096 scenarios exceed the limit of 4,000 \(MIGSYS_MAX"):
-        load_spec(path)
-    assert load_spec(path, limits=SpecLimits.from_env(5000)).n_scenarios == 4096
-    monkeypatch.setenv("MIGSYS_MAX_SCENARIOS", "lots")
+        load_spec(path, limits=SpecLimits.from_environ(environ))
+    assert load_spec(path, limits=SpecLimits.from_environ(environ, 5000)).n_scenarios == 4096
     with pytest.raises(SpecError, match=r"MIGSYS_MAX_SCENARIOS='lots': must be a positive whole"):
-        load_spec(path)
+        SpecLimits.from_environ({"MIGSYS_MAX_SCENARIOS": "lots"})
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A self-checking sweep store, against a real Dask scheduler and worker processes.
+"""A self-checking sweep store: faults of a finished study found, refused and repaired.
 
 Each fault of the issue is reproduced on a finished study: a part copied over another chunk's
 part, a truncated part, an edited manifest ("finished 384/320"), stray entries, folders that are
@@ -27,8 +27,6 @@ from migsys.sweeps import store
 from migsys.sweeps.engine import study_status
 from migsys.sweeps.warehouse import load_sweeps
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
-
 SPEC = """
 [study]
 name = "stored"
@@ -55,12 +53,11 @@ def _sha(path: Path) -> str:
 class Study:
     """A finished study in its own MIGSYS_HOME, run through the CLI on the test cluster."""
 
-    def __init__(self, tmp_path: Path, scheduler: str, monkeypatch) -> None:
+    def __init__(self, tmp_path: Path, monkeypatch) -> None:
         self.home = tmp_path / "home"
         monkeypatch.setenv("MIGSYS_HOME", str(self.home))
         self.spec = tmp_path / "stored.toml"
         self.spec.write_text(SPEC)
-        self.scheduler = scheduler
         self.runner = CliRunner()
         result = self.run()
         assert result.exit_code == 0, result.output
@@ -72,7 +69,7 @@ class Study:
         return self.runner.invoke(app, ["sweep", *args])
 
     def run(self):
-        return self.cli("run", str(self.spec), "--scheduler", self.scheduler, "--no-progress")
+        return self.cli("run", str(self.spec), "--in-process", "--no-progress")
 
     def part(self, start: int) -> Path:
         return self.dir / "parts" / f"chunk={start:012d}" / "part.parquet"
@@ -104,8 +101,8 @@ class Study:
 
 
 @pytest.fixture()
-def study(tmp_path: Path, dask_scheduler: str, monkeypatch) -> Study:
-    return Study(tmp_path, dask_scheduler, monkeypatch)
+def study(tmp_path: Path, monkeypatch) -> Study:
+    return Study(tmp_path, monkeypatch)
 
 
 def test_a_part_copied_over_another_chunk_is_found_and_rerun(study: Study) -> None:

@@ -6,16 +6,14 @@ import json
 from pathlib import Path
 
 import duckdb
-import pytest
 from typer.testing import CliRunner
 
 from migsys.cli.app import app
-from migsys.kernels import registry
+from migsys.sweeps import registry
 from migsys.sweeps.analysis import analyze_study
 from migsys.sweeps.engine import run_study
+from migsys.sweeps.evaluators import InProcess
 from migsys.sweeps.warehouse import TABLES, load_sweeps
-
-pytestmark = pytest.mark.filterwarnings("ignore:.*(Port|port).*:UserWarning")
 
 
 def _counts(con) -> dict[str, int]:
@@ -33,11 +31,9 @@ def test_tables_exist_even_without_studies(tmp_path: Path) -> None:
     assert counts == dict.fromkeys(set(TABLES) - {"kernels"}, 0)
 
 
-def test_finished_studies_load_and_stale_analysis_is_left_out(
-    make_spec, sweeps_root: Path, dask_scheduler: str
-) -> None:
+def test_finished_studies_load_and_stale_analysis_is_left_out(make_spec, sweeps_root: Path) -> None:
     spec = make_spec(n=64, chunk_size=100)
-    run_study(spec, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(spec, sweeps_root, evaluator=InProcess(), progress=False)
     analyze_study(sweeps_root, spec)
     con = duckdb.connect()
     assert load_sweeps(con, sweeps_root).loaded == ["ishigami-test"]
@@ -58,7 +54,7 @@ def test_finished_studies_load_and_stale_analysis_is_left_out(
     meta = sweeps_root / "ishigami-test" / "analysis" / "analysis.json"
     meta.write_text(json.dumps({"fingerprint": "other", "warnings": []}))
     unfinished = make_spec(name="half-done", n=64, chunk_size=100)
-    run_study(unfinished, sweeps_root, scheduler=dask_scheduler, progress=False)
+    run_study(unfinished, sweeps_root, evaluator=InProcess(), progress=False)
     next((sweeps_root / "half-done" / "parts").iterdir()).joinpath("part.parquet").unlink()
     con = duckdb.connect()
     loaded = load_sweeps(con, sweeps_root)
@@ -92,13 +88,11 @@ x2 = { low = 0.0, high = 1.0 }
 """
 
 
-def test_cli_run_status_analyze(tmp_path: Path, dask_scheduler: str, monkeypatch) -> None:
+def test_cli_run_status_analyze(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MIGSYS_HOME", str(tmp_path / "home"))
     runner = CliRunner()
     spec = _write_spec(tmp_path, SPEC)
-    result = runner.invoke(
-        app, ["sweep", "run", str(spec), "--scheduler", dask_scheduler, "--no-progress"]
-    )
+    result = runner.invoke(app, ["sweep", "run", str(spec), "--in-process", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "cli-study: 3 of 3 chunks run (1,024 scenarios" in result.output
     result = runner.invoke(app, ["sweep", "status", "cli-study"])
@@ -112,9 +106,7 @@ def test_cli_run_status_analyze(tmp_path: Path, dask_scheduler: str, monkeypatch
     assert result.exit_code == 2 and "no yearly series kept" in result.output
 
 
-def test_analysis_by_name_keeps_the_parameter_order(
-    tmp_path: Path, dask_scheduler: str, monkeypatch
-) -> None:
+def test_analysis_by_name_keeps_the_parameter_order(tmp_path: Path, monkeypatch) -> None:
     """study.json is written with sorted keys; the spec read back must keep the design's order."""
     monkeypatch.setenv("MIGSYS_HOME", str(tmp_path / "home"))
     text = SPEC.replace(
@@ -128,7 +120,7 @@ def test_analysis_by_name_keeps_the_parameter_order(
     runner = CliRunner()
     assert (
         runner.invoke(
-            app, ["sweep", "run", str(spec_path), "--scheduler", dask_scheduler, "--no-progress"]
+            app, ["sweep", "run", str(spec_path), "--in-process", "--no-progress"]
         ).exit_code
         == 0
     )

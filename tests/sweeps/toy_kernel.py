@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from migsys.kernels.defaults import read_parameter_table
-from migsys.kernels.registry import Kernel, Output
+from migsys.sweeps.outcomes import Output
+from migsys.sweeps.registry import Kernel
 
-VERSION = 1
 PARAMETERS = read_parameter_table(Path(__file__).with_name("toy_kernel.csv"))
 
 
@@ -37,7 +37,6 @@ def evaluate(
 
 TOY = Kernel(
     name="toy_logistic",
-    version=VERSION,
     description="logistic growth of a stock (test kernel)",
     parameters=PARAMETERS,
     outputs=(
@@ -45,7 +44,7 @@ TOY = Kernel(
         Output("doubled", "scalar", "1", "1 when the stock at least doubled"),
         Output("stock", "series", "units", "stock by year", "Toy|Stock", "Nowhere"),
     ),
-    evaluate=f"{__name__}:evaluate",
+    evaluate=evaluate,
     default_years=(2000, 2020),
     calibrations=("toy_logistic",),
     parameter_table=str(Path(__file__).with_name("toy_kernel.csv")),

@@ -1,69 +1,40 @@
-"""The kernel registry: one declaration per kernel, from which everything else is derived.
+"""The kernel registry: one declaration per kernel the studies can run.
 
-A :class:`Kernel` says what the sweep engine, the study specs, calibration and the warehouse need
-to know about a model: its parameters (read from its table, ``kernels/parameters/<name>.csv``),
-its outputs, the inputs it loads from the warehouse, its default years, which calibrations can
-supply its parameters, and a version constant. Spec validation (:mod:`sweeps.spec`), the
-engine and models (:mod:`sweeps.models`), ``from = "calibration"`` lookups
-(:mod:`sweeps.calibration`), ``migsys calibrate`` and the warehouse table ``sweeps.kernels`` (which
-the dbt tests of ``stg_sweeps__studies.kernel`` refer to) all read it from here.
+A :class:`Kernel` says what the engine, the study specs, ``from = "calibration"`` lookups and the
+warehouse need to know about a model: its parameters (the kernel's own table,
+``kernels/parameters/<name>.csv``), its outputs (:mod:`sweeps.outcomes`), the function that
+evaluates a batch (:mod:`sweeps.kernel_adapters`), the names of the inputs it reads from the
+warehouse (:mod:`sweeps.inputs`), its default years and which calibrations can supply its
+parameters. Spec validation (:mod:`sweeps.spec`), the model (:mod:`sweeps.models`), the study
+engine and the warehouse table ``sweeps.kernels`` (which the dbt tests of
+``stg_sweeps__studies.kernel`` refer to) read it from here.
 
-Adding a kernel: write its module (a batch function and, if it needs data, an input loader) and
-add one :class:`Kernel` to ``BUILTIN_KERNELS`` (or call :func:`register` from a plugin or a test).
+The registry sits above the kernels (``kernels/`` imports nothing of the project) and imports
+what it names. There is no version to bump: a study's fingerprint holds the code of its kernel
+(:func:`code_fingerprint`), so an edit of what the kernel computes re-runs its studies and a
+docstring edit does not.
 
-Functions are referenced as ``"module:function"`` strings and imported only when called, so that
-reading the registry (every spec validation) does not import Numba kernels or the warehouse code,
-and so that declarations pickle to Dask workers as plain data.
-
-Bump ``version`` whenever the kernel's numbers change for the same parameters and inputs (a new
-mechanism, a fixed bug, another default schedule): it is part of every study's fingerprint, so
-standing studies re-run; a docstring or speed-only edit keeps the version and the stored results.
-``tests/sweeps/test_sweeps_registry.py`` pins each version's outputs on fixed inputs to catch a
-forgotten bump.
+Adding a kernel: write its module (a batch function and, if it needs data, an input source in
+:mod:`sweeps.inputs`) and add one :class:`Kernel` to ``BUILTIN_KERNELS`` (or call
+:func:`register` from a plugin or a test).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
+import numpy as np
+
+from migsys.fingerprint import fingerprint
 from migsys.kernels.defaults import Parameter, kernel_parameters
+from migsys.sweeps import kernel_adapters
+from migsys.sweeps.outcomes import Output
 
-OutputKind = Literal["scalar", "series"]
-
-
-@dataclass(frozen=True)
-class Output:
-    """An outcome: ``scalar`` gives one value per scenario, ``series`` one per scenario and year.
-
-    ``step`` is the year step of a series when it differs from the kernel's ``year_step``.
-    """
-
-    name: str
-    kind: OutputKind
-    unit: str = "1"
-    description: str = ""
-    variable: str = ""  # IAMC variable name (e.g. "Population"); defaults to ``name``
-    region: str = "Mexico"
-    step: int | None = None
-
-
-@dataclass(frozen=True)
-class InputSource:
-    """Data a kernel reads from the published warehouse.
-
-    ``load(con, base_year, horizon_year) -> (value, label)`` reads it (``label`` says which data,
-    e.g. ``municipalities2000/conapo2000``); ``fingerprint(value) -> str`` hashes its contents.
-    """
-
-    name: str
-    load: str
-    fingerprint: str
-    description: str = ""
+# evaluate(params [n, n_params], inputs by name, (base_year, horizon_year) or None) -> outputs
+Evaluate = Callable[[np.ndarray, Mapping[str, object], tuple[int, int] | None], dict]
 
 
 @dataclass(frozen=True)
@@ -77,24 +48,20 @@ class Kernel:
     """
 
     name: str
-    version: int
     description: str
     parameters: tuple[Parameter, ...]
     outputs: tuple[Output, ...]
-    evaluate: str
-    inputs: tuple[str, ...] = ()
+    evaluate: Evaluate
+    inputs: tuple[str, ...] = ()  # names of sweeps.inputs.INPUT_SOURCES
     default_years: tuple[int, int] | None = None
     year_step: int = 1
     calibrations: tuple[str, ...] = ()  # calibrations (by kernel name) that supply parameters
-    calibrate: str | None = None  # "module:function" (con, kernel, train_until) -> Calibration
     parameter_table: str = ""  # where the parameters were read from (for messages)
 
     def __post_init__(self) -> None:
         where = f"kernel {self.name!r}"
         if not self.name.replace("_", "").isalnum() or not self.name[:1].isalpha():
             raise ValueError(f"{where}: name must be letters, digits and underscores")
-        if self.version < 1:
-            raise ValueError(f"{where}: version must be a positive integer")
         names = [p.name for p in self.parameters]
         outputs = [o.name for o in self.outputs]
         for label, values in (("parameter", names), ("output", outputs)):
@@ -108,19 +75,13 @@ class Kernel:
             raise ValueError(f"{where}: {clash[0]!r} is both a parameter and an output")
         if any("__" in name or name == "scenario_id" for name in names + outputs):
             raise ValueError(f"{where}: names may not contain '__' or be 'scenario_id'")
-        for reference in (self.evaluate, self.calibrate):
-            if reference is not None and ":" not in reference:
-                raise ValueError(f"{where}: {reference!r} must be 'module:function'")
+        if not callable(self.evaluate):
+            raise ValueError(f"{where}: evaluate must be a function")
         series = [o for o in self.outputs if o.kind == "series"]
         if series and self.default_years is None:
             raise ValueError(f"{where}: series outputs need default_years")
         if self.default_years is not None and not self.default_years[0] < self.default_years[1]:
             raise ValueError(f"{where}: default_years must increase")
-        unknown = [name for name in self.inputs if name not in INPUT_SOURCES]
-        if unknown:
-            raise ValueError(
-                f"{where}: unknown input source {unknown[0]!r} (known: {', '.join(INPUT_SOURCES)})"
-            )
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -151,37 +112,6 @@ class Kernel:
     def output_years(self, output: Output, base_year: int, horizon_year: int) -> tuple[int, ...]:
         """Years of a series output."""
         return tuple(range(base_year, horizon_year + 1, output.step or self.year_step))
-
-
-def resolve(reference: str) -> Callable:
-    """The function a ``"module:function"`` reference names (imported on first use)."""
-    module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-# --- inputs read from the warehouse ---------------------------------------------------------
-
-_ADAPTERS = "migsys.sweeps.kernel_adapters"
-
-INPUT_SOURCES: dict[str, InputSource] = {
-    source.name: source
-    for source in (
-        InputSource(
-            "units",
-            f"{_ADAPTERS}:load_units",
-            f"{_ADAPTERS}:units_fingerprint",
-            "municipalities of the base-year census with CONAPO's intensity indicators, "
-            "else one unit per intensity degree of the paper's Table 1",
-        ),
-        InputSource(
-            "remittance_inputs",
-            f"{_ADAPTERS}:load_remittance_inputs",
-            f"{_ADAPTERS}:remittance_inputs_fingerprint",
-            "national paths (wages, labour demand, GDP, exchange rate, households) and the UN "
-            "migrant stock from the base year",
-        ),
-    )
-}
 
 
 # --- the built-in kernels -------------------------------------------------------------------
@@ -257,40 +187,34 @@ REMITTANCE_SCALARS = (
         "first year remittances/GDP fall below the base ratio (-1: never)",
     ),
 )
-_CALIBRATE = "migsys.projections.calibration:calibrate_kernel"
 
 BUILTIN_KERNELS: tuple[Kernel, ...] = (
     Kernel(
         name="depopulation",
-        version=2,
         description="cohort-component projection of municipalities with emigration and return",
         parameters=kernel_parameters("depopulation"),
         outputs=DEPOPULATION_SCALARS + DEPOPULATION_SERIES,
-        evaluate=f"{_ADAPTERS}:evaluate_depopulation",
+        evaluate=kernel_adapters.evaluate_depopulation,
         inputs=("units",),
         default_years=(2000, 2030),
         year_step=5,
         calibrations=("depopulation",),
-        calibrate=_CALIBRATE,
         parameter_table="kernels/parameters/depopulation.csv",
     ),
     Kernel(
         name="remittances",
-        version=2,
         description="Mexican-born stock in the US by duration and the remittances it sends",
         parameters=kernel_parameters("remittances"),
         outputs=REMITTANCE_SCALARS + REMITTANCE_SERIES,
-        evaluate=f"{_ADAPTERS}:evaluate_remittances",
+        evaluate=kernel_adapters.evaluate_remittances,
         inputs=("remittance_inputs",),
         default_years=(2005, 2030),
         year_step=1,
         calibrations=("remittances",),
-        calibrate=_CALIBRATE,
         parameter_table="kernels/parameters/remittances.csv",
     ),
     Kernel(
         name="coupled",
-        version=2,
         description="both kernels in one run: municipal emigrants feed the US stock",
         # The depopulation parameters, then the remittance ones (no name is shared).
         parameters=kernel_parameters("depopulation") + kernel_parameters("remittances"),
@@ -303,7 +227,7 @@ BUILTIN_KERNELS: tuple[Kernel, ...] = (
             )
             + REMITTANCE_SERIES
         ),
-        evaluate=f"{_ADAPTERS}:evaluate_coupled",
+        evaluate=kernel_adapters.evaluate_coupled,
         inputs=("units", "remittance_inputs"),
         default_years=(2005, 2030),
         year_step=1,
@@ -312,20 +236,18 @@ BUILTIN_KERNELS: tuple[Kernel, ...] = (
     ),
     Kernel(
         name="ishigami",
-        version=1,
         description="Ishigami test function (a = 7, b = 0.1) with analytic Sobol indices",
         parameters=kernel_parameters("ishigami"),
         outputs=(Output("y", "scalar", "1", "function value"),),
-        evaluate=f"{_ADAPTERS}:evaluate_ishigami",
+        evaluate=kernel_adapters.evaluate_ishigami,
         parameter_table="kernels/parameters/ishigami.csv",
     ),
     Kernel(
         name="sobol_g",
-        version=1,
         description="Sobol' G test function with SALib's eight coefficients",
         parameters=kernel_parameters("sobol_g"),
         outputs=(Output("y", "scalar", "1", "function value"),),
-        evaluate=f"{_ADAPTERS}:evaluate_sobol_g",
+        evaluate=kernel_adapters.evaluate_sobol_g,
         parameter_table="kernels/parameters/sobol_g.csv",
     ),
 )
@@ -381,18 +303,10 @@ def registered(kernel: Kernel) -> Iterator[Kernel]:
         unregister(kernel.name)
 
 
-def calibrated_kernels() -> tuple[str, ...]:
-    """Kernels ``migsys calibrate`` can fit (those declaring a ``calibrate`` hook)."""
-    return tuple(name for name, kernel in _KERNELS.items() if kernel.calibrate is not None)
-
-
-def register_input_source(source: InputSource) -> InputSource:
-    """Add a warehouse input a plugin kernel loads."""
-    existing = INPUT_SOURCES.get(source.name)
-    if existing is not None and existing != source:
-        raise ValueError(f"input source {source.name!r} is already registered")
-    INPUT_SOURCES[source.name] = source
-    return source
+def code_fingerprint(kernel: Kernel) -> str:
+    """Fingerprint of the code that computes the kernel's outputs: the module of its
+    ``evaluate`` and every project module that imports, docstrings and comments aside."""
+    return fingerprint(code=[kernel.evaluate])
 
 
 @dataclass(frozen=True)
@@ -400,7 +314,7 @@ class KernelRow:
     """One row of the warehouse table ``sweeps.kernels``."""
 
     kernel: str
-    version: int
+    code: str  # code_fingerprint(kernel)
     description: str
     parameters: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
@@ -412,7 +326,7 @@ def kernel_rows() -> list[KernelRow]:
     return [
         KernelRow(
             kernel.name,
-            kernel.version,
+            code_fingerprint(kernel),
             kernel.description,
             list(kernel.parameter_names),
             [o.name for o in kernel.outputs],
