@@ -49,11 +49,15 @@ from rich.table import Table
 from rich.text import Text
 
 from migsys.warehouse.files import LockHeld, atomic_write_text, held_lock, replace_files
+from migsys.warehouse.ingest import (
+    JSON_MANIFEST,
+    SHA256_MANIFEST,
+    parse_source_file,
+    period_of_rows,
+)
 from migsys.warehouse.parsers.common import ParseResult
 from migsys.warehouse.sources import SOURCES, Source
 
-SHA256_MANIFEST = "MANIFEST.sha256"
-JSON_MANIFEST = "MANIFEST.json"
 LOCK_FILE = ".fetch.lock"
 STAGING_PREFIX = ".fetch-staging-"
 USER_AGENT = "migsys-fetch/0.1 (+https://github.com/migsys)"
@@ -465,8 +469,6 @@ def check_content(
         if replaces is not None and len(data) < replaces.stat().st_size:
             raise FetchFailure("shrunk", f"{len(data):,} bytes, fewer than {replaces}'s")
         return None
-    from migsys.warehouse.ingest import parse_source_file
-
     result = parse_source_file(source, data, file_name)
     if result.rejects:
         reject = next((r for r in result.rejects if r.is_file_level), result.rejects[0])
@@ -495,8 +497,6 @@ def check_against_replaced(
     """A growing series never loses rows; without Content-Length it also keeps its latest
     period (a body cut at a line end cannot be told from a new release otherwise). False when
     the local copy is unusable, so there was nothing to compare with."""
-    from migsys.warehouse.ingest import parse_source_file, period_of_rows
-
     before = parse_source_file(source, replaces.read_bytes(), file_name)
     if before.failed:
         return False
