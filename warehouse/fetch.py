@@ -7,7 +7,8 @@
 - transport: HTTP 200 only (a 304 revalidation keeps the local file); redirects only to the host
   the file is registered on (or given by ``base_url``); at most ``max_bytes`` per file, streamed to
   disk so memory stays flat; one overall deadline per file (a server dripping one byte at a time
-  is cut off at the deadline, not after each read); a body shorter than its Content-Length is cut;
+  is cut off at the deadline, at most one read timeout later, not after each read); a body
+  shorter than its Content-Length is cut; the HTTP itself is httpx's;
 - content: an HTML page (by Content-Type or by its first bytes) is refused; a file pinned in
   ``warehouse.sources`` must have exactly its pinned sha256; every other file must be accepted
   whole by the real parser of its source and the rules ingest applies (a final line break where
@@ -28,32 +29,33 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import http.client
 import json
 import os
 import shutil
 import socket
 import ssl
 import tempfile
-import threading
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 from rich.table import Table
 from rich.text import Text
 
 from migsys.warehouse.files import LockHeld, atomic_write_text, held_lock, replace_files
+from migsys.warehouse.ingest import (
+    JSON_MANIFEST,
+    SHA256_MANIFEST,
+    parse_source_file,
+    period_of_rows,
+)
 from migsys.warehouse.parsers.common import ParseResult
 from migsys.warehouse.sources import SOURCES, Source
 
-SHA256_MANIFEST = "MANIFEST.sha256"
-JSON_MANIFEST = "MANIFEST.json"
 LOCK_FILE = ".fetch.lock"
 STAGING_PREFIX = ".fetch-staging-"
 USER_AGENT = "migsys-fetch/0.1 (+https://github.com/migsys)"
@@ -465,8 +467,6 @@ def check_content(
         if replaces is not None and len(data) < replaces.stat().st_size:
             raise FetchFailure("shrunk", f"{len(data):,} bytes, fewer than {replaces}'s")
         return None
-    from migsys.warehouse.ingest import parse_source_file
-
     result = parse_source_file(source, data, file_name)
     if result.rejects:
         reject = next((r for r in result.rejects if r.is_file_level), result.rejects[0])
@@ -495,8 +495,6 @@ def check_against_replaced(
     """A growing series never loses rows; without Content-Length it also keeps its latest
     period (a body cut at a line end cannot be told from a new release otherwise). False when
     the local copy is unusable, so there was nothing to compare with."""
-    from migsys.warehouse.ingest import parse_source_file, period_of_rows
-
     before = parse_source_file(source, replaces.read_bytes(), file_name)
     if before.failed:
         return False
@@ -523,86 +521,38 @@ def _failed(file_name: str, url: str, kind: str, error: str) -> FetchedFile:
 
 
 # --- transport -------------------------------------------------------------------------------
+# httpx does the HTTP: connections, TLS, framing (Content-Length, chunked), a timeout on every
+# network wait, streaming. What it has no setting for is here: one deadline for the whole file,
+# the byte cap, and redirects that stay on the host the file is registered on.
 
 
 class Deadline:
-    """One overall deadline for a download: at expiry, every socket it watches is shut down.
+    """One overall deadline for a download, however the time is spent.
 
-    A per-read timeout cannot stop a server that sends one byte just before each timeout; shutting
-    the socket down from a timer thread ends any read in progress at the deadline.
+    httpx bounds each network wait (connect, each read) by a timeout fixed per request, so a
+    server sending one byte just before each timeout would never trip it. Each request gets
+    ``min(stall, time left)`` as its timeout and the time left is checked after every chunk of
+    the body: a body ends at the deadline, at the latest one read timeout after it. (Headers sent
+    a byte at a time are bounded only by that timeout per read and h11's 100 KiB header limit.)
     """
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+    def __init__(self, limits: FetchLimits) -> None:
+        self.seconds = limits.deadline_seconds
+        self.stall_seconds = limits.stall_seconds
+        self._ends_at = time.monotonic() + self.seconds
+        self.bounds_waits = False  # the last request's timeout was the time left, not the stall
 
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.append(sock)
-            if self.expired:
-                _shutdown(sock)
+    def left(self) -> float:
+        return self._ends_at - time.monotonic()
 
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shutdown(sock)
+    @property
+    def expired(self) -> bool:
+        return self.left() <= 0
 
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _shutdown(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-class DeadlineWatched:
-    """Mixin for an ``http.client`` connection: its socket is handed to a ``Deadline``."""
-
-    sock: socket.socket
-
-    def __init__(self, *args, deadline: Deadline, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        super().connect()  # for HTTPS, the socket is already wrapped in TLS when this returns
-        self.deadline.watch(self.sock)
-
-
-class WatchedHTTPConnection(DeadlineWatched, http.client.HTTPConnection):
-    pass
-
-
-class WatchedHTTPSConnection(DeadlineWatched, http.client.HTTPSConnection):
-    pass
-
-
-class WatchedHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: Deadline) -> None:
-        super().__init__()
-        self.deadline = deadline
-
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(partial(WatchedHTTPConnection, deadline=self.deadline), req)
-
-
-class WatchedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: Deadline) -> None:
-        self.context = ssl.create_default_context()
-        super().__init__(context=self.context)
-        self.deadline = deadline
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(
-            partial(WatchedHTTPSConnection, deadline=self.deadline), req, context=self.context
-        )
+    def request_timeout(self) -> httpx.Timeout:
+        left = self.left()
+        self.bounds_waits = left <= self.stall_seconds
+        return httpx.Timeout(max(min(self.stall_seconds, left), 0.001))  # 0 = non-blocking
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -622,25 +572,6 @@ def redirect_allowed(registered_url: str, new_url: str) -> bool:
     return scheme == "http" and new_scheme == "https"
 
 
-class SameHostRedirectHandler(urllib.request.HTTPRedirectHandler):
-    """Follows redirects only within the registered host; anything else fails the file."""
-
-    def __init__(self, registered_url: str, max_redirects: int) -> None:
-        super().__init__()
-        self.registered_url = registered_url
-        self.max_redirections = max_redirects
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - stdlib
-        if not redirect_allowed(self.registered_url, newurl):
-            fp.close()
-            raise FetchFailure(
-                "redirect",
-                f"HTTP {code} redirect from {req.full_url} to {newurl}, outside "
-                f"{urlsplit(self.registered_url).netloc}",
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 @dataclass(frozen=True)
 class Downloaded:
     """A body streamed to disk: its size, sha256, ETag and whether the transport framed it.
@@ -656,6 +587,22 @@ class Downloaded:
     framed: bool
 
 
+def http_client() -> httpx.Client:
+    """The client of one download.
+
+    httpx does not follow redirects itself: ``_open`` checks each hop against the registered host
+    before requesting it, and never reads a redirect's body. Certificates are checked against the
+    system's store, as for any other program on the machine. ``Accept-Encoding: identity``: the
+    bytes checked, counted and stored are the publisher's, not a compressed form of them.
+    """
+    return httpx.Client(
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=1),
+        verify=ssl.create_default_context(),
+    )
+
+
 def download(
     url: str, staged: Path, limits: FetchLimits, *, if_none_match: str | None = None
 ) -> Downloaded | None:
@@ -664,41 +611,62 @@ def download(
     Raises ``FetchFailure`` for every transport problem; ``staged`` may then hold a partial
     body, which the caller's staging folder discards.
     """
-    deadline = Deadline(limits.deadline_seconds)
-    opener = urllib.request.build_opener(
-        WatchedHTTPHandler(deadline),
-        WatchedHTTPSHandler(deadline),
-        SameHostRedirectHandler(url, limits.max_redirects),
-    )
-    request = urllib.request.Request(
-        url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    )
-    if if_none_match:
-        request.add_header("If-None-Match", if_none_match)
-    try:
+    deadline = Deadline(limits)
+    headers = {"If-None-Match": if_none_match} if if_none_match else {}
+    with http_client() as client:
         try:
-            response = opener.open(request, timeout=min(limits.stall_seconds, deadline.seconds))
-        except urllib.error.HTTPError as error:
-            error.close()
-            if error.code == 304 and if_none_match:
-                return None
-            if error.code in (301, 302, 303, 307, 308):
-                raise FetchFailure(
-                    "redirect", f"more than {limits.max_redirects} redirects"
-                ) from None
-            raise FetchFailure("http", f"HTTP {error.code} {error.reason}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            response = _open(client, url, headers, limits, deadline)
+        except httpx.HTTPError as error:
             raise _transport_failure(error, deadline, limits) from None
-        with response:
+        with contextlib.closing(response):
+            if response.status_code == 304 and if_none_match:
+                return None
+            if response.status_code != 200:
+                reason = f"HTTP {response.status_code} {response.reason_phrase}"
+                raise FetchFailure("http", reason.rstrip())
             return _stream_body(response, staged, limits, deadline)
-    finally:
-        deadline.cancel()
+
+
+def _open(
+    client: httpx.Client,
+    registered_url: str,
+    headers: dict[str, str],
+    limits: FetchLimits,
+    deadline: Deadline,
+) -> httpx.Response:
+    """The response at the end of the redirects the rules allow; its body not yet read."""
+    url = registered_url
+    for _ in range(limits.max_redirects + 1):
+        if deadline.expired:
+            raise _deadline_failure(0, limits)
+        request = client.build_request(
+            "GET", url, headers=headers, timeout=deadline.request_timeout()
+        )
+        response = client.send(request, stream=True)
+        if response.next_request is None:  # not a redirect, or one without a Location
+            return response
+        response.close()
+        target = str(response.next_request.url)  # as httpx resolves the Location
+        if not redirect_allowed(registered_url, target):
+            raise FetchFailure(
+                "redirect",
+                f"HTTP {response.status_code} redirect from {url} to {target}, outside "
+                f"{urlsplit(registered_url).netloc}",
+            )
+        url = target
+    raise FetchFailure("redirect", f"more than {limits.max_redirects} redirects")
+
+
+def _content_type(response: httpx.Response) -> str:
+    """The media type, lower case, without parameters; text/plain when absent or malformed."""
+    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    return media_type if media_type.count("/") == 1 else "text/plain"
 
 
 def _stream_body(
-    response: http.client.HTTPResponse, staged: Path, limits: FetchLimits, deadline: Deadline
+    response: httpx.Response, staged: Path, limits: FetchLimits, deadline: Deadline
 ) -> Downloaded:
-    content_type = response.headers.get_content_type()
+    content_type = _content_type(response)
     if content_type in HTML_CONTENT_TYPES:
         raise FetchFailure(
             "html", f"HTTP 200 with an HTML page (Content-Type {content_type}), not the data file"
@@ -714,11 +682,17 @@ def _stream_body(
     head = b""
     # Mode 0666 before the umask, like any file the user creates (not mkstemp's 0600).
     with os.fdopen(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as out:
+        # iter_raw: the bytes as they arrive (at most 64 KiB a read), framing removed, not decoded
+        chunks = response.iter_raw()
         while True:
             try:
-                chunk = response.read1(CHUNK_BYTES)
-            except (OSError, http.client.HTTPException) as error:
-                raise _transport_failure(error, deadline, limits) from None
+                chunk = next(chunks, b"")
+            except httpx.RemoteProtocolError as error:
+                if length is not None:  # h11 saw the connection close before Content-Length
+                    raise FetchFailure("truncated", f"got {total:,} of {length:,} bytes") from None
+                raise _transport_failure(error, deadline, limits, total) from None
+            except httpx.HTTPError as error:
+                raise _transport_failure(error, deadline, limits, total) from None
             if deadline.expired:
                 raise _deadline_failure(total, limits)
             if not chunk:
@@ -740,7 +714,8 @@ def _stream_body(
             out.write(chunk)
     if length is not None and total != length:
         raise FetchFailure("truncated", f"got {total:,} of {length:,} bytes")
-    framed = length is not None or bool(getattr(response, "chunked", False))
+    chunked = "chunked" in response.headers.get("Transfer-Encoding", "").lower()
+    framed = length is not None or chunked
     return Downloaded(total, digest.hexdigest(), response.headers.get("ETag"), framed)
 
 
@@ -758,27 +733,42 @@ def _deadline_failure(received: int, limits: FetchLimits) -> FetchFailure:
     )
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    """The error at the bottom of httpx's chain (httpx error <- httpcore error <- OSError).
+
+    httpcore re-raises its error ``from None`` on the way out of its pool, so the chain is
+    followed by ``__context__`` where ``__cause__`` was cleared.
+    """
+    seen = {id(error)}
+    while (below := error.__cause__ or error.__context__) is not None and id(below) not in seen:
+        seen.add(id(below))
+        error = below
+    return error
+
+
 def _transport_failure(
-    error: BaseException, deadline: Deadline, limits: FetchLimits
+    error: httpx.HTTPError, deadline: Deadline, limits: FetchLimits, received: int = 0
 ) -> FetchFailure:
     """Classify a network error: DNS, refused, TLS, stall, deadline, cut connection."""
+    if isinstance(error, httpx.TimeoutException):
+        if deadline.bounds_waits or deadline.expired:  # the wait was cut by the deadline
+            return _deadline_failure(received, limits)
+        return FetchFailure("timeout", f"no answer for {limits.stall_seconds:g} s: {error}")
     if deadline.expired:
-        return _deadline_failure(0, limits)
-    reason = getattr(error, "reason", error)
-    if isinstance(reason, FetchFailure):
-        return reason
+        return _deadline_failure(received, limits)
+    reason = _root_cause(error)
     if isinstance(reason, socket.gaierror):
         return FetchFailure("offline", f"no address for the host: {reason.strerror or reason}")
     if isinstance(reason, ssl.SSLError | ssl.CertificateError):
         return FetchFailure("tls", f"TLS error: {reason}")
-    if isinstance(reason, TimeoutError):
-        return FetchFailure("timeout", f"no answer for {limits.stall_seconds:g} s: {reason}")
     if isinstance(reason, ConnectionRefusedError) or getattr(reason, "errno", None) in (
         errno.ENETUNREACH,
         errno.EHOSTUNREACH,
     ):
         return FetchFailure("unreachable", f"cannot connect: {reason}")
-    if isinstance(reason, http.client.HTTPException | ConnectionError):
+    if isinstance(error, httpx.ConnectError):
+        return FetchFailure("unreachable", f"cannot connect: {reason}")
+    if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return FetchFailure("truncated", f"connection broken: {reason!r}")
     return FetchFailure("unreachable", f"cannot download: {reason}")
 

@@ -23,7 +23,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from migsys.warehouse.fetch import JSON_MANIFEST, SHA256_MANIFEST
 from migsys.warehouse.parsers.common import (
     MalformedLine,
     ParseResult,
@@ -52,7 +51,10 @@ ORIGIN_SOURCES = "sources"  # the files in MIGSYS_SOURCES
 ORIGIN_EMBEDDED = "embedded"  # the snapshot shipped in the package (warehouse/embedded)
 UNKNOWN_RELEASE = "unknown"
 
-# Files the sources folder may hold besides the registered ones (written by ``warehouse.fetch``).
+# Files the sources folder may hold besides the registered ones: the manifests ``migsys fetch``
+# writes (``warehouse.fetch``, which judges downloads with this module's parsers).
+SHA256_MANIFEST = "MANIFEST.sha256"
+JSON_MANIFEST = "MANIFEST.json"
 MANIFEST_NAMES = frozenset({SHA256_MANIFEST, JSON_MANIFEST})
 
 _ARROW_TYPES: dict[str, pa.DataType] = {

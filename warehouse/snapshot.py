@@ -1,8 +1,9 @@
 """The embedded snapshot: the ``raw`` layer parsed from the published files, shipped as Parquet.
 
 A fresh clone has no source files (they are public but not ours to redistribute as files), yet a
-newcomer's first ``make refresh`` should publish real rows. ``build_snapshot`` runs the very same
-parsers as the nightly ingest over the files in a sources folder and writes what they produce:
+newcomer's first ``make refresh`` should publish real rows. ``warehouse.snapshot_build`` runs the
+very same parsers as the nightly ingest over the files in a sources folder and writes what they
+produce:
 
     warehouse/embedded/
         manifest.json              provenance: per file its publisher, official URL, licence and
@@ -11,31 +12,28 @@ parsers as the nightly ingest over the files in a sources folder and writes what
         <source_id>.parquet        the raw table's rows (publisher's columns + file_name,
                                    file_sha256 and line_number of the original line)
 
-``migsys snapshot`` (cli/snapshot.py) rebuilds it; ``ingest_sources`` loads it with
-``load_snapshot`` when no registered file is present in MIGSYS_SOURCES. The original files never
-enter the repository: only what the project derives from them, with their checksums.
+This module is the snapshot's format: its manifest, and reading, checking, loading and comparing
+snapshots. ``ingest_sources`` loads one with ``load_snapshot_table`` when no registered file is
+present in MIGSYS_SOURCES; ``migsys snapshot`` (cli/snapshot.py, over ``warehouse.snapshot_build``,
+which sits above ingest) rebuilds it. The original files never enter the repository: only what the
+project derives from them, with their checksums.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
-from migsys.warehouse.files import staged_path, swap_directory
 from migsys.warehouse.raw_schema import LINEAGE_COLUMNS, RAW_TABLES
-from migsys.warehouse.sources import SOURCES, Source
 
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 MANIFEST_FILE = "manifest.json"
 SNAPSHOT_FORMAT = 1
-# A fixed load time for the throw-away ingest behind a snapshot: nothing of it is written out.
-_SNAPSHOT_LOADED_AT = datetime(2000, 1, 1)
 
 
 class SnapshotError(RuntimeError):
@@ -128,126 +126,7 @@ class SnapshotManifest:
             raise SnapshotError(f"{where}: not a valid snapshot manifest ({error})") from None
 
 
-# --------------------------------------------------------------------------- build
-
-
-def build_snapshot(
-    sources_dir: Path,
-    out_dir: Path,
-    *,
-    created: date | None = None,
-    sources: tuple[Source, ...] = SOURCES,
-) -> SnapshotManifest:
-    """Parse every registered file in ``sources_dir`` and write the snapshot to ``out_dir``.
-
-    Every registered file must be present and clean: a snapshot with holes or with rows the
-    parsers refused would ship a default that disagrees with the published files. The new
-    snapshot is written beside ``out_dir`` and swapped in, so a failure leaves the old one whole.
-    """
-    from migsys.warehouse.ingest import ingest_sources
-
-    sources_dir = Path(sources_dir)
-    missing = [name for s in sources for name in s.files if not (sources_dir / name).is_file()]
-    if missing:
-        raise SnapshotError(
-            f"{sources_dir}: a snapshot needs every registered file; missing: {', '.join(missing)} "
-            "(`migsys fetch` downloads them)"
-        )
-    con = duckdb.connect()
-    try:
-        report = ingest_sources(
-            con, sources_dir, loaded_at=_SNAPSHOT_LOADED_AT, sources=sources, snapshot_dir=None
-        )
-        if not report.ok:
-            raise SnapshotError(
-                f"{sources_dir}: the files broke rules, no snapshot written:\n"
-                + report.format_problems()
-            )
-        out_dir = Path(out_dir)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = staged_path(out_dir)
-        staging.mkdir()
-        try:
-            manifest = _write_snapshot(con, report, staging, created or datetime.now(UTC).date())
-            swap_directory(staging, out_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    finally:
-        con.close()
-    return manifest
-
-
-def snapshot_columns(source_id: str) -> list[str]:
-    """Columns a snapshot Parquet file holds, in order: lineage of the line, then the data."""
-    return ["file_name", "line_number", "file_sha256", *RAW_TABLES[source_id]]
-
-
-def _write_snapshot(con, report, out_dir: Path, created: date) -> SnapshotManifest:
-    snapshot_sources = []
-    for source in _sources_in(report):
-        parquet = f"{source.id}.parquet"
-        columns = ", ".join(snapshot_columns(source.id))
-        # ORDER BY ALL: file, line, then every value, so the bytes depend only on the content.
-        con.execute(
-            f"COPY (SELECT {columns} FROM raw.{source.id} ORDER BY ALL) TO '{out_dir / parquet}' "
-            "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19)"
-        )
-        (rows,) = con.execute(f"SELECT count(*) FROM raw.{source.id}").fetchall()[0]
-        snapshot_sources.append(
-            SnapshotSource(
-                source_id=source.id,
-                publisher=source.publisher,
-                publisher_short=source.publisher_short or source.publisher,
-                title=source.title,
-                url=source.url,
-                licence=source.licence,
-                attribution=source.attribution,
-                parquet=parquet,
-                parquet_sha256=_sha256(out_dir / parquet),
-                rows=int(rows),
-            )
-        )
-    files = tuple(
-        SnapshotFile(
-            source_id=f.source_id,
-            file_name=f.file_name,
-            file_sha256=f.file_sha256 or "",
-            file_bytes=f.file_bytes or 0,
-            rows_read=f.rows_read,
-            rows_loaded=f.rows_loaded,
-            rows_rejected=f.rows_rejected,
-            lines_skipped=f.lines_skipped,
-            # only what the file itself states: the registry's dates are applied at load
-            release_date=f.release_date if f.release_basis == "file" else "unknown",
-            period_start=f.period_start,
-            period_end=f.period_end,
-        )
-        for f in report.files
-        if f.status != "known"
-    )
-    manifest = SnapshotManifest(
-        created=created.isoformat(),
-        format=SNAPSHOT_FORMAT,
-        sources=tuple(snapshot_sources),
-        files=files,
-    )
-    (out_dir / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
-    return manifest
-
-
-def _sources_in(report) -> list[Source]:
-    from migsys.warehouse.sources import source_by_id
-
-    ids: list[str] = []
-    for stats in report.files:
-        if stats.status == "known":
-            continue  # known, not yet ingested: nothing parsed, nothing to ship
-        if stats.source_id not in ids:
-            ids.append(stats.source_id)
-    return [source_by_id(source_id) for source_id in ids]
-
-
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -276,7 +155,7 @@ def verify_snapshot(snapshot_dir: Path, manifest: SnapshotManifest) -> list[str]
         path = Path(snapshot_dir) / source.parquet
         if not path.is_file():
             problems.append(f"{path}: missing (listed in {MANIFEST_FILE})")
-        elif _sha256(path) != source.parquet_sha256:
+        elif file_sha256(path) != source.parquet_sha256:
             problems.append(
                 f"{path}: sha256 differs from {MANIFEST_FILE} (altered after `migsys snapshot`)"
             )

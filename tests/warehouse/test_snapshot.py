@@ -23,10 +23,10 @@ from migsys.warehouse.snapshot import (
     EMBEDDED_DIR,
     MANIFEST_FILE,
     SnapshotError,
-    build_snapshot,
     compare_snapshots,
     read_manifest,
 )
+from migsys.warehouse.snapshot_build import build_snapshot
 from migsys.warehouse.sources import ingested_sources, registered_files
 
 LOADED_AT = datetime(2026, 1, 2, 3, 4, 5)
