@@ -17,8 +17,6 @@ data do not reproduce.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import shutil
 from collections.abc import Iterable, Mapping
@@ -28,22 +26,22 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from migsys.reports import figures, queries
+from migsys.reports.forecast_section import forecast_section
 from migsys.reports.freshness import freshness_section
 from migsys.reports.labels import humanize, series_label, with_labels
 from migsys.reports.municipal_section import municipal_section
 from migsys.reports.queries import Absent
-from migsys.reports.summary import html_table, render_run_summary
+from migsys.reports.sections import Rounded, Section, format_number, number_text, table_html
+from migsys.reports.summary import render_run_summary
 from migsys.reports.templating import Markup, parts, render
 from migsys.sweeps.labels import sobol_title
 from migsys.warehouse.files import move_into_place, staged_path, swap_directory
 from migsys.warehouse.sql import open_read_only
 
 LATEST_LINK = "latest"
-FORECAST_SECTION_MODULE = "migsys.reports.forecast_section"
 # A Sobol estimate whose interval is wider than this share of the index cannot rank anything...
 SOBOL_WIDE_INTERVAL_SHARE = 0.5
 # ...unless the whole interval lies below this: the parameter explains under 5 % of the variance
@@ -53,29 +51,6 @@ SOBOL_NEGLIGIBLE_INDEX = 0.05
 
 class ReportError(RuntimeError):
     """The report could not be built (the message names the file and what is wrong)."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """One part of the page. ``absent`` says why there is nothing to show (shown instead).
-
-    ``body`` is HTML: a template's ``Markup``, or the HTML a section module writes itself
-    (``forecast_section``, ``municipal_section``), trusted as such here and nowhere else. The
-    title, note and absent reason are text (escaped).
-    """
-
-    anchor: str
-    title: str
-    body: str = ""
-    note: str | None = None
-    absent: str | None = None
-    images: tuple[Path, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "body", Markup(self.body))
-
-    def html(self) -> str:
-        return parts().section(self)
 
 
 @dataclass(frozen=True)
@@ -232,7 +207,7 @@ def table1_section(con: duckdb.DuckDBPyConnection) -> Section:
     rows = []
     for index, row in frame.iterrows():
         cells = [
-            _number(row[column], digits)
+            number_text(row[column], digits)
             for measure in measures
             for column, digits in (
                 (f"{measure}_paper", 0),
@@ -327,22 +302,14 @@ def remittance_fan(
 
 
 def forecast_skill_section(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Section:
-    """'How good are these projections?', written by ``reports/forecast_section.py``.
-
-    That module (the forecast evaluation's own) provides ``forecast_section(con, out_dir)``
-    returning a ``Section`` (or None when there is nothing to show); until it exists, or when
-    it has nothing, the section says so.
-    """
-    anchor, title = "forecast", "How good are these projections?"
-    if importlib.util.find_spec(FORECAST_SECTION_MODULE) is None:
-        return Section(
-            anchor, title, absent="not evaluated yet: no forecast skill evaluation in this build"
-        )
-    module = importlib.import_module(FORECAST_SECTION_MODULE)
-    section = module.forecast_section(con, out_dir)
+    """'How good are these projections?', written by ``reports/forecast_section.py`` (the
+    forecast evaluation's own module); says so when the evaluation has no results."""
+    section = forecast_section(con, out_dir)
     if section is None:
         return Section(
-            anchor, title, absent="no data: the forecast skill evaluation has no results"
+            "forecast",
+            "How good are these projections?",
+            absent="no data: the forecast skill evaluation has no results",
         )
     return section
 
@@ -359,7 +326,7 @@ def depopulation_section(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Secti
     shown["depopulating_pct"] = pd.Series(
         [None if pd.isna(v) else Rounded(v, 1) for v in frame["depopulating_pct"]], dtype=object
     )
-    body += _table_html(
+    body += table_html(
         with_labels(shown, ("intensity_degree_2000",)),
         caption="Municipalities whose population fell between two censuses or counts "
         "(percentages to one decimal)",
@@ -403,7 +370,7 @@ def studies_section(
     if not isinstance(study_frame, Absent):
         listed = study_frame[study_frame["study"].isin(names)].copy()
         listed["study"] = listed["study"].map(humanize)
-        listing = _table_html(with_labels(listed), caption="Studies")
+        listing = table_html(with_labels(listed), caption="Studies")
     images, shown = [], []
     for study, outcome, frame in groups:
         own = settings.get(study, {})
@@ -546,7 +513,7 @@ def claims_section(con: duckdb.DuckDBPyConnection) -> Section:
     return Section(
         anchor,
         title,
-        _table_html(
+        table_html(
             with_labels(frame),
             caption="Judged at the precision the paper prints each figure",
             css="claims",
@@ -569,70 +536,6 @@ def _descriptions(frame: pd.DataFrame) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- HTML
-
-
-class Rounded(float):
-    """A number a table shows with a fixed number of decimals (percentages to one)."""
-
-    digits: int
-
-    def __new__(cls, value: float, digits: int) -> Rounded:
-        number = super().__new__(cls, value)
-        number.digits = digits
-        return number
-
-
-def format_number(value: float) -> str:
-    """Counts and money in full with thousands separators; shares and rates to 4 digits."""
-    if pd.isna(value):
-        return "—"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def _number(value: object, digits: int) -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return f"{float(value):,.{digits}f}"
-
-
-def _table_html(frame: pd.DataFrame, *, caption: str | None = None, css: str = "") -> Markup:
-    rows = [
-        [None if _missing(value) else value for value in record]
-        for record in frame.itertuples(index=False, name=None)
-    ]
-    return html_table(
-        [str(c) for c in frame.columns], rows, caption=caption, css=css, formatter=_cell
-    )
-
-
-def _missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _cell(value: object) -> str:
-    """Counts and money in full with separators, other numbers to 4 digits, dates as dates."""
-    if value is None:
-        return "—"
-    if isinstance(value, pd.Timestamp):
-        return (
-            value.strftime("%Y-%m-%d %H:%M")
-            if value.time() != pd.Timestamp(0).time()
-            else value.date().isoformat()
-        )
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Rounded):
-        return _number(value, value.digits)
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    if isinstance(value, float | np.floating):
-        return format_number(float(value))
-    return str(value)
 
 
 def _image_html(image: Path, alt: str) -> Markup:

@@ -19,7 +19,7 @@ Reads the forecast marts (``fct_forecast_skill``, ``fct_forecast_method_choice``
 - a coverage plot and the remittance forecast fan, and the published municipal forecast by
   CONAPO degree.
 
-``reports.build`` calls :func:`forecast_section` (it returns a ``reports.build.Section``).
+``reports.build`` calls :func:`forecast_section` (it returns a ``reports.sections.Section``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from migsys.projections.targets import (  # noqa: E402
     municipal_targets,
     remittance_targets,
 )
+from migsys.reports.sections import Section  # noqa: E402
 from migsys.warehouse.paths import PACKAGE_ROOT  # noqa: E402
 
 SECTION_ID = "forecast"  # the anchor reports.build links to
@@ -467,11 +468,9 @@ def _table(frame: pd.DataFrame, index: bool = False) -> str:
     return frame.to_html(index=index, border=0, na_rep="—")
 
 
-def forecast_section(con: duckdb.DuckDBPyConnection, out_dir: Path):
-    """The section (a :class:`reports.build.Section`), or None when the warehouse has no
+def forecast_section(con: duckdb.DuckDBPyConnection, out_dir: Path) -> Section | None:
+    """The section (a :class:`reports.sections.Section`), or None when the warehouse has no
     forecast skill rows (no census or remittance series to evaluate)."""
-    from migsys.reports.build import Section
-
     skill = _frame(con, "select * from fct_forecast_skill")
     if skill is None or skill.empty:
         return None

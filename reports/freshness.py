@@ -19,6 +19,7 @@ import pandas as pd
 
 from migsys.reports.labels import source_title
 from migsys.reports.queries import Absent, source_freshness
+from migsys.reports.sections import Section, table_html
 from migsys.reports.templating import parts
 from migsys.warehouse.freshness import BASIS_DOCUMENTED, BASIS_ESTIMATED, BASIS_FILE, stale_since
 from migsys.warehouse.sources import SOURCES_BY_ID
@@ -137,8 +138,7 @@ def stale_sentence(rows: list[SourceFreshness], today: date) -> str:
 
 
 def freshness_section(con: duckdb.DuckDBPyConnection, today: date):
-    """The section (``reports.build.Section``) with the verdict sentence and the table."""
-    from migsys.reports.build import Section, _table_html
+    """The section (``reports.sections.Section``) with the verdict sentence and the table."""
 
     frame = source_freshness(con)
     if isinstance(frame, Absent):
@@ -162,7 +162,7 @@ def freshness_section(con: duckdb.DuckDBPyConnection, today: date):
     body = parts().freshness(
         css,
         stale_sentence(rows, today),
-        _table_html(table, caption="Sources of this build", css="freshness"),
+        table_html(table, caption="Sources of this build", css="freshness"),
     )
     return Section(
         ANCHOR,

@@ -19,6 +19,7 @@ import pandas as pd
 from migsys.reports import maps
 from migsys.reports.labels import DEGREE_LABELS
 from migsys.reports.queries import DEGREE_ORDER, Absent, find_relation
+from migsys.reports.sections import Section
 
 ANCHOR = "municipalities"
 TITLE = "Municipalities: migration, population and remittances on the map"
@@ -427,8 +428,7 @@ def unallocated_tables(con) -> str:
 
 
 def municipal_section(con: duckdb.DuckDBPyConnection, out_dir: Path):
-    """The section (``reports.build.Section``): maps, then the tables."""
-    from migsys.reports.build import Section
+    """The section (``reports.sections.Section``): maps, then the tables."""
 
     names = _names(con)
     if not names:

@@ -30,20 +30,6 @@ PROJECT_FOLDERS = "|".join(folder for folder in PACKAGES if folder != "migsys")
 # A string naming a project module, with or without the package prefix, maybe ":function".
 MODULE_STRING = re.compile(rf"(?:migsys\.)?(?:{PROJECT_FOLDERS})(?:\.\w+)+(?::\w+)?")
 
-# Cycles through lazy imports that other parts of issue 19 remove (the file-safety and report
-# rewrites): listed so that any other cycle fails now; each entry must go when its cycle does.
-KNOWN_CYCLES = {
-    frozenset({"migsys.warehouse.fetch", "migsys.warehouse.ingest", "migsys.warehouse.snapshot"}),
-    frozenset(
-        {
-            "migsys.reports.build",
-            "migsys.reports.forecast_section",
-            "migsys.reports.freshness",
-            "migsys.reports.municipal_section",
-        }
-    ),
-}
-
 
 def _modules() -> dict[str, Path]:
     modules = {}
@@ -169,15 +155,12 @@ def _cycles(graph: dict[str, dict[str, str]]) -> list[set[str]]:
 
 
 def test_no_import_cycle_including_through_strings() -> None:
-    cycles = [frozenset(c) for c in _cycles(GRAPH)]
-    new = [c for c in cycles if c not in KNOWN_CYCLES]
+    cycles = _cycles(GRAPH)
     explained = [
         "\n".join(f"  {GRAPH[a][b]}" for a in sorted(c) for b in sorted(c) if b in GRAPH[a])
-        for c in new
+        for c in cycles
     ]
-    assert not new, "import cycles:\n" + "\n\n".join(explained)
-    gone = KNOWN_CYCLES - set(cycles)
-    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES: {gone}"
+    assert not cycles, "import cycles:\n" + "\n\n".join(explained)
 
 
 def test_the_scan_sees_imports_in_functions_and_strings() -> None:
