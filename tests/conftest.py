@@ -127,6 +127,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     log.close()
 
 
+# Seconds per test file, summed over its tests' phases (in the controlling process under xdist).
+_FILE_SECONDS: dict[str, float] = {}
+FILES_SHOWN = 25
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add each phase's time (setup, call, teardown) to its test file's total (the controlling
+    process receives every worker's reports)."""
+    file = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[file] = _FILE_SECONDS.get(file, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The slowest test files, summed over their tests: where the suite's time goes."""
+    totals = _FILE_SECONDS
+    if not totals or hasattr(config, "workerinput"):
+        return
+    terminalreporter.section(f"slowest {FILES_SHOWN} test files (seconds, all workers summed)")
+    for file, seconds in sorted(totals.items(), key=lambda item: -item[1])[:FILES_SHOWN]:
+        terminalreporter.write_line(f"{seconds:8.1f}  {file}")
+    terminalreporter.write_line(f"{sum(totals.values()):8.1f}  all {len(totals)} files")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``slow`` every test whose fixtures (direct or indirect) build a warehouse."""
     for item in items:
