@@ -39,10 +39,14 @@ StudyArgument = Annotated[
 EXIT_OK, EXIT_MISSING, EXIT_ERROR, EXIT_CORRUPT, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 
 
-def _paths():
-    from migsys.warehouse.paths import MigsysPaths
+def _settings():
+    from migsys.settings import MigsysSettings
 
-    return MigsysPaths.from_env()
+    return MigsysSettings.from_env()
+
+
+def _paths():
+    return _settings().paths
 
 
 def _fail(error: BaseException, code: int = EXIT_ERROR) -> None:
@@ -160,8 +164,11 @@ def run(
             raise ValueError(f"{given[0]}: Slurm options need --slurm")
         slurm_evaluator = Slurm(**dict(slurm_options.values())) if slurm else False
         evaluator = evaluator_for(workers, scheduler, slurm_evaluator)
-        paths = _paths()
-        spec = load_spec(spec_path, limits=SpecLimits.from_env(max_scenarios))
+        settings = _settings()
+        paths = settings.paths
+        # --max-scenarios wins over MIGSYS_MAX_SCENARIOS
+        limit = settings.max_scenarios if max_scenarios is None else max_scenarios
+        spec = load_spec(spec_path, limits=SpecLimits.for_max_scenarios(limit))
         result = run_study(
             spec,
             paths.sweeps,

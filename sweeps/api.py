@@ -14,7 +14,6 @@ when the stored analysis is missing or belongs to older results, it is computed 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,12 +85,6 @@ def _read(parts: tuple[Path, ...] | list[Path], columns: list[str]) -> pd.DataFr
     return table.sort_by("scenario_id").to_pandas()
 
 
-def _home(home: Path | str | None) -> Path:
-    if home is not None:
-        return Path(home)
-    return Path(os.environ.get("MIGSYS_HOME") or "var")
-
-
 def _analysis(check: store.StudyCheck, spec: StudySpec, root: Path) -> Analysis:
     study = store.StudyDir(check.directory)
     meta = read_analysis_meta(study)
@@ -113,13 +106,13 @@ def _analysis(check: store.StudyCheck, spec: StudySpec, root: Path) -> Analysis:
     return Analysis(computed.study, warnings=computed.warnings, **tables)
 
 
-def study(name: str, home: Path | str | None = None) -> Study:
-    """Load study ``name`` from ``home`` (default: ``MIGSYS_HOME``, else ``./var``).
+def study(name: str, home: Path | str) -> Study:
+    """Load study ``name`` from the MIGSYS_HOME folder ``home`` (``migsys.study`` finds it).
 
     Raises ``migsys.sweeps.spec.SpecError`` (a ``ValueError``) when the study was never run or
     its results do not verify.
     """
-    root = _home(home) / "sweeps"
+    root = Path(home) / "sweeps"
     store.study_dir(root, name)  # a name, never a path out of the sweeps folder
     if not (root / name).is_dir():
         known = (

@@ -11,7 +11,6 @@ what the kernel accepts, and sizes this machine cannot hold (:class:`SpecLimits`
 from __future__ import annotations
 
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -63,7 +62,8 @@ class SpecLimits:
 
     - ``max_scenarios``: 20 million scenarios. Designs are cut into chunks, but the analysis
       reads one outcome of every scenario at a time (160 MB per column) and the results on disk
-      grow with it; ``MIGSYS_MAX_SCENARIOS`` (or ``migsys sweep run --max-scenarios``) changes it.
+      grow with it; ``migsys sweep run`` takes it from ``--max-scenarios`` or
+      ``MIGSYS_MAX_SCENARIOS`` (read by the program, never here).
     - ``max_whole_design``: LHS, Morris and grid designs are generated whole in every worker
       process (Sobol designs chunk by chunk): 2 million rows (at most the scenario limit).
     - ``max_grid_levels``: points per parameter of a grid design.
@@ -78,18 +78,9 @@ class SpecLimits:
     max_chunks: int = 100_000
     max_bootstrap_draws: int = 100_000_000
 
-    ENV = "MIGSYS_MAX_SCENARIOS"
-
     @classmethod
-    def from_env(cls, max_scenarios: int | None = None) -> SpecLimits:
-        """Defaults, with ``max_scenarios`` from the argument or ``MIGSYS_MAX_SCENARIOS``."""
-        if max_scenarios is None and os.environ.get(cls.ENV):
-            text = os.environ[cls.ENV].replace("_", "").replace(",", "")
-            if not text.isdigit() or int(text) < 1:
-                raise SpecError(
-                    f"{cls.ENV}={os.environ[cls.ENV]!r}: must be a positive whole number"
-                )
-            max_scenarios = int(text)
+    def for_max_scenarios(cls, max_scenarios: int | None) -> SpecLimits:
+        """The defaults, with ``max_scenarios`` instead when given."""
         if max_scenarios is None:
             return cls()
         if max_scenarios < 1:
@@ -561,7 +552,7 @@ def limit_problems(spec: StudySpec, limits: SpecLimits) -> list[tuple[str, str]]
             (
                 "design",
                 f"{n:,} scenarios exceed the limit of {limits.max_scenarios:,} "
-                f"({SpecLimits.ENV} or `migsys sweep run --max-scenarios` raises it)",
+                "(MIGSYS_MAX_SCENARIOS or `migsys sweep run --max-scenarios` raises it)",
             )
         )
     elif design.method != "sobol" and n > min(limits.max_whole_design, limits.max_scenarios):
@@ -599,7 +590,7 @@ def parse_spec(
     """Validate a spec given as a dict (the parsed TOML); ``source`` names it in errors.
 
     Checks the spec on its own, against its kernel's declaration and against ``limits``
-    (default: :meth:`SpecLimits.from_env`).
+    (default: ``SpecLimits()``).
     """
     study = data.get("study")
     if not isinstance(study, dict):
@@ -622,7 +613,7 @@ def parse_spec(
     except registry.UnknownKernel as error:
         raise SpecError(format_problems(source, [("kernel", str(error))])) from None
     problems = kernel_problems(spec, kernel)
-    problems += limit_problems(spec, limits or SpecLimits.from_env())
+    problems += limit_problems(spec, limits or SpecLimits())
     if problems:
         raise SpecError(format_problems(source, problems))
     return spec
