@@ -86,58 +86,39 @@ class LocalProcesses:
             yield client
 
 
-# Set in each local worker process before it starts (Dask's distributed.nanny.pre-spawn-environ).
-LOCAL_WORKER_ENVIRON = {
-    # Its log level, which distributed reads once, on import, before any hook could run.
-    "DASK_LOGGING__DISTRIBUTED": "warning",
-    # glibc keeps up to 64 MiB of freed memory and serves blocks under 32 MiB from its heap.
-    # Dask's default (give memory back above 64 KiB, which also pins the mmap threshold at
-    # 128 KiB) made every array of every chunk a fresh mapping: ~3,100 page faults per
-    # 16,384-scenario remittance chunk, 0.5 µs per scenario on the 2-core VM; ~70 with these.
+# What Slurm job scripts export for their workers (a job's environment is its own): the malloc
+# thresholds local workers set in themselves (see sweeps.worker_settings, which explains them).
+SLURM_WORKER_ENVIRON = {
     "MALLOC_TRIM_THRESHOLD_": str(64 * 2**20),
     "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
 }
 
-
-# See its docstring: no "still alive after 4.0 seconds, killing" at the end of every study.
-WORKER_PRELOAD = "migsys.sweeps.worker_exit"
-
-_MEMORY_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
+# Imported by each local worker as it starts: no "still alive after 4.0 seconds, killing" at the
+# end of every study (worker_exit); its memory and logging settings (worker_settings).
+WORKER_PRELOADS = ["migsys.sweeps.worker_exit", "migsys.sweeps.worker_settings"]
 
 
 @contextlib.contextmanager
 def _local_cluster(workers: int | None) -> Iterator[object]:
-    """A ``LocalCluster`` of single-threaded worker processes started with
-    ``LOCAL_WORKER_ENVIRON``.
+    """A ``LocalCluster`` of single-threaded worker processes that set their own memory and
+    logging settings (``WORKER_PRELOADS``).
 
-    Dask sets those variables in this process before spawning the workers (its documented
-    behaviour); they are put back as they were once the workers are up, so that processes
-    started later (Slurm jobs inherit the environment) are not affected.
+    Dask would otherwise put its own malloc trim threshold (64 KiB) in this process's
+    environment before spawning the workers; it is told not to (a ``None`` value), since the
+    workers set theirs, and this process's environment stays as it was.
     """
     import dask
     from distributed import LocalCluster
 
-    before = {name: os.environ.get(name) for name in LOCAL_WORKER_ENVIRON}
-    settings = {
-        f"distributed.nanny.pre-spawn-environ.{name}": value
-        for name, value in LOCAL_WORKER_ENVIRON.items()
-    }
-    try:
-        with dask.config.set(settings):
-            cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=QUIET_LEVEL,
-                preload=[WORKER_PRELOAD],  # each worker leaves at once once closed
-            )
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=QUIET_LEVEL,
+            preload=WORKER_PRELOADS,
+        )
     with cluster:
         yield cluster
 
@@ -172,7 +153,7 @@ class Slurm:
     None comes from dask-jobqueue's configuration (``jobqueue.slurm.queue``, ``.account``,
     ``.walltime``, ``.cores``, ``.memory``, ``.job-script-prologue``, ``.log-directory``…);
     cores and memory fall back to 1 and 2 GiB when that configuration has none either. The job
-    script exports the workers' malloc settings of ``LOCAL_WORKER_ENVIRON`` before the prologue.
+    script exports the workers' malloc settings (``SLURM_WORKER_ENVIRON``) before the prologue.
     The login node running the study and the compute nodes must share ``MIGSYS_HOME``.
     """
 
@@ -221,10 +202,10 @@ class Slurm:
         prologue = self.job_script_prologue
         if prologue is None:
             prologue = configured("job-script-prologue") or ()
-        # The workers' memory settings of LOCAL_WORKER_ENVIRON (their Nanny keeps a variable
-        # already set over Dask's default), then the configured or given prologue.
+        # The workers' memory settings (their Nanny keeps a variable already set over Dask's
+        # default), then the configured or given prologue.
         options["job_script_prologue"] = [
-            *(f"export {name}={LOCAL_WORKER_ENVIRON[name]}" for name in _MEMORY_VARIABLES),
+            *(f"export {name}={value}" for name, value in SLURM_WORKER_ENVIRON.items()),
             *prologue,
         ]
         return options
