@@ -5,6 +5,8 @@ VENV_STAMP := .venv/.installed-$(shell cat pyproject.toml requirements.lock | sh
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+export PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL := WARNING
+export PREFECT_LOGGING_INTERNAL_LEVEL := ERROR
 export MPLBACKEND := Agg
 
 .PHONY: venv refresh test test-fast bench lint clean

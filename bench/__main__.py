@@ -1,6 +1,7 @@
 """``make bench``: run every benchmark module and write ``MIGSYS_HOME/bench/latest.json``.
 
-Each module's ``collect()`` returns ``{metric name: metric(...)}``. A module that fails is reported
+Each module's ``collect(settings)`` returns ``{metric name: metric(...)}``; ``settings`` is the
+environment, read here once (``migsys.settings.MigsysSettings``). A module that fails is reported
 and the others still run; the file then lists the failure under ``errors``.
 """
 
@@ -12,8 +13,8 @@ import sys
 import time
 import traceback
 
+from migsys.settings import MigsysSettings
 from migsys.warehouse.files import atomic_write_text
-from migsys.warehouse.paths import MigsysPaths
 
 MODULES = (
     "migsys.bench.warehouse",
@@ -33,7 +34,8 @@ def main(argv: list[str]) -> int:
         short = ", ".join(name.rsplit(".", 1)[1] for name in MODULES)
         print(f"bench: no benchmark module {unknown[0]!r} (modules: {short})", file=sys.stderr)
         return 2
-    paths = MigsysPaths.from_env()
+    settings = MigsysSettings.from_env()
+    paths = settings.paths
     paths.bench.mkdir(parents=True, exist_ok=True)
     out = paths.bench / "latest.json"
     results: dict[str, dict] = json.loads(out.read_text()) if out.is_file() and argv else {}
@@ -44,7 +46,7 @@ def main(argv: list[str]) -> int:
         start = time.perf_counter()
         print(f"== {name}", flush=True)
         try:
-            metrics = importlib.import_module(name).collect()
+            metrics = importlib.import_module(name).collect(settings)
         except Exception:  # noqa: BLE001 - one broken benchmark must not hide the others
             errors[name] = traceback.format_exc()
             print(errors[name], file=sys.stderr)

@@ -29,29 +29,6 @@ def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
     return best
 
 
-_published: dict[str, object] = {}
-
-
-def published_paths():
-    """A published warehouse to benchmark against: MIGSYS_HOME's own when it has one, else one the
-    nightly flow publishes once into ``MIGSYS_HOME/bench/home`` (so `make bench` works on a fresh
-    MIGSYS_HOME)."""
-    from migsys.warehouse.paths import MigsysPaths
-
-    env_paths = MigsysPaths.from_env()
-    if env_paths.warehouse.is_file():
-        return env_paths
-    if "paths" not in _published:
-        from migsys.flows.config import NightlySettings
-        from migsys.flows.nightly import run_nightly
-
-        paths = MigsysPaths(home=env_paths.bench / "home", sources=env_paths.sources)
-        if not paths.warehouse.is_file():
-            run_nightly(NightlySettings.from_paths(paths, config_file=no_studies_config(paths)))
-        _published["paths"] = paths
-    return _published["paths"]
-
-
 def no_studies_config(paths) -> Path:
     """A nightly config without standing studies (the warehouse alone), under ``paths.home``."""
     from pathlib import Path

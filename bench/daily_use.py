@@ -65,7 +65,7 @@ def first_refresh_seconds() -> float:
         return time.perf_counter() - began
 
 
-def collect() -> dict[str, dict]:
+def collect(settings) -> dict[str, dict]:
     return {
         "cli.help_seconds": metric(help_seconds(), "s", HELP_TARGET_SECONDS, False),
         "refresh.first_run_embedded_seconds": metric(first_refresh_seconds(), "s", None, False),

@@ -171,7 +171,7 @@ def _with_threads(n: int, fn):
     return run
 
 
-def collect(repeats: int = 3) -> dict[str, dict]:
+def collect(settings, repeats: int = 3) -> dict[str, dict]:
     rng = np.random.default_rng(2006)
     units = municipal_units(rng)
     twin_params = _sample(DEPOPULATION_PARAMETERS, TWIN_SCENARIOS, rng)

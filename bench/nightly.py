@@ -107,8 +107,8 @@ def _interrupt_seconds(root: Path, name: str, sources: Path, config: Path) -> fl
     return time.perf_counter() - start
 
 
-def collect() -> dict[str, dict]:
-    env_paths = MigsysPaths.from_env()
+def collect(settings) -> dict[str, dict]:
+    env_paths = settings.paths
     env_paths.bench.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=env_paths.bench) as tmp:
         root = Path(tmp)

@@ -111,8 +111,8 @@ def _measure(warehouse: Path) -> dict[str, dict]:
     return out
 
 
-def collect() -> dict[str, dict]:
-    paths = MigsysPaths.from_env()
+def collect(settings) -> dict[str, dict]:
+    paths = settings.paths
     if paths.warehouse.is_file():
         return _measure(paths.warehouse)
     from migsys.bench.common import no_studies_config
@@ -120,6 +120,8 @@ def collect() -> dict[str, dict]:
     from migsys.flows.pipeline import run_plain
 
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = MigsysPaths(home=Path(tmp), sources=paths.sources)
+        fresh = MigsysPaths(
+            home=Path(tmp), sources=paths.sources, forecast_cache=paths.forecast_cache
+        )
         run_plain(NightlySettings.from_paths(fresh, config_file=no_studies_config(fresh)))
         return _measure(fresh.warehouse)

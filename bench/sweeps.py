@@ -32,7 +32,6 @@ measurement, which runs the Ishigami function (kernel time ~0) to isolate the en
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -232,8 +231,7 @@ def _part_write_costs(context: ModelContext, years: tuple[int, int]) -> dict[str
     return costs
 
 
-def collect() -> dict[str, dict]:
-    os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+def collect(settings) -> dict[str, dict]:
     context = _context()
     years = (2005, 2030)
     with tempfile.TemporaryDirectory(prefix="bench-sweeps-") as tmp:

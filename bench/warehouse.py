@@ -37,11 +37,11 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def collect(repeats: int = 20) -> dict[str, dict]:
+def collect(settings, repeats: int = 20) -> dict[str, dict]:
     from migsys.flows.config import NightlySettings
     from migsys.flows.nightly import run_nightly
 
-    env_paths = MigsysPaths.from_env()
+    env_paths = settings.paths
     env_paths.bench.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=env_paths.bench) as tmp:
         paths = MigsysPaths(home=Path(tmp), sources=env_paths.sources, forecast_cache=None)

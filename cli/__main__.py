@@ -1,5 +1,5 @@
-"""``python -m migsys.cli``: the ``migsys`` command."""
+"""``python -m migsys.cli``: the ``migsys`` program."""
 
-from migsys.cli.app import app
+from migsys.cli.launcher import main
 
-app(prog_name="migsys")
+main()

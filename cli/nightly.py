@@ -8,7 +8,6 @@ where things are and what to try next; the full log goes to ``MIGSYS_HOME/logs/`
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from migsys.cli.help import area_app
 if TYPE_CHECKING:  # imported where used: `migsys -h` loads neither pydantic nor rich.progress
     from rich.progress import Progress
 
+    from migsys.settings import MigsysSettings
     from migsys.warehouse.paths import MigsysPaths
 
 app = area_app()
@@ -92,12 +92,14 @@ def _sources_explicit(paths: MigsysPaths) -> bool:
     return paths.sources_from != "default"
 
 
-def _paths_or_exit() -> MigsysPaths:
-    from migsys.warehouse.paths import HomeConfigError, MigsysPaths
+def _settings_or_exit() -> MigsysSettings:
+    """This process's environment as settings (a broken MIGSYS_HOME/migsys.toml, or a variable
+    that breaks its rule, refused in one line)."""
+    from migsys.settings import MigsysSettings
 
     try:
-        return MigsysPaths.from_env()
-    except HomeConfigError as error:
+        return MigsysSettings.from_env()
+    except ValueError as error:  # HomeConfigError, SettingsError
         err_console.print(f"refused: {error}", markup=False)
         raise typer.Exit(2) from None
 
@@ -111,7 +113,7 @@ def run_refresh_command(
     use_embedded: bool = False,
     verbose: bool = False,
     config: Path | None = None,
-    paths: MigsysPaths | None = None,
+    settings: MigsysSettings | None = None,
 ) -> Path:
     """Run the nightly flow once and print where everything went; returns the warehouse path.
 
@@ -131,107 +133,122 @@ def run_refresh_command(
         home_write_problem,
         interruptible,
         log_to_file,
+        prefect_settings,
         reap_leftovers,
         start_ephemeral_api_in_background,
     )
 
     log = logging.getLogger("migsys.refresh")
-    paths = paths or _paths_or_exit()
+    settings = settings or _settings_or_exit()
+    paths = settings.paths
     problem = home_write_problem(paths)  # before Prefect or a log file would stumble on it
     if problem is not None:
         err_console.print(f"refresh refused: {problem}", markup=False)
         raise typer.Exit(1)
-    mode = configure_prefect(paths)
-    api_starting = start_ephemeral_api_in_background() if mode.api_url is None else None
+    mode = configure_prefect(settings)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     log_file = paths.logs / f"refresh-{stamp}.log"
     log_to_file(log_file, verbose=verbose)
     for line in reap_leftovers(paths):
         console.print(line, markup=False)
+    with prefect_settings(mode):
+        api_starting = start_ephemeral_api_in_background() if mode.api_url is None else None
 
-    # What the steps import, loaded while the API starts.
-    import migsys.reports.build  # noqa: F401
-    import migsys.warehouse.ingest  # noqa: F401
-    from migsys.flows.config import NightlyConfigError, NightlySettings
-    from migsys.flows.nightly import run_nightly
-    from migsys.warehouse.publish import RefreshFailed, RefreshInProgress, failure_in, is_disk_full
-
-    settings = NightlySettings.from_paths(
-        paths,
-        sources_explicit=_sources_explicit(paths),
-        rerun_studies=rerun_studies,
-        fetch=fetch,
-        rebuild=rebuild,
-        allow_shrink=allow_shrink,
-        use_embedded=use_embedded,
-        **({"config_file": config.resolve()} if config else {}),
-    )
-    console.print(f"migsys refresh · home {paths.home} · sources {paths.sources}", markup=False)
-    console.print(mode.describe(), markup=False)
-
-    published_before = _identity(paths.warehouse)
-
-    def say_interrupted(signum: int) -> None:
-        if signum == SERVER_LOST:
-            err_console.print(server_lost_message(mode.api_url, paths, published_before, log_file))
-            return
-        err_console.print(
-            f"interrupted: stopping the refresh; {paths.warehouse} stays as it was", markup=False
+        # What the steps import, loaded while the API starts.
+        import migsys.reports.build  # noqa: F401
+        import migsys.warehouse.ingest  # noqa: F401
+        from migsys.flows.config import NightlyConfigError, NightlySettings
+        from migsys.flows.nightly import run_nightly
+        from migsys.warehouse.publish import (
+            RefreshFailed,
+            RefreshInProgress,
+            failure_in,
+            is_disk_full,
         )
 
-    try:
-        with interruptible(say_interrupted, log_file=log_file, watch_api_url=mode.api_url):
-            if api_starting is not None:
-                api_starting.join()
-            result = run_nightly(settings, ConsoleReporter(console))
-    except ServerLost:
-        raise typer.Exit(1) from None
-    except Interrupted as stopped:
-        raise typer.Exit(exit_code(stopped.signum)) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    except (RefreshInProgress, NightlyConfigError) as error:
-        err_console.print(f"refresh refused: {error}", markup=False)
-        raise typer.Exit(1) from error
-    except Exception as error:  # a failed step, or Prefect failing to record the run after one
-        failure = failure_in(error) or (_disk_full(paths, error) if is_disk_full(error) else None)
-        if failure is None:
-            # Prefect's client fails with connection errors when its server went away between
-            # two health checks: say that, not a traceback (which stays in the log).
-            if mode.api_url is None or answers(mode.api_url):
-                raise
-            log.exception("the Prefect server stopped answering")
-            err_console.print(server_lost_message(mode.api_url, paths, published_before, log_file))
-            raise typer.Exit(1) from None
-        err_console.print(
-            f"refresh failed at step '{failure.step}': {failure.reason}", markup=False
+        nightly = NightlySettings.from_paths(
+            paths,
+            sources_explicit=_sources_explicit(paths),
+            rerun_studies=rerun_studies,
+            fetch=fetch,
+            rebuild=rebuild,
+            allow_shrink=allow_shrink,
+            use_embedded=use_embedded,
+            **({"config_file": config.resolve()} if config else {}),
         )
-        if failure is not error and not isinstance(error, RefreshFailed):
-            first = str(error).splitlines()[0] if str(error) else ""
+        console.print(f"migsys refresh · home {paths.home} · sources {paths.sources}", markup=False)
+        console.print(mode.describe(), markup=False)
+
+        published_before = _identity(paths.warehouse)
+
+        def say_interrupted(signum: int) -> None:
+            if signum == SERVER_LOST:
+                err_console.print(
+                    server_lost_message(mode.api_url, paths, published_before, log_file)
+                )
+                return
             err_console.print(
-                f"(Prefect could not record the failed run: {type(error).__name__}: {first})",
+                f"interrupted: stopping the refresh; {paths.warehouse} stays as it was",
                 markup=False,
             )
-        where = (
-            f"The new warehouse {paths.warehouse} was published; only the report failed."
-            if failure.step == "report"
-            else f"The published warehouse {paths.warehouse} was left unchanged."
-        )
-        err_console.print(f"{where} Full log: {log_file}", markup=False)
-        raise typer.Exit(1) from error
-    from_files = any(s.get("origin") == "sources" for s in result.summary.get("sources", []))
-    if paths.sources_from == "environment" and from_files:
-        from migsys.warehouse.paths import remember_sources
 
-        remembered = remember_sources(paths.home, paths.sources)
-        if remembered is not None:
-            console.print(
-                f"Sources folder remembered in {remembered}: a plain `migsys refresh` of this "
-                "home reads it from now on (MIGSYS_SOURCES still wins).",
-                markup=False,
+        try:
+            with interruptible(say_interrupted, log_file=log_file, watch_api_url=mode.api_url):
+                if api_starting is not None:
+                    api_starting.join()
+                result = run_nightly(nightly, ConsoleReporter(console))
+        except ServerLost:
+            raise typer.Exit(1) from None
+        except Interrupted as stopped:
+            raise typer.Exit(exit_code(stopped.signum)) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except (RefreshInProgress, NightlyConfigError) as error:
+            err_console.print(f"refresh refused: {error}", markup=False)
+            raise typer.Exit(1) from error
+        except Exception as error:  # a failed step, or Prefect failing to record the run after one
+            failure = failure_in(error) or (
+                _disk_full(paths, error) if is_disk_full(error) else None
             )
-    _closing_block(paths, result, log_file)
-    return result.warehouse
+            if failure is None:
+                # Prefect's client fails with connection errors when its server went away between
+                # two health checks: say that, not a traceback (which stays in the log).
+                if mode.api_url is None or answers(mode.api_url):
+                    raise
+                log.exception("the Prefect server stopped answering")
+                err_console.print(
+                    server_lost_message(mode.api_url, paths, published_before, log_file)
+                )
+                raise typer.Exit(1) from None
+            err_console.print(
+                f"refresh failed at step '{failure.step}': {failure.reason}", markup=False
+            )
+            if failure is not error and not isinstance(error, RefreshFailed):
+                first = str(error).splitlines()[0] if str(error) else ""
+                err_console.print(
+                    f"(Prefect could not record the failed run: {type(error).__name__}: {first})",
+                    markup=False,
+                )
+            where = (
+                f"The new warehouse {paths.warehouse} was published; only the report failed."
+                if failure.step == "report"
+                else f"The published warehouse {paths.warehouse} was left unchanged."
+            )
+            err_console.print(f"{where} Full log: {log_file}", markup=False)
+            raise typer.Exit(1) from error
+        from_files = any(s.get("origin") == "sources" for s in result.summary.get("sources", []))
+        if paths.sources_from == "environment" and from_files:
+            from migsys.warehouse.paths import remember_sources
+
+            remembered = remember_sources(paths.home, paths.sources)
+            if remembered is not None:
+                console.print(
+                    f"Sources folder remembered in {remembered}: a plain `migsys refresh` of this "
+                    "home reads it from now on (MIGSYS_SOURCES still wins).",
+                    markup=False,
+                )
+        _closing_block(paths, result, log_file, settings.search_path)
+        return result.warehouse
 
 
 def _disk_full(paths: MigsysPaths, error: BaseException):
@@ -275,7 +292,7 @@ def server_lost_message(
     )
 
 
-def _closing_block(paths: MigsysPaths, result, log_file: Path) -> None:
+def _closing_block(paths: MigsysPaths, result, log_file: Path, search_path: str) -> None:
     if not result.rebuilt:
         console.print(
             "Warehouse up to date: its inputs are unchanged, the published build was kept."
@@ -288,7 +305,7 @@ def _closing_block(paths: MigsysPaths, result, log_file: Path) -> None:
     console.print(f"Report     [link={report.as_uri()}]{report.as_uri()}[/link]")
     console.print(f"Log        {log_file}", markup=False)
     console.print("Next:")
-    for command in next_commands(Path.cwd(), os.environ.get("PATH", "")):
+    for command in next_commands(Path.cwd(), search_path):
         console.print(f"  {command}", markup=False)
 
 
@@ -417,10 +434,11 @@ def serve(
 
     Example: migsys serve --cron "0 3 * * *" --timezone America/Mexico_City
     """
-    from migsys.flows.runtime import configure_prefect
+    from migsys.flows.runtime import configure_prefect, prefect_settings
 
-    paths = _paths_or_exit()
-    mode = configure_prefect(paths)
+    migsys_settings = _settings_or_exit()
+    paths = migsys_settings.paths
+    mode = configure_prefect(migsys_settings)
 
     from prefect import serve as prefect_serve
 
@@ -457,7 +475,8 @@ def serve(
         f"({timezone or nightly.schedule.timezone}); MIGSYS_HOME={settings.home}",
         markup=False,
     )
-    prefect_serve(deployment)
+    with prefect_settings(mode):
+        prefect_serve(deployment)
 
 
 @app.command()
@@ -479,7 +498,7 @@ def server(
     """
     from migsys.flows.prefect_server import ServerFailed, run_server
 
-    paths = _paths_or_exit()
+    paths = _settings_or_exit().paths
 
     def say(text: str) -> None:
         console.print(text, markup=False)

@@ -174,11 +174,11 @@ def _fail(console: Console, message: str) -> None:
     raise typer.Exit(code=2)
 
 
-def _publish(paths, console: Console) -> None:
+def _publish(settings, console: Console) -> None:
     """Run the nightly flow now, so the new results reach the published warehouse."""
     from migsys.cli.nightly import run_refresh_command
 
-    run_refresh_command(paths=paths)
+    run_refresh_command(settings=settings)
 
 
 @app.command()
@@ -195,11 +195,12 @@ def calibrate(
     """Fit the kernels' base parameters to the real data; print and store them."""
     from migsys.projections.calibration import calibrate as run_calibration
     from migsys.projections.store import save_calibration
-    from migsys.warehouse.paths import MigsysPaths
+    from migsys.settings import MigsysSettings
     from migsys.warehouse.sql import open_read_only
 
     console = Console()
-    paths = MigsysPaths.from_env()
+    settings = MigsysSettings.from_env()
+    paths = settings.paths
     try:
         con = open_read_only(paths.warehouse)
         try:
@@ -213,7 +214,7 @@ def calibrate(
         console.print(calibration_summary(calibration), highlight=False)
         console.print(f"stored {save_calibration(calibration, paths.home)}")
     if publish:
-        _publish(paths, console)
+        _publish(settings, console)
     else:
         console.print("(loaded into main.calibrations at the next `migsys refresh`)")
 
@@ -251,11 +252,12 @@ def backtest(
         stamp_rows,
     )
     from migsys.projections.store import save_backtest_rows
-    from migsys.warehouse.paths import MigsysPaths
+    from migsys.settings import MigsysSettings
     from migsys.warehouse.sql import open_read_only
 
     console = Console()
-    paths = MigsysPaths.from_env()
+    settings = MigsysSettings.from_env()
+    paths = settings.paths
     try:
         if out is not None and out.suffix != ".parquet":
             raise ValueError(f"--out: {out} must end in .parquet")
@@ -320,4 +322,4 @@ def backtest(
             single.projections.to_parquet(out, index=False)
             console.print(f"wrote {len(single.projections)} projection rows to {out}")
     if publish:
-        _publish(paths, console)
+        _publish(settings, console)

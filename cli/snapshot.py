@@ -60,11 +60,11 @@ def snapshot(
 
     The snapshot (one Parquet file per source plus manifest.json with publisher, official URL, licence and attribution, release date, sha256 of each original file and row counts) is what `migsys refresh` uses when MIGSYS_SOURCES holds no registered file. Every registered file must be present and parse cleanly.
     """  # noqa: E501 - one line per paragraph: the help wraps it to the terminal
-    from migsys.warehouse.paths import MigsysPaths
+    from migsys.settings import MigsysSettings
     from migsys.warehouse.snapshot import EMBEDDED_DIR, SnapshotError, compare_snapshots
     from migsys.warehouse.snapshot_build import build_snapshot
 
-    paths = MigsysPaths.from_env()
+    paths = MigsysSettings.from_env().paths
     sources_dir = (sources or paths.sources).resolve()
     try:
         if check:

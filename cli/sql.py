@@ -88,7 +88,7 @@ def sql(
       migsys sql --tui                # Harlequin, if installed
     """
     from migsys.cli.sql_prompt import SqlPrompt, enable_line_editing, open_tui, print_result
-    from migsys.warehouse.paths import MigsysPaths
+    from migsys.settings import MigsysSettings
     from migsys.warehouse.sql import (
         OUTPUT_FORMATS,
         OutputError,
@@ -101,7 +101,7 @@ def sql(
     from migsys.warehouse.sql_output import CLI_HINTS
 
     try:
-        paths = MigsysPaths.from_env()  # a broken MIGSYS_HOME/migsys.toml: one message below
+        paths = MigsysSettings.from_env().paths  # a broken setting: one message below
         refused = (paths.home, paths.sources)
         if output is not None:
             fmt = format_for_output(output, fmt)

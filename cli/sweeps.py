@@ -39,10 +39,14 @@ StudyArgument = Annotated[
 EXIT_OK, EXIT_MISSING, EXIT_ERROR, EXIT_CORRUPT, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 
 
-def _paths():
-    from migsys.warehouse.paths import MigsysPaths
+def _settings():
+    from migsys.settings import MigsysSettings
 
-    return MigsysPaths.from_env()
+    return MigsysSettings.from_env()
+
+
+def _paths():
+    return _settings().paths
 
 
 def _fail(error: BaseException, code: int = EXIT_ERROR) -> None:
@@ -147,7 +151,6 @@ def run(
 
         migsys sweep run studies/remittances_sobol.toml --slurm --workers 8
     """
-    import os
 
     from migsys.sweeps.engine import StudyConflict, StudyCorrupt, StudyStoreError, run_study
     from migsys.sweeps.evaluators import Slurm, evaluator_for
@@ -169,8 +172,11 @@ def run(
             raise ValueError(f"{given[0]}: Slurm options need --slurm")
         slurm_evaluator = Slurm(**dict(slurm_options.values())) if slurm else False
         evaluator = evaluator_for(workers, scheduler, slurm_evaluator, in_process)
-        paths = _paths()
-        spec = load_spec(spec_path, limits=SpecLimits.from_environ(os.environ, max_scenarios))
+        settings = _settings()
+        paths = settings.paths
+        # --max-scenarios wins over MIGSYS_MAX_SCENARIOS
+        limit = settings.max_scenarios if max_scenarios is None else max_scenarios
+        spec = load_spec(spec_path, limits=SpecLimits.for_max_scenarios(limit))
         result = run_study(
             spec,
             paths.sweeps,

@@ -53,10 +53,10 @@ def fetch(
       migsys fetch --base-url http://127.0.0.1:8000     # e.g. python -m http.server
       migsys fetch --deadline 300 --max-mib 16
     """
+    from migsys.settings import MigsysSettings
     from migsys.warehouse.fetch import FetchError, FetchLimits, SourcesFolderError, fetch_sources
-    from migsys.warehouse.paths import MigsysPaths
 
-    paths = MigsysPaths.from_env()
+    paths = MigsysSettings.from_env().paths
     # The defaults are FetchLimits' own (not imported at start-up: `migsys -h` stays fast).
     given = {"max_bytes": None if max_mib is None else max_mib * 1024 * 1024}
     given["deadline_seconds"] = deadline

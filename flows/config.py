@@ -165,6 +165,7 @@ class NightlySettings(BaseModel):
 
     home: Path
     sources: Path
+    forecast_cache: Path | None = None  # MIGSYS_FORECAST_CACHE (default: MIGSYS_HOME/forecasts)
     # Whether MIGSYS_SOURCES was set by the operator: then a missing or empty folder is an
     # error (unmounted volume), not the cue to use the embedded data.
     sources_explicit: bool = False
@@ -182,11 +183,13 @@ class NightlySettings(BaseModel):
 
     @classmethod
     def from_paths(cls, paths: MigsysPaths, **overrides: Any) -> NightlySettings:
-        return cls(home=paths.home, sources=paths.sources, **overrides)
+        return cls(
+            home=paths.home, sources=paths.sources, forecast_cache=paths.forecast_cache, **overrides
+        )
 
     @property
     def paths(self) -> MigsysPaths:
-        return MigsysPaths(home=self.home, sources=self.sources)
+        return MigsysPaths(home=self.home, sources=self.sources, forecast_cache=self.forecast_cache)
 
     def guard_policy(self, config: NightlyConfig) -> GuardPolicy:
         return GuardPolicy(

@@ -1,10 +1,12 @@
 """The process around a refresh: Prefect's settings, logs, Ctrl-C, and what a killed run left.
 
-* ``configure_prefect`` runs before Prefect is imported: no telemetry, Prefect's home under
-  ``MIGSYS_HOME`` unless the operator chose one, quiet console (full logs go to
-  ``MIGSYS_HOME/logs``), and the API: ``PREFECT_API_URL`` when the operator set it, else the
-  server ``migsys server`` started for this home (``flows.prefect_server``), else Prefect's
-  ephemeral API — and it says which. Never a server some other home started.
+* ``configure_prefect`` decides how Prefect runs for a home: its home under ``MIGSYS_HOME``
+  unless the operator chose one, and the API: ``PREFECT_API_URL`` when the operator set it, else
+  the server ``migsys server`` started for this home (``flows.prefect_server``), else Prefect's
+  ephemeral API — and it says which. Never a server some other home started. ``prefect_settings``
+  runs Prefect with that, through Prefect's own settings context (which the processes Prefect
+  starts inherit), never by writing the environment. (Telemetry off and Prefect's quiet console
+  are the ``migsys`` program's environment: ``cli/launcher.py``.)
 * ``interruptible`` turns the first Ctrl-C or SIGTERM into one line, stops dbt at once, and lets
   the refresh unwind (lock released, published warehouse untouched); a second signal exits.
 * ``reap_leftovers`` removes what a run killed with SIGKILL left: the ephemeral Prefect server it
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -21,18 +24,19 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from migsys.flows.prefect_server import answers, home_server
 from migsys.warehouse.paths import MigsysPaths
 
-# An explicit server for refresh/serve to report to when it answers (tests, odd setups); without
-# it they look for the server started for their home.
-SERVER_URL_ENV = "MIGSYS_PREFECT_URL"
+if TYPE_CHECKING:
+    from migsys.settings import MigsysSettings
+
 EPHEMERAL_MARKER = "prefect.server.api.server:create_app"
 SERVER_RECORD = "prefect-server.json"
 
@@ -41,10 +45,12 @@ log = logging.getLogger("migsys.refresh")
 
 @dataclass(frozen=True)
 class PrefectMode:
-    """Which Prefect API a run reports to, in words for the console."""
+    """Which Prefect API a run reports to (in words for the console), and the Prefect settings
+    it runs with (by their environment names, e.g. ``PREFECT_HOME``)."""
 
     api_url: str | None  # None: ephemeral
     home_server: bool = False  # the server `migsys server` started for this home
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         if self.api_url is None:
@@ -56,29 +62,41 @@ class PrefectMode:
         return f"Prefect: reporting to {whose} at {ui}"
 
 
-def configure_prefect(paths: MigsysPaths, environ: dict[str, str] | None = None) -> PrefectMode:
-    """Set Prefect's environment for this process (call before importing prefect)."""
-    env = os.environ if environ is None else environ
-    env.setdefault("DO_NOT_TRACK", "1")
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    env.setdefault("PREFECT_HOME", str(paths.home / "prefect"))
-    # The console shows one line per step; Prefect's INFO lines go to the API and the log file.
-    env.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    env.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
-    if env.get("PREFECT_API_URL"):
-        return PrefectMode(env["PREFECT_API_URL"])
-    explicit = env.get(SERVER_URL_ENV)
+def configure_prefect(settings: MigsysSettings) -> PrefectMode:
+    """How Prefect runs for ``settings.paths.home``: which API, with which settings.
+
+    Prefect's home is ``MIGSYS_HOME/prefect`` unless the operator set ``PREFECT_HOME``. The API
+    is ``PREFECT_API_URL`` when the operator set it; else ``MIGSYS_PREFECT_URL`` (an explicit
+    server, for tests and odd setups) when it answers; else the server `migsys server` recorded
+    for this home; else Prefect's ephemeral API. Reads nothing but ``settings``, writes nothing.
+    """
+    paths = settings.paths
+    chosen = {} if settings.prefect_home else {"PREFECT_HOME": str(paths.home / "prefect")}
+    if settings.prefect_api_url:
+        return PrefectMode(settings.prefect_api_url, settings=chosen)
+    explicit = settings.prefect_server_url
     if explicit:
         if answers(explicit):
-            env["PREFECT_API_URL"] = explicit
-            return PrefectMode(explicit)
-        return PrefectMode(None)
+            return PrefectMode(explicit, settings={**chosen, "PREFECT_API_URL": explicit})
+        return PrefectMode(None, settings=chosen)
     own = home_server(paths)
     if own is not None:
-        env["PREFECT_API_URL"] = own.api_url
-        return PrefectMode(own.api_url, home_server=True)
-    return PrefectMode(None)
+        return PrefectMode(
+            own.api_url, home_server=True, settings={**chosen, "PREFECT_API_URL": own.api_url}
+        )
+    return PrefectMode(None, settings=chosen)
+
+
+@contextlib.contextmanager
+def prefect_settings(mode: PrefectMode) -> Iterator[None]:
+    """Run the Prefect code inside with ``mode``'s settings: Prefect's settings context, which
+    its client, its ephemeral server and the processes it starts all read."""
+    import prefect.settings
+    from prefect.settings import temporary_settings
+
+    updates = {getattr(prefect.settings, name): value for name, value in mode.settings.items()}
+    with temporary_settings(updates=updates):
+        yield
 
 
 def start_ephemeral_api_in_background() -> threading.Thread:
@@ -86,7 +104,8 @@ def start_ephemeral_api_in_background() -> threading.Thread:
 
     Prefect starts it on the flow's first API call anyway (the same server: it is one per
     process); starting it early lets its ~10 s start-up overlap with the refresh's own imports.
-    A failure here is left for that first call to report.
+    A failure here is left for that first call to report. Call it inside ``prefect_settings``:
+    the thread runs in a copy of the caller's context, so the server gets the same settings.
     """
 
     def start() -> None:
@@ -95,7 +114,9 @@ def start_ephemeral_api_in_background() -> threading.Thread:
 
             SubprocessASGIServer().start()
 
-    thread = threading.Thread(target=start, name="prefect-ephemeral-api", daemon=True)
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(start,), name="prefect-ephemeral-api")
+    thread.daemon = True
     thread.start()
     return thread
 

@@ -1,6 +1,6 @@
 """The study spec: a small TOML file validated into a typed, frozen object.
 
-A study names a kernel (one of :mod:`sweeps.registry`), the parameters it varies (bounds or a
+A study names a kernel (one of :mod:`kernels.registry`), the parameters it varies (bounds or a
 distribution, possibly centred on the latest calibration), a design, a sample size and a seed.
 Everything else has a default. Everything that can be checked before running is checked at parse
 time, each error naming the file and the field: unknown keys, non-finite numbers, impossible
@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
@@ -21,8 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migsys.kernels.defaults import Parameter
-from migsys.sweeps import registry
+from migsys.kernels import registry
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 # One naming rule for studies: lowercase words joined by hyphens (remittances-nightly), the name
@@ -64,8 +62,8 @@ class SpecLimits:
 
     - ``max_scenarios``: 20 million scenarios. Designs are cut into chunks, but the analysis
       reads one outcome of every scenario at a time (160 MB per column) and the results on disk
-      grow with it; ``migsys sweep run --max-scenarios`` (or ``MIGSYS_MAX_SCENARIOS``, read by
-      the entry point: :meth:`from_environ`) changes it.
+      grow with it; ``migsys sweep run`` takes it from ``--max-scenarios`` or
+      ``MIGSYS_MAX_SCENARIOS`` (read by the program, never here).
     - ``max_whole_design``: LHS, Morris and grid designs are generated whole in every worker
       process (Sobol designs chunk by chunk): 2 million rows (at most the scenario limit).
     - ``max_grid_levels``: points per parameter of a grid design.
@@ -80,19 +78,9 @@ class SpecLimits:
     max_chunks: int = 100_000
     max_bootstrap_draws: int = 100_000_000
 
-    ENV = "MIGSYS_MAX_SCENARIOS"
-
     @classmethod
-    def from_environ(
-        cls, environ: Mapping[str, str], max_scenarios: int | None = None
-    ) -> SpecLimits:
-        """Defaults, with ``max_scenarios`` from the argument, else ``MIGSYS_MAX_SCENARIOS`` of
-        ``environ`` (the entry point's environment, given by it)."""
-        if max_scenarios is None and environ.get(cls.ENV):
-            text = environ[cls.ENV].replace("_", "").replace(",", "")
-            if not text.isdigit() or int(text) < 1:
-                raise SpecError(f"{cls.ENV}={environ[cls.ENV]!r}: must be a positive whole number")
-            max_scenarios = int(text)
+    def for_max_scenarios(cls, max_scenarios: int | None) -> SpecLimits:
+        """The defaults, with ``max_scenarios`` instead when given."""
         if max_scenarios is None:
             return cls()
         if max_scenarios < 1:
@@ -524,7 +512,7 @@ def _range_problems(
     where: str,
     given: ParameterSpec,
     support: tuple[float, float],
-    parameter: Parameter,
+    parameter: registry.Parameter,
     kernel: str,
 ) -> list[tuple[str, str]]:
     low, high = support
@@ -564,7 +552,7 @@ def limit_problems(spec: StudySpec, limits: SpecLimits) -> list[tuple[str, str]]
             (
                 "design",
                 f"{n:,} scenarios exceed the limit of {limits.max_scenarios:,} "
-                f"({SpecLimits.ENV} or `migsys sweep run --max-scenarios` raises it)",
+                "(MIGSYS_MAX_SCENARIOS or `migsys sweep run --max-scenarios` raises it)",
             )
         )
     elif design.method != "sobol" and n > min(limits.max_whole_design, limits.max_scenarios):
@@ -602,7 +590,7 @@ def parse_spec(
     """Validate a spec given as a dict (the parsed TOML); ``source`` names it in errors.
 
     Checks the spec on its own, against its kernel's declaration and against ``limits``
-    (default: :class:`SpecLimits`'s defaults).
+    (default: ``SpecLimits()``).
     """
     study = data.get("study")
     if not isinstance(study, dict):

@@ -49,9 +49,15 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
 # One forecast cache for the session: the rolling-origin evaluation of the same inputs and code is
 # computed once, not in every refresh of a fresh home (tests of the step pass their own folder).
-os.environ.setdefault("MIGSYS_FORECAST_CACHE", tempfile.mkdtemp(prefix="migsys-tests-forecasts-"))
+# `migsys` subprocesses read it from the environment; paths made here pass it (FORECAST_CACHE).
+FORECAST_CACHE = Path(
+    os.environ.setdefault(
+        "MIGSYS_FORECAST_CACHE", tempfile.mkdtemp(prefix="migsys-tests-forecasts-")
+    )
+)
 os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's server
 # Refreshes report to the run's own Prefect server (started in pytest_configure, inherited by the
 # xdist workers and every `migsys` subprocess); until it answers, and wherever a test removes this
@@ -222,7 +228,7 @@ def refresh_with_flow(home: Path, sources: Path, config: Path, **settings):
     from migsys.flows.nightly import run_nightly
     from migsys.warehouse.paths import MigsysPaths
 
-    paths = MigsysPaths(home=home, sources=sources)
+    paths = MigsysPaths(home=home, sources=sources, forecast_cache=FORECAST_CACHE)
     run_nightly(NightlySettings.from_paths(paths, config_file=config, **settings))
     return paths
 
@@ -240,7 +246,7 @@ def published_home(real_sources: Path, no_studies_config: Path, tmp_path_factory
             home, real_sources, no_studies_config, sources_explicit=True
         ),
     )
-    return MigsysPaths(home=folder, sources=real_sources)
+    return MigsysPaths(home=folder, sources=real_sources, forecast_cache=FORECAST_CACHE)
 
 
 @dataclass(frozen=True)
@@ -308,7 +314,13 @@ def published_copy(published_home, tmp_path: Path):
         shutil.copytree(
             published_home.state, home / "state", ignore=shutil.ignore_patterns("*.lock")
         )
-    return MigsysPaths(home=home, sources=published_home.sources)
+    return MigsysPaths(home=home, sources=published_home.sources, forecast_cache=FORECAST_CACHE)
+
+
+@pytest.fixture(scope="session")
+def forecast_cache() -> Path:
+    """The session's forecast cache, for tests that make their own paths and refresh them."""
+    return FORECAST_CACHE
 
 
 @pytest.fixture()

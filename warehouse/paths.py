@@ -16,12 +16,12 @@ the same way; nothing is ever written there.
 from __future__ import annotations
 
 import json
-import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from migsys.warehouse.files import atomic_write_text
 
@@ -75,7 +75,7 @@ def remember_sources(home: Path, sources: Path) -> Path | None:
     return config
 
 
-def notebook_home(environ: dict[str, str], cwd: Path) -> Path:
+def notebook_home(environ: Mapping[str, str], cwd: Path) -> Path:
     """The MIGSYS_HOME of ``migsys.connect()`` and ``migsys.study()``, wherever Python runs.
 
     ``MIGSYS_HOME`` when set (relative to ``cwd``). Otherwise the first ``var`` folder holding a
@@ -100,19 +100,17 @@ class MigsysPaths(BaseModel):
     home: Path
     sources: Path
     # Computed forecast evaluations, keyed by the fingerprint of their inputs and code; homes
-    # that refresh the same data (a team's test and production homes, a test session) may share it.
-    # Read from MIGSYS_FORECAST_CACHE when not given, however the paths are made.
-    forecast_cache: Path | None = Field(
-        default_factory=lambda: _forecast_cache_from_env(os.environ)
-    )
+    # that refresh the same data (a team's test and production homes, a test session) may share it
+    # (MIGSYS_FORECAST_CACHE, read by ``from_env``). None: ``MIGSYS_HOME/forecasts``.
+    forecast_cache: Path | None = None
 
     # Where ``sources`` came from: MIGSYS_SOURCES, the home's migsys.toml, or the default
     # ./data/sources. Only the default may silently fall back to the embedded snapshot.
     sources_from: Literal["environment", "config", "default"] = "default"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> MigsysPaths:
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str]) -> MigsysPaths:
+        """The paths the environment ``env`` gives (an entry point's; see migsys.settings)."""
         home = Path(env.get("MIGSYS_HOME") or "var").resolve()
         if env.get("MIGSYS_SOURCES"):
             sources, origin = Path(env["MIGSYS_SOURCES"]).resolve(), "environment"

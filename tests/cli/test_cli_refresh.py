@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from migsys.flows.runtime import configure_prefect
+from migsys.settings import MigsysSettings
 from migsys.warehouse.paths import MigsysPaths
 
 MIGSYS = shutil.which("migsys", path=str(Path(sys.executable).parent))
@@ -40,23 +41,32 @@ class _Health(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def settings_of(paths: MigsysPaths, **environment: str) -> MigsysSettings:
+    """The settings of a process whose environment holds only ``environment``."""
+    return MigsysSettings(
+        paths=paths,
+        prefect_server_url=environment.get("MIGSYS_PREFECT_URL"),
+        prefect_api_url=environment.get("PREFECT_API_URL"),
+        prefect_home=environment.get("PREFECT_HOME"),
+    )
+
+
 def test_prefect_mode_follows_whether_a_server_answers(tmp_path: Path) -> None:
     paths = MigsysPaths(home=tmp_path / "home", sources=tmp_path / "sources")
-    nobody = {"MIGSYS_PREFECT_URL": "http://127.0.0.1:9/api"}
-    mode = configure_prefect(paths, nobody)
+    mode = configure_prefect(settings_of(paths, MIGSYS_PREFECT_URL="http://127.0.0.1:9/api"))
     assert mode.api_url is None and "ephemeral API" in mode.describe()
-    assert "PREFECT_API_URL" not in nobody
-    assert nobody["PREFECT_HOME"] == str(paths.home / "prefect")
+    assert mode.settings == {"PREFECT_HOME": str(paths.home / "prefect")}
+    chosen = settings_of(paths, PREFECT_HOME=str(tmp_path / "mine"), PREFECT_API_URL="http://x/api")
+    assert configure_prefect(chosen).settings == {}  # the operator's choices stand
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api"
-        environ = {"MIGSYS_PREFECT_URL": url}
-        mode = configure_prefect(paths, environ)
+        mode = configure_prefect(settings_of(paths, MIGSYS_PREFECT_URL=url))
     finally:
         server.shutdown()
-    assert mode.api_url == url and environ["PREFECT_API_URL"] == url
+    assert mode.api_url == url and mode.settings["PREFECT_API_URL"] == url
     assert "reporting to the server at http://127.0.0.1" in mode.describe()
 
 
@@ -70,12 +80,11 @@ def test_a_home_reports_only_to_the_server_recorded_for_it(tmp_path: Path) -> No
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/api"
     try:
-        foreign = {}  # something answers, but nothing is recorded for this home
-        assert configure_prefect(paths, foreign).api_url is None
+        # something answers, but nothing is recorded for this home
+        assert configure_prefect(settings_of(paths)).api_url is None
         record = write_record(paths, url)  # as `migsys server` does, from this (live) process
-        own = {}
-        mode = configure_prefect(paths, own)
-        assert mode.api_url == url and own["PREFECT_API_URL"] == url
+        mode = configure_prefect(settings_of(paths))
+        assert mode.api_url == url and mode.settings["PREFECT_API_URL"] == url
         assert "reporting to this home's server" in mode.describe()
         other = MigsysPaths(home=tmp_path / "other", sources=paths.sources)
         other_home = tmp_path / "other" / "prefect"
@@ -83,10 +92,10 @@ def test_a_home_reports_only_to_the_server_recorded_for_it(tmp_path: Path) -> No
         (other_home / "server.json").write_text(
             (paths.home / "prefect" / "server.json").read_text()
         )  # a record copied with a home names the home it was made for
-        assert configure_prefect(other, {}).api_url is None
+        assert configure_prefect(settings_of(other)).api_url is None
         dead = record.__class__(record.api_url, record.home, record.pid, record.create_time - 60)
         (paths.home / "prefect" / "server.json").write_text(json.dumps(dead.__dict__))
-        assert configure_prefect(paths, {}).api_url is None  # not the recorded process
+        assert configure_prefect(settings_of(paths)).api_url is None  # not the recorded process
     finally:
         server.shutdown()
 

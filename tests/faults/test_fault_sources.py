@@ -29,7 +29,7 @@ def test_cut_and_pasted_files_are_refused_at_ingest_file_by_file_in_one_screen(
             **{name: (lambda data: data * 10) for name in pasted},
         }
     )
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
 
     done = refresh_cli(paths, "--rebuild")
@@ -61,7 +61,7 @@ def test_a_number_cut_where_the_file_has_no_final_line_break_fails_plausibility(
     the rows and latest period are unchanged, so the guard passes; the plausibility test on
     GDP fails the build with the row, and --allow-shrink does not relax it."""
     sources = damaged_sources({"worldbank/gdp.csv": lambda data: data[:-8]})
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
 
     done = refresh_cli(paths, "--allow-shrink")

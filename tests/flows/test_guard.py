@@ -156,7 +156,7 @@ def test_set_but_missing_or_empty_sources_folder_is_an_error(
 ) -> None:
     sources = tmp_path / "mounted-sources"
     prepare(sources)
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
     with pytest.raises(RefreshFailed) as refused:
         refresh(paths, no_studies_config, sources_explicit=True, rebuild=True)
@@ -171,7 +171,7 @@ def test_forgotten_sources_after_a_real_refresh_refuses_the_embedded_data(
 ) -> None:
     """`make refresh` without MIGSYS_SOURCES after a real-data refresh: the default folder."""
     default_folder = tmp_path / "data" / "sources"  # not set, does not exist
-    paths = MigsysPaths(home=published_copy.home, sources=default_folder)
+    paths = published_copy.model_copy(update={"sources": default_folder})
     before = sha256(paths.warehouse)
     with pytest.raises(RefreshFailed) as refused:
         refresh(paths, no_studies_config, rebuild=True)
@@ -184,7 +184,7 @@ def test_forgotten_sources_after_a_real_refresh_refuses_the_embedded_data(
 def test_use_embedded_publishes_the_snapshot_on_purpose(
     published_copy: MigsysPaths, no_studies_config: Path, tmp_path: Path
 ) -> None:
-    paths = MigsysPaths(home=published_copy.home, sources=tmp_path / "data" / "sources")
+    paths = published_copy.model_copy(update={"sources": tmp_path / "data" / "sources"})
     result = refresh(paths, no_studies_config, use_embedded=True)
     assert result.rebuilt
     con = duckdb.connect(str(paths.warehouse), read_only=True)
@@ -212,7 +212,7 @@ def test_registered_path_that_is_not_a_readable_file_fails(
         odd.mkdir()
     else:
         odd.symlink_to(tmp_path / "nowhere.csv")
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
     with pytest.raises(RefreshFailed) as refused:
         refresh(paths, no_studies_config, sources_explicit=True, rebuild=True)
@@ -224,7 +224,7 @@ def test_lost_source_is_refused_right_after_ingest(
     published_copy: MigsysPaths, real_sources: Path, no_studies_config: Path, tmp_path: Path
 ) -> None:
     sources = linked_sources(real_sources, tmp_path, without=("un/usa_migration.csv",))
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
     with pytest.raises(RefreshFailed) as refused:
         refresh(paths, no_studies_config, sources_explicit=True, rebuild=True)
@@ -244,7 +244,7 @@ def test_shrunk_mart_is_refused_then_published_with_allow_shrink(
     lines = (real_sources / state_file).read_text(encoding="utf-8").splitlines(keepends=True)
     kept = [line for line in lines if not line[:4].isdigit() or line[:4] < "2010"]
     (sources / state_file).write_text("".join(kept), encoding="utf-8")
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
     with pytest.raises(RefreshFailed) as refused:
         refresh(paths, no_studies_config, sources_explicit=True, rebuild=True)

@@ -82,12 +82,12 @@ def assert_report_complete(index_html: Path) -> None:
 
 @pytest.mark.slow
 def test_nightly_publishes_reports_then_skips_unchanged_studies(
-    harness, real_sources: Path, tmp_path: Path
+    harness, real_sources: Path, forecast_cache: Path, tmp_path: Path
 ) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    paths = MigsysPaths(home=tmp_path / "home", sources=real_sources)
+    paths = MigsysPaths(home=tmp_path / "home", sources=real_sources, forecast_cache=forecast_cache)
     settings = NightlySettings.from_paths(paths, fetch=False)
 
     cold = run_nightly(settings)

@@ -120,7 +120,7 @@ def test_bad_row_fails_ingest_and_keeps_the_published_warehouse(
     target = next(i for i, line in enumerate(lines) if line.startswith(b'" 01 002 "'))
     lines[target] = lines[target].replace(b'"40,547"', b'"-40,547"')
     census.write_bytes(b"\r\n".join(lines))
-    paths = MigsysPaths(home=published_copy.home, sources=sources)
+    paths = published_copy.model_copy(update={"sources": sources})
     before = sha256(paths.warehouse)
 
     with pytest.raises(RefreshFailed) as failure:

@@ -27,7 +27,7 @@ def test_calibrate_stores_and_publishes(home, monkeypatch):
     monkeypatch.setattr(
         migsys.cli.nightly,
         "run_refresh_command",
-        lambda paths: published.append(paths) or paths.warehouse,
+        lambda settings: published.append(settings.paths) or settings.paths.warehouse,
     )
     result = CliRunner().invoke(
         app,

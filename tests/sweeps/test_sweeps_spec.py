@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from migsys.sweeps import registry
 from migsys.sweeps.models import build_model
 from migsys.sweeps.spec import SpecError, load_spec, parse_spec
 
@@ -43,7 +42,7 @@ def test_shipped_studies_are_valid(path: Path) -> None:
     spec = load_spec(path)
     assert spec.n_scenarios > 0
     if spec.kernel in ("ishigami", "sobol_g"):
-        build_model(spec, registry.get(spec.kernel))
+        build_model(spec)
 
 
 def test_good_spec_counts_saltelli_rows(tmp_path: Path) -> None:
@@ -182,15 +181,15 @@ def test_the_scenario_limit_is_configurable(tmp_path: Path, monkeypatch) -> None
     from migsys.sweeps.spec import SpecLimits
 
     path = _write(tmp_path, _limits_spec('method = "sobol"\nn = 1024'))
-    # The library reads no environment: the entry point passes its own.
+    assert load_spec(path).n_scenarios == 4096
+    with pytest.raises(SpecError, match=r"4,096 scenarios exceed the limit of 4,000 \(MIGSYS_MAX"):
+        load_spec(path, limits=SpecLimits.for_max_scenarios(4000))
+    assert load_spec(path, limits=SpecLimits.for_max_scenarios(5000)).n_scenarios == 4096
+    with pytest.raises(SpecError, match=r"max_scenarios: must be at least 1, got 0"):
+        SpecLimits.for_max_scenarios(0)
+    # The library never reads the environment: only the program's settings carry the variable.
     monkeypatch.setenv("MIGSYS_MAX_SCENARIOS", "4000")
     assert load_spec(path).n_scenarios == 4096
-    environ = {"MIGSYS_MAX_SCENARIOS": "4000"}
-    with pytest.raises(SpecError, match=r"4,096 scenarios exceed the limit of 4,000 \(MIGSYS_MAX"):
-        load_spec(path, limits=SpecLimits.from_environ(environ))
-    assert load_spec(path, limits=SpecLimits.from_environ(environ, 5000)).n_scenarios == 4096
-    with pytest.raises(SpecError, match=r"MIGSYS_MAX_SCENARIOS='lots': must be a positive whole"):
-        SpecLimits.from_environ({"MIGSYS_MAX_SCENARIOS": "lots"})
 
 
 @pytest.mark.parametrize(
