@@ -1,6 +1,6 @@
 """The study spec: a small TOML file validated into a typed, frozen object.
 
-A study names a kernel (one of :mod:`kernels.registry`), the parameters it varies (bounds or a
+A study names a kernel (one of :mod:`sweeps.registry`), the parameters it varies (bounds or a
 distribution, possibly centred on the latest calibration), a design, a sample size and a seed.
 Everything else has a default. Everything that can be checked before running is checked at parse
 time, each error naming the file and the field: unknown keys, non-finite numbers, impossible
@@ -20,7 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migsys.kernels import registry
+from migsys.kernels.defaults import Parameter
+from migsys.sweeps import registry
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 # One naming rule for studies: lowercase words joined by hyphens (remittances-nightly), the name
@@ -512,7 +513,7 @@ def _range_problems(
     where: str,
     given: ParameterSpec,
     support: tuple[float, float],
-    parameter: registry.Parameter,
+    parameter: Parameter,
     kernel: str,
 ) -> list[tuple[str, str]]:
     low, high = support
@@ -590,7 +591,7 @@ def parse_spec(
     """Validate a spec given as a dict (the parsed TOML); ``source`` names it in errors.
 
     Checks the spec on its own, against its kernel's declaration and against ``limits``
-    (default: ``SpecLimits()``).
+    (default: :class:`SpecLimits`'s defaults).
     """
     study = data.get("study")
     if not isinstance(study, dict):

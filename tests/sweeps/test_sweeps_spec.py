@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from migsys.sweeps import registry
 from migsys.sweeps.models import build_model
 from migsys.sweeps.spec import SpecError, load_spec, parse_spec
 
@@ -42,7 +43,7 @@ def test_shipped_studies_are_valid(path: Path) -> None:
     spec = load_spec(path)
     assert spec.n_scenarios > 0
     if spec.kernel in ("ishigami", "sobol_g"):
-        build_model(spec)
+        build_model(spec, registry.get(spec.kernel))
 
 
 def test_good_spec_counts_saltelli_rows(tmp_path: Path) -> None:
