@@ -224,6 +224,7 @@ def test_unknown_table_suggests_the_warehouse_tables(terminal: Terminal) -> None
     assert "pg_enum" not in shown
 
 
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_ctrl_c_drops_the_statement_and_quit_leaves(terminal: Terminal) -> None:
     terminal.line("select 1")
     terminal.expect(re.escape(CONTINUATION))

@@ -106,6 +106,7 @@ def test_spec_paths_are_relative_to_the_config(tmp_path: Path) -> None:
     assert config.studies[0].spec == (tmp_path / "specs" / "a.toml").resolve()
 
 
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_standing_study_runs_then_skips_until_its_spec_changes(tmp_path: Path) -> None:
     spec_path = tmp_path / "ishigami.toml"
     spec_path.write_text(ISHIGAMI_SPEC.format(seed=1), encoding="utf-8")

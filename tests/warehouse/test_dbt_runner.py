@@ -71,6 +71,7 @@ def toy_project(folder: Path, *, failing_test: bool = False, broken_sql: bool = 
     return project
 
 
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_build_reports_every_node_with_its_layer_and_parents(tmp_path: Path) -> None:
     project = toy_project(tmp_path)
     database = tmp_path / "toy.duckdb"
@@ -98,6 +99,7 @@ def test_build_reports_every_node_with_its_layer_and_parents(tmp_path: Path) -> 
     assert not (project / "target").exists() and not (project / "logs").exists()
 
 
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_failing_test_is_named_with_its_failing_rows(tmp_path: Path) -> None:
     project = toy_project(tmp_path, failing_test=True)
     report = run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
@@ -107,6 +109,7 @@ def test_failing_test_is_named_with_its_failing_rows(tmp_path: Path) -> None:
     assert "assert_no_big_squares: fail (2 failing rows)" in report.describe_failures()
 
 
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_broken_sql_reports_dbt_own_error(tmp_path: Path) -> None:
     project = toy_project(tmp_path, broken_sql=True)
     report = run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)

@@ -209,6 +209,7 @@ def test_snapshot_refuses_files_that_break_rules(tmp_path: Path, real_sources: P
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_snapshot_command_help_and_check(tmp_path: Path, real_sources: Path) -> None:
     env = {"MIGSYS_HOME": str(tmp_path / "home"), "MIGSYS_SOURCES": str(real_sources)}
     cli = [sys.executable, "-m", "migsys.cli", "snapshot"]
