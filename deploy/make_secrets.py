@@ -14,8 +14,8 @@ service mounts its own. The client's certificate is good for client authenticati
 scheduler's and the workers' for both (each also opens connections to the other). Both commands
 keep what exists (run them again safely) unless ``--force``.
 
-Only the standard library and ``cryptography`` (installed with Prefect) are used, so the script
-runs in the image and on any host with the project's environment.
+Only the standard library, ``cryptography`` (installed with Prefect) and migsys's own file-safety
+module are used, so the script runs in the image and on any host with the project's environment.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import ipaddress
-import os
 import secrets
 import sys
 from pathlib import Path
+
+from migsys.warehouse.files import atomic_write_bytes
 
 ROLES = ("scheduler", "worker", "client")
 # What each role's certificate may be used for: servers accept connections, clients open them.
@@ -39,13 +40,8 @@ AUTH_USER = "migsys"
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Create ``path`` readable by its owner only, from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(temporary, path)
+    """Create or replace ``path`` readable by its owner only, from the first byte, atomically."""
+    atomic_write_bytes(path, data, mode=0o600)
 
 
 def prefect_auth(env_file: Path, *, force: bool = False) -> bool:

@@ -120,18 +120,19 @@ def move_into_place(source: Path, target: Path, *, durable: bool = True) -> None
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
+def atomic_path(target: Path, *, durable: bool = True, mode: int = 0o666) -> Iterator[Path]:
     """A staged file to write ``target``'s new content into, put in place when the block ends.
 
-    The staged file exists (empty, mode 0666 less the umask like any file the user creates, not
-    a temporary file's 0600) so that any writer may open it by name: ``write_text``,
-    ``pyarrow.parquet.write_table``, DuckDB's ``COPY … TO``. When the block raises, the staged
-    file is removed and ``target`` is untouched.
+    The staged file exists (empty, ``mode`` less the umask: by default 0666 like any file the
+    user creates, not a temporary file's 0600; 0600 for a secret, private before its first byte)
+    so that any writer may open it by name: ``write_text``, ``pyarrow.parquet.write_table``,
+    DuckDB's ``COPY … TO``. When the block raises, the staged file is removed and ``target`` is
+    untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = staged_path(target)
-    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
     try:
         yield staged
         move_into_place(staged, target, durable=durable)
@@ -140,9 +141,11 @@ def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
         raise
 
 
-def atomic_write_bytes(target: Path, data: bytes, *, durable: bool = True) -> None:
+def atomic_write_bytes(
+    target: Path, data: bytes, *, durable: bool = True, mode: int = 0o666
+) -> None:
     """Replace ``target`` by ``data``, atomically (see ``atomic_path``)."""
-    with atomic_path(target, durable=durable) as staged:
+    with atomic_path(target, durable=durable, mode=mode) as staged:
         staged.write_bytes(data)
 
 

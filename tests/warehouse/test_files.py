@@ -338,3 +338,13 @@ def test_the_scan_finds_each_kind_of_call() -> None:
         "text.replace('a', 'b')\nframe.rename(columns=str.lower)\nnow.replace(tzinfo=None)\n"
     )
     assert [line for line, _ in guarded_uses(ast.parse(code))] == [2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_private_file_is_private_before_its_first_byte(tmp_path: Path) -> None:
+    """A secret (the compose stack's keys and credentials) is never readable by others, not even
+    while it is being written."""
+    target = tmp_path / "secrets" / "key.pem"
+    with files.atomic_path(target, mode=0o600) as staged:
+        assert staged.stat().st_mode & 0o777 == 0o600
+        staged.write_bytes(b"private")
+    assert target.stat().st_mode & 0o777 == 0o600 and target.read_bytes() == b"private"
