@@ -1,6 +1,6 @@
 """Secrets of the docker-compose stack: the Prefect API credentials and the Dask TLS certificates.
 
-    python deploy/make_secrets.py prefect-auth deploy/secrets/prefect-auth.env
+    .venv/bin/python deploy/make_secrets.py prefect-auth deploy/secrets/prefect-auth.env
     python deploy/make_secrets.py dask-tls DIR
 
 ``prefect-auth`` writes an env file (mode 0600, git- and docker-ignored) with one random
