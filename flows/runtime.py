@@ -343,10 +343,6 @@ def record_ephemeral_server(paths: MigsysPaths) -> dict | None:
     return None
 
 
-def forget_ephemeral_server(paths: MigsysPaths) -> None:
-    (paths.state / SERVER_RECORD).unlink(missing_ok=True)
-
-
 def reap_leftovers(paths: MigsysPaths) -> list[str]:
     """Stop the ephemeral server a killed run left running; returns what was done, in words."""
     record_file = paths.state / SERVER_RECORD

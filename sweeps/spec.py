@@ -39,11 +39,6 @@ NORMAL_TAIL = 1e-12
 NORMAL_TAIL_SD = -NormalDist().inv_cdf(NORMAL_TAIL) * (1 + 1e-9)
 
 
-def kernel_names() -> tuple[str, ...]:
-    """Kernels a spec may name (the registry's)."""
-    return registry.names()
-
-
 class SpecError(ValueError):
     """A study spec breaks a rule; the message names the file and the field."""
 

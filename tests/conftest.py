@@ -39,17 +39,15 @@ from pathlib import Path
 
 import pytest
 
+from migsys.cli.launcher import PROCESS_ENVIRONMENT
 from migsys.warehouse.paths import MigsysPaths
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="migsys-tests-prefect-")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-os.environ.setdefault("PREFECT_LOGGING_INTERNAL_LEVEL", "ERROR")
+for name, value in PROCESS_ENVIRONMENT.items():  # what the `migsys` program runs with
+    os.environ.setdefault(name, value)
 # One forecast cache for the session: the rolling-origin evaluation of the same inputs and code is
 # computed once, not in every refresh of a fresh home (tests of the step pass their own folder).
 # `migsys` subprocesses read it from the environment; paths made here pass it (FORECAST_CACHE).
@@ -60,9 +58,10 @@ FORECAST_CACHE = Path(
 )
 os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's server
 # Refreshes report to the run's own Prefect server (started in pytest_configure, inherited by the
-# xdist workers and every `migsys` subprocess); until it answers, and wherever a test removes this
-# variable (``ephemeral_cli_env``), they start Prefect's ephemeral API as a fresh home does.
-os.environ.setdefault("MIGSYS_PREFECT_URL", "http://127.0.0.1:9/api")  # nothing listens there
+# xdist workers and every `migsys` subprocess); until it answers, and wherever a test points this
+# variable nowhere (``ephemeral_cli_env``), they start Prefect's ephemeral API as a fresh home does.
+NO_SERVER_URL = "http://127.0.0.1:9/api"  # nothing listens there
+os.environ.setdefault("MIGSYS_PREFECT_URL", NO_SERVER_URL)
 
 _SESSION_SERVER = pytest.StashKey[tuple[subprocess.Popen, object]]()
 
@@ -77,9 +76,7 @@ WAREHOUSE_FIXTURES = frozenset(
 def without_session_server(env: dict[str, str]) -> dict[str, str]:
     """``env`` for a refresh that must start Prefect's ephemeral API, as on a fresh machine (the
     tests of that API, of its reaping, of a fresh clone's output)."""
-    return {k: v for k, v in env.items() if k != "MIGSYS_PREFECT_URL"} | {
-        "MIGSYS_PREFECT_URL": "http://127.0.0.1:9/api"
-    }
+    return {**env, "MIGSYS_PREFECT_URL": NO_SERVER_URL}
 
 
 def _free_port() -> int:

@@ -129,12 +129,6 @@ class DbtReport:
         return "\n".join(lines) or "dbt reported failure without failed nodes"
 
 
-class DbtFailed(RuntimeError):
-    def __init__(self, report: DbtReport):
-        self.report = report
-        super().__init__(f"dbt {report.command} failed:\n{report.describe_failures()}")
-
-
 class DbtInterrupted(RuntimeError):
     """dbt was stopped because the refresh was interrupted (Ctrl-C or SIGTERM)."""
 

@@ -136,11 +136,6 @@ def prepare_build(
     return build
 
 
-def discard_build(build: Build) -> None:
-    """Drop a build that will not be published."""
-    shutil.rmtree(build.dir, ignore_errors=True)
-
-
 # What a full disk (or quota) says when it reaches us as text rather than as an OSError: DuckDB
 # ("Failed to commit: Could not write file ...: No space left on device", a TransactionException),
 # SQLite (Prefect's database), dbt's log lines.

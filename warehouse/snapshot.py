@@ -144,10 +144,6 @@ def read_manifest(snapshot_dir: Path = EMBEDDED_DIR) -> SnapshotManifest:
     return SnapshotManifest.from_json(path.read_text(encoding="utf-8"), path)
 
 
-def has_snapshot(snapshot_dir: Path | None = EMBEDDED_DIR) -> bool:
-    return snapshot_dir is not None and (Path(snapshot_dir) / MANIFEST_FILE).is_file()
-
-
 def verify_snapshot(snapshot_dir: Path, manifest: SnapshotManifest) -> list[str]:
     """Problems with the Parquet files (missing, altered): empty when the snapshot is intact."""
     problems = []
