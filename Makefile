@@ -24,9 +24,10 @@ $(VENV_STAMP): pyproject.toml requirements.lock
 refresh: venv
 	@.venv/bin/migsys refresh
 
-# Two workers (pytest-xdist), whole modules to one worker so module fixtures are built once;
-# the shared warehouses are built once per run whatever the worker (tests/conftest.py).
-TEST_WORKERS := -n 2 --dist loadscope
+# Two workers (pytest-xdist), whole modules to one worker so module fixtures are built once, in
+# the order tests/conftest.py gives them (slow files first, quick ones last to even out the ends);
+# the shared warehouses are built once per run, in the background (tests/shared_builds.py).
+TEST_WORKERS := -n 2 --dist loadscope --no-loadscope-reorder
 
 test: venv
 	$(PY) -m pytest -q $(TEST_WORKERS) --durations=20

@@ -6,10 +6,11 @@ files are absent, except under ``CI=true``, where absence is an error.
 End-to-end refreshes are expensive (ingest + dbt), so the test run makes each shared warehouse
 once: the nightly flow — the same flow ``migsys refresh`` runs — on the real files
 (``published_home``), ``migsys refresh`` on a fresh clone with no source files (``first_run``,
-whose home is ``embedded_home``) and the paper's seeds alone (``paper_only_home``). Under
-pytest-xdist (``make test`` runs two workers) the first worker that needs one builds it under a
-file lock in the run's shared temporary folder and the others reuse it (:func:`built_once`).
-They are shared: never write into them, open them read-only. A test that refreshes over a
+whose home is ``embedded_home``) and the paper's seeds alone (``paper_only_home``), each under a
+file lock in the run's shared temporary folder (``shared_builds.py``). Under pytest-xdist (``make
+test`` runs two workers) they start in the background as soon as a worker has collected the tests
+that need them, and run beside the first tests; slow files go first, quick ones last
+(:func:`_file_order`). They are shared: never write into them, open them read-only. A test that refreshes over a
 published warehouse takes its own copy (``published_copy``).
 
 Every test that uses one of them (directly or through another fixture) is marked ``slow``
@@ -24,7 +25,6 @@ ephemeral API; the tests of that API take ``ephemeral_cli_env``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -33,17 +33,26 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from shared_builds import (
+    FIXTURE_BUILDS,
+    NO_SERVER_URL,
+    builds_needed,
+    built_once,
+    first_run_record,
+    has_real_sources,
+    real_sources_dir,
+    start_builds,
+    stop_builds,
+    without_session_server,
+    write_no_studies_config,
+)
 
 from migsys.cli.launcher import PROCESS_ENVIRONMENT
 from migsys.warehouse.paths import MigsysPaths
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="migsys-tests-prefect-")
 for name, value in PROCESS_ENVIRONMENT.items():  # what the `migsys` program runs with
@@ -60,23 +69,13 @@ os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's s
 # Refreshes report to the run's own Prefect server (started in pytest_configure, inherited by the
 # xdist workers and every `migsys` subprocess); until it answers, and wherever a test points this
 # variable nowhere (``ephemeral_cli_env``), they start Prefect's ephemeral API as a fresh home does.
-NO_SERVER_URL = "http://127.0.0.1:9/api"  # nothing listens there
 os.environ.setdefault("MIGSYS_PREFECT_URL", NO_SERVER_URL)
 
 _SESSION_SERVER = pytest.StashKey[tuple[subprocess.Popen, object]]()
-
-NO_STUDIES_CONFIG = "[schedule]\ncron = '0 2 * * *'\n"
+_BACKGROUND_BUILDS = pytest.StashKey[list[subprocess.Popen]]()
 
 # Fixtures that build (or copy) a warehouse: a test that needs any of them is slow.
-WAREHOUSE_FIXTURES = frozenset(
-    {"published_home", "published_copy", "first_run", "embedded_home", "paper_only_home"}
-)
-
-
-def without_session_server(env: dict[str, str]) -> dict[str, str]:
-    """``env`` for a refresh that must start Prefect's ephemeral API, as on a fresh machine (the
-    tests of that API, of its reaping, of a fresh clone's output)."""
-    return {**env, "MIGSYS_PREFECT_URL": NO_SERVER_URL}
+WAREHOUSE_FIXTURES = frozenset(FIXTURE_BUILDS)
 
 
 def _free_port() -> int:
@@ -116,6 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_builds(config.stash.get(_BACKGROUND_BUILDS, []))
     started = config.stash.get(_SESSION_SERVER, None)
     if started is None:
         return
@@ -154,49 +154,54 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark ``slow`` every test whose fixtures (direct or indirect) build a warehouse."""
+    """Mark ``slow`` every test whose fixtures (direct or indirect) build a warehouse, then put
+    the slow files first, as :func:`_file_order` says."""
     for item in items:
         if WAREHOUSE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    order = _file_order(items)
+    items.sort(key=lambda item: order[item.nodeid.split("::", 1)[0]])
 
 
-def built_once(
-    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
-) -> Path:
-    """The folder ``name`` built by ``build(folder)`` once per test run, whatever the workers.
-
-    Alone, pytest builds it in its own temporary folder. Under pytest-xdist each worker has its
-    own base folder inside the run's; the first worker to get the lock builds into the run's
-    folder and marks it done, the others wait for the lock and reuse it.
-    """
-    worker_base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        folder = tmp_path_factory.mktemp(name)
-        build(folder)
-        return folder
-    shared = worker_base.parent / name
-    with open(worker_base.parent / f"{name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another worker builds it
-        try:
-            if not (shared / ".built").is_file():
-                shutil.rmtree(shared, ignore_errors=True)  # a build that failed half-way
-                shared.mkdir()
-                build(shared)
-                (shared / ".built").touch()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return shared
+def _file_order(items: list[pytest.Item]) -> dict[str, int]:
+    """Each test file's place in the run (``make test`` hands whole files to its two workers in
+    this order, ``--no-loadscope-reorder``): slow files needing no shared warehouse first (they
+    run while the shared builds do), then slow files reading one, then the quick files, which
+    even out the workers' ends. Ties keep the collection order (the sort is stable)."""
+    slow, shared = set(), set()
+    for item in items:
+        file = item.nodeid.split("::", 1)[0]
+        if item.get_closest_marker("slow"):
+            slow.add(file)
+        if WAREHOUSE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            shared.add(file)
+    files = dict.fromkeys(item.nodeid.split("::", 1)[0] for item in items)
+    return {file: (0 if file not in shared else 1) if file in slow else 2 for file in files}
 
 
-def _real_sources_dir() -> Path:
-    return Path(os.environ.get("MIGSYS_SOURCES") or DEFAULT_SHARED_DATA)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under xdist, start in the background the shared builds the selected tests need, so they
+    run beside the first tests instead of in front of the tests that read them
+    (``shared_builds.py``). Every worker asks; each build starts once."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or not session.items:
+        return
+    needed = builds_needed(getattr(item, "fixturenames", ()) for item in session.items)
+    run_folder = _run_folder(session.config._tmp_path_factory)  # the fixture's factory
+    session.config.stash[_BACKGROUND_BUILDS] = start_builds(run_folder, needed)
+
+
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the run's shared builds go: the run's temporary folder, which holds each xdist
+    worker's own (alone, pytest's own temporary folder)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
 def real_sources() -> Path:
     """Folder holding the real CONAPO/INEGI/Banxico/World Bank/UN files."""
-    path = _real_sources_dir()
-    if not (path / "inegi" / "censo_2000.csv").is_file():
+    path = real_sources_dir()
+    if not has_real_sources(path):
         message = f"real source files not found in {path} (set MIGSYS_SOURCES=../shared/data)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
@@ -214,35 +219,17 @@ def migsys_home(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def no_studies_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A nightly config without standing studies (the warehouse alone)."""
-    path = tmp_path_factory.mktemp("config") / "nightly-no-studies.toml"
-    path.write_text(NO_STUDIES_CONFIG, encoding="utf-8")
-    return path
-
-
-def refresh_with_flow(home: Path, sources: Path, config: Path, **settings):
-    """Run the nightly flow (as ``migsys refresh`` does) into ``home``; returns its paths."""
-    from migsys.flows.config import NightlySettings
-    from migsys.flows.nightly import run_nightly
-    from migsys.warehouse.paths import MigsysPaths
-
-    paths = MigsysPaths(home=home, sources=sources, forecast_cache=FORECAST_CACHE)
-    run_nightly(NightlySettings.from_paths(paths, config_file=config, **settings))
-    return paths
+    return write_no_studies_config(tmp_path_factory.mktemp("config") / "nightly-no-studies.toml")
 
 
 @pytest.fixture(scope="session")
-def published_home(real_sources: Path, no_studies_config: Path, tmp_path_factory):
-    """A MIGSYS_HOME whose warehouse the nightly flow published from the real files (shared).
+def published_home(real_sources: Path, tmp_path_factory):
+    """A MIGSYS_HOME whose warehouse the nightly flow published from the real files (shared),
+    without standing studies.
 
     Tests must not write into it; use ``published_copy`` to refresh over it.
     """
-    folder = built_once(
-        tmp_path_factory,
-        "published_home",
-        lambda home: refresh_with_flow(
-            home, real_sources, no_studies_config, sources_explicit=True
-        ),
-    )
+    folder = built_once(_run_folder(tmp_path_factory), "published_home")
     return MigsysPaths(home=folder, sources=real_sources, forecast_cache=FORECAST_CACHE)
 
 
@@ -262,31 +249,8 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
     empty folder, neither MIGSYS_HOME nor MIGSYS_SOURCES set (so ./var and the absent
     ./data/sources: the embedded snapshot), the shipped nightly config (its standing study)."""
 
-    def refresh_in(folder: Path) -> None:
-        prefect_home = folder.parent / f"{folder.name}-prefect"
-        prefect_home.mkdir(exist_ok=True)
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}},
-            "PREFECT_HOME": str(prefect_home),
-            "NO_COLOR": "1",
-            "COLUMNS": "120",
-        }
-        env.pop("PREFECT_API_URL", None)
-        env = without_session_server(env)  # a fresh machine has no server: the ephemeral API
-        migsys = Path(sys.executable).parent / "migsys"
-        done = subprocess.run(
-            [str(migsys), "refresh"],
-            env=env,
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        result = {"returncode": done.returncode, "output": done.stdout + done.stderr}
-        (folder.parent / f"{folder.name}.json").write_text(json.dumps(result), encoding="utf-8")
-
-    folder = built_once(tmp_path_factory, "fresh_checkout", refresh_in)
-    result = json.loads((folder.parent / f"{folder.name}.json").read_text(encoding="utf-8"))
+    folder = built_once(_run_folder(tmp_path_factory), "fresh_checkout")
+    result = json.loads(first_run_record(folder).read_text(encoding="utf-8"))
     paths = MigsysPaths(home=folder / "var", sources=folder / "data" / "sources")
     return FirstRun(result["returncode"], result["output"], folder, paths)
 
@@ -343,30 +307,5 @@ def paper_only_home(tmp_path_factory: pytest.TempPathFactory):
     (``embedded_home`` now holds the embedded snapshot's real data.) For tests of what happens
     when every source is absent; built with plain ingest and dbt, no refresh machinery.
     """
-    import duckdb
-
-    from migsys.sweeps.warehouse import create_tables as create_sweep_tables
-    from migsys.warehouse.dbt_runner import run_dbt
-    from migsys.warehouse.ingest import ingest_sources
-    from migsys.warehouse.paths import MigsysPaths
-
-    def build(home: Path) -> None:
-        work = home / "build"
-        (home / "no_sources").mkdir()
-        database = work / "warehouse.duckdb"
-        work.mkdir()
-        con = duckdb.connect(str(database))
-        try:
-            ingest_sources(con, home / "no_sources", snapshot_dir=None)
-            create_sweep_tables(con)  # empty, as a refresh with no finished study leaves them
-        finally:
-            con.close()
-        report = run_dbt("build", database, work)
-        assert report.success, report.describe_failures()
-        con = duckdb.connect(str(database))
-        con.execute("CHECKPOINT")  # one complete file to copy
-        con.close()
-        shutil.copyfile(database, home / "warehouse.duckdb")
-
-    home = built_once(tmp_path_factory, "paper_only_home", build)
+    home = built_once(_run_folder(tmp_path_factory), "paper_only_home")
     return MigsysPaths(home=home, sources=home / "no_sources")

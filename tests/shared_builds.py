@@ -1,0 +1,262 @@
+"""The warehouses the test run shares: how each is built, built once per run, and started early.
+
+Three homes are expensive and read by many tests: ``published_home`` (the nightly flow on the
+real files), ``fresh_checkout`` (``migsys refresh`` on a fresh clone: the embedded snapshot and
+the standing study) and ``paper_only_home`` (the paper's seeds alone). :func:`built_once` makes
+each once per run whatever the pytest-xdist workers: the first to take its lock builds it in the
+run's folder and marks it done, the others wait for the lock and reuse it.
+
+Under xdist a worker that waits for a lock while a single-threaded build holds it leaves a core
+idle. So the first worker to finish collecting starts every build the selected tests need in
+the background (:func:`start_builds`), each in its own process holding the same lock: the
+builds run beside the first tests instead of in front of them, and the tests that need them wait
+only for what is left. A background build that fails leaves no mark, and the first test that
+needs it builds it again in its worker, where the error is reported.
+
+Run as a script (``python shared_builds.py NAME FOLDER``) it is one such background build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+NO_STUDIES_CONFIG = "[schedule]\ncron = '0 2 * * *'\n"
+NO_SERVER_URL = "http://127.0.0.1:9/api"  # nothing listens there
+
+BUILT_MARK = ".built"
+
+
+def real_sources_dir() -> Path:
+    return Path(os.environ.get("MIGSYS_SOURCES") or DEFAULT_SHARED_DATA)
+
+
+def has_real_sources(path: Path) -> bool:
+    return (path / "inegi" / "censo_2000.csv").is_file()
+
+
+def forecast_cache() -> Path:
+    """The run's forecast cache (``MIGSYS_FORECAST_CACHE``, set by ``tests/conftest.py`` before
+    the workers start, so every worker and background build shares it)."""
+    return Path(os.environ["MIGSYS_FORECAST_CACHE"])
+
+
+def without_session_server(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a refresh that must start Prefect's ephemeral API, as on a fresh machine (the
+    tests of that API, of its reaping, of a fresh clone's output)."""
+    return {**env, "MIGSYS_PREFECT_URL": NO_SERVER_URL}
+
+
+def write_no_studies_config(path: Path) -> Path:
+    """A nightly config without standing studies (the warehouse alone)."""
+    path.write_text(NO_STUDIES_CONFIG, encoding="utf-8")
+    return path
+
+
+def refresh_with_flow(home: Path, sources: Path, config: Path, **settings):
+    """Run the nightly flow (as ``migsys refresh`` does) into ``home``; returns its paths."""
+    from migsys.flows.config import NightlySettings
+    from migsys.flows.nightly import run_nightly
+    from migsys.warehouse.paths import MigsysPaths
+
+    paths = MigsysPaths(home=home, sources=sources, forecast_cache=forecast_cache())
+    run_nightly(NightlySettings.from_paths(paths, config_file=config, **settings))
+    return paths
+
+
+# --------------------------------------------------------------------------- the builds
+
+
+def build_published_home(home: Path) -> None:
+    """The nightly flow on the real files, without standing studies."""
+    config = write_no_studies_config(home.parent / f"{home.name}-nightly-no-studies.toml")
+    refresh_with_flow(home, real_sources_dir(), config, sources_explicit=True)
+
+
+def first_run_record(folder: Path) -> Path:
+    """Where :func:`build_fresh_checkout` keeps the exit code and output of its refresh."""
+    return folder.parent / f"{folder.name}.json"
+
+
+def build_fresh_checkout(folder: Path) -> None:
+    """``migsys refresh`` exactly as on a fresh clone: a CLI subprocess in an empty folder,
+    neither MIGSYS_HOME nor MIGSYS_SOURCES set (so ./var and the absent ./data/sources: the
+    embedded snapshot), the shipped nightly config (its standing study), no Prefect server."""
+    prefect_home = folder.parent / f"{folder.name}-prefect"
+    prefect_home.mkdir(exist_ok=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"MIGSYS_HOME", "MIGSYS_SOURCES"}},
+        "PREFECT_HOME": str(prefect_home),
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+    }
+    env.pop("PREFECT_API_URL", None)
+    env = without_session_server(env)  # a fresh machine has no server: the ephemeral API
+    migsys = Path(sys.executable).parent / "migsys"
+    done = subprocess.run(
+        [str(migsys), "refresh"],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    result = {"returncode": done.returncode, "output": done.stdout + done.stderr}
+    first_run_record(folder).write_text(json.dumps(result), encoding="utf-8")
+
+
+def build_paper_only_home(home: Path) -> None:
+    """The paper's seeds alone: no source file, no snapshot; plain ingest and dbt, no refresh
+    machinery."""
+    import duckdb
+
+    from migsys.sweeps.warehouse import create_tables as create_sweep_tables
+    from migsys.warehouse.dbt_runner import run_dbt
+    from migsys.warehouse.ingest import ingest_sources
+
+    work = home / "build"
+    (home / "no_sources").mkdir()
+    database = work / "warehouse.duckdb"
+    work.mkdir()
+    con = duckdb.connect(str(database))
+    try:
+        ingest_sources(con, home / "no_sources", snapshot_dir=None)
+        create_sweep_tables(con)  # empty, as a refresh with no finished study leaves them
+    finally:
+        con.close()
+    report = run_dbt("build", database, work)
+    if not report.success:
+        raise RuntimeError(report.describe_failures())
+    con = duckdb.connect(str(database))
+    con.execute("CHECKPOINT")  # one complete file to copy
+    con.close()
+    shutil.copyfile(database, home / "warehouse.duckdb")
+
+
+BUILDS: dict[str, Callable[[Path], None]] = {
+    "published_home": build_published_home,
+    "fresh_checkout": build_fresh_checkout,
+    "paper_only_home": build_paper_only_home,
+}
+
+# The build behind each fixture that reads one (directly or through another fixture).
+FIXTURE_BUILDS = {
+    "published_home": "published_home",
+    "published_copy": "published_home",
+    "first_run": "fresh_checkout",
+    "embedded_home": "fresh_checkout",
+    "paper_only_home": "paper_only_home",
+}
+
+
+# --------------------------------------------------------------------------- once per run
+
+
+def _lock_path(run_folder: Path, name: str) -> Path:
+    return run_folder / f"{name}.lock"
+
+
+def _build_locked(run_folder: Path, name: str) -> None:
+    """Build ``name`` into the run's folder unless it is marked done (the caller holds the lock)."""
+    shared = run_folder / name
+    if (shared / BUILT_MARK).is_file():
+        return
+    shutil.rmtree(shared, ignore_errors=True)  # a build that failed half-way
+    shared.mkdir()
+    BUILDS[name](shared)
+    (shared / BUILT_MARK).touch()
+
+
+def built_once(run_folder: Path, name: str) -> Path:
+    """The folder of build ``name`` in ``run_folder``, made once per test run (waits for the
+    worker or background build that holds its lock)."""
+    with open(_lock_path(run_folder, name), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds it
+        try:
+            _build_locked(run_folder, name)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return run_folder / name
+
+
+def builds_needed(fixture_names: Iterable[Iterable[str]]) -> list[str]:
+    """The builds behind the fixtures of the selected tests, in :data:`BUILDS` order, without
+    ``published_home`` when the real files are absent (its tests skip or fail on their own)."""
+    needed = {FIXTURE_BUILDS[f] for names in fixture_names for f in names if f in FIXTURE_BUILDS}
+    if not has_real_sources(real_sources_dir()):
+        needed.discard("published_home")
+    return [name for name in BUILDS if name in needed]
+
+
+def start_builds(run_folder: Path, names: Iterable[str]) -> list[subprocess.Popen]:
+    """Start each build not yet done or under way in its own background process.
+
+    Each process takes the build's lock before it answers, so no test can start the same build
+    meanwhile; the answer says whether it builds (``building``) or found it done or taken.
+    """
+    started = []
+    for name in names:
+        log = open(run_folder / f"{name}.log", "ab")  # noqa: SIM115 (the child's output)
+        process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), name, str(run_folder)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,  # its own group, stopped whole by stop_builds
+        )
+        log.close()
+        answer = process.stdout.readline().strip()
+        process.stdout.close()
+        if answer == b"building":
+            started.append(process)
+        else:
+            process.wait()
+    return started
+
+
+def stop_builds(processes: Iterable[subprocess.Popen]) -> None:
+    """Reap the builds when a worker ends: those still running are stopped (no test of this
+    worker waits for them; a test of another worker that still needs one builds it again)."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _background_build(name: str, run_folder: Path) -> int:
+    """One background build: take the lock or say why not, answer, then build."""
+    lock = open(_lock_path(run_folder, name), "a")  # noqa: SIM115 (held until this process ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("taken", flush=True)
+        return 0
+    if (run_folder / name / BUILT_MARK).is_file():
+        print("built", flush=True)
+        return 0
+    print("building", flush=True)
+    # From here on the output goes to the build's log (stderr), not to the waiting worker.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _build_locked(run_folder, name)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in BUILDS:
+        sys.exit(f"usage: {sys.argv[0]} {{{','.join(BUILDS)}}} RUN_FOLDER")
+    sys.exit(_background_build(sys.argv[1], Path(sys.argv[2])))
