@@ -5,7 +5,8 @@ models tagged ``forecast``) and before ``dbt build --select tag:forecast``. It r
 the build file, runs :func:`projections.evaluation.evaluate_depopulation` and
 :func:`~projections.evaluation.evaluate_remittances` — or reuses the stored result when the
 fingerprint of the code (this module and every module it imports, docstrings and comments aside)
-and of the input rows is unchanged (:func:`inputs_fingerprint`) — and writes three tables into
+and of the input rows is unchanged (:func:`inputs_fingerprint`; refreshes sharing a cache compute
+each fingerprint once, the later ones wait for it) — and writes three tables into
 the schema ``forecasts`` of the build:
 
 - ``forecasts.skill_scores`` — one row per kernel, origin, target year, method and size class
@@ -22,6 +23,7 @@ tables) its rows are simply absent; the tables always exist with their columns, 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import dataclass
@@ -39,13 +41,16 @@ from migsys.projections.evaluation import (
 )
 from migsys.projections.selection import CHOICE_COLUMNS
 from migsys.projections.skill import SKILL_COLUMNS
-from migsys.warehouse.files import staged_path, swap_directory
+from migsys.warehouse.files import LockHeld, held_lock, staged_path, swap_directory
 
 SCHEMA = "forecasts"
 SKILL_TABLE = "skill_scores"
 FORECASTS_TABLE = "published_forecasts"
 CHOICE_TABLE = "method_choice"
 RESULT_FILES = ("skill.parquet", "forecasts.parquet", "choice.parquet")
+# How long a refresh waits for another that is computing the same evaluation into a shared cache
+# (MIGSYS_FORECAST_CACHE) before computing it too: the evaluation takes ~15 s on 2 cores.
+COMPUTING_WAIT_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,35 @@ def _store(cache_dir: Path, fingerprint: str, tables: ForecastTables, summary: s
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _computing(cache_dir: Path, fingerprint: str):
+    """Held while this process computes ``fingerprint``: refreshes sharing the cache compute it
+    once, the others wait and reuse it. After ``COMPUTING_WAIT_SECONDS`` (a holder that hangs)
+    this one computes it too; storing is atomic, so both results are whole."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as held:
+        with contextlib.suppress(LockHeld):
+            lock = cache_dir / f"{fingerprint}.lock"
+            held.enter_context(held_lock(lock, wait_seconds=COMPUTING_WAIT_SECONDS))
+        yield
+
+
+def _evaluated(con, cache_dir: Path, fingerprint: str, missing) -> tuple[ForecastTables, str, bool]:
+    """The stored evaluation of ``fingerprint``, or the one computed now and stored; and
+    whether it was computed here."""
+    stored = _stored(cache_dir, fingerprint)
+    if stored is not None:
+        return *stored, False
+    with _computing(cache_dir, fingerprint):
+        stored = _stored(cache_dir, fingerprint)  # another refresh stored it while we waited
+        if stored is not None:
+            return *stored, False
+        tables, notes = _evaluate(con)
+        summary = "; ".join(notes + [f"absent input {item}" for item in missing])
+        _store(cache_dir, fingerprint, tables, summary)
+    return tables, summary, True
+
+
 def refresh_forecasts(database: Path, cache_dir: Path) -> ForecastRefresh:
     """Compute (or reuse) the rolling-origin evaluation and forecasts into ``forecasts.*`` of the
     build file ``database`` (opened read-write, closed before returning)."""
@@ -189,14 +223,7 @@ def refresh_forecasts(database: Path, cache_dir: Path) -> ForecastRefresh:
     try:
         frames, missing = read_input_frames(con)
         fingerprint = inputs_fingerprint(frames)
-        stored = _stored(cache_dir, fingerprint)
-        computed = stored is None
-        if stored is None:
-            tables, notes = _evaluate(con)
-            summary = "; ".join(notes + [f"absent input {item}" for item in missing])
-            _store(cache_dir, fingerprint, tables, summary)
-        else:
-            tables, summary = stored
+        tables, summary, computed = _evaluated(con, cache_dir, fingerprint, missing)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         _write_table(con, SKILL_TABLE, tables.skill, SKILL_COLUMNS)
         _write_table(con, FORECASTS_TABLE, tables.forecasts, FORECAST_COLUMNS)

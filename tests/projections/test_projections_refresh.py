@@ -100,6 +100,44 @@ def test_no_data_writes_empty_tables_with_their_columns(tmp_path):
     assert _columns(path, "method_choice") == list(CHOICE_COLUMNS)
 
 
+def test_refreshes_sharing_a_cache_compute_each_evaluation_once(tmp_path, monkeypatch):
+    """Two refreshes of the same inputs at once into one cache (MIGSYS_FORECAST_CACHE shared by
+    several homes): one computes, the other waits for it and reuses the result."""
+    import threading
+    import time
+
+    from migsys.projections import forecast_refresh
+
+    computing = []
+    evaluate = forecast_refresh._evaluate
+
+    def slow_evaluate(con):
+        computing.append(threading.get_ident())
+        time.sleep(1.0)  # long enough for the other refresh to find the evaluation under way
+        return evaluate(con)
+
+    monkeypatch.setattr(forecast_refresh, "_evaluate", slow_evaluate)
+    builds = []
+    for name in ("a", "b"):
+        builds.append(tmp_path / f"{name}.duckdb")
+        duckdb.connect(str(builds[-1])).close()
+    cache = tmp_path / "forecasts"
+    results = [None, None]
+
+    def refresh(k: int) -> None:
+        results[k] = refresh_forecasts(builds[k], cache)
+
+    threads = [threading.Thread(target=refresh, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(computing) == 1
+    assert sorted(result.computed for result in results) == [False, True]
+    assert results[0].fingerprint == results[1].fingerprint
+    assert _columns(builds[0], "skill_scores") == _columns(builds[1], "skill_scores")
+
+
 def test_the_dbt_macro_creates_the_same_columns():
     """dbt's on-run-start creates the forecast tables empty when absent: same columns, same order."""
     import re
