@@ -304,13 +304,16 @@ def published_record(paths: MigsysPaths) -> dict | None:
     return record if isinstance(record, dict) and "sha256" in record else None
 
 
+_UNOPENED = "(the file: "
+
+
 def unreadable_tables(database: Path) -> list[str]:
     """Tables of ``database`` DuckDB cannot read whole (every column of every row is read, so
-    each block's checksum is checked); ``["(the file)"]`` when it does not open at all."""
+    each block's checksum is checked); ``["(the file: <error>)"]`` when it does not open at all."""
     try:
         con = open_read_only(database)
     except duckdb.Error as error:
-        return [f"(the file: {str(error).splitlines()[0]})"]
+        return [f"{_UNOPENED}{str(error).splitlines()[0]})"]
     bad = []
     try:
         tables = con.execute(
@@ -349,6 +352,8 @@ def published_damage(paths: MigsysPaths) -> str | None:
     bad = unreadable_tables(paths.warehouse)
     if not bad:
         return None
+    if bad[0].startswith(_UNOPENED):  # a damaged header or catalog: no table can be listed
+        return f"DuckDB cannot open it ({bad[0].removeprefix(_UNOPENED).rstrip(')')})"
     shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
     return f"DuckDB cannot read {len(bad)} of its tables ({shown})"
 
