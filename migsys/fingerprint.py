@@ -74,7 +74,7 @@ def code_modules(*roots: CodeRoot) -> tuple[str, ...]:
         if spec is None or not spec.origin or not spec.origin.endswith(".py"):
             raise ValueError(f"{name}: no Python source to fingerprint")
         seen.add(name)
-        tree = ast.parse(Path(spec.origin).read_bytes(), spec.origin)
+        tree = _parse(Path(spec.origin).read_bytes(), spec.origin)
         is_package = spec.submodule_search_locations is not None
         for imported in _imported_modules(tree, name, is_package):
             if imported.partition(".")[0] in packages and imported not in seen:
@@ -164,11 +164,26 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 # --- what counts of a module ----------------------------------------------------------------
 
+_SPURIOUS_AST_ERROR = "AST constructor recursion depth mismatch"
+
+
+def _parse(source: bytes, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, tried again when CPython 3.11 raises its spurious SystemError: it keeps one
+    recursion counter for every thread's AST construction, so a parse in another thread (Dask,
+    Prefect) can make ours fail though the source is fine (python/cpython#106905)."""
+    for _ in range(2):
+        try:
+            return ast.parse(source, filename)
+        except SystemError as error:
+            if _SPURIOUS_AST_ERROR not in str(error):
+                raise
+    return ast.parse(source, filename)  # a third time, whatever it raises
+
 
 @functools.lru_cache(maxsize=1024)
 def _module_digest(source: bytes) -> bytes:
     """Digest of a module's syntax tree without docstrings (comments are not in the tree)."""
-    tree = ast.parse(source)
+    tree = _parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             body = node.body

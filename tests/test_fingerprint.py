@@ -166,3 +166,31 @@ def test_code_and_inputs_combine(package) -> None:
     assert fingerprint(code=[model], inputs=[1]) != fingerprint(code=[model], inputs=[2])
     assert fingerprint(code=[model], inputs=[1]) != fingerprint(inputs=[1])
     assert len(fingerprint(code=[model])) == 24
+
+
+def test_the_spurious_ast_error_of_python_3_11_is_tried_again(monkeypatch) -> None:
+    """CPython 3.11 can fail a parse with "AST constructor recursion depth mismatch" when another
+    thread builds a syntax tree at the same time; a second parse of the same source succeeds."""
+    import ast
+
+    from migsys import fingerprint as module
+
+    real_parse = ast.parse
+    failures = {"left": 1}
+
+    def flaky_parse(source, filename="<unknown>", *args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise SystemError("AST constructor recursion depth mismatch (before=153, after=173)")
+        return real_parse(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(module.ast, "parse", flaky_parse)
+    assert isinstance(module._parse(b"x = 1\n"), ast.Module)
+    assert failures["left"] == 0
+
+    def broken_parse(source, filename="<unknown>", *args, **kwargs):
+        raise SystemError("another error")
+
+    monkeypatch.setattr(module.ast, "parse", broken_parse)
+    with pytest.raises(SystemError, match="another error"):
+        module._parse(b"x = 1\n")
