@@ -258,6 +258,10 @@ def test_study_through_slurm_jobs_matches_an_in_process_run(
         "jobqueue.slurm.job-extra-directives": [f"--chdir={slurm_node.jobs}"],
         "jobqueue.slurm.scheduler-options": {"dashboard_address": None},
     }
+    # dask_jobqueue's defaults load on import: outside set(), whose exit would remove the whole
+    # `jobqueue` section it did not find on entry (later tests in this process would lack them).
+    import dask_jobqueue  # noqa: F401
+
     with dask.config.set(job_settings):
         remote = run_study(
             spec, tmp_path / "slurm", evaluator=evaluator, progress=False, context=context
