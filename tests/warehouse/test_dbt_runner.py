@@ -7,6 +7,7 @@ and never touches the repository's own dbt project.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -97,6 +98,25 @@ def test_build_reports_every_node_with_its_layer_and_parents(tmp_path: Path) -> 
     assert con.execute("select sum(square) from fct_squares").fetchone() == (285,)
     con.close()
     assert not (project / "target").exists() and not (project / "logs").exists()
+
+
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
+def test_the_parse_saved_in_one_home_serves_a_copy_of_it(tmp_path: Path) -> None:
+    """dbt runs in the DuckDB file's folder and the profile names the file alone, so a home's
+    saved parse still holds in another folder (a copied or moved home, the tests' copies of one
+    published home): dbt parses only what changed, not the whole project again."""
+    project = toy_project(tmp_path)
+    first, second = tmp_path / "home-a" / "build", tmp_path / "home-b" / "build"
+    assert run_dbt("parse", first / "warehouse.duckdb", first, project_dir=project).success
+    saved = first / "target" / "partial_parse.msgpack"
+    (second / "target").mkdir(parents=True)
+    shutil.copyfile(saved, second / "target" / saved.name)
+    log = tmp_path / "second.log"
+    report = run_dbt(
+        "parse", second / "warehouse.duckdb", second, project_dir=project, log_file=log
+    )
+    assert report.success, report.describe_failures()
+    assert "Unable to do partial parsing" not in log.read_text(), log.read_text()
 
 
 @pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
