@@ -25,8 +25,8 @@ refresh: venv
 	@.venv/bin/migsys refresh
 
 # Two workers (pytest-xdist), whole modules to one worker so module fixtures are built once, in
-# the order tests/conftest.py gives them (slow files first, quick ones last to even out the ends);
-# the shared warehouses are built once per run, in the background (tests/shared_builds.py).
+# the order tests/conftest.py gives them (kernel tests, slow files, then quick ones to even out
+# the ends); the shared warehouses are built once per run (tests/shared_builds.py).
 TEST_WORKERS := -n 2 --dist loadscope --no-loadscope-reorder
 
 test: venv

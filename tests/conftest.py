@@ -7,11 +7,11 @@ End-to-end refreshes are expensive (ingest + dbt), so the test run makes each sh
 once: the nightly flow — the same flow ``migsys refresh`` runs — on the real files
 (``published_home``), ``migsys refresh`` on a fresh clone with no source files (``first_run``,
 whose home is ``embedded_home``) and the paper's seeds alone (``paper_only_home``), each under a
-file lock in the run's shared temporary folder (``shared_builds.py``). Under pytest-xdist (``make
-test`` runs two workers) they start in the background as soon as a worker has collected the tests
-that need them, and run beside the first tests; slow files go first, quick ones last
-(:func:`_file_order`). They are shared: never write into them, open them read-only. A test that refreshes over a
-published warehouse takes its own copy (``published_copy``).
+file lock in the run's shared temporary folder, by the first test that needs it whatever the
+pytest-xdist worker (``shared_builds.py``); ``make test`` hands out the kernel tests first, then
+the slow files, then the quick ones (:func:`_file_order`). They are shared: never write into
+them, open them read-only. A test that refreshes over a published warehouse takes its own copy
+(``published_copy``).
 
 Every test that uses one of them (directly or through another fixture) is marked ``slow``
 automatically (:data:`WAREHOUSE_FIXTURES`), so ``make test-fast`` builds no warehouse.
@@ -40,13 +40,10 @@ import pytest
 from shared_builds import (
     FIXTURE_BUILDS,
     NO_SERVER_URL,
-    builds_needed,
     built_once,
     first_run_record,
     has_real_sources,
     real_sources_dir,
-    start_builds,
-    stop_builds,
     without_session_server,
     write_no_studies_config,
 )
@@ -72,7 +69,6 @@ os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's s
 os.environ.setdefault("MIGSYS_PREFECT_URL", NO_SERVER_URL)
 
 _SESSION_SERVER = pytest.StashKey[tuple[subprocess.Popen, object]]()
-_BACKGROUND_BUILDS = pytest.StashKey[list[subprocess.Popen]]()
 
 # Fixtures that build (or copy) a warehouse: a test that needs any of them is slow.
 WAREHOUSE_FIXTURES = frozenset(FIXTURE_BUILDS)
@@ -115,7 +111,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    stop_builds(config.stash.get(_BACKGROUND_BUILDS, []))
     started = config.stash.get(_SESSION_SERVER, None)
     if started is None:
         return
@@ -165,9 +160,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _file_order(items: list[pytest.Item]) -> dict[str, int]:
     """Each test file's place in the run (``make test`` hands whole files to its two workers in
-    this order, ``--no-loadscope-reorder``): slow files needing no shared warehouse first (they
-    run while the shared builds do), then slow files reading one, then the quick files, which
-    even out the workers' ends. Ties keep the collection order (the sort is stable)."""
+    this order, ``--no-loadscope-reorder``):
+
+    0. the kernel tests (``tests/kernels/``): quick, and they compile the Numba kernels into the
+       on-disk cache that every later process reads (refreshes, studies' Dask workers), instead
+       of each of those compiling them again while the cache is empty;
+    1. slow files needing no shared warehouse (they run while the shared builds do);
+    2. slow files reading one;
+    3. the quick files, which even out the workers' ends.
+
+    Ties keep the collection order (the sort is stable)."""
     slow, shared = set(), set()
     for item in items:
         file = item.nodeid.split("::", 1)[0]
@@ -175,19 +177,15 @@ def _file_order(items: list[pytest.Item]) -> dict[str, int]:
             slow.add(file)
         if WAREHOUSE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             shared.add(file)
-    files = dict.fromkeys(item.nodeid.split("::", 1)[0] for item in items)
-    return {file: (0 if file not in shared else 1) if file in slow else 2 for file in files}
 
+    def place(file: str) -> int:
+        if file.startswith("tests/kernels/"):
+            return 0
+        if file in slow:
+            return 2 if file in shared else 1
+        return 3
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Under xdist, start in the background the shared builds the selected tests need, so they
-    run beside the first tests instead of in front of the tests that read them
-    (``shared_builds.py``). Every worker asks; each build starts once."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None or not session.items:
-        return
-    needed = builds_needed(getattr(item, "fixturenames", ()) for item in session.items)
-    run_folder = _run_folder(session.config._tmp_path_factory)  # the fixture's factory
-    session.config.stash[_BACKGROUND_BUILDS] = start_builds(run_folder, needed)
+    return {file: place(file) for file in dict.fromkeys(i.nodeid.split("::", 1)[0] for i in items)}
 
 
 def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

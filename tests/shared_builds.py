@@ -1,32 +1,26 @@
-"""The warehouses the test run shares: how each is built, built once per run, and started early.
+"""The warehouses the test run shares: how each is built, and built once per run.
 
 Three homes are expensive and read by many tests: ``published_home`` (the nightly flow on the
 real files), ``fresh_checkout`` (``migsys refresh`` on a fresh clone: the embedded snapshot and
 the standing study) and ``paper_only_home`` (the paper's seeds alone). :func:`built_once` makes
 each once per run whatever the pytest-xdist workers: the first to take its lock builds it in the
-run's folder and marks it done, the others wait for the lock and reuse it.
+run's folder and marks it done, the others wait for the lock and reuse it; a build that failed
+half-way leaves no mark and is made again by the next test that needs it.
 
-Under xdist a worker that waits for a lock while a single-threaded build holds it leaves a core
-idle. So the first worker to finish collecting starts every build the selected tests need in
-the background (:func:`start_builds`), each in its own process holding the same lock: the
-builds run beside the first tests instead of in front of them, and the tests that need them wait
-only for what is left. A background build that fails leaves no mark, and the first test that
-needs it builds it again in its worker, where the error is reported.
-
-Run as a script (``python shared_builds.py NAME FOLDER``) it is one such background build.
+(Starting the builds in background processes as soon as the tests were collected was measured
+slower: five processes on two cores, each compiling the Numba kernels and computing forecasts
+before any cache held them.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -179,8 +173,8 @@ def _build_locked(run_folder: Path, name: str) -> None:
 
 
 def built_once(run_folder: Path, name: str) -> Path:
-    """The folder of build ``name`` in ``run_folder``, made once per test run (waits for the
-    worker or background build that holds its lock)."""
+    """The folder of build ``name`` in ``run_folder``, made once per test run (waits while
+    another worker builds it)."""
     with open(_lock_path(run_folder, name), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds it
         try:
@@ -188,75 +182,3 @@ def built_once(run_folder: Path, name: str) -> Path:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return run_folder / name
-
-
-def builds_needed(fixture_names: Iterable[Iterable[str]]) -> list[str]:
-    """The builds behind the fixtures of the selected tests, in :data:`BUILDS` order, without
-    ``published_home`` when the real files are absent (its tests skip or fail on their own)."""
-    needed = {FIXTURE_BUILDS[f] for names in fixture_names for f in names if f in FIXTURE_BUILDS}
-    if not has_real_sources(real_sources_dir()):
-        needed.discard("published_home")
-    return [name for name in BUILDS if name in needed]
-
-
-def start_builds(run_folder: Path, names: Iterable[str]) -> list[subprocess.Popen]:
-    """Start each build not yet done or under way in its own background process.
-
-    Each process takes the build's lock before it answers, so no test can start the same build
-    meanwhile; the answer says whether it builds (``building``) or found it done or taken.
-    """
-    started = []
-    for name in names:
-        log = open(run_folder / f"{name}.log", "ab")  # noqa: SIM115 (the child's output)
-        process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), name, str(run_folder)],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            start_new_session=True,  # its own group, stopped whole by stop_builds
-        )
-        log.close()
-        answer = process.stdout.readline().strip()
-        process.stdout.close()
-        if answer == b"building":
-            started.append(process)
-        else:
-            process.wait()
-    return started
-
-
-def stop_builds(processes: Iterable[subprocess.Popen]) -> None:
-    """Reap the builds when a worker ends: those still running are stopped (no test of this
-    worker waits for them; a test of another worker that still needs one builds it again)."""
-    for process in processes:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _background_build(name: str, run_folder: Path) -> int:
-    """One background build: take the lock or say why not, answer, then build."""
-    lock = open(_lock_path(run_folder, name), "a")  # noqa: SIM115 (held until this process ends)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("taken", flush=True)
-        return 0
-    if (run_folder / name / BUILT_MARK).is_file():
-        print("built", flush=True)
-        return 0
-    print("building", flush=True)
-    # From here on the output goes to the build's log (stderr), not to the waiting worker.
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    _build_locked(run_folder, name)
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in BUILDS:
-        sys.exit(f"usage: {sys.argv[0]} {{{','.join(BUILDS)}}} RUN_FOLDER")
-    sys.exit(_background_build(sys.argv[1], Path(sys.argv[2])))
