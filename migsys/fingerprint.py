@@ -10,7 +10,8 @@ A fingerprint is the sha256 (24 hex digits) of two things:
   (inside functions too: a lazy import is still code that runs), except under
   ``if TYPE_CHECKING:``. The data files a package ships beside its modules (``kernels/parameters``,
   ``warehouse/embedded``: any file in the package folder that is not Python, outside
-  sub-packages and caches) count with their bytes.
+  sub-packages and caches) count with their bytes; the ``migsys`` folder's own sub-folders do not
+  (installed, they are the project's other packages: :func:`_is_project_root`).
 - **inputs**: the content of what that code reads: bytes, text, numbers, files and folders
   (names and bytes), NumPy arrays, pandas frames, dataclasses, and lists or mappings of these.
 
@@ -53,7 +54,7 @@ def fingerprint(*, code: Iterable[CodeRoot] = (), inputs: Iterable[object] = ())
         digest.update(f"module {name}\n".encode())
         digest.update(_module_digest(Path(spec.origin).read_bytes()))
     for folder in _package_folders(modules):
-        for path in _data_files(folder):
+        for path in _data_files(folder, into_folders=not _is_project_root(folder)):
             digest.update(f"data {path.relative_to(folder).as_posix()}\n".encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     for value in inputs:
@@ -212,15 +213,24 @@ def _package_folders(modules: Iterable[str]) -> list[Path]:
     return sorted(folders)
 
 
-def _data_files(folder: Path) -> list[Path]:
+def _is_project_root(folder: Path) -> bool:
+    """Whether ``folder`` is the ``migsys`` package's own folder. Installed from the wheel, it
+    holds every other package of the project (``dbt_project`` and ``studies`` among them, which
+    have no ``__init__.py``); those count as themselves where the code imports or reads them, not
+    as data of ``migsys``, so a fingerprint is the same in a checkout and in an installation."""
+    spec = _find_spec(PROJECT)
+    return spec is not None and spec.origin is not None and Path(spec.origin).parent == folder
+
+
+def _data_files(folder: Path, *, into_folders: bool = True) -> list[Path]:
     """Files of a package folder that are not Python, outside sub-packages, caches and hidden
-    entries, in name order."""
+    entries (and outside every sub-folder unless ``into_folders``), in name order."""
     found = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name in IGNORED_PARTS:
             continue
         if path.is_dir():
-            if not (path / "__init__.py").exists():
+            if into_folders and not (path / "__init__.py").exists():
                 found.extend(_data_files(path))
         elif path.suffix not in (".py", ".pyc"):
             found.append(path)

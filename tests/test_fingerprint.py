@@ -194,3 +194,23 @@ def test_the_spurious_ast_error_of_python_3_11_is_tried_again(monkeypatch) -> No
     monkeypatch.setattr(module.ast, "parse", broken_parse)
     with pytest.raises(SystemError, match="another error"):
         module._parse(b"x = 1\n")
+
+
+def test_an_installed_project_fingerprints_as_its_checkout(package, monkeypatch) -> None:
+    """Installed from the wheel, the project's root package folder holds its other packages
+    (``dbt_project``, ``studies``: folders without ``__init__.py``); they are not data of the
+    root package, so the fingerprint of an installation is that of the checkout (the forecasts
+    computed in one are reused by the other)."""
+    from migsys import fingerprint as module
+
+    root, model = package
+    data_package = root / "dbt_project"
+    data_package.mkdir()
+    (data_package / "model.sql").write_text("select 1\n")
+    monkeypatch.setattr(module, "PROJECT", root.name)  # the toy package plays the project's root
+    before = fingerprint(code=[model])
+    _edit(data_package / "model.sql", "select 1", "select 2")
+    _edit(root / "tables" / "rates.csv", "a,1", "a,2")  # a folder of the root: not its data
+    assert fingerprint(code=[model]) == before
+    (root / "notes.txt").write_text("a file of the root package itself counts")
+    assert fingerprint(code=[model]) != before
