@@ -8,9 +8,8 @@ once: the nightly flow — the same flow ``migsys refresh`` runs — on the real
 (``published_home``), ``migsys refresh`` on a fresh clone with no source files (``first_run``,
 whose home is ``embedded_home``) and the paper's seeds alone (``paper_only_home``), each under a
 file lock in the run's shared temporary folder, by the first test that needs it whatever the
-pytest-xdist worker (``shared_builds.py``); ``make test`` hands out the kernel tests first, then
-the slow files, then the quick ones (:func:`_file_order`). They are shared: never write into
-them, open them read-only. A test that refreshes over a published warehouse takes its own copy
+pytest-xdist worker (``shared_builds.py``). They are shared: never write into them, open them
+read-only. A test that refreshes over a published warehouse takes its own copy
 (``published_copy``).
 
 Every test that uses one of them (directly or through another fixture) is marked ``slow``
@@ -149,43 +148,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark ``slow`` every test whose fixtures (direct or indirect) build a warehouse, then put
-    the slow files first, as :func:`_file_order` says."""
+    """Mark ``slow`` every test whose fixtures (direct or indirect) build a warehouse."""
     for item in items:
         if WAREHOUSE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    order = _file_order(items)
-    items.sort(key=lambda item: order[item.nodeid.split("::", 1)[0]])
-
-
-def _file_order(items: list[pytest.Item]) -> dict[str, int]:
-    """Each test file's place in the run (``make test`` hands whole files to its two workers in
-    this order, ``--no-loadscope-reorder``):
-
-    0. the kernel tests (``tests/kernels/``): quick, and they compile the Numba kernels into the
-       on-disk cache that every later process reads (refreshes, studies' Dask workers), instead
-       of each of those compiling them again while the cache is empty;
-    1. slow files needing no shared warehouse (they run while the shared builds do);
-    2. slow files reading one;
-    3. the quick files, which even out the workers' ends.
-
-    Ties keep the collection order (the sort is stable)."""
-    slow, shared = set(), set()
-    for item in items:
-        file = item.nodeid.split("::", 1)[0]
-        if item.get_closest_marker("slow"):
-            slow.add(file)
-        if WAREHOUSE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            shared.add(file)
-
-    def place(file: str) -> int:
-        if file.startswith("tests/kernels/"):
-            return 0
-        if file in slow:
-            return 2 if file in shared else 1
-        return 3
-
-    return {file: place(file) for file in dict.fromkeys(i.nodeid.split("::", 1)[0] for i in items)}
 
 
 def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
