@@ -50,17 +50,25 @@ from shared_builds import (
 from migsys.cli.launcher import PROCESS_ENVIRONMENT
 from migsys.warehouse.paths import MigsysPaths
 
-os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="migsys-tests-prefect-")
+# Temporary folders this process made for the run, removed when it ends (pytest_unconfigure).
+_MADE_HERE: list[str] = []
+
+
+def _temporary_folder(prefix: str) -> str:
+    folder = tempfile.mkdtemp(prefix=prefix)
+    _MADE_HERE.append(folder)
+    return folder
+
+
+os.environ["PREFECT_HOME"] = _temporary_folder("migsys-tests-prefect-")
 for name, value in PROCESS_ENVIRONMENT.items():  # what the `migsys` program runs with
     os.environ.setdefault(name, value)
 # One forecast cache for the session: the rolling-origin evaluation of the same inputs and code is
 # computed once, not in every refresh of a fresh home (tests of the step pass their own folder).
 # `migsys` subprocesses read it from the environment; paths made here pass it (FORECAST_CACHE).
-FORECAST_CACHE = Path(
-    os.environ.setdefault(
-        "MIGSYS_FORECAST_CACHE", tempfile.mkdtemp(prefix="migsys-tests-forecasts-")
-    )
-)
+if "MIGSYS_FORECAST_CACHE" not in os.environ:  # the xdist workers inherit the controller's
+    os.environ["MIGSYS_FORECAST_CACHE"] = _temporary_folder("migsys-tests-forecasts-")
+FORECAST_CACHE = Path(os.environ["MIGSYS_FORECAST_CACHE"])
 os.environ.pop("PREFECT_API_URL", None)  # tests never report to a developer's server
 # Refreshes report to the run's own Prefect server (started in pytest_configure, inherited by the
 # xdist workers and every `migsys` subprocess); until it answers, and wherever a test points this
@@ -93,7 +101,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not prefect.is_file():
         return
     port = _free_port()
-    home = Path(tempfile.mkdtemp(prefix="migsys-tests-prefect-server-"))
+    home = Path(_temporary_folder("migsys-tests-prefect-server-"))
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     log = open(home / "server.log", "ab")  # noqa: SIM115 (open for the server's lifetime)
@@ -111,17 +119,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     started = config.stash.get(_SESSION_SERVER, None)
-    if started is None:
-        return
-    server, log = started
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-    log.close()
+    if started is not None:
+        server, log = started
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+    for folder in _MADE_HERE:  # (a worker's end comes before its controller's)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Seconds per test file, summed over its tests' phases (in the controlling process under xdist).
