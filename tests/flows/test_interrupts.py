@@ -160,7 +160,7 @@ def test_an_analyst_holding_the_warehouse_never_blocks_a_refresh(
     published_copy: MigsysPaths, no_studies_config: Path, rebuild: bool
 ) -> None:
     from migsys.flows.config import NightlySettings
-    from migsys.flows.nightly import run_nightly
+    from migsys.flows.pipeline import run_plain  # the pipeline's behaviour: no Prefect needed
 
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(published_copy.warehouse)],
@@ -170,7 +170,7 @@ def test_an_analyst_holding_the_warehouse_never_blocks_a_refresh(
     )
     try:
         seen_before = reader.stdout.readline().strip()
-        result = run_nightly(
+        result = run_plain(
             NightlySettings.from_paths(
                 published_copy, config_file=no_studies_config, rebuild=rebuild
             )

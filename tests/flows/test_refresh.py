@@ -1,5 +1,6 @@
-"""The whole refresh through the nightly flow: real files, the embedded default, and failures that
-must publish nothing."""
+"""The whole refresh: real files (the session's warehouse the nightly flow published), the embedded
+default, and failures that must publish nothing (the pipeline as plain calls: what fails and what
+is kept is the pipeline's, whatever runs its steps; the Prefect flow has its own tests)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import duckdb
 import pytest
 
 from migsys.flows.config import NightlySettings
-from migsys.flows.nightly import run_nightly
 from migsys.flows.pipeline import run_plain
 from migsys.warehouse.paths import DBT_PROJECT_DIR, MigsysPaths
 from migsys.warehouse.publish import RefreshFailed, RefreshInProgress, refresh_lock
@@ -124,7 +124,7 @@ def test_bad_row_fails_ingest_and_keeps_the_published_warehouse(
     before = sha256(paths.warehouse)
 
     with pytest.raises(RefreshFailed) as failure:
-        run_nightly(settings_for(paths, no_studies_config, rebuild=True))
+        run_plain(settings_for(paths, no_studies_config, rebuild=True))
 
     assert failure.value.step == "ingest"
     assert "inegi/censo_2005.csv" in failure.value.reason
@@ -145,7 +145,7 @@ def test_failing_dbt_test_fails_the_run_and_publishes_nothing(
 
     settings = settings_for(published_copy, no_studies_config, rebuild=True, dbt_project=project)
     with pytest.raises(RefreshFailed) as raised:
-        run_nightly(settings)
+        run_plain(settings)
 
     assert raised.value.step == "dbt build"
     assert "forced_failure" in raised.value.reason
@@ -158,7 +158,7 @@ def test_unchanged_inputs_keep_the_published_build(
     published_copy: MigsysPaths, no_studies_config: Path
 ) -> None:
     before = sha256(published_copy.warehouse)
-    result = run_nightly(settings_for(published_copy, no_studies_config))
+    result = run_plain(settings_for(published_copy, no_studies_config))
     assert result.rebuilt is False
     assert "dbt build" not in result.seconds
     assert sha256(published_copy.warehouse) == before
