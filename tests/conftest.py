@@ -37,7 +37,6 @@ from pathlib import Path
 
 import pytest
 from shared_builds import (
-    FIXTURE_BUILDS,
     NO_SERVER_URL,
     built_once,
     first_run_record,
@@ -78,7 +77,9 @@ os.environ.setdefault("MIGSYS_PREFECT_URL", NO_SERVER_URL)
 _SESSION_SERVER = pytest.StashKey[tuple[subprocess.Popen, object]]()
 
 # Fixtures that build (or copy) a warehouse: a test that needs any of them is slow.
-WAREHOUSE_FIXTURES = frozenset(FIXTURE_BUILDS)
+WAREHOUSE_FIXTURES = frozenset(
+    {"published_home", "published_copy", "first_run", "embedded_home", "paper_only_home"}
+)
 
 
 def _free_port() -> int:

@@ -42,7 +42,7 @@ def has_real_sources(path: Path) -> bool:
 
 def forecast_cache() -> Path:
     """The run's forecast cache (``MIGSYS_FORECAST_CACHE``, set by ``tests/conftest.py`` before
-    the workers start, so every worker and background build shares it)."""
+    the workers start, so every worker shares it)."""
     return Path(os.environ["MIGSYS_FORECAST_CACHE"])
 
 
@@ -144,41 +144,21 @@ BUILDS: dict[str, Callable[[Path], None]] = {
     "paper_only_home": build_paper_only_home,
 }
 
-# The build behind each fixture that reads one (directly or through another fixture).
-FIXTURE_BUILDS = {
-    "published_home": "published_home",
-    "published_copy": "published_home",
-    "first_run": "fresh_checkout",
-    "embedded_home": "fresh_checkout",
-    "paper_only_home": "paper_only_home",
-}
-
-
 # --------------------------------------------------------------------------- once per run
-
-
-def _lock_path(run_folder: Path, name: str) -> Path:
-    return run_folder / f"{name}.lock"
-
-
-def _build_locked(run_folder: Path, name: str) -> None:
-    """Build ``name`` into the run's folder unless it is marked done (the caller holds the lock)."""
-    shared = run_folder / name
-    if (shared / BUILT_MARK).is_file():
-        return
-    shutil.rmtree(shared, ignore_errors=True)  # a build that failed half-way
-    shared.mkdir()
-    BUILDS[name](shared)
-    (shared / BUILT_MARK).touch()
 
 
 def built_once(run_folder: Path, name: str) -> Path:
     """The folder of build ``name`` in ``run_folder``, made once per test run (waits while
     another worker builds it)."""
-    with open(_lock_path(run_folder, name), "a") as lock:
+    shared = run_folder / name
+    with open(run_folder / f"{name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # blocks while another process builds it
         try:
-            _build_locked(run_folder, name)
+            if not (shared / BUILT_MARK).is_file():
+                shutil.rmtree(shared, ignore_errors=True)  # a build that failed half-way
+                shared.mkdir()
+                BUILDS[name](shared)
+                (shared / BUILT_MARK).touch()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    return run_folder / name
+    return shared

@@ -353,7 +353,7 @@ def published_damage(paths: MigsysPaths) -> str | None:
     if not bad:
         return None
     if bad[0].startswith(_UNOPENED):  # a damaged header or catalog: no table can be listed
-        return f"DuckDB cannot open it ({bad[0].removeprefix(_UNOPENED).rstrip(')')})"
+        return f"DuckDB cannot open it ({bad[0][len(_UNOPENED) : -1]})"
     shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
     return f"DuckDB cannot read {len(bad)} of its tables ({shown})"
 
