@@ -30,6 +30,7 @@ from pathlib import Path
 import psutil
 
 from migsys.bench.common import metric, no_studies_config
+from migsys.warehouse.dbt_runner import WORKER_MODULE
 from migsys.warehouse.paths import MigsysPaths
 
 RATIO_TARGET = 1.5
@@ -95,7 +96,7 @@ def _interrupt_seconds(root: Path, name: str, sources: Path, config: Path) -> fl
     me = psutil.Process(process.pid)
     deadline = time.monotonic() + 600
     while not any(
-        "dbt.cli.main" in " ".join(child.cmdline()) for child in me.children(recursive=True)
+        WORKER_MODULE in " ".join(child.cmdline()) for child in me.children(recursive=True)
     ):
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("the refresh ended before dbt started: nothing to interrupt")

@@ -24,7 +24,7 @@ from migsys.flows.planning import (
     run_standing_study,
 )
 from migsys.flows.runner import PlainSteps, Reporter, Step, StepRunner
-from migsys.warehouse.dbt_runner import DbtReport
+from migsys.warehouse.dbt_runner import DbtReport, one_dbt_process
 from migsys.warehouse.paths import MigsysPaths
 from migsys.warehouse.publish import (
     Build,
@@ -76,7 +76,12 @@ def refresh_pipeline(settings: NightlySettings, step: StepRunner) -> NightlyResu
     if config.fetch.enabled if settings.fetch is None else settings.fetch:
         retries = config.fetch.retries, config.fetch.retry_delay_seconds
         step(FETCH.with_retries(*retries), paths)
-    with refresh_lock(paths, settings.lock_wait_seconds), cleaned_up_on_disk_full(paths):
+    # One dbt process serves the build's dbt commands (build, forecast marts, docs).
+    with (
+        refresh_lock(paths, settings.lock_wait_seconds),
+        cleaned_up_on_disk_full(paths),
+        one_dbt_process(),
+    ):
         found = step(CHECK_SOURCES, paths, policy, sources_explicit=settings.sources_explicit)
         if found.damage:
             step.note(found.note(paths))

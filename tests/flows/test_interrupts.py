@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from migsys.warehouse.dbt_runner import WORKER_MODULE
 from migsys.warehouse.paths import MigsysPaths
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def wait_for_dbt(process: subprocess.Popen, timeout: float = 300) -> list[psutil
         assert process.poll() is None, "the refresh ended before dbt started"
         tree = [root, *root.children(recursive=True)]
         commands = [command_line(p) for p in tree]
-        if any("dbt.cli.main" in c and " build " in f" {c} " for c in commands):
+        if any(WORKER_MODULE in c and " build " in f" {c} " for c in commands):
             time.sleep(1.0)  # let it get going
             return [root, *root.children(recursive=True)]
         time.sleep(0.2)
@@ -118,7 +119,7 @@ def test_sigkill_leaves_the_warehouse_and_the_next_run_reaps_the_leftovers(
     server = [
         p for p, command in commands.items() if "prefect.server.api.server:create_app" in command
     ]
-    dbt = [p for p, command in commands.items() if "dbt.cli.main" in command]
+    dbt = [p for p, command in commands.items() if WORKER_MODULE in command]
     assert server, "the run started an ephemeral Prefect server"
     os.kill(process.pid, signal.SIGKILL)  # the main process only: its children are orphaned
     process.wait(timeout=60)

@@ -17,8 +17,10 @@ import psutil
 import pytest
 
 from migsys.warehouse.dbt_runner import (
+    WORKER_MODULE,
     DbtInterrupted,
     allow_runs_again,
+    one_dbt_process,
     run_dbt,
     terminate_running,
 )
@@ -166,7 +168,7 @@ def test_terminate_running_stops_dbt_and_refuses_new_runs(tmp_path: Path) -> Non
     worker.start()
     me = psutil.Process()
     deadline = time.monotonic() + 120
-    while not any("dbt.cli.main" in command_line(p) for p in me.children(recursive=True)):
+    while not any(WORKER_MODULE in command_line(p) for p in me.children(recursive=True)):
         assert time.monotonic() < deadline, "dbt never started"
         time.sleep(0.1)
     try:
@@ -178,3 +180,71 @@ def test_terminate_running_stops_dbt_and_refuses_new_runs(tmp_path: Path) -> Non
             run_dbt("build", tmp_path / "toy.duckdb", tmp_path / "work", project_dir=project)
     finally:
         allow_runs_again()
+
+
+def dbt_processes() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if WORKER_MODULE in command_line(p)]
+
+
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
+def test_one_dbt_process_serves_a_builds_commands_and_lets_go_of_the_file_between_them(
+    tmp_path: Path,
+) -> None:
+    project = toy_project(tmp_path)
+    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    # Started from a thread that then ends, as a Prefect task's is: the process must outlive it.
+    first: list = []
+    with one_dbt_process():
+        starter = threading.Thread(
+            target=lambda: first.append(run_dbt("build", database, work, project_dir=project))
+        )
+        starter.start()
+        starter.join()
+        assert first[0].success, first[0].describe_failures()
+        [kept] = dbt_processes()
+        # Between commands another writer can open the file (the forecast step does).
+        con = duckdb.connect(str(database))
+        con.execute("create table extra as select 1 as n")
+        con.close()
+        time.sleep(0.5)  # a child killed by its starting thread's end would be gone by now
+        again = run_dbt("build", database, work, "--select", "fct_squares", project_dir=project)
+        assert again.success, again.describe_failures()
+        assert [node.name for node in again.nodes if node.resource_type == "model"] == [
+            "fct_squares"
+        ]
+        assert dbt_processes() == [kept], "the second command ran in the same process"
+    assert not kept.is_running() or kept.status() == psutil.STATUS_ZOMBIE
+    assert dbt_processes() == []
+
+
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
+def test_a_failed_command_leaves_the_kept_process_serving_the_next(tmp_path: Path) -> None:
+    good, bad = toy_project(tmp_path / "good"), toy_project(tmp_path / "bad", failing_test=True)
+    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    with one_dbt_process():
+        failed = run_dbt("build", database, work, project_dir=bad)
+        assert not failed.success and [n.name for n in failed.failed] == ["assert_no_big_squares"]
+        passed = run_dbt("build", database, work, project_dir=good)
+        assert passed.success, passed.describe_failures()
+        # each project is a build of its own: two processes, each kept for its build
+        assert len(dbt_processes()) == 2
+    assert dbt_processes() == []
+
+
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
+def test_terminate_running_stops_a_kept_process_waiting_for_its_next_command(
+    tmp_path: Path,
+) -> None:
+    project = toy_project(tmp_path)
+    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    try:
+        with one_dbt_process():
+            assert run_dbt("build", database, work, project_dir=project).success
+            [kept] = dbt_processes()
+            assert terminate_running() == 1
+            assert kept.wait(30) is not None or not kept.is_running()
+            with pytest.raises(DbtInterrupted, match="not started"):
+                run_dbt("build", database, work, project_dir=project)
+    finally:
+        allow_runs_again()
+    assert dbt_processes() == []
