@@ -432,6 +432,15 @@ class _DbtProcess:
         try:
             return self.child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            return self.stop(grace_seconds=0.0)
+
+    def stop(self, grace_seconds: float = TERMINATE_GRACE_SECONDS) -> int:
+        """Stop the child now, whatever it is doing (SIGTERM, then SIGKILL); its exit code."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.child.pid, signal.SIGTERM)
+        try:
+            return self.child.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.child.pid, signal.SIGKILL)
             return self.child.wait()
@@ -452,8 +461,12 @@ def one_dbt_process() -> Iterator[None]:
     global _keeping
     with _running_lock:
         _keeping += 1
+    stopped = False
     try:
         yield
+    except BaseException:
+        stopped = True  # a failure or a signal (Prefect's SIGTERM handler raises): no waiting
+        raise
     finally:
         with _running_lock:
             _keeping -= 1
@@ -461,7 +474,10 @@ def one_dbt_process() -> Iterator[None]:
             if _keeping == 0:
                 _kept.clear()
         for process in ending:
-            process.close()
+            if stopped:
+                process.stop()
+            else:
+                process.close()
 
 
 def _dbt_process(key: tuple[Path, Path, Path], args: list[str], env: dict[str, str]):
@@ -520,16 +536,22 @@ def run_dbt(
     log = open(log_file, "a", encoding="utf-8") if log_file else contextlib.nullcontext()  # noqa: SIM115
     with log as sink:
         process = _dbt_process((database, work_dir, project_dir), args, dbt_environment(database))
-        for line in process.output():
-            lines.append(line)
-            text = _log_text(line)
-            if sink is not None:
-                sink.write(text + "\n")
-            if echo is not None:
-                echo(text)
-            event = _node_event(line, 0) if on_node is not None else None
-            if event is not None and on_node is not None:
-                on_node(DbtEvent(*event))
+        try:
+            for line in process.output():
+                lines.append(line)
+                text = _log_text(line)
+                if sink is not None:
+                    sink.write(text + "\n")
+                if echo is not None:
+                    echo(text)
+                event = _node_event(line, 0) if on_node is not None else None
+                if event is not None and on_node is not None:
+                    on_node(DbtEvent(*event))
+        except BaseException:
+            # Stopped while dbt works (a signal raised here, a failing callback): dbt must not go
+            # on writing the build behind our back.
+            process.stop()
+            raise
         outcome, returncode = process.outcome, None
         if outcome is None or not process.more:
             returncode = process.close()
