@@ -4,7 +4,7 @@ Tests that need the real published files use ``real_sources``: they skip with a 
 files are absent, except under ``CI=true``, where absence is an error.
 
 End-to-end refreshes are expensive (ingest + dbt), so the test run makes each shared warehouse
-once: the nightly flow — the same flow ``migsys refresh`` runs — on the real files
+once: the refresh pipeline ``migsys refresh`` runs (as plain calls) on the real files
 (``published_home``), ``migsys refresh`` on a fresh clone with no source files (``first_run``,
 whose home is ``embedded_home``) and the paper's seeds alone (``paper_only_home``), each under a
 file lock in the run's shared temporary folder, by the first test that needs it whatever the
@@ -198,7 +198,7 @@ def no_studies_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def published_home(real_sources: Path, tmp_path_factory):
-    """A MIGSYS_HOME whose warehouse the nightly flow published from the real files (shared),
+    """A MIGSYS_HOME whose warehouse the refresh pipeline published from the real files (shared),
     without standing studies.
 
     Tests must not write into it; use ``published_copy`` to refresh over it.

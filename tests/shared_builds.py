@@ -1,7 +1,7 @@
 """The warehouses the test run shares: how each is built, and built once per run.
 
-Three homes are expensive and read by many tests: ``published_home`` (the nightly flow on the
-real files), ``fresh_checkout`` (``migsys refresh`` on a fresh clone: the embedded snapshot and
+Three homes are expensive and read by many tests: ``published_home`` (the refresh pipeline on
+the real files), ``fresh_checkout`` (``migsys refresh`` on a fresh clone: the embedded snapshot and
 the standing study) and ``paper_only_home`` (the paper's seeds alone). :func:`built_once` makes
 each once per run whatever the pytest-xdist workers: the first to take its lock builds it in the
 run's folder and marks it done, the others wait for the lock and reuse it; a build that failed
@@ -58,14 +58,15 @@ def write_no_studies_config(path: Path) -> Path:
     return path
 
 
-def refresh_with_flow(home: Path, sources: Path, config: Path, **settings):
-    """Run the nightly flow (as ``migsys refresh`` does) into ``home``; returns its paths."""
+def refresh_plain(home: Path, sources: Path, config: Path, **settings):
+    """Run the refresh pipeline (what ``migsys refresh`` runs, as plain calls: the Prefect flow
+    has its own tests and adds ~8 s) into ``home``; returns its paths."""
     from migsys.flows.config import NightlySettings
-    from migsys.flows.nightly import run_nightly
+    from migsys.flows.pipeline import run_plain
     from migsys.warehouse.paths import MigsysPaths
 
     paths = MigsysPaths(home=home, sources=sources, forecast_cache=forecast_cache())
-    run_nightly(NightlySettings.from_paths(paths, config_file=config, **settings))
+    run_plain(NightlySettings.from_paths(paths, config_file=config, **settings))
     return paths
 
 
@@ -73,9 +74,9 @@ def refresh_with_flow(home: Path, sources: Path, config: Path, **settings):
 
 
 def build_published_home(home: Path) -> None:
-    """The nightly flow on the real files, without standing studies."""
+    """The refresh pipeline on the real files, without standing studies."""
     config = write_no_studies_config(home.parent / f"{home.name}-nightly-no-studies.toml")
-    refresh_with_flow(home, real_sources_dir(), config, sources_explicit=True)
+    refresh_plain(home, real_sources_dir(), config, sources_explicit=True)
 
 
 def first_run_record(folder: Path) -> Path:
