@@ -7,6 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL := WARNING
 export PREFECT_LOGGING_INTERNAL_LEVEL := ERROR
+export PYTHONWARNINGS := ignore:The 'alias' attribute with value
 export MPLBACKEND := Agg
 
 .PHONY: venv refresh test test-fast bench lint clean

@@ -22,6 +22,10 @@ PROCESS_ENVIRONMENT = {
     # The console shows one line per step; Prefect's INFO lines go to its API and the log file.
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
     "PREFECT_LOGGING_INTERNAL_LEVEL": "ERROR",  # Prefect's own client and server chatter
+    # Prefect's ephemeral API server writes to our terminal; now and then a route's model, built
+    # late, makes pydantic warn "The 'alias' attribute with value 'schedule' was provided to the
+    # `Field()` function, which has no effect" about Prefect's code: nothing an operator can act on.
+    "PYTHONWARNINGS": "ignore:The 'alias' attribute with value",
 }
 
 
