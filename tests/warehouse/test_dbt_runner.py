@@ -218,6 +218,25 @@ def test_one_dbt_process_serves_a_builds_commands_and_lets_go_of_the_file_betwee
 
 
 @pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
+def test_terminate_running_stops_a_kept_process_waiting_for_its_next_command(
+    tmp_path: Path,
+) -> None:
+    project = toy_project(tmp_path)
+    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    try:
+        with one_dbt_process():
+            assert run_dbt("parse", database, work, project_dir=project).success
+            [kept] = dbt_processes()
+            assert terminate_running() == 1
+            assert kept.wait(30) is not None or not kept.is_running()
+            with pytest.raises(DbtInterrupted, match="not started"):
+                run_dbt("build", database, work, project_dir=project)
+    finally:
+        allow_runs_again()
+    assert dbt_processes() == []
+
+
+@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_a_failed_command_leaves_the_kept_process_serving_the_next(tmp_path: Path) -> None:
     project = toy_project(tmp_path, failing_test=True)
     database, work = tmp_path / "toy.duckdb", tmp_path / "work"
@@ -234,31 +253,13 @@ def test_a_failed_command_leaves_the_kept_process_serving_the_next(tmp_path: Pat
 
 
 @pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
-def test_terminate_running_stops_a_kept_process_waiting_for_its_next_command(
-    tmp_path: Path,
-) -> None:
-    project = toy_project(tmp_path)
-    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
-    try:
-        with one_dbt_process():
-            assert run_dbt("build", database, work, project_dir=project).success
-            [kept] = dbt_processes()
-            assert terminate_running() == 1
-            assert kept.wait(30) is not None or not kept.is_running()
-            with pytest.raises(DbtInterrupted, match="not started"):
-                run_dbt("build", database, work, project_dir=project)
-    finally:
-        allow_runs_again()
-    assert dbt_processes() == []
-
-
-@pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_an_exception_while_dbt_works_stops_it_before_run_dbt_returns(tmp_path: Path) -> None:
     """Prefect's SIGTERM handler raises in the thread reading dbt's log: dbt must not go on
     building behind the unwinding refresh (nor keep it waiting for a long model)."""
     project = toy_project(tmp_path)
+    # Runs for minutes, after stg_numbers (whose end raises below).
     (project / "models" / "marts" / "fct_slow.sql").write_text(
-        "select count(*) as n from range(100000000000) a"
+        "select count(*) as n from range(10000000000) a, range(100) b, {{ ref('stg_numbers') }}"
     )
 
     def stop_here(event) -> None:
