@@ -103,7 +103,8 @@ def mirror(real_sources: Path, tmp_path: Path) -> Iterator[Mirror]:
     state = Mirror(f"http://127.0.0.1:{server.server_address[1]}", root)
     handler = type("Handler", (MirrorHandler,), {"mirror": state})
     server.RequestHandlerClass = partial(handler, directory=str(root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: 0.5 s by default, per test
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
