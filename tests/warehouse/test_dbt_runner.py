@@ -186,12 +186,16 @@ def dbt_processes() -> list[psutil.Process]:
     return [p for p in psutil.Process().children() if WORKER_MODULE in command_line(p)]
 
 
+def toy_build(folder: Path, **options: bool) -> tuple[Path, Path, Path]:
+    """(project, database, work folder) of a toy build in ``folder``."""
+    return toy_project(folder, **options), folder / "toy.duckdb", folder / "work"
+
+
 @pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_one_dbt_process_serves_a_builds_commands_and_lets_go_of_the_file_between_them(
     tmp_path: Path,
 ) -> None:
-    project = toy_project(tmp_path)
-    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    project, database, work = toy_build(tmp_path)
     # Started from a thread that then ends, as a Prefect task's is: the process must outlive it.
     first: list = []
     with one_dbt_process():
@@ -221,8 +225,7 @@ def test_one_dbt_process_serves_a_builds_commands_and_lets_go_of_the_file_betwee
 def test_terminate_running_stops_a_kept_process_waiting_for_its_next_command(
     tmp_path: Path,
 ) -> None:
-    project = toy_project(tmp_path)
-    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    project, database, work = toy_build(tmp_path)
     try:
         with one_dbt_process():
             assert run_dbt("parse", database, work, project_dir=project).success
@@ -238,8 +241,7 @@ def test_terminate_running_stops_a_kept_process_waiting_for_its_next_command(
 
 @pytest.mark.slow  # seconds of real work (dbt, a program, a study): not in `make test-fast`
 def test_a_failed_command_leaves_the_kept_process_serving_the_next(tmp_path: Path) -> None:
-    project = toy_project(tmp_path, failing_test=True)
-    database, work = tmp_path / "toy.duckdb", tmp_path / "work"
+    project, database, work = toy_build(tmp_path, failing_test=True)
     with one_dbt_process():
         failed = run_dbt("build", database, work, project_dir=project)
         assert not failed.success and [n.name for n in failed.failed] == ["assert_no_big_squares"]
