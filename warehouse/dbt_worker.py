@@ -42,11 +42,9 @@ def run_one(args: list[str]) -> dict:
             "error": None if result.exception is None else str(result.exception),
         }
     finally:
-        # dbt-duckdb keeps its database open for the process's life; close it between commands.
-        environment = DuckDBConnectionManager._ENV
-        if environment is not None:
-            environment.close()
-        DuckDBConnectionManager._ENV = None
+        # dbt-duckdb keeps its database open for the process's life (it closes it at exit, with
+        # this same call); drop it between commands, and let the collector close the file now.
+        DuckDBConnectionManager.close_all_connections()
         gc.collect()
     return outcome
 
