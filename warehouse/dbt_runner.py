@@ -35,12 +35,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migsys.warehouse import dbt_worker
 from migsys.warehouse.dbt_worker import DONE_MARK
 from migsys.warehouse.paths import DBT_PROJECT_DIR
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 PASSED_STATUSES = frozenset({"success", "pass"})
-WORKER_MODULE = "migsys.warehouse.dbt_worker"  # the dbt child process's program
+WORKER_MODULE = dbt_worker.__name__  # the dbt child process's program
 # Seconds dbt gets to cancel its queries and exit after SIGTERM before it is killed.
 TERMINATE_GRACE_SECONDS = 5.0
 
@@ -406,7 +407,8 @@ class _DbtProcess:
             raise failure[0]
 
     def alive(self) -> bool:
-        return self.child.poll() is None and self.child.stdin is not None
+        """Whether it runs and takes more commands."""
+        return self.more and self.child.poll() is None
 
     def send(self, args: list[str]) -> None:
         assert self.child.stdin is not None
@@ -483,16 +485,17 @@ def one_dbt_process() -> Iterator[None]:
 def _dbt_process(key: tuple[Path, Path, Path], args: list[str], env: dict[str, str]):
     """The kept process of this build, given ``args``; else a new one started with them."""
     with _running_lock:
-        kept = _kept.get(key) if _keeping else None
+        keeping = _keeping > 0
+        kept = _kept.get(key)
     if kept is not None and kept.alive():
         try:
             kept.send(args)
             return kept
         except OSError:  # it ended since: a new one
             pass
-    process = _DbtProcess(args, key[0].parent, env, more=bool(_keeping))
-    with _running_lock:
-        if _keeping:
+    process = _DbtProcess(args, key[0].parent, env, more=keeping)
+    if keeping:
+        with _running_lock:
             _kept[key] = process
     return process
 

@@ -1,4 +1,4 @@
-"""The whole refresh: real files (the session's warehouse the nightly flow published), the embedded
+"""The whole refresh: real files (over a copy of the session's published warehouse), the embedded
 default, and failures that must publish nothing (the pipeline as plain calls: what fails and what
 is kept is the pipeline's, whatever runs its steps; the Prefect flow has its own tests)."""
 
